@@ -1,0 +1,50 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+WORKERS ?= 2
+
+.PHONY: run test install install-dev migrate db-check chromium bench fuzz clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(FLASK) db upgrade
+
+## run: venv, install, migrate, demo organization and admin, serve on 127.0.0.1:5000
+run: migrate
+	$(FLASK) demo
+	$(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:5000 --access-logfile - wsgi:app
+
+## chromium: Debian's Chromium for the browser tests (installed only when missing and root)
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "*** chromium is missing and this is not root: browser tests will be SKIPPED ***"; \
+	fi
+
+## test: venv with dev extras, the whole suite (PostgreSQL too when TEST_DATABASE_URL is set)
+test: install-dev chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## db-check: the models and the migrations agree
+db-check: install
+	$(BIN)/python -m pytest tests/test_migrations.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,559 @@
+"""The whole domain model. Every row carries ``org_id``: organizations are tenants.
+
+Case-insensitive uniqueness (userName, email, names) is enforced by the database
+through ``*_norm`` columns holding the lower-cased value under a plain unique
+constraint: portable between SQLite and PostgreSQL, index-backed for lookups,
+and visible to Alembic's autogenerate.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from .extensions import db
+
+PERMISSIONS = ("org_data_sync", "admin_log", "directory")
+PERMISSION_LABELS = {
+    "org_data_sync": "Organization data synchronization",
+    "admin_log": "Administrator log",
+    "directory": "Members and departments",
+}
+PROVIDERS = ("jumpcloud", "okta", "entra", "generic")
+PROVIDER_LABELS = {
+    "jumpcloud": "JumpCloud",
+    "okta": "Okta",
+    "entra": "Microsoft Entra ID",
+    "generic": "Generic SCIM 2.0",
+}
+SOURCE_STATUSES = ("draft", "inactive", "active")
+DELETION_RULES = ("suspend", "delete")
+MATCH_ATTRIBUTES = ("email", "employee_id", "mobile")
+MEMBER_STATUSES = ("active", "inactive")
+DEFAULT_WORKFORCE_TYPES = ("regular employee", "intern", "consultant", "contractor")
+MAX_WORKFORCE_RULES = 15
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: SQLite keeps no zone, so every timestamp is naive UTC."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_public_id() -> str:
+    """A SCIM resource id: opaque, unguessable, stable."""
+    return str(uuid.uuid4())
+
+
+def norm(value: str | None) -> str | None:
+    """Case-folded form used by the case-insensitive unique constraints."""
+    return value.strip().lower() if value is not None else None
+
+
+class Organization(db.Model):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_norm: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    @validates("name")
+    def _set_norm(self, key: str, value: str) -> str:
+        self.name_norm = norm(value)
+        return value
+
+
+class Admin(UserMixin, db.Model):
+    """An administrator of one organization; exactly one per org is ``primary``."""
+
+    __tablename__ = "admins"
+    __table_args__ = (
+        CheckConstraint("role IN ('primary', 'admin')", name="role"),
+        # Exactly one primary administrator per organization, held by the database.
+        Index(
+            "uq_admins_one_primary",
+            "org_id",
+            unique=True,
+            sqlite_where=Column("role") == "primary",
+            postgresql_where=Column("role") == "primary",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    #: lower-cased email; sign-in is by email across organizations, so it is unique globally
+    email_norm: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="admin")
+    perm_org_data_sync: Mapped[bool] = mapped_column(Boolean, default=False)
+    perm_admin_log: Mapped[bool] = mapped_column(Boolean, default=False)
+    perm_directory: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: bumped to end every open session (deactivation, password reset)
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    org: Mapped[Organization] = relationship()
+
+    @validates("email")
+    def _set_norm(self, key: str, value: str) -> str:
+        self.email_norm = norm(value)
+        return value
+
+    @property
+    def is_primary(self) -> bool:
+        return self.role == "primary"
+
+    @property
+    def permissions(self) -> set[str]:
+        """The permissions held; the primary administrator holds them all."""
+        if self.is_primary:
+            return set(PERMISSIONS)
+        return {p for p in PERMISSIONS if getattr(self, f"perm_{p}")}
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def get_id(self) -> str:
+        # The session version in the id ends old sessions when it is bumped.
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_active(self) -> bool:  # flask-login refuses inactive users
+        return self.active
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+
+class WorkforceType(db.Model):
+    __tablename__ = "workforce_types"
+    __table_args__ = (UniqueConstraint("org_id", "name_norm"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_norm: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    @validates("name")
+    def _set_norm(self, key: str, value: str) -> str:
+        self.name_norm = norm(value)
+        return value
+
+
+class SyncSource(db.Model):
+    """A Sync App: one identity provider pushing into one organization."""
+
+    __tablename__ = "sync_sources"
+    __table_args__ = (
+        CheckConstraint("provider IN ('jumpcloud', 'okta', 'entra', 'generic')", name="provider"),
+        CheckConstraint("status IN ('draft', 'inactive', 'active')", name="status"),
+        CheckConstraint("deletion_rule IN ('suspend', 'delete')", name="deletion_rule"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the id in the SCIM base URL ``/scim/v2/<public_id>``
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    #: set when deleted from the console; the row stays so logs and labels can name it
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: SHA-256 of the bearer token; the token itself is never stored
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: first characters of the token, enough for an admin to recognise it
+    token_prefix: Mapped[str | None] = mapped_column(String(16))
+    token_created_at: Mapped[datetime | None] = mapped_column(DateTime)
+    token_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: [{"value": "Regular", "workforce_type_id": 1}, ...], 15 at most
+    workforce_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    deletion_rule: Mapped[str] = mapped_column(String(16), default="suspend")
+    #: admin ids that receive sync failure notifications
+    notified_admin_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    #: attributes tried after userName when identifying an existing member on create
+    match_attributes: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["email"])
+    last_request_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: when admins were last told the token expired (at most one notice a day)
+    expired_notice_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("admins.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    org: Mapped[Organization] = relationship()
+
+    @property
+    def provider_label(self) -> str:
+        return PROVIDER_LABELS.get(self.provider, self.provider)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Department(db.Model):
+    """A department; each organization has one root (parent_id NULL) named after it."""
+
+    __tablename__ = "departments"
+    __table_args__ = (
+        UniqueConstraint("org_id", "parent_id", "name_norm"),
+        Index(
+            "uq_departments_one_root",
+            "org_id",
+            unique=True,
+            sqlite_where=Column("parent_id").is_(None),
+            postgresql_where=Column("parent_id").is_(None),
+        ),
+        Index("ix_departments_org_name", "org_id", "name_norm"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_norm: Mapped[str] = mapped_column(String(200))
+    #: data source: the sync source that created it, or NULL for the Admin Console
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sync_sources.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    parent: Mapped[Department | None] = relationship(remote_side=[id])
+    source: Mapped[SyncSource | None] = relationship()
+
+    @validates("name")
+    def _set_norm(self, key: str, value: str) -> str:
+        self.name_norm = norm(value)
+        return value
+
+
+class JobTitle(db.Model):
+    __tablename__ = "job_titles"
+    __table_args__ = (UniqueConstraint("org_id", "name_norm"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_norm: Mapped[str] = mapped_column(String(200))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sync_sources.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    source: Mapped[SyncSource | None] = relationship()
+
+    @validates("name")
+    def _set_norm(self, key: str, value: str) -> str:
+        self.name_norm = norm(value)
+        return value
+
+
+member_departments = Table(
+    "member_departments",
+    db.Model.metadata,
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("department_id", ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+group_members = Table(
+    "group_members",
+    db.Model.metadata,
+    Column("group_id", ForeignKey("user_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Member(db.Model):
+    """A member of the organization (a SCIM User)."""
+
+    __tablename__ = "members"
+    __table_args__ = (
+        UniqueConstraint("org_id", "external_id_norm"),
+        UniqueConstraint("org_id", "email_norm"),
+        # NULLs are distinct in both databases: unique only when present.
+        UniqueConstraint("org_id", "employee_id"),
+        CheckConstraint("status IN ('active', 'inactive')", name="status"),
+        Index("ix_members_org_scim_external_id", "org_id", "scim_external_id"),
+        Index("ix_members_org_name", "org_id", "name"),
+        Index("ix_members_org_mobile", "org_id", "mobile"),
+        Index("ix_members_org_created", "org_id", "created_at", "id"),
+        Index("ix_members_org_modified", "org_id", "updated_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the SCIM ``id``
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    #: SCIM userName (the seed's ExternalID)
+    external_id: Mapped[str] = mapped_column(String(255))
+    external_id_norm: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(320))
+    email_norm: Mapped[str] = mapped_column(String(320))
+    #: SCIM displayName
+    name: Mapped[str] = mapped_column(String(255))
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    #: SCIM nickName
+    another_name: Mapped[str | None] = mapped_column(String(255))
+    #: enterprise employeeNumber
+    employee_id: Mapped[str | None] = mapped_column(String(255))
+    #: the SCIM userType as received; the workforce type is what the rules made of it
+    user_type: Mapped[str | None] = mapped_column(String(255))
+    employee_type_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workforce_types.id", ondelete="SET NULL"), index=True
+    )
+    job_title_id: Mapped[int | None] = mapped_column(ForeignKey("job_titles.id", ondelete="SET NULL"), index=True)
+    work_country: Mapped[str | None] = mapped_column(String(255))
+    mobile: Mapped[str | None] = mapped_column(String(64))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    #: the manager value as received when it names no member of the organization
+    manager_ref: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    #: SCIM externalId: the identity provider's own id for the user
+    scim_external_id: Mapped[str | None] = mapped_column(String(255))
+    #: values of the organization's custom fields, keyed by field key
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: data source: the sync source that manages it, or NULL for the Admin Console
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sync_sources.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    #: optimistic lock and SCIM ETag (``W/"<version>"``)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    source: Mapped[SyncSource | None] = relationship()
+    job_title: Mapped[JobTitle | None] = relationship()
+    employee_type: Mapped[WorkforceType | None] = relationship()
+    manager: Mapped[Member | None] = relationship(remote_side=[id])
+    departments: Mapped[list[Department]] = relationship(secondary=member_departments, order_by="Department.name")
+    groups: Mapped[list[UserGroup]] = relationship(
+        secondary=group_members, back_populates="members", viewonly=True, order_by="UserGroup.display_name"
+    )
+
+    @validates("external_id")
+    def _set_external_norm(self, key: str, value: str) -> str:
+        self.external_id_norm = norm(value)
+        return value
+
+    @validates("email")
+    def _set_email_norm(self, key: str, value: str) -> str:
+        self.email_norm = norm(value)
+        return value
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+class UserGroup(db.Model):
+    """A user group (a SCIM Group)."""
+
+    __tablename__ = "user_groups"
+    __table_args__ = (
+        UniqueConstraint("org_id", "display_name_norm"),
+        Index("ix_user_groups_org_scim_external_id", "org_id", "scim_external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(255))
+    display_name_norm: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    scim_external_id: Mapped[str | None] = mapped_column(String(255))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sync_sources.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    source: Mapped[SyncSource | None] = relationship()
+    members: Mapped[list[Member]] = relationship(
+        secondary=group_members, back_populates="groups", lazy="select", order_by="Member.name"
+    )
+
+    @validates("display_name")
+    def _set_norm(self, key: str, value: str) -> str:
+        self.display_name_norm = norm(value)
+        return value
+
+
+class Field(db.Model):
+    """A member field of Field Management: the seed's 12 standard fields and custom ones."""
+
+    __tablename__ = "fields"
+    __table_args__ = (
+        UniqueConstraint("org_id", "key"),
+        UniqueConstraint("org_id", "name_norm"),
+        CheckConstraint("field_type IN ('text', 'number', 'date', 'option')", name="field_type"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    #: the member attribute (standard) or custom_fields key (custom)
+    key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    name_norm: Mapped[str] = mapped_column(String(200))
+    field_type: Mapped[str] = mapped_column(String(16), default="text")
+    #: choices of an ``option`` field
+    options: Mapped[list[str]] = mapped_column(JSON, default=list)
+    standard: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the SCIM attribute a sync source writes it from (standard fields)
+    scim_attribute: Mapped[str | None] = mapped_column(String(255))
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    unique: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    @validates("name")
+    def _set_norm(self, key: str, value: str) -> str:
+        self.name_norm = norm(value)
+        return value
+
+
+class SyncLog(db.Model):
+    """One SCIM write or rejected request of a sync source."""
+
+    __tablename__ = "sync_logs"
+    __table_args__ = (
+        Index("ix_sync_logs_source_created", "source_id", "created_at", "id"),
+        Index("ix_sync_logs_org_created", "org_id", "created_at", "id"),
+        Index("ix_sync_logs_object", "org_id", "object_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sync_sources.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: create, update, deactivate, reactivate, delete, link, or request (rejected before an operation)
+    operation: Mapped[str] = mapped_column(String(16))
+    #: member or group
+    object_type: Mapped[str | None] = mapped_column(String(16))
+    object_id: Mapped[str | None] = mapped_column(String(36))
+    #: userName or displayName, kept after the object is gone
+    object_name: Mapped[str | None] = mapped_column(String(255))
+    result: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[int] = mapped_column(Integer)
+    scim_type: Mapped[str | None] = mapped_column(String(32))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    #: {field: [before, after]}
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: [{"type": "department", "name": "Sales", "created": true}, ...]
+    associated: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    #: what the operation did beside the change (linked by email, no workforce rule ...)
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    method: Mapped[str | None] = mapped_column(String(8))
+    path: Mapped[str | None] = mapped_column(String(500))
+    #: the request body with secrets (password) removed
+    request_body: Mapped[Any] = mapped_column(JSON)
+
+    source: Mapped[SyncSource] = relationship()
+
+
+class AdminLog(db.Model):
+    """One configuration change made in the console or by the CLI."""
+
+    __tablename__ = "admin_logs"
+    __table_args__ = (
+        Index("ix_admin_logs_org_created", "org_id", "created_at", "id"),
+        Index("ix_admin_logs_org_event", "org_id", "event_type", "created_at"),
+        Index("ix_admin_logs_org_admin", "org_id", "admin_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    #: NULL when the actor is not an administrator (the CLI)
+    admin_id: Mapped[int | None] = mapped_column(ForeignKey("admins.id", ondelete="SET NULL"))
+    #: who acted, as shown: the admin's email at the time, or "CLI"
+    actor: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: the seed's event type label, e.g. "Add sync source"
+    event_type: Mapped[str] = mapped_column(String(64))
+    #: the seed's event category, e.g. "Settings > Organization Data Sync"
+    category: Mapped[str] = mapped_column(String(100))
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    target_name: Mapped[str | None] = mapped_column(String(255))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    #: {field: [before, after]}
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    summary: Mapped[str | None] = mapped_column(Text)
+
+    admin: Mapped[Admin | None] = relationship()
+
+
+class Notification(db.Model):
+    """A notification for one administrator; repeats of one kind within an hour fold into ``count``."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("admin_id", "group_key"),
+        Index("ix_notifications_admin_unread", "admin_id", "read_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sync_sources.id"))
+    #: sync_failure, token_expired, token_invalid ...
+    kind: Mapped[str] = mapped_column(String(32))
+    #: source, kind and hour: notifications with one key are folded together
+    group_key: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)
+    emailed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class BannerDismissal(db.Model):
+    """When an administrator last dismissed a sync source's change banner."""
+
+    __tablename__ = "banner_dismissals"
+
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sync_sources.id", ondelete="CASCADE"), primary_key=True)
+    dismissed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PasswordResetToken(db.Model):
+    """A one-time set-password link for an administrator (stored as a hash)."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

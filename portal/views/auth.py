@@ -1,0 +1,54 @@
+"""Sign in and sign out."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, request, url_for
+from flask_login import current_user, login_user, logout_user
+
+from .. import accounts
+from ..extensions import db, limiter
+from ..web import render
+
+bp = Blueprint("auth", __name__)
+
+BAD_CREDENTIALS = "Incorrect email or password."
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: an open redirect would hand the session to a phishing page.
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("home.index")
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login() -> Any:
+    """The sign-in page; one message for an unknown email and a wrong password."""
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(_safe_next(request.args.get("next")))
+    error = None
+    email = ""
+    if request.method == "POST":
+        email = request.form.get("email", "").strip()
+        admin = accounts.check_credentials(email, request.form.get("password", ""))
+        if admin is None:
+            error = BAD_CREDENTIALS
+        else:
+            login_user(admin)
+            db.session.commit()
+            return redirect(_safe_next(request.args.get("next")))
+    return render("auth/login.html", status=401 if error else 200, error=error, email=email)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    """Sign out (a POST, so a link from elsewhere cannot do it)."""
+    logout_user()
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,20 @@
+"""SCIM error documents (RFC 7644 §3.12)."""
+from __future__ import annotations
+
+import json
+
+from flask import Response
+
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+SCIM_MEDIA_TYPE = "application/scim+json"
+
+
+def scim_error(status: int, detail: str, scim_type: str | None = None, headers: dict[str, str] | None = None) -> Response:
+    """A SCIM error response: status as a string in the body, ``scimType`` when the RFC defines one."""
+    body: dict[str, object] = {"schemas": [ERROR_SCHEMA], "status": str(status), "detail": detail}
+    if scim_type:
+        body["scimType"] = scim_type
+    response = Response(json.dumps(body), status=status, mimetype=SCIM_MEDIA_TYPE)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
