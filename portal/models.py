@@ -329,7 +329,7 @@ class Member(db.Model):
     work_country: Mapped[str | None] = mapped_column(String(255))
     mobile: Mapped[str | None] = mapped_column(String(64))
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
-    #: the manager value as received when it names no member of the organization
+    #: the manager value as received, when it is not the SCIM id of ``manager`` (or names no member)
     manager_ref: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="active")
     #: SCIM externalId: the identity provider's own id for the user

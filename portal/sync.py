@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -18,7 +19,18 @@ from . import audit
 from .actors import Actor
 from .errors import Forbidden, Invalid, NotFound
 from .extensions import db
-from .models import PROVIDER_LABELS, PROVIDERS, SyncSource, utcnow
+from .models import (
+    DELETION_RULES,
+    MATCH_ATTRIBUTES,
+    MAX_WORKFORCE_RULES,
+    PROVIDER_LABELS,
+    PROVIDERS,
+    Admin,
+    SyncSource,
+    WorkforceType,
+    norm,
+    utcnow,
+)
 
 TOKEN_PREFIX_LEN = 8
 
@@ -106,6 +118,110 @@ def set_active(org_id: int, source_id: int, active: bool, actor: Actor) -> SyncS
         audit.record(actor, org_id, "Activate/Deactivate or Stop Sync Settings", target_type="sync_source",
                      target_id=source.public_id, target_name=source.name, changes={"status": [before, source.status]})
     return source
+
+
+def _workforce_types_by_id(org_id: int) -> dict[int, WorkforceType]:
+    return {wt.id: wt for wt in db.session.scalars(select(WorkforceType).where(WorkforceType.org_id == org_id))}
+
+
+def _clean_rules(org_id: int, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Validate workforce rules: 15 at most, a value and a workforce type each, values unique (any case).
+
+    A rule names its workforce type by ``workforce_type_id`` or by ``workforce_type`` (its name).
+    """
+    types = _workforce_types_by_id(org_id)
+    by_name = {norm(wt.name): wt for wt in types.values()}
+    cleaned: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for rule in rules:
+        value = str(rule.get("value") or "").strip()
+        type_id, type_name = rule.get("workforce_type_id"), str(rule.get("workforce_type") or "").strip()
+        if not value and not type_id and not type_name:
+            continue  # an empty row of the form
+        if not value:
+            raise Invalid("Enter the employee type value of each rule", field="workforce_rules")
+        if norm(value) in seen:
+            raise Invalid(f"The value {value!r} has two rules", field="workforce_rules")
+        seen.add(norm(value))
+        wt = types.get(int(type_id)) if str(type_id or "").isdigit() else by_name.get(norm(type_name) or "")
+        if wt is None:
+            raise Invalid(f"Choose a workforce type of this organization for {value!r}", field="workforce_rules")
+        cleaned.append({"value": value, "workforce_type_id": wt.id})
+    if len(cleaned) > MAX_WORKFORCE_RULES:
+        raise Invalid(f"You can configure {MAX_WORKFORCE_RULES} sync rules at most", field="workforce_rules")
+    return cleaned
+
+
+def _source_settings(source: SyncSource) -> dict[str, Any]:
+    """The configurable settings in the words the admin log shows."""
+    types = _workforce_types_by_id(source.org_id)
+    return {
+        "name": source.name,
+        "workforce_rules": [
+            f"{r['value']} = {types[r['workforce_type_id']].name if r['workforce_type_id'] in types else '?'}"
+            for r in source.workforce_rules or []
+        ],
+        "deletion_rule": source.deletion_rule,
+        "notified_admin_ids": sorted(source.notified_admin_ids or []),
+        "match_attributes": list(source.match_attributes or []),
+    }
+
+
+def configure_source(
+    org_id: int,
+    source_id: int,
+    actor: Actor,
+    *,
+    name: str | None = None,
+    workforce_rules: list[dict[str, Any]] | None = None,
+    deletion_rule: str | None = None,
+    notified_admin_ids: list[int] | None = None,
+    match_attributes: list[str] | None = None,
+) -> SyncSource:
+    """Change a source's settings (None leaves one unchanged); one "Edit sync configurations" entry with the diff."""
+    source = get_source(org_id, source_id)
+    before = _source_settings(source)
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise Invalid("Enter a name for the sync source", field="name")
+        source.name = name
+    if workforce_rules is not None:
+        source.workforce_rules = _clean_rules(org_id, workforce_rules)
+    if deletion_rule is not None:
+        if deletion_rule not in DELETION_RULES:
+            raise Invalid("Choose Suspend member or Delete member", field="deletion_rule")
+        source.deletion_rule = deletion_rule
+    if notified_admin_ids is not None:
+        ids = sorted({int(i) for i in notified_admin_ids})
+        found = set(db.session.scalars(select(Admin.id).where(Admin.org_id == org_id, Admin.id.in_(ids)))) if ids else set()
+        if found != set(ids):
+            raise Invalid("Choose administrators of this organization", field="notified_admin_ids")
+        source.notified_admin_ids = ids
+    if match_attributes is not None:
+        unknown = [a for a in match_attributes if a not in MATCH_ATTRIBUTES]
+        if unknown:
+            raise Invalid(f"Unknown attribute for identifying users: {unknown[0]}", field="match_attributes")
+        source.match_attributes = [a for a in MATCH_ATTRIBUTES if a in match_attributes]
+    db.session.flush()
+    changes = audit.diff(before, _source_settings(source))
+    if changes:
+        audit.record(actor, org_id, "Edit sync configurations", target_type="sync_source",
+                     target_id=source.public_id, target_name=source.name, changes=changes)
+    return source
+
+
+def workforce_type_for(source: SyncSource, user_type: str | None) -> WorkforceType | None:
+    """The workforce type the source's rules map a SCIM ``userType`` to (value matched in any case)."""
+    if not user_type:
+        return None
+    wanted = norm(user_type)
+    for rule in source.workforce_rules or []:
+        if norm(rule.get("value")) == wanted:
+            wt = db.session.get(WorkforceType, rule.get("workforce_type_id"))
+            if wt is not None and wt.org_id == source.org_id:
+                return wt
+    return None
 
 
 def authenticate(public_id: str, authorization: str | None, now: datetime | None = None) -> SyncSource:

@@ -1,0 +1,345 @@
+"""SCIM resource representations (RFC 7643 §4.1 User, §4.3 Group, §3.1 meta) and the attribute catalogue.
+
+This module is the contract between the SCIM write endpoints and the query /
+discovery endpoints:
+
+- ``user_to_scim(member, base_url)`` / ``group_to_scim(group, base_url, include_members)``
+  render a stored object as a full SCIM resource (no nulls, ``id`` a string,
+  ``meta`` with an absolute ``location`` and a weak ``version``).
+- ``resource_base_url()`` is ``{PUBLIC_BASE_URL or the request's root}/scim/v2/{source}``.
+- ``USER_LOAD_OPTIONS`` / ``GROUP_LOAD_OPTIONS`` are the loader options a query
+  needs so that rendering a page of resources costs no query per row.
+- ``USER_ATTRIBUTES``, ``ENTERPRISE_ATTRIBUTES``, ``GROUP_ATTRIBUTES`` describe
+  exactly what is stored and returned (RFC 7643 §7): /Schemas is built from them,
+  and every ``readWrite`` attribute listed round-trips through POST, PUT and PATCH.
+- ``project(resource, attributes, excluded_attributes)`` applies the
+  ``attributes`` / ``excludedAttributes`` parameters (RFC 7644 §3.4.2.5, §3.9).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import current_app, g, request
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal.models import Member, UserGroup
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+#: loader options for rendering members with ``user_to_scim`` without a query per row
+USER_LOAD_OPTIONS = (
+    selectinload(Member.departments),
+    selectinload(Member.groups),
+    joinedload(Member.job_title),
+    joinedload(Member.manager),
+)
+#: loader options for rendering groups with their members
+GROUP_LOAD_OPTIONS = (selectinload(UserGroup.members),)
+
+
+# ---------------------------------------------------------------- attribute catalogue (RFC 7643 §7)
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One attribute definition as /Schemas publishes it (RFC 7643 §7)."""
+
+    name: str
+    type: str = "string"
+    multi_valued: bool = False
+    required: bool = False
+    mutability: str = "readWrite"
+    returned: str = "default"
+    uniqueness: str = "none"
+    case_exact: bool = False
+    description: str = ""
+    sub_attributes: tuple[Attribute, ...] = ()
+    canonical_values: tuple[str, ...] = ()
+    reference_types: tuple[str, ...] = ()
+
+    def to_scim(self) -> dict[str, Any]:
+        """The RFC 7643 §7 attribute definition, without nulls."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type,
+            "multiValued": self.multi_valued,
+            "description": self.description or self.name,
+            "required": self.required,
+            "mutability": self.mutability,
+            "returned": self.returned,
+        }
+        if self.type in ("string", "reference", "binary"):
+            out["caseExact"] = self.case_exact
+        if self.type != "complex":
+            out["uniqueness"] = self.uniqueness
+        if self.canonical_values:
+            out["canonicalValues"] = list(self.canonical_values)
+        if self.reference_types:
+            out["referenceTypes"] = list(self.reference_types)
+        if self.sub_attributes:
+            out["subAttributes"] = [sub.to_scim() for sub in self.sub_attributes]
+        return out
+
+
+_WORK = ("work",)
+
+#: the core User attributes stored and returned (RFC 7643 §4.1), mapped as in the seed's table
+USER_ATTRIBUTES: tuple[Attribute, ...] = (
+    Attribute("userName", required=True, uniqueness="server",
+              description="Unique identifier for the user; equals the work email (the seed's ExternalID)."),
+    Attribute("name", type="complex", description="The components of the user's name.", sub_attributes=(
+        Attribute("givenName", description="Given name (FirstName)."),
+        Attribute("familyName", description="Family name (LastName)."),
+    )),
+    Attribute("displayName", required=True, description="The name of the user (Name)."),
+    Attribute("nickName", description="Another name of the user (AnotherName)."),
+    Attribute("title", description="Job title (JobTitleID), found or created by name."),
+    Attribute("userType", description="Employee type, mapped through the workforce type rules."),
+    Attribute("active", type="boolean", description="Active, or suspended when false."),
+    Attribute("emails", type="complex", multi_valued=True, required=True,
+              description="The work email (email); must equal userName.", sub_attributes=(
+                  Attribute("value", required=True, uniqueness="server", description="Email address."),
+                  Attribute("type", canonical_values=_WORK, description="Always work."),
+                  Attribute("primary", type="boolean", mutability="readOnly",
+                            description="Always true: the one stored email is the primary one."),
+              )),
+    Attribute("phoneNumbers", type="complex", multi_valued=True,
+              description="The work phone number (Mobile).", sub_attributes=(
+                  Attribute("value", description="Phone number."),
+                  Attribute("type", canonical_values=_WORK, description="Always work."),
+              )),
+    Attribute("addresses", type="complex", multi_valued=True,
+              description="The work address: only its country is kept (WorkCountryOrRegion).", sub_attributes=(
+                  Attribute("country", description="Country or region."),
+                  Attribute("type", canonical_values=_WORK, description="Always work."),
+              )),
+    Attribute("groups", type="complex", multi_valued=True, mutability="readOnly",
+              description="The user groups the user belongs to.", sub_attributes=(
+                  Attribute("value", mutability="readOnly", description="The group's id."),
+                  Attribute("$ref", type="reference", mutability="readOnly", reference_types=("Group",),
+                            description="The group's URI."),
+                  Attribute("display", mutability="readOnly", description="The group's displayName."),
+              )),
+)
+
+#: the enterprise extension attributes stored and returned (RFC 7643 §4.3)
+ENTERPRISE_ATTRIBUTES: tuple[Attribute, ...] = (
+    Attribute("employeeNumber", uniqueness="server", description="Employee ID, unique in the organization."),
+    Attribute("department", description="Department (DepartmentIDs), found or created by name."),
+    Attribute("manager", type="complex", description="The user's manager.", sub_attributes=(
+        Attribute("value", description="The manager's id (or the reference as received)."),
+        Attribute("$ref", type="reference", mutability="readOnly", reference_types=("User",),
+                  description="The manager's URI, when the manager is a member."),
+        Attribute("displayName", mutability="readOnly", description="The manager's displayName."),
+    )),
+)
+
+#: the Group attributes stored and returned (RFC 7643 §4.2)
+GROUP_ATTRIBUTES: tuple[Attribute, ...] = (
+    Attribute("displayName", required=True, uniqueness="server",
+              description="The group's name, unique in the organization."),
+    Attribute("members", type="complex", multi_valued=True, description="The group's members.", sub_attributes=(
+        Attribute("value", mutability="immutable", description="The member's id."),
+        Attribute("$ref", type="reference", mutability="readOnly", reference_types=("User",),
+                  description="The member's URI."),
+        Attribute("display", mutability="readOnly", description="The member's displayName."),
+        Attribute("type", mutability="readOnly", canonical_values=("User",), description="Always User."),
+    )),
+)
+
+#: common attributes of every resource (RFC 7643 §3.1); ``externalId`` is stored and filterable
+COMMON_ATTRIBUTES: tuple[Attribute, ...] = (
+    Attribute("id", mutability="readOnly", returned="always", uniqueness="server", case_exact=True,
+              description="Unique identifier of the resource, issued by the service provider."),
+    Attribute("externalId", case_exact=True, description="The identity provider's own id for the resource."),
+)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def resource_base_url() -> str:
+    """The SCIM base URL of the authenticated source: absolute, right behind a proxy."""
+    root = current_app.config.get("PUBLIC_BASE_URL") or request.url_root
+    if g.get("source") is not None:
+        source_id = g.source.public_id
+    else:  # before authentication: the id as written in the URL
+        source_id = request.path.partition("/scim/v2/")[2].partition("/")[0]
+    return f"{root.rstrip('/')}/scim/v2/{source_id}"
+
+
+def scim_datetime(value: datetime) -> str:
+    """An RFC 3339 UTC timestamp with microseconds, so ``gt`` filters on it are exact."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def etag(obj: Member | UserGroup) -> str:
+    """The weak ETag of a resource (RFC 7644 §3.14): its optimistic-lock version."""
+    return f'W/"{obj.version}"'
+
+
+def _meta(obj: Member | UserGroup, resource_type: str, location: str) -> dict[str, Any]:
+    return {
+        "resourceType": resource_type,
+        "created": scim_datetime(obj.created_at),
+        "lastModified": scim_datetime(obj.updated_at),
+        "location": location,
+        "version": etag(obj),
+    }
+
+
+def _drop_empty(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v not in (None, "", [], {})}
+
+
+def user_location(base_url: str, public_id: str) -> str:
+    """The absolute URI of a User."""
+    return f"{base_url}/Users/{public_id}"
+
+
+def group_location(base_url: str, public_id: str) -> str:
+    """The absolute URI of a Group."""
+    return f"{base_url}/Groups/{public_id}"
+
+
+def _manager(member: Member, base_url: str) -> dict[str, Any] | None:
+    manager = member.manager
+    if manager is not None:
+        return _drop_empty({
+            "value": member.manager_ref or manager.public_id,
+            "$ref": user_location(base_url, manager.public_id),
+            "displayName": manager.name,
+        })
+    if member.manager_ref:
+        return {"value": member.manager_ref}
+    return None
+
+
+def user_to_scim(member: Member, base_url: str) -> dict[str, Any]:
+    """The full SCIM User (RFC 7643 §4.1 + enterprise extension §4.3) of a member."""
+    enterprise = _drop_empty({
+        "employeeNumber": member.employee_id,
+        "department": member.departments[0].name if member.departments else None,
+        "manager": _manager(member, base_url),
+    })
+    resource = _drop_empty({
+        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
+        "id": member.public_id,
+        "externalId": member.scim_external_id,
+        "userName": member.external_id,
+        "name": _drop_empty({"givenName": member.first_name, "familyName": member.last_name}),
+        "displayName": member.name,
+        "nickName": member.another_name,
+        "title": member.job_title.name if member.job_title else None,
+        "userType": member.user_type,
+        "emails": [{"value": member.email, "type": "work", "primary": True}],
+        "phoneNumbers": [{"value": member.mobile, "type": "work"}] if member.mobile else None,
+        "addresses": [{"country": member.work_country, "type": "work"}] if member.work_country else None,
+        "groups": [
+            {"value": grp.public_id, "$ref": group_location(base_url, grp.public_id), "display": grp.display_name}
+            for grp in member.groups
+        ],
+        ENTERPRISE_SCHEMA: enterprise,
+    })
+    resource["active"] = member.active
+    resource["meta"] = _meta(member, "User", user_location(base_url, member.public_id))
+    return resource
+
+
+def group_to_scim(group: UserGroup, base_url: str, include_members: bool = True) -> dict[str, Any]:
+    """The full SCIM Group (RFC 7643 §4.2); ``include_members=False`` never touches the members."""
+    resource = _drop_empty({
+        "schemas": [GROUP_SCHEMA],
+        "id": group.public_id,
+        "externalId": group.scim_external_id,
+        "displayName": group.display_name,
+    })
+    if include_members:
+        resource["members"] = [
+            {"value": m.public_id, "$ref": user_location(base_url, m.public_id), "display": m.name, "type": "User"}
+            for m in group.members
+        ]
+    resource["meta"] = _meta(group, "Group", group_location(base_url, group.public_id))
+    return resource
+
+
+# ---------------------------------------------------------------- attributes / excludedAttributes
+
+#: returned whatever ``attributes`` / ``excludedAttributes`` say (RFC 7643 §7 returned "always")
+ALWAYS_RETURNED = frozenset({"id", "schemas"})
+
+
+def _split(names: str | None) -> list[list[str]]:
+    """``"userName, name.givenName, urn:...:User:department"`` -> lower-cased attribute paths."""
+    paths = []
+    for raw in (names or "").split(","):
+        raw = raw.strip()
+        if not raw:
+            continue
+        lowered = raw.lower()
+        for urn in (ENTERPRISE_SCHEMA, USER_SCHEMA, GROUP_SCHEMA):
+            if lowered.startswith(urn.lower() + ":"):
+                rest = raw[len(urn) + 1:]
+                paths.append(([urn.lower()] if urn == ENTERPRISE_SCHEMA else []) + rest.lower().split("."))
+                break
+            if lowered == urn.lower():
+                paths.append([urn.lower()])
+                break
+        else:
+            paths.append(lowered.split("."))
+    return paths
+
+
+def _keep(value: dict[str, Any], paths: list[list[str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        wanted = [p[1:] for p in paths if p and p[0] == key.lower()]
+        if not wanted:
+            continue
+        if any(not rest for rest in wanted):
+            out[key] = item
+        elif isinstance(item, dict):
+            kept = _keep(item, wanted)
+            if kept:
+                out[key] = kept
+        elif isinstance(item, list):
+            kept_items = [_keep(v, wanted) for v in item if isinstance(v, dict)]
+            kept_items = [v for v in kept_items if v]
+            if kept_items:
+                out[key] = kept_items
+    return out
+
+
+def _drop(value: dict[str, Any], paths: list[list[str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        dropped = [p[1:] for p in paths if p and p[0] == key.lower()]
+        if any(not rest for rest in dropped) and key.lower() not in ALWAYS_RETURNED:
+            continue
+        if dropped and isinstance(item, dict):
+            item = _drop(item, dropped)
+        elif dropped and isinstance(item, list):
+            item = [_drop(v, dropped) if isinstance(v, dict) else v for v in item]
+        out[key] = item
+    return out
+
+
+def project(resource: dict[str, Any], attributes: str | None = None,
+            excluded_attributes: str | None = None) -> dict[str, Any]:
+    """Apply ``attributes`` / ``excludedAttributes`` (RFC 7644 §3.4.2.5); id and schemas always stay."""
+    if attributes:
+        kept = _keep(resource, _split(attributes))
+        for key in resource:
+            if key.lower() in ALWAYS_RETURNED:
+                kept[key] = resource[key]
+        return {k: kept[k] for k in resource if k in kept}
+    if excluded_attributes:
+        return _drop(resource, _split(excluded_attributes))
+    return resource
