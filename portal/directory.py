@@ -61,11 +61,16 @@ MEMBER_FIELDS = ("external_id", "email", "name", "first_name", "last_name", "ano
 
 @contextmanager
 def unique_flush() -> Iterator[None]:
-    """Flush inside a savepoint and report a unique violation as ``Conflict(field=...)``."""
+    """Make the changes of the block, flush, and report a unique violation as ``Conflict(field=...)``.
+
+    Autoflush is off inside the block so the violation surfaces here, where it
+    can be named, and not in some lookup query. After a Conflict the session
+    must be rolled back by the door: a rejected request changes nothing.
+    """
     try:
-        with db.session.begin_nested():
+        with db.session.no_autoflush:
             yield
-            db.session.flush()
+        db.session.flush()
     except IntegrityError as exc:
         text = str(exc.orig)
         for column, field in _UNIQUE_COLUMNS:
@@ -133,9 +138,8 @@ def create_admin(
         perm_admin_log="admin_log" in permissions,
         perm_directory="directory" in permissions,
     )
-    db.session.add(admin)
     with unique_flush():
-        pass
+        db.session.add(admin)
     if log:
         audit.record(actor, org.id, "Add administrator", target_type="admin", target_id=admin.id,
                      target_name=admin.email, changes={"permissions": [None, sorted(admin.permissions)]})
@@ -171,13 +175,13 @@ def create_department(org_id: int, name: str, actor: Actor, parent_id: int | Non
     if not name:
         raise Invalid("Enter a department name", field="name")
     parent = get_department(org_id, parent_id) if parent_id else root_department(org_id)
+    parent_name = parent.name
     dept = Department(org_id=org_id, parent_id=parent.id, name=name, source_id=actor.source_id)
-    db.session.add(dept)
     try:
         with unique_flush():
-            pass
+            db.session.add(dept)
     except Conflict as exc:
-        raise Conflict(f"A department named {name!r} already exists under {parent.name}", field="name") from exc
+        raise Conflict(f"A department named {name!r} already exists under {parent_name}", field="name") from exc
     if actor.kind != "source":
         audit.record(actor, org_id, "Add department", target_type="department", target_id=dept.id,
                      target_name=dept.name, changes=audit.diff({}, _department_snapshot(dept)))
@@ -195,22 +199,22 @@ def update_department(org_id: int, department_id: int, actor: Actor, *, name: st
         name = name.strip()
         if not name:
             raise Invalid("Enter a department name", field="name")
-        dept.name = name
+    new_parent = None
     if parent_id is not None and parent_id != dept.parent_id:
-        parent = get_department(org_id, parent_id)
-        ancestor: Department | None = parent
+        new_parent = get_department(org_id, parent_id)
+        ancestor: Department | None = new_parent
         while ancestor is not None:
             if ancestor.id == dept.id:
                 raise Invalid("A department cannot move under itself or one of its sub-departments", field="parent_id")
             ancestor = ancestor.parent
-        dept.parent_id = parent.id
-        db.session.flush()
-        db.session.refresh(dept)
     try:
         with unique_flush():
-            pass
+            if name is not None:
+                dept.name = name
+            if new_parent is not None:
+                dept.parent = new_parent
     except Conflict as exc:
-        raise Conflict(f"A department named {dept.name!r} already exists there", field="name") from exc
+        raise Conflict(f"A department named {name or before['name']!r} already exists there", field="name") from exc
     changes = audit.diff(before, _department_snapshot(dept))
     if changes:
         audit.record(actor, org_id, "Edit department", target_type="department", target_id=dept.id,
@@ -354,12 +358,11 @@ def _member_conflict(exc: Conflict) -> Conflict:
 def create_member(org_id: int, values: dict[str, Any], actor: Actor) -> Member:
     """Create a member by hand: data source Admin Console, same uniqueness rules as SCIM."""
     member = Member(org_id=org_id, status="active", source_id=None, custom_fields={})
-    _apply_hand_fields(member, values)
-    db.session.add(member)
-    _apply_associations(member, values, actor)
     try:
         with unique_flush():
-            pass
+            _apply_hand_fields(member, values)
+            db.session.add(member)
+            _apply_associations(member, values, actor)
     except Conflict as exc:
         raise _member_conflict(exc) from exc
     audit.record(actor, org_id, "Add member", target_type="member", target_id=member.public_id,
@@ -379,11 +382,10 @@ def update_member(org_id: int, member_id: int, values: dict[str, Any], actor: Ac
                 f"{', '.join(locked)} are written by the sync source {member.source.name}; change them there",
                 field=locked[0],
             )
-    _apply_hand_fields(member, values)
-    _apply_associations(member, values, actor)
     try:
         with unique_flush():
-            pass
+            _apply_hand_fields(member, values)
+            _apply_associations(member, values, actor)
     except Conflict as exc:
         raise _member_conflict(exc) from exc
     changes = audit.diff(before, member_snapshot(member))

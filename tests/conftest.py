@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from portal import create_app
 from portal.extensions import db
+from tests.factories import OrgData, make_admin, make_org  # noqa: F401  (re-exported for tests)
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -128,46 +129,6 @@ def runner(app: Any) -> Any:
 
 
 # ---------------------------------------------------------------- data
-
-
-class OrgData:
-    """Ids and credentials of an organization made for a test."""
-
-    def __init__(self, org_id: int, name: str, admin_id: int, email: str, password: str) -> None:
-        self.id = org_id
-        self.name = name
-        self.admin_id = admin_id
-        self.email = email
-        self.password = password
-
-
-def make_org(app: Any, name: str = "Acme", email: str = "owner@acme.test",
-             password: str = "correct horse battery staple") -> OrgData:
-    """Create an organization with its primary administrator and commit."""
-    from portal import directory
-    from portal.actors import Actor
-
-    with app.app_context():
-        org = directory.create_organization(name, email, password, Actor.cli())
-        db.session.commit()
-        from portal.models import Admin
-
-        admin = db.session.scalar(sa.select(Admin).where(Admin.org_id == org.id))
-        return OrgData(org.id, name, admin.id, email, password)
-
-
-def make_admin(app: Any, org: OrgData, email: str, permissions: set[str],
-               password: str = "another long password") -> int:
-    """Create a non-primary administrator with ``permissions`` and commit; return its id."""
-    from portal import directory
-    from portal.actors import Actor
-    from portal.models import Organization
-
-    with app.app_context():
-        admin = directory.create_admin(db.session.get(Organization, org.id), email, password, Actor.cli(),
-                                       permissions=permissions)
-        db.session.commit()
-        return admin.id
 
 
 @pytest.fixture
