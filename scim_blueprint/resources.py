@@ -7,6 +7,10 @@ discovery endpoints:
   render a stored object as a full SCIM resource (no nulls, ``id`` a string,
   ``meta`` with an absolute ``location`` and a weak ``version``).
 - ``resource_base_url()`` is ``{PUBLIC_BASE_URL or the request's root}/scim/v2/{source}``.
+- ``user_scope(source)`` / ``group_scope(source)``: the WHERE conditions of what a
+  source sees. A source sees only the members and groups it manages (data source
+  = this source): a member unlinked by the "Suspend member" deletion rule, or
+  made by hand, answers 404 to it; suspended members it manages stay visible.
 - ``USER_LOAD_OPTIONS`` / ``GROUP_LOAD_OPTIONS`` are the loader options a query
   needs so that rendering a page of resources costs no query per row.
 - ``USER_ATTRIBUTES``, ``ENTERPRISE_ATTRIBUTES``, ``GROUP_ATTRIBUTES`` describe
@@ -22,9 +26,10 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app, g, request
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.models import Member, UserGroup
+from portal.models import Member, SyncSource, UserGroup
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -32,6 +37,16 @@ GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+def user_scope(source: SyncSource) -> tuple[ColumnElement[bool], ...]:
+    """The members a source sees over SCIM: those of its organization that it manages."""
+    return (Member.org_id == source.org_id, Member.source_id == source.id)
+
+
+def group_scope(source: SyncSource) -> tuple[ColumnElement[bool], ...]:
+    """The user groups a source sees over SCIM: those of its organization that it manages."""
+    return (UserGroup.org_id == source.org_id, UserGroup.source_id == source.id)
+
 
 #: loader options for rendering members with ``user_to_scim`` without a query per row
 USER_LOAD_OPTIONS = (
