@@ -5,7 +5,7 @@ import secrets
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 from . import directory
@@ -58,6 +58,7 @@ def admin_create(org_name: str, email: str, password: str, name: str, permission
 
 
 @click.command("demo")
+@with_appcontext
 def demo() -> None:
     """Create the organization "Demo" and its primary admin when there is no organization yet."""
     if db.session.scalar(select(func.count()).select_from(Organization)):

@@ -100,10 +100,9 @@ def _empty_tables() -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
-            conn.execute(sa.text("PRAGMA foreign_keys=OFF"))
+            # Children first; self-references are checked at the end of each statement.
             for table in tables:
                 conn.execute(sa.text(f"DELETE FROM {table}"))
-            conn.execute(sa.text("PRAGMA foreign_keys=ON"))
 
 
 @pytest.fixture

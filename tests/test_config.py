@@ -1,0 +1,56 @@
+"""Settings from the environment (issue: foundation, point 2)."""
+from __future__ import annotations
+
+import pytest
+
+from portal import create_app
+from portal.config import ConfigError, load_config
+
+
+def test_production_refuses_to_start_without_secret_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError):
+        load_config(tmp_path)
+
+
+def test_development_creates_a_secret_key_once_and_reuses_it(monkeypatch, tmp_path):
+    monkeypatch.delenv("PORTAL_ENV", raising=False)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = load_config(tmp_path)["SECRET_KEY"]
+    assert len(first) >= 32
+    assert load_config(tmp_path)["SECRET_KEY"] == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_default_database_is_sqlite_in_instance(monkeypatch, tmp_path):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert load_config(tmp_path)["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'portal.db'}"
+
+
+def test_sqlite_runs_with_wal_foreign_keys_and_busy_timeout(app):
+    from portal.extensions import db
+
+    with app.app_context():
+        with db.engine.connect() as conn:
+            if conn.dialect.name != "sqlite":
+                pytest.skip("SQLite only")
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+
+
+def test_proxy_hops_installs_proxyfix(monkeypatch, database_url):
+    monkeypatch.setenv("PROXY_HOPS", "1")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True})
+
+    @app.route("/_where")
+    def where():
+        from flask import request
+
+        return f"{request.scheme} {request.host} {request.remote_addr}"
+
+    body = app.test_client().get("/_where", headers={
+        "X-Forwarded-Proto": "https", "X-Forwarded-Host": "portal.example", "X-Forwarded-For": "203.0.113.9",
+    }).get_data(as_text=True)
+    assert body == "https portal.example 203.0.113.9"
