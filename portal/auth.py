@@ -27,7 +27,7 @@ def _load_admin(session_id: str) -> Admin | None:
 
 @login_manager.unauthorized_handler
 def _unauthorized() -> Any:
-    target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+    target = url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
     if htmx:
         # Swapping the login page into a fragment target would be wrong: send the whole page there.
         resp = make_response("", 401)
