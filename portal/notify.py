@@ -1,10 +1,48 @@
-"""Administrator notifications: written in the caller's transaction, folded by group key."""
+"""Administrator notifications and page banners.
+
+Notifications are written in the caller's transaction and folded by group key:
+one broken identity provider raises a count instead of flooding anyone. When
+``SMTP_URL`` is configured, each new notification is also emailed, but only
+after the transaction commits, so a rolled-back request never sends mail.
+"""
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+import logging
+import smtplib
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from flask import current_app
+from sqlalchemy import event, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from .extensions import db
-from .models import Admin, Notification, utcnow
+from .models import Admin, BannerDismissal, Department, Notification, SyncLog, SyncSource, utcnow
+
+log = logging.getLogger(__name__)
+
+#: failure kinds that every admin with the sync permission hears about, whatever the source's setting
+TOKEN_KINDS = {"token_expired": "the token has expired", "token_invalid": "the token is invalid"}
+
+#: SCIM error types (RFC 7644 §3.12) and other failure kinds, as an administrator reads them
+FAILURE_LABELS = {
+    "uniqueness": "a value is already used by another member",
+    "invalidValue": "a value was refused",
+    "invalidSyntax": "the request could not be read",
+    "invalidFilter": "a filter could not be read",
+    "invalidPath": "a PATCH path could not be read",
+    "mutability": "a read-only attribute was changed",
+    "noTarget": "a PATCH path matched nothing",
+    "tooMany": "the request asked for too many results",
+    "invalidVers": "the resource changed in the meantime",
+    "sensitive": "the request carried sensitive data in the URL",
+}
+
+_OUTBOX = "notify_outbox"
 
 
 def sync_admins(org_id: int) -> list[Admin]:
@@ -18,6 +56,50 @@ def sync_admins(org_id: int) -> list[Admin]:
             )
         )
     )
+
+
+def chosen_admins(source: SyncSource) -> list[Admin]:
+    """The active administrators picked in the source's Administrator notification setting."""
+    ids = [int(i) for i in source.notified_admin_ids or []]
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(Admin).where(Admin.org_id == source.org_id, Admin.active.is_(True), Admin.id.in_(ids))
+        )
+    )
+
+
+def sync_log_path(source: SyncSource) -> str:
+    """The console address of the source's sync log."""
+    return f"/settings/directory-sync/{source.id}/sync-log"
+
+
+def _fold(org_id: int, admin: Admin, values: dict[str, Any], now: datetime) -> tuple[Notification, bool]:
+    """Add the admin's notification for ``group_key`` or count one more; returns it and whether it is new."""
+    def existing() -> Notification | None:
+        return db.session.scalar(
+            select(Notification).where(Notification.admin_id == admin.id, Notification.group_key == values["group_key"])
+        )
+
+    note = existing()
+    if note is None:
+        try:
+            # Two requests failing at once may both find nothing: the unique key decides.
+            with db.session.begin_nested():
+                note = Notification(org_id=org_id, admin_id=admin.id, count=1, created_at=now, updated_at=now, **values)
+                db.session.add(note)
+                db.session.flush()
+            return note, True
+        except IntegrityError:
+            note = existing()
+            if note is None:
+                raise
+    # An SQL increment: concurrent repeats each count.
+    note.count = Notification.count + 1
+    note.updated_at = now
+    note.read_at = None
+    return note, False
 
 
 def send(
@@ -34,24 +116,41 @@ def send(
     """Notify each admin once per ``group_key``; a repeat raises the count instead of adding a row."""
     sent: list[Notification] = []
     now = utcnow()
+    values = {"kind": kind, "group_key": group_key, "title": title, "body": body, "link": link, "source_id": source_id}
+    smtp_url = current_app.config.get("SMTP_URL") or ""
     for admin in {a.id: a for a in admins}.values():
-        existing = db.session.scalar(
-            select(Notification).where(Notification.admin_id == admin.id, Notification.group_key == group_key)
-        )
-        if existing is not None:
-            existing.count += 1
-            existing.updated_at = now
-            existing.read_at = None
-            sent.append(existing)
-            continue
-        note = Notification(
-            org_id=org_id, admin_id=admin.id, source_id=source_id, kind=kind, group_key=group_key,
-            title=title, body=body, link=link, count=1, created_at=now, updated_at=now,
-        )
-        db.session.add(note)
+        note, new = _fold(org_id, admin, values, now)
+        if new and smtp_url:
+            note.emailed_at = now
+            _queue_email(smtp_url, admin.email, title, body, link)
         sent.append(note)
     db.session.flush()
     return sent
+
+
+def sync_failure(source: SyncSource, kind: str, detail: str | None = None) -> list[Notification]:
+    """Tell administrators that the source's SCIM request was rejected, folded per source, kind and hour.
+
+    ``kind`` is ``token_expired``, ``token_invalid`` or the failure's kind (a SCIM
+    error type such as ``uniqueness`` or ``invalidValue``). Token failures go to
+    every administrator who may configure the sync, whatever the source's
+    Administrator notification setting says (seed 1.1 step 5); the rest go to
+    the administrators chosen there.
+    """
+    token_failure = kind in TOKEN_KINDS
+    admins = sync_admins(source.org_id) if token_failure else chosen_admins(source)
+    reason = TOKEN_KINDS.get(kind) or FAILURE_LABELS.get(kind) or kind
+    hour = utcnow().strftime("%Y-%m-%dT%H")
+    return send(
+        source.org_id,
+        admins,
+        kind=kind if token_failure else "sync_failure",
+        group_key=f"sync:{source.id}:{kind}:{hour}"[:128],
+        title=f"{source.name} sync failed: {reason}",
+        body=detail,
+        link=sync_log_path(source),
+        source_id=source.id,
+    )
 
 
 def unread_count(admin_id: int) -> int:
@@ -59,3 +158,172 @@ def unread_count(admin_id: int) -> int:
     return db.session.scalar(
         select(func.count()).select_from(Notification).where(Notification.admin_id == admin_id, Notification.read_at.is_(None))
     ) or 0
+
+
+def for_admin(admin_id: int, *, limit: int, offset: int = 0) -> tuple[list[Notification], int]:
+    """A page of the admin's notifications, latest activity first, and their total."""
+    where = Notification.admin_id == admin_id
+    total = db.session.scalar(select(func.count()).select_from(Notification).where(where)) or 0
+    rows = db.session.scalars(
+        select(Notification).where(where).order_by(Notification.updated_at.desc(), Notification.id.desc())
+        .limit(limit).offset(offset)
+    )
+    return list(rows), total
+
+
+def mark_read(admin_id: int, notification_id: int | None = None) -> int:
+    """Mark one of the admin's notifications (or all of them) read; returns how many changed."""
+    stmt = (
+        Notification.__table__.update()
+        .where(Notification.admin_id == admin_id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+    if notification_id is not None:
+        stmt = stmt.where(Notification.id == notification_id)
+    return db.session.execute(stmt).rowcount
+
+
+# ---------------------------------------------------------------- banners
+
+#: (object type, sync log operation) -> words of the banner, in the order shown
+_BANNER_PARTS: tuple[tuple[str, str, str], ...] = (
+    ("member", "create", "{n} member{s} created"),
+    ("member", "update", "{n} updated"),
+    ("member", "deactivate", "{n} suspended"),
+    ("member", "reactivate", "{n} reactivated"),
+    ("member", "delete", "{n} deleted"),
+    ("group", "create", "{n} user group{s} created"),
+    ("group", "update", "{n} user group{s} updated"),
+    ("group", "delete", "{n} user group{s} deleted"),
+)
+
+
+@dataclass
+class Banner:
+    """What one sync source changed since the administrator last dismissed its banner."""
+
+    source_id: int
+    source_name: str
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    departments_created: int = 0
+
+    @property
+    def text(self) -> str:
+        """``JumpCloud sync: 12 members created, 3 updated, 1 suspended, 2 departments created``."""
+        parts = []
+        for object_type, operation, words in _BANNER_PARTS:
+            n = self.counts.get((object_type, operation), 0)
+            if n:
+                parts.append(words.format(n=n, s="" if n == 1 else "s"))
+        if self.departments_created:
+            n = self.departments_created
+            parts.append(f"{n} department{'' if n == 1 else 's'} created")
+        return f"{self.source_name} sync: {', '.join(parts)}"
+
+    @property
+    def link(self) -> str:
+        return f"/settings/directory-sync/{self.source_id}/sync-log"
+
+
+def banners(admin: Admin) -> list[Banner]:
+    """One banner per sync source that changed something since this admin dismissed it (two grouped queries)."""
+    epoch = datetime(1970, 1, 1)
+    since = func.coalesce(BannerDismissal.dismissed_at, epoch)
+    dismissal = (BannerDismissal.source_id == SyncSource.id) & (BannerDismissal.admin_id == admin.id)
+    log_counts = db.session.execute(
+        select(SyncSource.id, SyncSource.name, SyncLog.object_type, SyncLog.operation, func.count())
+        .join(SyncLog, SyncLog.source_id == SyncSource.id)
+        .outerjoin(BannerDismissal, dismissal)
+        .where(SyncSource.org_id == admin.org_id, SyncLog.status_code < 400, SyncLog.created_at > since)
+        .group_by(SyncSource.id, SyncSource.name, SyncLog.object_type, SyncLog.operation)
+    ).all()
+    # Departments a source made are counted where they live: the source is their data source.
+    dept_counts = db.session.execute(
+        select(SyncSource.id, SyncSource.name, func.count())
+        .join(Department, Department.source_id == SyncSource.id)
+        .outerjoin(BannerDismissal, dismissal)
+        .where(SyncSource.org_id == admin.org_id, Department.created_at > since)
+        .group_by(SyncSource.id, SyncSource.name)
+    ).all()
+    found: dict[int, Banner] = {}
+    shown = {(t, op) for t, op, _ in _BANNER_PARTS}
+    for source_id, name, object_type, operation, n in log_counts:
+        if (object_type, operation) in shown:
+            found.setdefault(source_id, Banner(source_id, name)).counts[(object_type, operation)] = n
+    for source_id, name, n in dept_counts:
+        found.setdefault(source_id, Banner(source_id, name)).departments_created = n
+    return sorted(found.values(), key=lambda b: (b.source_name.lower(), b.source_id))
+
+
+def dismiss_banner(admin: Admin, source_id: int) -> None:
+    """Hide the source's banner for this admin until the source changes something again."""
+    source = db.session.get(SyncSource, source_id)
+    if source is None or source.org_id != admin.org_id:
+        return
+    row = db.session.get(BannerDismissal, (admin.id, source_id))
+    if row is None:
+        db.session.add(BannerDismissal(admin_id=admin.id, source_id=source_id, dismissed_at=utcnow()))
+    else:
+        row.dismissed_at = utcnow()
+    db.session.flush()
+
+
+# ---------------------------------------------------------------- email
+
+
+@dataclass(frozen=True)
+class _Mail:
+    smtp_url: str
+    sender: str
+    to: str
+    subject: str
+    text: str
+
+
+def _queue_email(smtp_url: str, to: str, title: str, body: str | None, link: str | None) -> None:
+    base = current_app.config.get("PUBLIC_BASE_URL") or ""
+    lines = [title, ""]
+    if body:
+        lines += [body, ""]
+    if link:
+        lines += [f"Open: {base}{link}", ""]
+    lines.append("Repeats of this failure within the hour are counted in the console's notifications.")
+    mail = _Mail(smtp_url, current_app.config.get("MAIL_FROM") or "no-reply@localhost", to, title, "\n".join(lines))
+    db.session.info.setdefault(_OUTBOX, []).append(mail)
+
+
+def deliver(mail: _Mail) -> None:
+    """Send one email through the server named by ``smtp://[user:password@]host[:port][?starttls=1]`` or ``smtps://``."""
+    url = urlsplit(mail.smtp_url)
+    message = EmailMessage()
+    message["From"] = mail.sender
+    message["To"] = mail.to
+    message["Subject"] = mail.subject
+    message.set_content(mail.text)
+    secure = url.scheme == "smtps"
+    smtp_class = smtplib.SMTP_SSL if secure else smtplib.SMTP
+    with smtp_class(url.hostname or "localhost", url.port or (465 if secure else 25), timeout=10) as smtp:
+        if not secure and parse_qs(url.query).get("starttls", ["0"])[0] in {"1", "true", "yes"}:
+            smtp.starttls()
+        if url.username:
+            smtp.login(unquote(url.username), unquote(url.password or ""))
+        smtp.send_message(message)
+
+
+@event.listens_for(Session, "after_commit")
+def _send_outbox(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released; the mail waits for the real commit
+    for mail in session.info.pop(_OUTBOX, []):
+        try:
+            deliver(mail)
+        except (OSError, smtplib.SMTPException):
+            # The notification is in the console either way; a mail server outage must not fail the request.
+            log.exception("could not email notification %r to %s", mail.subject, mail.to)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_outbox(session: Session, previous_transaction: Any) -> None:
+    # A savepoint rolled back inside the request keeps the mail; only the whole transaction drops it.
+    if previous_transaction.parent is None:
+        session.info.pop(_OUTBOX, None)
