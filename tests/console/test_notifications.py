@@ -10,8 +10,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from conftest import make_admin
-from directory_support import make_source
+from tests.factories import make_admin
+from tests.directory_support import make_source
 from portal import notify
 from portal.extensions import db
 from portal.models import Notification, SyncSource
