@@ -298,6 +298,10 @@ class Member(db.Model):
         CheckConstraint("status IN ('active', 'inactive')", name="status"),
         Index("ix_members_org_scim_external_id", "org_id", "scim_external_id"),
         Index("ix_members_org_name", "org_id", "name"),
+        # The Members page: sorted by name, filtered by status or data source, searched by name prefix.
+        Index("ix_members_org_name_norm", "org_id", "name_norm", "id"),
+        Index("ix_members_org_status_name_norm", "org_id", "status", "name_norm", "id"),
+        Index("ix_members_org_source_name_norm", "org_id", "source_id", "name_norm", "id"),
         Index("ix_members_org_mobile", "org_id", "mobile"),
         Index("ix_members_org_created", "org_id", "created_at", "id"),
         Index("ix_members_org_modified", "org_id", "updated_at", "id"),
@@ -314,6 +318,8 @@ class Member(db.Model):
     email_norm: Mapped[str] = mapped_column(String(320))
     #: SCIM displayName
     name: Mapped[str] = mapped_column(String(255))
+    #: lower-cased name, for the Members page's sort and case-insensitive prefix search
+    name_norm: Mapped[str] = mapped_column(String(255))
     first_name: Mapped[str | None] = mapped_column(String(255))
     last_name: Mapped[str | None] = mapped_column(String(255))
     #: SCIM nickName
@@ -362,6 +368,11 @@ class Member(db.Model):
     @validates("email")
     def _set_email_norm(self, key: str, value: str) -> str:
         self.email_norm = norm(value)
+        return value
+
+    @validates("name")
+    def _set_name_norm(self, key: str, value: str) -> str:
+        self.name_norm = norm(value)
         return value
 
     @property

@@ -294,6 +294,7 @@ def upgrade():
     sa.Column('email', sa.String(length=320), nullable=False),
     sa.Column('email_norm', sa.String(length=320), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('name_norm', sa.String(length=255), nullable=False),
     sa.Column('first_name', sa.String(length=255), nullable=True),
     sa.Column('last_name', sa.String(length=255), nullable=True),
     sa.Column('another_name', sa.String(length=255), nullable=True),
@@ -333,6 +334,9 @@ def upgrade():
         batch_op.create_index('ix_members_org_mobile', ['org_id', 'mobile'], unique=False)
         batch_op.create_index('ix_members_org_modified', ['org_id', 'updated_at', 'id'], unique=False)
         batch_op.create_index('ix_members_org_name', ['org_id', 'name'], unique=False)
+        batch_op.create_index('ix_members_org_name_norm', ['org_id', 'name_norm', 'id'], unique=False)
+        batch_op.create_index('ix_members_org_source_name_norm', ['org_id', 'source_id', 'name_norm', 'id'], unique=False)
+        batch_op.create_index('ix_members_org_status_name_norm', ['org_id', 'status', 'name_norm', 'id'], unique=False)
         batch_op.create_index('ix_members_org_scim_external_id', ['org_id', 'scim_external_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_members_source_id'), ['source_id'], unique=False)
 
@@ -372,6 +376,9 @@ def downgrade():
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_members_source_id'))
         batch_op.drop_index('ix_members_org_scim_external_id')
+        batch_op.drop_index('ix_members_org_status_name_norm')
+        batch_op.drop_index('ix_members_org_source_name_norm')
+        batch_op.drop_index('ix_members_org_name_norm')
         batch_op.drop_index('ix_members_org_name')
         batch_op.drop_index('ix_members_org_modified')
         batch_op.drop_index('ix_members_org_mobile')
