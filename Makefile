@@ -26,7 +26,7 @@ migrate: install
 ## run: venv, install, migrate, demo organization and admin, serve on 127.0.0.1:5000
 run: migrate
 	$(FLASK) demo
-	$(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:5000 --access-logfile - wsgi:app
+	WEB_CONCURRENCY=$(WORKERS) BIND=127.0.0.1:5000 $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 ## chromium: Debian's Chromium for the browser tests (installed only when missing and root)
 chromium:

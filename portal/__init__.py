@@ -1,7 +1,6 @@
 """Directory Sync Portal: an organization directory with an admin console and a SCIM 2.0 receiver."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
 
-    from . import auth, cli, web
+    from . import auth, cli, logs, web
     from .views import register_views
     from scim_blueprint import bp as scim_bp
 
@@ -67,8 +66,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(scim_bp)
     cli.init_app(app)
 
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO)
+    if not app.testing:
+        logs.configure(app.config["LOG_LEVEL"])
 
     @app.context_processor
     def _inject() -> dict[str, Any]:

@@ -52,6 +52,7 @@ def load_config(instance_path: Path) -> dict:
         "RATELIMIT_ENABLED": _flag(os.environ.get("RATELIMIT_ENABLED"), True),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "SCIM_RATE_LIMIT": os.environ.get("SCIM_RATE_LIMIT", "100 per second"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
         "SMTP_URL": os.environ.get("SMTP_URL", ""),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Directory Sync Portal <no-reply@localhost>"),
         "TOKEN_LIFETIME_DAYS": int(os.environ.get("TOKEN_LIFETIME_DAYS", "365")),
