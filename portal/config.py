@@ -50,6 +50,8 @@ def load_config(instance_path: Path) -> dict:
         "PROXY_HOPS": int(os.environ.get("PROXY_HOPS", "0") or 0),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _flag(os.environ.get("RATELIMIT_ENABLED"), True),
+        # Retry-After on every 429, so clients (and identity providers) know when to come back.
+        "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "SCIM_RATE_LIMIT": os.environ.get("SCIM_RATE_LIMIT", "100 per second"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),

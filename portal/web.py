@@ -69,4 +69,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(403, _error_page(403, "No access", "You do not have permission to open this page."))
     app.register_error_handler(404, _error_page(404, "Page not found", "There is nothing at this address."))
     app.register_error_handler(405, _error_page(405, "Method not allowed", "This address does not accept that method."))
+    app.register_error_handler(413, _error_page(413, "Request too large", "The request body is larger than 1 MiB."))
+    app.register_error_handler(429, _error_page(429, "Too many requests", "Too many attempts. Wait a minute and try again."))
     app.register_error_handler(500, _error_page(500, "Something went wrong", "The error was logged. Please try again."))

@@ -120,9 +120,11 @@ def test_login_attempts_are_rate_limited(app, org):
 
     limiter.init_app(app)
     console = Console(app.test_client())
-    statuses = [console.login(org.email, "wrong password!").status_code for _ in range(4)]
-    assert statuses[:3] == [401, 401, 401]
-    assert statuses[3] == 429
+    responses = [console.login(org.email, "wrong password!") for _ in range(4)]
+    assert [r.status_code for r in responses[:3]] == [401, 401, 401]
+    assert responses[3].status_code == 429
+    assert int(responses[3].headers["Retry-After"]) > 0
+    assert b"Too many attempts" in responses[3].data
 
 
 def test_console_pages_vary_on_hx_request_and_carry_security_headers(console):
