@@ -11,9 +11,7 @@ from typing import Any, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import generate_password_hash
-
-from . import audit
+from . import audit, passwords
 from .actors import Actor
 from .errors import Conflict, Invalid, NotFound
 from .extensions import db
@@ -125,15 +123,16 @@ def create_admin(
     permissions: set[str] | frozenset[str] = frozenset(),
     log: bool = True,
 ) -> Admin:
-    """Create an administrator of ``org`` with a hashed password."""
+    """Create an administrator of ``org`` with a hashed password that passes the password policy."""
     email = (email or "").strip()
     if "@" not in email:
         raise Invalid("Enter a valid email address", field="email")
+    passwords.check_policy(password)
     if db.session.scalar(select(Admin.id).where(Admin.email_norm == norm(email))) is not None:
         raise Conflict("An administrator with this email already exists", field="email")
     admin = Admin(
         org_id=org.id, email=email, name=name.strip(), role=role,
-        password_hash=generate_password_hash(password),
+        password_hash=passwords.hash_password(password),
         perm_org_data_sync="org_data_sync" in permissions,
         perm_admin_log="admin_log" in permissions,
         perm_directory="directory" in permissions,

@@ -1,0 +1,274 @@
+"""Administrators of an organization: add, permissions, status, passwords, the primary role.
+
+Every change writes its admin log entry here, so neither the console nor the CLI can skip it.
+Passwords never reach the log: entries say what happened, not the secret.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Iterable
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import audit, directory, passwords
+from .actors import Actor
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .extensions import db
+from .models import PERMISSION_LABELS, PERMISSIONS, Admin, Organization, PasswordResetToken, utcnow
+
+#: how long a set-password link works
+SET_PASSWORD_LINK_LIFETIME = timedelta(hours=48)
+#: how a new or reset administrator gets a password
+DELIVERIES = ("password", "link")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What to hand to the administrator once: an initial password or a set-password token."""
+
+    admin: Admin
+    password: str | None = None
+    token: str | None = None
+
+
+def permission_labels(admin: Admin) -> list[str]:
+    """The labels of the permissions held, in the order of PERMISSIONS."""
+    return [PERMISSION_LABELS[p] for p in PERMISSIONS if p in admin.permissions]
+
+
+def status_label(admin: Admin) -> str:
+    """"Active" or "Inactive"."""
+    return "Active" if admin.active else "Inactive"
+
+
+def list_admins(org_id: int, *, page: int = 1, per_page: int = 50) -> tuple[list[Admin], int]:
+    """One page of the organization's administrators (primary first, then by name) and the total."""
+    total = db.session.scalar(select(func.count()).select_from(Admin).where(Admin.org_id == org_id)) or 0
+    rows = db.session.scalars(
+        select(Admin)
+        .where(Admin.org_id == org_id)
+        .order_by(case((Admin.role == "primary", 0), else_=1), func.lower(Admin.name), Admin.email_norm)
+        .limit(per_page)
+        .offset((max(page, 1) - 1) * per_page)
+    )
+    return list(rows), total
+
+
+def get_admin(org_id: int, admin_id: int) -> Admin:
+    """An administrator of the organization, or NotFound."""
+    admin = db.session.get(Admin, admin_id)
+    if admin is None or admin.org_id != org_id:
+        raise NotFound("No such administrator")
+    return admin
+
+
+def _clean_permissions(permissions: Iterable[str]) -> set[str]:
+    chosen = set(permissions)
+    unknown = chosen - set(PERMISSIONS)
+    if unknown:
+        raise Invalid(f"Unknown permission {sorted(unknown)[0]!r}", field="permissions")
+    return chosen
+
+
+def _check_delivery(delivery: str) -> None:
+    if delivery not in DELIVERIES:
+        raise Invalid("Choose how the administrator gets a password", field="delivery")
+
+
+def _editable(org_id: int, admin_id: int, actor: Actor, what: str) -> Admin:
+    """The administrator another administrator may change: never the primary, never oneself."""
+    admin = get_admin(org_id, admin_id)
+    if admin.is_primary:
+        raise Invalid(f"The primary administrator's {what} cannot be changed. Transfer the primary role first.")
+    if actor.admin is not None and actor.admin.id == admin.id:
+        raise Invalid(f"You cannot change your own {what} here.")
+    return admin
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _issue_token(admin: Admin) -> str:
+    """A new set-password token; earlier unused links of the admin stop working."""
+    now = utcnow()
+    db.session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.admin_id == admin.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    token = secrets.token_urlsafe(32)
+    db.session.add(PasswordResetToken(admin_id=admin.id, token_hash=_token_hash(token),
+                                      expires_at=now + SET_PASSWORD_LINK_LIFETIME, created_at=now))
+    db.session.flush()
+    return token
+
+
+def add_administrator(org_id: int, actor: Actor, *, name: str, email: str, permissions: Iterable[str],
+                      delivery: str) -> Credentials:
+    """Add an administrator with ``permissions``; they get an initial password or a set-password link."""
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("Enter a name", field="name")
+    chosen = _clean_permissions(permissions)
+    _check_delivery(delivery)
+    org = db.session.get(Organization, org_id)
+    if org is None:
+        raise NotFound("No such organization")
+    # With a link the random password is never shown: nobody knows it until the link sets one.
+    initial = passwords.generate()
+    admin = directory.create_admin(org, email, initial, actor, name=name, permissions=chosen, log=False)
+    audit.record(actor, org_id, "Add administrator", target_type="admin", target_id=admin.id,
+                 target_name=admin.email,
+                 changes={"name": [None, admin.name], "permissions": [None, permission_labels(admin)]},
+                 summary="Initial password shown once" if delivery == "password" else "Set-password link sent")
+    if delivery == "password":
+        return Credentials(admin, password=initial)
+    return Credentials(admin, token=_issue_token(admin))
+
+
+def edit_permissions(org_id: int, admin_id: int, permissions: Iterable[str], actor: Actor) -> Admin:
+    """Replace an administrator's permissions; they apply from the admin's next request."""
+    admin = _editable(org_id, admin_id, actor, "permissions")
+    chosen = _clean_permissions(permissions)
+    before = permission_labels(admin)
+    for permission in PERMISSIONS:
+        setattr(admin, f"perm_{permission}", permission in chosen)
+    db.session.flush()
+    after = permission_labels(admin)
+    if before != after:
+        audit.record(actor, org_id, "Edit administrator permissions", target_type="admin", target_id=admin.id,
+                     target_name=admin.email, changes={"permissions": [before, after]})
+    return admin
+
+
+def set_active(org_id: int, admin_id: int, active: bool, actor: Actor) -> Admin:
+    """Deactivate (ending their open sessions) or reactivate an administrator."""
+    admin = _editable(org_id, admin_id, actor, "status")
+    if admin.active == active:
+        return admin
+    before = status_label(admin)
+    admin.active = active
+    if not active:
+        # The session id carries the version: every open session of the admin ends at its next request.
+        admin.session_version += 1
+    db.session.flush()
+    audit.record(actor, org_id, "Reactivate administrator" if active else "Deactivate administrator",
+                 target_type="admin", target_id=admin.id, target_name=admin.email,
+                 changes={"status": [before, status_label(admin)]})
+    return admin
+
+
+def reset_password(org_id: int, admin_id: int, actor: Actor, *, delivery: str) -> Credentials:
+    """Give an administrator a new initial password (ending their sessions) or a set-password link."""
+    admin = _editable(org_id, admin_id, actor, "password")
+    _check_delivery(delivery)
+    if not admin.active:
+        raise Invalid("Reactivate the administrator before resetting their password.")
+    if delivery == "password":
+        initial = passwords.generate()
+        admin.password_hash = passwords.hash_password(initial)
+        admin.session_version += 1
+        result = Credentials(admin, password=initial)
+    else:
+        result = Credentials(admin, token=_issue_token(admin))
+    db.session.flush()
+    audit.record(actor, org_id, "Reset password", target_type="admin", target_id=admin.id, target_name=admin.email,
+                 summary="New initial password shown once" if delivery == "password" else "Set-password link sent")
+    return result
+
+
+def valid_token(token: str) -> PasswordResetToken | None:
+    """The unused, unexpired set-password token of an active administrator, or None."""
+    row = db.session.scalar(select(PasswordResetToken).where(PasswordResetToken.token_hash == _token_hash(token or "")))
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+        return None
+    admin = db.session.get(Admin, row.admin_id)
+    return row if admin is not None and admin.active else None
+
+
+def set_password_with_token(token: str, password: str, confirm: str) -> Admin:
+    """Set an administrator's password through a set-password link; the link works once."""
+    row = valid_token(token)
+    if row is None:
+        raise Invalid("This link has expired or was already used. Ask your primary administrator for a new one.",
+                      field="token")
+    _check_new_password(password, confirm)
+    # Mark it used only if nobody else did in the meantime: two tabs cannot both use one link.
+    claimed = db.session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.id == row.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise Invalid("This link was already used.", field="token")
+    admin = db.session.get(Admin, row.admin_id)
+    assert admin is not None
+    admin.password_hash = passwords.hash_password(password)
+    admin.session_version += 1
+    db.session.flush()
+    audit.record(Actor.for_admin(admin), admin.org_id, "Reset password", target_type="admin", target_id=admin.id,
+                 target_name=admin.email, summary="Password set with a set-password link")
+    return admin
+
+
+def _check_new_password(password: str, confirm: str) -> None:
+    passwords.check_policy(password, field="new_password")
+    if password != confirm:
+        raise Invalid("The passwords do not match.", field="confirm_password")
+
+
+def change_own_password(admin: Admin, current: str, new: str, confirm: str, actor: Actor) -> Admin:
+    """Change one's own password; the current one is required. Other open sessions end."""
+    if not passwords.verify(admin.password_hash, current or ""):
+        raise Invalid("The current password is incorrect.", field="current_password")
+    _check_new_password(new, confirm)
+    if new == current:
+        raise Invalid("Choose a password different from the current one.", field="new_password")
+    admin.password_hash = passwords.hash_password(new)
+    admin.session_version += 1
+    db.session.flush()
+    audit.record(actor, admin.org_id, "Reset password", target_type="admin", target_id=admin.id,
+                 target_name=admin.email, summary="Changed their own password")
+    return admin
+
+
+def transfer_primary(org_id: int, to_admin_id: int, actor: Actor, *, password: str) -> Admin:
+    """Hand the primary role to another active administrator; the old primary keeps every permission."""
+    if actor.admin is None:
+        raise Forbidden("Only the primary administrator can transfer the role")
+    # Lock the primary row: two transfers at once queue here instead of racing (PostgreSQL).
+    old = db.session.scalar(
+        select(Admin).where(Admin.org_id == org_id, Admin.role == "primary").with_for_update()
+    )
+    if old is None or old.id != actor.admin.id:
+        raise Forbidden("Only the primary administrator can transfer the role")
+    if not passwords.verify(old.password_hash, password or ""):
+        raise Invalid("The password is incorrect.", field="password")
+    try:
+        new = get_admin(org_id, int(to_admin_id))
+    except (NotFound, TypeError, ValueError):
+        raise Invalid("Choose an administrator", field="admin_id") from None
+    if new.id == old.id:
+        raise Invalid("You are the primary administrator already.", field="admin_id")
+    if not new.active:
+        raise Invalid("Reactivate the administrator before making them primary.", field="admin_id")
+    # Demote first and flush, then promote: the partial unique index uq_admins_one_primary
+    # never sees two primaries, on SQLite or PostgreSQL, whatever the row order of the flush.
+    old.role = "admin"
+    for permission in PERMISSIONS:
+        setattr(old, f"perm_{permission}", True)
+    try:
+        db.session.flush()
+        new.role = "primary"
+        db.session.flush()
+    except IntegrityError as exc:
+        raise Conflict("The primary administrator changed meanwhile. Reload the page.") from exc
+    audit.record(actor, org_id, "Transfer primary administrator", target_type="admin", target_id=new.id,
+                 target_name=new.email, changes={"primary administrator": [old.email, new.email]})
+    return new

@@ -1,0 +1,70 @@
+"""The signed-in administrator's profile (change own password) and the set-password link page."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from flask_login import current_user, login_required, login_user
+
+from .. import admins
+from ..errors import DomainError
+from ..extensions import db, limiter
+from ..web import current_actor, render
+
+bp = Blueprint("account", __name__)
+
+
+def _password_limit() -> str:
+    # Checking the current password is a sign-in in disguise: same limit as /login.
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def form_errors(exc: DomainError) -> dict[str, str]:
+    """A domain error as ``{field: message}`` for the form (``form`` when it names no field)."""
+    return {exc.field or "form": exc.message}
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_password_limit, methods=["POST"])
+def index() -> Any:
+    """Profile: who I am, what I may do, and Change password (current password required)."""
+    admin = current_user._get_current_object()
+    errors: dict[str, str] = {}
+    changed = False
+    if request.method == "POST":
+        form = request.form
+        try:
+            admins.change_own_password(admin, form.get("current_password", ""), form.get("new_password", ""),
+                                       form.get("confirm_password", ""), current_actor())
+        except DomainError as exc:
+            db.session.rollback()
+            errors = form_errors(exc)
+        else:
+            db.session.commit()
+            # The bumped session version ended every session of this admin; keep this one.
+            login_user(admin)
+            changed = True
+    return render("account/index.html", "account/_password_form.html", status=422 if errors else 200,
+                  admin=admin, permission_labels=admins.permission_labels(admin), errors=errors, changed=changed)
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str) -> Any:
+    """The page a set-password link opens: choose a password, once, before the link expires."""
+    errors: dict[str, str] = {}
+    done = False
+    valid = admins.valid_token(token) is not None
+    if request.method == "POST" and valid:
+        try:
+            admins.set_password_with_token(token, request.form.get("new_password", ""),
+                                           request.form.get("confirm_password", ""))
+        except DomainError as exc:
+            db.session.rollback()
+            errors = form_errors(exc)
+            valid = exc.field != "token"
+        else:
+            db.session.commit()
+            done = True
+    status = 422 if errors else (200 if valid or done else 410)
+    return render("account/set_password.html", status=status, token=token, valid=valid, done=done, errors=errors)
