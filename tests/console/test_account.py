@@ -7,7 +7,8 @@ import sqlalchemy as sa
 from portal import passwords
 from portal.extensions import db
 from portal.models import Admin, AdminLog
-from conftest import Console, make_admin
+from tests.conftest import Console
+from tests.factories import make_admin
 
 pytestmark = pytest.mark.both_databases
 
