@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from . import audit
 from .actors import Actor
@@ -26,6 +26,7 @@ from .models import (
     PROVIDER_LABELS,
     PROVIDERS,
     Admin,
+    Member,
     SyncSource,
     WorkforceType,
     norm,
@@ -33,6 +34,11 @@ from .models import (
 )
 
 TOKEN_PREFIX_LEN = 8
+#: how long before expiry the console warns about a token
+TOKEN_WARNING_DAYS = 14
+
+DELETION_RULE_LABELS = {"suspend": "Suspend member", "delete": "Delete member"}
+MATCH_ATTRIBUTE_LABELS = {"email": "Email", "employee_id": "Employee ID", "mobile": "Mobile"}
 
 
 class AuthFailure(Exception):
@@ -124,31 +130,52 @@ def _workforce_types_by_id(org_id: int) -> dict[int, WorkforceType]:
     return {wt.id: wt for wt in db.session.scalars(select(WorkforceType).where(WorkforceType.org_id == org_id))}
 
 
-def _clean_rules(org_id: int, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Validate workforce rules: 15 at most, a value and a workforce type each, values unique (any case).
+def _check_rules(org_id: int, rules: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The valid rules and every problem, keyed ``workforce_rules[.<row>.<value|workforce_type_id>]``.
 
-    A rule names its workforce type by ``workforce_type_id`` or by ``workforce_type`` (its name).
+    Rules: 15 at most, a value and a workforce type each, values unique (any case).
+    A rule names its workforce type by ``workforce_type_id`` or by ``workforce_type``
+    (its name); a row left entirely empty is no rule.
     """
     types = _workforce_types_by_id(org_id)
     by_name = {norm(wt.name): wt for wt in types.values()}
     cleaned: list[dict[str, Any]] = []
+    errors: dict[str, str] = {}
     seen: set[str] = set()
-    for rule in rules:
+    filled = 0
+    for row, rule in enumerate(rules):
         value = str(rule.get("value") or "").strip()
         type_id, type_name = rule.get("workforce_type_id"), str(rule.get("workforce_type") or "").strip()
         if not value and not type_id and not type_name:
-            continue  # an empty row of the form
-        if not value:
-            raise Invalid("Enter the employee type value of each rule", field="workforce_rules")
-        if norm(value) in seen:
-            raise Invalid(f"The value {value!r} has two rules", field="workforce_rules")
-        seen.add(norm(value))
+            continue
+        filled += 1
         wt = types.get(int(type_id)) if str(type_id or "").isdigit() else by_name.get(norm(type_name) or "")
+        if not value:
+            errors[f"workforce_rules.{row}.value"] = "Enter the employee type value of each rule"
+        elif norm(value) in seen:
+            errors[f"workforce_rules.{row}.value"] = f"The value {value!r} has two rules"
+        seen.add(norm(value))
         if wt is None:
-            raise Invalid(f"Choose a workforce type of this organization for {value!r}", field="workforce_rules")
-        cleaned.append({"value": value, "workforce_type_id": wt.id})
-    if len(cleaned) > MAX_WORKFORCE_RULES:
-        raise Invalid(f"You can configure {MAX_WORKFORCE_RULES} sync rules at most", field="workforce_rules")
+            errors[f"workforce_rules.{row}.workforce_type_id"] = (
+                f"Choose a workforce type of this organization for {value!r}" if value
+                else "Choose a workforce type of this organization")
+        if not errors:
+            cleaned.append({"value": value, "workforce_type_id": wt.id})
+    if filled > MAX_WORKFORCE_RULES:
+        errors = {"workforce_rules": f"You can configure {MAX_WORKFORCE_RULES} sync rules at most", **errors}
+    return cleaned, errors
+
+
+def workforce_rule_errors(org_id: int, rules: list[dict[str, Any]]) -> dict[str, str]:
+    """Every problem of a workforce rule list, by field, for a form to show beside each row ({} when valid)."""
+    return _check_rules(org_id, rules)[1]
+
+
+def _clean_rules(org_id: int, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Validated workforce rules, or Invalid naming the first problem."""
+    cleaned, errors = _check_rules(org_id, rules)
+    if errors:
+        raise Invalid(next(iter(errors.values())), field="workforce_rules")
     return cleaned
 
 
@@ -222,6 +249,52 @@ def workforce_type_for(source: SyncSource, user_type: str | None) -> WorkforceTy
             if wt is not None and wt.org_id == source.org_id:
                 return wt
     return None
+
+
+def delete_source(org_id: int, source_id: int, actor: Actor) -> SyncSource:
+    """Delete a sync source for good: its token dies, its members and logs keep naming it."""
+    source = get_source(org_id, source_id)
+    before = source.status
+    source.deleted_at = utcnow()
+    source.status = "inactive"
+    source.token_hash = None
+    db.session.flush()
+    audit.record(actor, org_id, "Delete sync source", target_type="sync_source", target_id=source.public_id,
+                 target_name=source.name, changes={"status": [before, "deleted"]})
+    return source
+
+
+def members_synced(org_id: int, source_ids: list[int]) -> dict[int, int]:
+    """Members per sync source, in one grouped query."""
+    if not source_ids:
+        return {}
+    rows = db.session.execute(
+        select(Member.source_id, func.count())
+        .where(Member.org_id == org_id, Member.source_id.in_(source_ids))
+        .group_by(Member.source_id)
+    ).all()
+    return {source_id: count for source_id, count in rows}
+
+
+def connection_state(source: SyncSource) -> str:
+    """``waiting`` before the first request, then ``connected`` or ``failing`` by the last one.
+
+    Only refused credentials, a denied source and server errors count as failing: a
+    409 on one user is a problem of that user, the connection itself works.
+    """
+    if source.last_request_at is None:
+        return "waiting"
+    status = source.last_status or 0
+    if status in (401, 403) or status >= 500:
+        return "failing"
+    return "connected"
+
+
+def token_days_left(source: SyncSource, now: datetime | None = None) -> int | None:
+    """Whole days until the token expires (negative once expired), or None without a token."""
+    if source.token_hash is None or source.token_expires_at is None:
+        return None
+    return (source.token_expires_at - (now or utcnow())).days
 
 
 def authenticate(public_id: str, authorization: str | None, now: datetime | None = None) -> SyncSource:
