@@ -1,0 +1,109 @@
+"""The peer: ``scim2-server`` (PyPI) as a WSGI app for gunicorn, seeded in memory.
+
+scim2-server ships a dependency-free WSGI application
+(``scim2_server.applications.wsgi.WSGIApplication``) over an
+``InMemoryStorage``; its own ``scim2-server`` command serves it with wsgiref.
+Here the same application is exposed as ``app`` so gunicorn serves it the way
+the real app is served::
+
+    PEER_SEED_USERS=2000 PEER_IDS_FILE=/tmp/ids gunicorn --preload -w 2 \\
+        -b 127.0.0.1:8001 bench.reference.peer_scim2_server:app
+
+URL layout: the SCIM root is ``/v2`` (the prefix is optional: ``/Users``
+works too), so the bench's ``SCIM_BASE`` is ``/v2``.
+
+Storage is per process. With several workers each has its own copy, so a
+user created through one worker is invisible to the other. ``--preload``
+plus seeding at import time (before gunicorn forks) gives every worker the
+same seeded users with the same ids; writes made during the run then
+diverge between workers, which does not matter for throughput.
+
+Environment:
+
+* ``PEER_SEED_USERS``: how many users ``user1..userN@acme.com`` to create
+  before serving (default 0).
+* ``PEER_IDS_FILE``: where to write "id<TAB>userName" of the seeded users.
+* ``PEER_BEARER_TOKEN``: when set, every request except
+  ``/ServiceProviderConfig`` needs ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from scim2_models import ScimProvider
+from scim2_server.applications.wsgi import WSGIApplication
+from scim2_server.memory import InMemoryStorage
+from scim2_server.testserver.application import BEARER_TOKEN_SCHEME
+from scim2_server.testserver.application import BearerTokenApplication
+from scim2_server.utils import load_default_provider
+from scim2_server.utils import load_default_resource_types
+from scim2_server.utils import load_default_schemas
+from scim2_server.utils import load_default_service_provider_config
+
+from bench.scim_payloads import DEFAULT_USERNAME_FORMAT
+from bench.scim_payloads import jumpcloud_user
+
+SCIM_BASE = "/v2"
+
+
+def seed_users(
+    app: WSGIApplication,
+    count: int,
+    username_format: str = DEFAULT_USERNAME_FORMAT,
+) -> list[tuple[str, str]]:
+    """Create users 1..count through the app's own service and storage; return (id, userName).
+
+    ``read_creation()`` validates each document exactly as an HTTP create
+    does and ``storage.create()`` indexes it the same way; only the WSGI round
+    trip and the response serialisation are skipped, which halves the time
+    (a delete run needs tens of thousands of users).
+    """
+    service = app.service
+    resource_type = service.resource_type_at("Users")
+    created = []
+    # The handler enters the provider for every request; seeding does the same.
+    with service.provider:
+        for n in range(1, count + 1):
+            document = json.dumps(jumpcloud_user(n, username_format)).encode()
+            resource = service.read_creation(resource_type, document, "application/scim+json")
+            with app.storage.operation():
+                stored = app.storage.create(resource_type, resource)
+            created.append((str(stored.id), str(stored.user_name)))
+    return created
+
+
+def create_app(token: str | None = None) -> WSGIApplication:
+    """Build the scim2-server WSGI app over a fresh in-memory storage."""
+    if not token:
+        return WSGIApplication(InMemoryStorage(), load_default_provider())
+    # Built like the scim2-server command does: announcing the bearer scheme
+    # makes its 401 responses carry WWW-Authenticate.
+    config = load_default_service_provider_config()
+    config.authentication_schemes = [*(config.authentication_schemes or []), BEARER_TOKEN_SCHEME]
+    provider = ScimProvider.from_discovery(
+        load_default_schemas().values(), load_default_resource_types().values(), config=config
+    )
+    return BearerTokenApplication(InMemoryStorage(), provider, bearer_tokens=[token])
+
+
+def _app_from_env() -> WSGIApplication:
+    """Build and seed the module-level app from the PEER_* environment."""
+    token = os.environ.get("PEER_BEARER_TOKEN") or None
+    application = create_app(token)
+    count = int(os.environ.get("PEER_SEED_USERS", "0") or 0)
+    if count > 0:
+        seeded = seed_users(application, count)
+        ids_file = os.environ.get("PEER_IDS_FILE")
+        if ids_file:
+            path = Path(ids_file)
+            temporary = path.with_suffix(path.suffix + ".tmp")
+            temporary.write_text("".join(f"{uid}\t{name}\n" for uid, name in seeded))
+            # Renamed into place so a reader never sees a half-written file.
+            temporary.replace(path)
+    return application
+
+
+app = _app_from_env()
