@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--timeout", type=int, default=5, help="wrk request timeout in seconds (default 5)")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured seconds before each operation (default 1)")
     parser.add_argument("--targets", default=None, help="comma-separated target names (default: all)")
     parser.add_argument("--ops", default=None, help="comma-separated operation names (default: all)")
     parser.add_argument("--database-url", default=None, help="bare-flask database (default: SQLite in a temp dir)")
@@ -63,10 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         "keep_workdir": args.keep_workdir,
     }
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    rows = run_targets(targets, settings, args.workers, options, only, log)
+    rows = run_targets(targets, settings, args.workers, options, only, log, args.warmup)
     print(
         f"\nwrk: {settings.connections} connections, {settings.threads} threads, "
-        f"{settings.duration}s per operation; gunicorn: {args.workers} sync workers\n"
+        f"{settings.duration}s per operation after {args.warmup}s warm-up; gunicorn: {args.workers} sync workers\n"
     )
     print(format_table(rows), end="")
     if args.json:

@@ -29,13 +29,16 @@ Environment:
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+from http import HTTPStatus
 from pathlib import Path
 
 from scim2_models import ScimProvider
 from scim2_server.applications.wsgi import WSGIApplication
 from scim2_server.memory import InMemoryStorage
+from scim2_server.requests import ScimRequest
 from scim2_server.testserver.application import BEARER_TOKEN_SCHEME
 from scim2_server.testserver.application import BearerTokenApplication
 from scim2_server.utils import load_default_provider
@@ -75,6 +78,27 @@ def seed_users(
     return created
 
 
+def warm_filter_index(app: WSGIApplication, user_name: str, token: str | None = None) -> None:
+    """Serve one ``userName eq`` filter in process, so the storage builds its index now.
+
+    InMemoryStorage builds an attribute's equality index on the first filter
+    by that attribute, walking every resource (seconds for 20k users). Done
+    before fork, the workers inherit it instead of each stalling on their
+    first filter request while the load runs.
+    """
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = ScimRequest(
+        method="GET",
+        base_url="http://127.0.0.1/v2",
+        path="/Users",
+        query={"filter": f'userName eq "{user_name}"'},
+        headers=headers,
+    )
+    response = app.serve(request)
+    if response.status != HTTPStatus.OK or (response.body or {}).get("totalResults") != 1:
+        raise RuntimeError(f"warm-up filter for {user_name} answered {response.status}: {response.body}")
+
+
 def create_app(token: str | None = None) -> WSGIApplication:
     """Build the scim2-server WSGI app over a fresh in-memory storage."""
     if not token:
@@ -96,6 +120,7 @@ def _app_from_env() -> WSGIApplication:
     count = int(os.environ.get("PEER_SEED_USERS", "0") or 0)
     if count > 0:
         seeded = seed_users(application, count)
+        warm_filter_index(application, seeded[0][1], token)
         ids_file = os.environ.get("PEER_IDS_FILE")
         if ids_file:
             path = Path(ids_file)
@@ -103,6 +128,12 @@ def _app_from_env() -> WSGIApplication:
             temporary.write_text("".join(f"{uid}\t{name}\n" for uid, name in seeded))
             # Renamed into place so a reader never sees a half-written file.
             temporary.replace(path)
+        # Tens of thousands of seeded users are hundreds of thousands of
+        # objects. Without freezing them, each worker's first full collection
+        # after fork walks them all (seconds, and it dirties every
+        # copy-on-write page): the usual gc.freeze() before a preload fork.
+        gc.collect()
+        gc.freeze()
     return application
 
 

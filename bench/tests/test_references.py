@@ -47,7 +47,9 @@ def test_bare_flask_target_answers_every_operation(tmp_path):
 
 
 def test_peer_target_answers_every_scim_operation():
-    rows = run_target(peer_target(), SETTINGS, workers=1, options={"peer_seed_users": 3000}, log=lambda _m: None)
+    rows = run_target(
+        peer_target(), SETTINGS, workers=1, options={"peer_seed_users": 3000}, log=lambda _m: None, warmup=0
+    )
     ops = _by_operation(rows)
     assert list(ops) == ["filter", "create", "patch", "get", "put", "delete"]
     assert ops["filter"]["status"].keys() == {"200"}
