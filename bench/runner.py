@@ -48,6 +48,7 @@ from bench.loadgen import LoadSettings
 from bench.loadgen import run_wrk
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+BENCH_GUNICORN_CONFIG = Path(__file__).resolve().parent / "gunicorn_bench_conf.py"
 CEILING_TARGET = "bare-flask"
 
 
@@ -111,14 +112,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
-def gunicorn_command(app: str, ctx: ServerContext, extra: list[str] | None = None) -> list[str]:
+def gunicorn_command(
+    app: str,
+    ctx: ServerContext,
+    extra: list[str] | None = None,
+    config: Path | None = None,
+) -> list[str]:
     """Return the gunicorn argv serving ``app`` (``module:callable``) for ``ctx``.
 
     gunicorn runs from the interpreter running the bench, so it sees the same
-    packages. Access logs are off: writing them would be measured too.
+    packages. ``config`` defaults to bench/gunicorn_bench_conf.py (sync
+    workers, no access log); pass the app's gunicorn.conf.py to measure it
+    as deployed. Workers, bind and logging flags override either file.
     """
     command = [
         sys.executable, "-m", "gunicorn",
+        "--config", str(config or BENCH_GUNICORN_CONFIG),
         "--workers", str(ctx.workers),
         "--bind", f"{ctx.host}:{ctx.port}",
         "--chdir", str(REPO_ROOT),
