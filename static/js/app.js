@@ -1,0 +1,517 @@
+/*
+ * Directory Sync Portal — console behaviour.
+ *
+ * Vanilla, dependency-free, loaded with `defer` after htmx. The console runs
+ * under a Content-Security-Policy without 'unsafe-inline' and with htmx
+ * allowEval:false, so pages carry no inline script or handler attributes:
+ * everything is wired here through data- attributes and event delegation on
+ * `document`, which also covers content that htmx swaps in later.
+ *
+ *   data-copy-target="#id"        copy #id's value (or text) to the clipboard
+ *   data-confirm="#dialog-id"     on a form or submit button: confirm first
+ *   data-confirm-message="…"      same, with this text (in #dialog-id if given,
+ *                                 else in a generic dialog); optional
+ *                                 data-confirm-title, data-confirm-label
+ *   data-drawer-close             close the #drawer dialog
+ *   data-drawer-open="#template"  open #drawer with a <template>'s content
+ *   data-dismiss                  hide the closest [data-dismissible]
+ *   data-rows / data-row / data-row-template / data-row-add /
+ *   data-row-remove / data-max-rows / data-min-rows
+ *                                 repeating form rows from a <template>
+ *
+ * htmx events used: htmx:configRequest (CSRF header), htmx:confirm (dialogs),
+ * htmx:afterSwap (open drawer), htmx:responseError / htmx:sendError /
+ * htmx:timeout (toasts), htmx:load (init swapped-in rows), and the custom
+ * "dsp:toast" event a response can raise with
+ * HX-Trigger: {"dsp:toast": {"message": "Saved", "kind": "success"}}.
+ */
+(function () {
+  'use strict';
+
+  var doc = document;
+
+  function $(selector, root) {
+    if (!selector) return null;
+    try {
+      return (root || doc).querySelector(selector);
+    } catch (e) {
+      return null; // an invalid selector in markup must not break the page
+    }
+  }
+
+  /* ------------------------------------------------------------ toasts */
+
+  var ICONS = {
+    info: 'M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20zM12 16v-4M12 8h.01',
+    success: 'M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20zM8.5 12l2.5 2.5 4.5-5',
+    warning: 'M10.29 3.86 1.82 18a2 2 0 0 0 1.71 3h16.94a2 2 0 0 0 1.71-3L13.71 3.86a2 2 0 0 0-3.42 0zM12 9v4M12 17h.01',
+    error: 'M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20zM12 8v4M12 16h.01',
+    close: 'M18 6 6 18M6 6l12 12'
+  };
+
+  // Built with DOM calls, not innerHTML, so messages are never parsed as HTML.
+  function svgIcon(name) {
+    var ns = 'http://www.w3.org/2000/svg';
+    var svg = doc.createElementNS(ns, 'svg');
+    svg.setAttribute('class', 'icon');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    var path = doc.createElementNS(ns, 'path');
+    path.setAttribute('d', ICONS[name]);
+    svg.appendChild(path);
+    return svg;
+  }
+
+  function toastRegion() {
+    var region = doc.getElementById('toasts');
+    if (!region) {
+      region = doc.createElement('div');
+      region.id = 'toasts';
+      region.className = 'toast-region';
+      doc.body.appendChild(region);
+    }
+    return region;
+  }
+
+  function dismissToast(toast) {
+    if (!toast.isConnected || toast.classList.contains('is-leaving')) return;
+    toast.classList.add('is-leaving');
+    setTimeout(function () { toast.remove(); }, 200);
+  }
+
+  // Errors stay until dismissed (they may need reading twice); others fade.
+  function showToast(message, kind) {
+    kind = ICONS[kind] && kind !== 'close' ? kind : 'info';
+    var region = toastRegion();
+    var existing = region.querySelectorAll('.toast');
+    for (var i = 0; i < existing.length; i++) {
+      if (existing[i].dataset.message === message) return; // no duplicate stack
+    }
+    var toast = doc.createElement('div');
+    toast.className = 'toast toast-' + kind;
+    toast.dataset.message = message;
+    toast.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+    var icon = svgIcon(kind);
+    icon.classList.add('toast-icon');
+    var text = doc.createElement('div');
+    text.className = 'toast-text';
+    text.textContent = message;
+    var close = doc.createElement('button');
+    close.type = 'button';
+    close.className = 'toast-close';
+    close.setAttribute('aria-label', 'Dismiss notification');
+    close.appendChild(svgIcon('close'));
+    close.addEventListener('click', function () { dismissToast(toast); });
+    toast.append(icon, text, close);
+    region.appendChild(toast);
+    if (kind !== 'error') setTimeout(function () { dismissToast(toast); }, 5000);
+  }
+
+  doc.addEventListener('dsp:toast', function (evt) {
+    var d = evt.detail || {};
+    if (d.message || d.value) showToast(String(d.message || d.value), d.kind);
+  });
+
+  /* -------------------------------------------------------------- copy */
+
+  var isMac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
+
+  function selectContents(el) {
+    if ('select' in el && typeof el.select === 'function') {
+      el.focus();
+      el.select();
+      if (el.setSelectionRange) el.setSelectionRange(0, el.value.length);
+      return;
+    }
+    var range = doc.createRange();
+    range.selectNodeContents(el);
+    var sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+  }
+
+  function copyFrom(button) {
+    var target = $(button.getAttribute('data-copy-target'));
+    if (!target) return;
+    var text = 'value' in target && typeof target.value === 'string' ? target.value : target.textContent;
+    var label = button.querySelector('[data-copy-label]') || button;
+    if (button.dataset.copyOriginal === undefined) button.dataset.copyOriginal = label.textContent;
+
+    function report(message, ok, ms) {
+      label.textContent = message;
+      button.classList.toggle('is-copied', ok);
+      clearTimeout(button._copyTimer);
+      button._copyTimer = setTimeout(function () {
+        label.textContent = button.dataset.copyOriginal;
+        button.classList.remove('is-copied');
+      }, ms);
+    }
+
+    // No async clipboard (plain http on an intranet host) or it was refused:
+    // select the text so the admin can copy it by hand, after one legacy try.
+    function fallback() {
+      selectContents(target);
+      var copied = false;
+      try {
+        copied = doc.execCommand('copy');
+      } catch (e) {
+        copied = false;
+      }
+      if (copied) report('Copied', true, 2000);
+      else report(isMac ? 'Press \u2318C' : 'Press Ctrl+C', false, 4000);
+    }
+
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { report('Copied', true, 2000); }, fallback);
+    } else {
+      fallback();
+    }
+  }
+
+  /* ----------------------------------------------------- confirm dialog */
+
+  function needsConfirm(el) {
+    return !!el && el.nodeType === 1 &&
+      (el.hasAttribute('data-confirm') || el.hasAttribute('data-confirm-message'));
+  }
+
+  // Used for data-confirm-message without a dialog of the page's own.
+  function genericDialog() {
+    var dialog = doc.getElementById('confirm-dialog');
+    if (dialog) return dialog;
+    dialog = doc.createElement('dialog');
+    dialog.id = 'confirm-dialog';
+    dialog.className = 'modal';
+    dialog.setAttribute('aria-labelledby', 'confirm-dialog-title');
+    dialog.setAttribute('aria-describedby', 'confirm-dialog-text');
+    var form = doc.createElement('form');
+    form.method = 'dialog';
+    form.className = 'modal-panel';
+    var head = doc.createElement('div');
+    head.className = 'modal-head';
+    var icon = doc.createElement('span');
+    icon.className = 'modal-icon modal-icon-warning';
+    icon.appendChild(svgIcon('warning'));
+    var title = doc.createElement('h2');
+    title.className = 'modal-title';
+    title.id = 'confirm-dialog-title';
+    title.setAttribute('data-confirm-title', '');
+    title.textContent = 'Are you sure?';
+    head.append(icon, title);
+    var text = doc.createElement('p');
+    text.className = 'modal-text';
+    text.id = 'confirm-dialog-text';
+    text.setAttribute('data-confirm-text', '');
+    var actions = doc.createElement('div');
+    actions.className = 'modal-actions';
+    var cancel = doc.createElement('button');
+    cancel.className = 'btn btn-secondary';
+    cancel.value = 'cancel';
+    cancel.autofocus = true;
+    cancel.textContent = 'Cancel';
+    var ok = doc.createElement('button');
+    ok.className = 'btn btn-primary';
+    ok.value = 'confirm';
+    ok.setAttribute('data-confirm-accept', '');
+    ok.textContent = 'Confirm';
+    actions.append(cancel, ok);
+    form.append(head, text, actions);
+    dialog.appendChild(form);
+    doc.body.appendChild(dialog);
+    return dialog;
+  }
+
+  // Put per-trigger wording into a shared dialog, restoring the dialog's own
+  // wording when the next trigger does not override it.
+  function setText(dialog, selector, value) {
+    var el = dialog.querySelector(selector);
+    if (!el) return;
+    if (el.dataset.original === undefined) el.dataset.original = el.textContent;
+    el.textContent = value || el.dataset.original;
+  }
+
+  function askConfirm(source, onConfirm) {
+    var selector = source.getAttribute('data-confirm');
+    var message = source.getAttribute('data-confirm-message');
+    var dialog = selector ? $(selector) : genericDialog();
+    if (!dialog || typeof dialog.showModal !== 'function') {
+      if (window.confirm(message || 'Are you sure?')) onConfirm();
+      return;
+    }
+    setText(dialog, '[data-confirm-text]', message);
+    setText(dialog, '[data-confirm-title]', source.getAttribute('data-confirm-title'));
+    setText(dialog, '[data-confirm-accept]', source.getAttribute('data-confirm-label'));
+    dialog.returnValue = '';
+    dialog.addEventListener('close', function () {
+      if (dialog.returnValue === 'confirm') onConfirm();
+    }, { once: true });
+    dialog.showModal();
+  }
+
+  // Plain (non-htmx) forms. htmx cancels the native submit of forms it owns
+  // before this document-level listener runs, so those are skipped here and
+  // handled in htmx:confirm below instead.
+  doc.addEventListener('submit', function (evt) {
+    var form = evt.target;
+    if (evt.defaultPrevented || form.method === 'dialog') return;
+    var submitter = evt.submitter;
+    var source = needsConfirm(submitter) ? submitter : (needsConfirm(form) ? form : null);
+    if (!source) return;
+    if (form.dataset.confirmed === 'yes') {
+      delete form.dataset.confirmed;
+      return;
+    }
+    evt.preventDefault();
+    askConfirm(source, function () {
+      form.dataset.confirmed = 'yes';
+      if (form.requestSubmit) form.requestSubmit(submitter && submitter.form === form ? submitter : undefined);
+      else form.submit();
+    });
+  });
+
+  // htmx requests: hold the request and replay it with issueRequest(true).
+  doc.addEventListener('htmx:confirm', function (evt) {
+    var d = evt.detail;
+    var trigger = d.triggeringEvent;
+    var source = trigger && needsConfirm(trigger.submitter) ? trigger.submitter
+      : (needsConfirm(d.elt) ? d.elt : null);
+    if (!source) return;
+    evt.preventDefault();
+    askConfirm(source, function () { d.issueRequest(true); });
+  });
+
+  /* ------------------------------------------------------------ drawer */
+
+  // The drawer is a <dialog>: showModal() gives the overlay (::backdrop),
+  // focus containment, Escape-to-close and focus return to the opener.
+  function drawer() {
+    var el = doc.getElementById('drawer');
+    if (!el) {
+      el = doc.createElement('dialog');
+      el.id = 'drawer';
+      el.className = 'drawer';
+      el.setAttribute('aria-labelledby', 'drawer-title');
+      doc.body.appendChild(el);
+    }
+    return el;
+  }
+
+  // Focus goes to the title (not the close button showModal would pick) so a
+  // screen reader starts by reading what the drawer is about.
+  function openDrawer() {
+    var el = drawer();
+    if (!el.open) el.showModal();
+    var title = el.querySelector('#drawer-title');
+    if (title) {
+      title.tabIndex = -1;
+      title.focus();
+    }
+  }
+
+  function closeDrawer() {
+    var el = doc.getElementById('drawer');
+    if (el && el.open) el.close();
+  }
+
+  doc.addEventListener('htmx:afterSwap', function (evt) {
+    // detail.target for requests; evt.target for htmx.swap() calls.
+    var target = (evt.detail && evt.detail.target) || evt.target;
+    if (target && target.id === 'drawer') {
+      if (target.childElementCount) openDrawer();
+      else closeDrawer(); // an empty response means "nothing to show"
+    }
+  });
+
+  // Escape is native for a modal dialog; this also covers a drawer that was
+  // opened non-modally by other code.
+  doc.addEventListener('keydown', function (evt) {
+    if (evt.key !== 'Escape') return;
+    var menu = doc.querySelector('details.menu[open]');
+    if (menu) {
+      menu.open = false;
+      var summary = menu.querySelector('summary');
+      if (summary) summary.focus();
+      return;
+    }
+    var el = doc.getElementById('drawer');
+    if (el && el.open && !el.matches(':modal')) closeDrawer();
+  });
+
+  /* ----------------------------------------------------- repeating rows */
+
+  function rowsState(container) {
+    var rows = container.querySelectorAll('[data-row]');
+    var max = parseInt(container.getAttribute('data-max-rows'), 10);
+    var min = parseInt(container.getAttribute('data-min-rows'), 10) || 0;
+    var add = container.querySelectorAll('[data-row-add]');
+    var atMax = !isNaN(max) && rows.length >= max;
+    for (var i = 0; i < add.length; i++) {
+      add[i].disabled = atMax;
+      add[i].title = atMax ? 'Maximum of ' + max + ' reached' : '';
+    }
+    var removes = container.querySelectorAll('[data-row-remove]');
+    for (var j = 0; j < removes.length; j++) removes[j].disabled = rows.length <= min;
+    var counter = container.querySelector('[data-row-count]');
+    if (counter && !isNaN(max)) counter.textContent = rows.length + ' of ' + max;
+  }
+
+  // Attribute values containing __index__ get a fresh number per row, so
+  // names stay unique (WTForms FieldList accepts gaps after removals).
+  function addRow(container) {
+    var template = container.querySelector('template[data-row-template]');
+    var list = container.querySelector('[data-rows-list]') || container;
+    if (!template) return;
+    var max = parseInt(container.getAttribute('data-max-rows'), 10);
+    if (!isNaN(max) && container.querySelectorAll('[data-row]').length >= max) return;
+    var next = parseInt(container.getAttribute('data-next-index'), 10);
+    if (isNaN(next)) next = container.querySelectorAll('[data-row]').length;
+    container.setAttribute('data-next-index', String(next + 1));
+
+    var fragment = template.content.cloneNode(true);
+    var all = fragment.querySelectorAll('*');
+    for (var i = 0; i < all.length; i++) {
+      var attrs = all[i].attributes;
+      for (var a = 0; a < attrs.length; a++) {
+        if (attrs[a].value.indexOf('__index__') !== -1) {
+          attrs[a].value = attrs[a].value.split('__index__').join(String(next));
+        }
+      }
+    }
+    var row = fragment.querySelector('[data-row]');
+    list.appendChild(fragment);
+    if (row && window.htmx) window.htmx.process(row);
+    rowsState(container);
+    var first = row && row.querySelector('input, select, textarea');
+    if (first) first.focus();
+  }
+
+  function removeRow(button) {
+    var container = button.closest('[data-rows]');
+    var row = button.closest('[data-row]');
+    if (!container || !row) return;
+    row.remove();
+    rowsState(container);
+    var add = container.querySelector('[data-row-add]');
+    if (add && !add.disabled) add.focus();
+  }
+
+  function initRows(root) {
+    var scope = root && root.querySelectorAll ? root : doc;
+    if (scope.matches && scope.matches('[data-rows]')) rowsState(scope);
+    var all = scope.querySelectorAll('[data-rows]');
+    for (var i = 0; i < all.length; i++) rowsState(all[i]);
+  }
+
+  /* ------------------------------------------------------ click routing */
+
+  doc.addEventListener('click', function (evt) {
+    var t = evt.target;
+    if (!(t instanceof Element)) return;
+
+    // Clicking outside an open admin menu (<details class="menu">) closes it.
+    var openMenus = doc.querySelectorAll('details.menu[open]');
+    for (var i = 0; i < openMenus.length; i++) {
+      if (!openMenus[i].contains(t)) openMenus[i].open = false;
+    }
+
+    var el = t.closest('[data-copy-target]');
+    if (el) {
+      evt.preventDefault();
+      copyFrom(el);
+      return;
+    }
+    if (t.closest('[data-drawer-close]')) {
+      closeDrawer();
+      return;
+    }
+    el = t.closest('[data-drawer-open]');
+    if (el) {
+      var tpl = $(el.getAttribute('data-drawer-open'));
+      if (tpl && tpl.content) {
+        evt.preventDefault();
+        var d = drawer();
+        d.replaceChildren(tpl.content.cloneNode(true));
+        if (window.htmx) window.htmx.process(d);
+        openDrawer();
+      }
+      return;
+    }
+    // A click on a modal dialog itself (not its content) is the backdrop.
+    if (t.id === 'drawer' && t.tagName === 'DIALOG') {
+      closeDrawer();
+      return;
+    }
+    // Hide at once; a dismiss button with hx-post also records it server-side
+    // (htmx has already sent that request from its own click listener).
+    el = t.closest('[data-dismiss]');
+    if (el) {
+      var box = el.closest('[data-dismissible]');
+      if (box) box.hidden = true;
+      return;
+    }
+    el = t.closest('[data-row-add]');
+    if (el) {
+      addRow(el.closest('[data-rows]'));
+      return;
+    }
+    el = t.closest('[data-row-remove]');
+    if (el) removeRow(el);
+  });
+
+  // Clear drawer content once it is closed, so stale details never flash
+  // when the next one loads.
+  doc.addEventListener('close', function (evt) {
+    var t = evt.target;
+    if (t && t.id === 'drawer') setTimeout(function () { if (!t.open) t.replaceChildren(); }, 250);
+  }, true);
+
+  /* ------------------------------------------------------- htmx wiring */
+
+  doc.addEventListener('htmx:configRequest', function (evt) {
+    var meta = doc.querySelector('meta[name="csrf-token"]');
+    if (meta && meta.content) evt.detail.headers['X-CSRFToken'] = meta.content;
+  });
+
+  var STATUS_MESSAGES = {
+    400: 'The request was not accepted. Check the form and try again.',
+    401: 'Your session has ended. Sign in again to continue.',
+    403: 'You don\u2019t have permission to do that.',
+    404: 'That item no longer exists. Refresh the page to see the current list.',
+    409: 'Someone else changed this item. Refresh the page and try again.',
+    413: 'That upload is too large.',
+    429: 'Too many requests. Wait a moment and try again.'
+  };
+
+  doc.addEventListener('htmx:responseError', function (evt) {
+    var status = evt.detail && evt.detail.xhr ? evt.detail.xhr.status : 0;
+    var message = STATUS_MESSAGES[status] ||
+      (status >= 500 ? 'Something went wrong on the server (error ' + status + '). Try again in a moment.'
+        : 'The request failed (error ' + status + ').');
+    showToast(message, 'error');
+  });
+
+  doc.addEventListener('htmx:sendError', function () {
+    showToast('Can\u2019t reach the server. Check your connection and try again.', 'error');
+  });
+
+  doc.addEventListener('htmx:timeout', function () {
+    showToast('The server took too long to answer. Try again.', 'error');
+  });
+
+  doc.addEventListener('htmx:load', function (evt) { initRows(evt.target); });
+
+  // Server-rendered toasts (e.g. flashed messages) fade like dynamic ones.
+  function initToasts() {
+    var region = doc.getElementById('toasts');
+    if (!region) return;
+    var toasts = region.querySelectorAll('.toast:not(.toast-error)');
+    for (var i = 0; i < toasts.length; i++) {
+      (function (toast) { setTimeout(function () { dismissToast(toast); }, 5000); })(toasts[i]);
+    }
+  }
+
+  drawer(); // must exist before any hx-target="#drawer" request is made
+  initRows(doc);
+  initToasts();
+})();
