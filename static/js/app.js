@@ -239,14 +239,34 @@
       if (window.confirm(message || 'Are you sure?')) onConfirm();
       return;
     }
+    if (dialog.open) return; // already asking for something else
     setText(dialog, '[data-confirm-text]', message);
     setText(dialog, '[data-confirm-title]', source.getAttribute('data-confirm-title'));
     setText(dialog, '[data-confirm-accept]', source.getAttribute('data-confirm-label'));
-    dialog.returnValue = '';
-    dialog.addEventListener('close', function () {
-      if (dialog.returnValue === 'confirm') onConfirm();
-    }, { once: true });
+    // One pending action per dialog, run by the dialog form's submit handler
+    // below; overwritten on every open so a stale action can never fire.
+    dialog._pendingConfirm = onConfirm;
     dialog.showModal();
+  }
+
+  // Escape closes a dialog without submitting its form: drop the action.
+  doc.addEventListener('cancel', function (evt) {
+    if (evt.target && evt.target.tagName === 'DIALOG') evt.target._pendingConfirm = null;
+  }, true);
+
+  // The confirm/cancel buttons submit the dialog's <form method="dialog">.
+  // Handled synchronously (not on the async 'close' event) so a quick reopen
+  // cannot pick up the previous round's answer.
+  function onDialogSubmit(evt) {
+    var dialog = evt.target.closest('dialog');
+    var action = dialog && dialog._pendingConfirm;
+    if (!dialog) return;
+    dialog._pendingConfirm = null;
+    if (action && evt.submitter && evt.submitter.value === 'confirm') {
+      // After the dialog has closed (the submit's default action), so focus
+      // is back on the page before the form is sent.
+      setTimeout(action, 0);
+    }
   }
 
   // Plain (non-htmx) forms. htmx cancels the native submit of forms it owns
@@ -254,7 +274,11 @@
   // handled in htmx:confirm below instead.
   doc.addEventListener('submit', function (evt) {
     var form = evt.target;
-    if (evt.defaultPrevented || form.method === 'dialog') return;
+    if (form.method === 'dialog') {
+      onDialogSubmit(evt);
+      return;
+    }
+    if (evt.defaultPrevented) return;
     var submitter = evt.submitter;
     var source = needsConfirm(submitter) ? submitter : (needsConfirm(form) ? form : null);
     if (!source) return;
@@ -309,9 +333,18 @@
     }
   }
 
+  // Clear the content once the slide-out is over, so stale details never
+  // flash when the next one loads (skipped if it was reopened meanwhile).
+  function clearDrawerLater(el) {
+    setTimeout(function () { if (!el.open) el.replaceChildren(); }, 250);
+  }
+
   function closeDrawer() {
     var el = doc.getElementById('drawer');
-    if (el && el.open) el.close();
+    if (el && el.open) {
+      el.close();
+      clearDrawerLater(el);
+    }
   }
 
   doc.addEventListener('htmx:afterSwap', function (evt) {
@@ -459,11 +492,10 @@
     if (el) removeRow(el);
   });
 
-  // Clear drawer content once it is closed, so stale details never flash
-  // when the next one loads.
+  // Escape closes the modal natively, without closeDrawer(); 'close' does
+  // not bubble, hence the capture listener.
   doc.addEventListener('close', function (evt) {
-    var t = evt.target;
-    if (t && t.id === 'drawer') setTimeout(function () { if (!t.open) t.replaceChildren(); }, 250);
+    if (evt.target && evt.target.id === 'drawer') clearDrawerLater(evt.target);
   }, true);
 
   /* ------------------------------------------------------- htmx wiring */
