@@ -15,9 +15,11 @@
  *   data-drawer-close             close the #drawer dialog
  *   data-drawer-open="#template"  open #drawer with a <template>'s content
  *   data-dismiss                  hide the closest [data-dismissible]
- *   data-rows / data-row / data-row-template / data-row-add /
- *   data-row-remove / data-max-rows / data-min-rows
- *                                 repeating form rows from a <template>
+ *   data-rows [data-max-rows] [data-min-rows] [data-next-index]
+ *     data-rows-list / data-row / template[data-row-template] /
+ *     data-row-add / data-row-remove / data-row-count
+ *                                 repeating form rows from a <template>;
+ *                                 "__index__" in its attributes is numbered
  *
  * htmx events used: htmx:configRequest (CSRF header), htmx:confirm (dialogs),
  * htmx:afterSwap (open drawer), htmx:responseError / htmx:sendError /
