@@ -311,15 +311,28 @@
 
   // The drawer is a <dialog>: showModal() gives the overlay (::backdrop),
   // focus containment, Escape-to-close and focus return to the opener.
+  // A page may declare the drawer as a plain element (<aside id="drawer">);
+  // it is swapped in place for a <dialog> with the same id, class and
+  // content, since only a dialog gives the overlay, focus trap and Escape.
   function drawer() {
     var el = doc.getElementById('drawer');
+    if (el && el.tagName !== 'DIALOG') {
+      var dialog = doc.createElement('dialog');
+      for (var i = 0; i < el.attributes.length; i++) {
+        var attr = el.attributes[i];
+        if (attr.name !== 'aria-live' && attr.name !== 'role') dialog.setAttribute(attr.name, attr.value);
+      }
+      while (el.firstChild) dialog.appendChild(el.firstChild);
+      el.replaceWith(dialog);
+      el = dialog;
+    }
     if (!el) {
       el = doc.createElement('dialog');
       el.id = 'drawer';
       el.className = 'drawer';
-      el.setAttribute('aria-labelledby', 'drawer-title');
       doc.body.appendChild(el);
     }
+    if (!el.hasAttribute('aria-labelledby')) el.setAttribute('aria-labelledby', 'drawer-title');
     return el;
   }
 
