@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from . import audit
+from . import audit, notify
 from .actors import Actor
 from .errors import Forbidden, Invalid, NotFound
 from .extensions import db
@@ -297,13 +297,18 @@ def token_days_left(source: SyncSource, now: datetime | None = None) -> int | No
     return (source.token_expires_at - (now or utcnow())).days
 
 
+def source_for_url(public_id: str) -> SyncSource | None:
+    """The source a SCIM URL names (deleted ones included), or None."""
+    return db.session.scalar(select(SyncSource).where(SyncSource.public_id == public_id))
+
+
 def authenticate(public_id: str, authorization: str | None, now: datetime | None = None) -> SyncSource:
     """The sync source a SCIM request may act as, or AuthFailure.
 
     The token is compared by hash in constant time against the source named in
     the URL, so a token of another source or organization never matches.
     """
-    source = db.session.scalar(select(SyncSource).where(SyncSource.public_id == public_id))
+    source = source_for_url(public_id)
     if source is None or source.is_deleted:
         raise NotFound("No such sync source")
     scheme, _, token = (authorization or "").partition(" ")
@@ -317,3 +322,32 @@ def authenticate(public_id: str, authorization: str | None, now: datetime | None
     if source.status != "active":
         raise Forbidden("sync source is not activated")
     return source
+
+
+def note_request(source_id: int, status: int, error: str | None = None, now: datetime | None = None) -> None:
+    """Record a SCIM request's time and outcome on its source (the console's Connected / Failing badge)."""
+    now = now or utcnow()
+    values: dict[str, Any] = {"last_request_at": now, "last_status": status,
+                              "last_error": (error or "")[:2000] or None if status >= 400 else None}
+    if status < 400:
+        values["last_success_at"] = now
+    # One UPDATE without loading the row or bumping updated_at: this runs on every request.
+    db.session.execute(update(SyncSource).where(SyncSource.id == source_id).values(**values)
+                       .execution_options(synchronize_session=False))
+
+
+def notify_token_expired(source: SyncSource, now: datetime | None = None) -> bool:
+    """Tell the sync administrators that the source's token expired, at most once a day; True when sent."""
+    now = now or utcnow()
+    if source.expired_notice_at is not None and source.expired_notice_at > now - timedelta(days=1):
+        return False
+    notify.send(
+        source.org_id, notify.sync_admins(source.org_id), kind="token_expired",
+        group_key=f"token_expired:{source.id}:{now:%Y-%m-%d}",
+        title=f"The token of the sync source {source.name} has expired",
+        body="Synchronization requests are refused. Refresh the token and enter the new one in the identity provider.",
+        link="/settings/directory-sync/", source_id=source.id,
+    )
+    source.expired_notice_at = now
+    db.session.flush()
+    return True

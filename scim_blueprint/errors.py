@@ -9,6 +9,18 @@ ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 SCIM_MEDIA_TYPE = "application/scim+json"
 
 
+class ScimError(Exception):
+    """A protocol error raised anywhere in the SCIM door; the blueprint's handler renders it."""
+
+    def __init__(self, status: int, detail: str, scim_type: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.scim_type = scim_type
+        self.headers = headers or {}
+
+
 def scim_error(status: int, detail: str, scim_type: str | None = None, headers: dict[str, str] | None = None) -> Response:
     """A SCIM error response: status as a string in the body, ``scimType`` when the RFC defines one."""
     body: dict[str, object] = {"schemas": [ERROR_SCHEMA], "status": str(status), "detail": detail}

@@ -1,1 +1,250 @@
-"""SCIM endpoints."""
+"""SCIM write endpoints and single-resource reads: /Users and /Groups (RFC 7644 §3.3, §3.4.1, §3.5, §3.6).
+
+Each view parses and maps the request, calls one ``portal.provisioning``
+operation (which writes the sync log row), renders the resource, then commits
+once. Lists, searches and discovery live in ``query.py`` and ``discovery.py``.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, g, request
+
+from portal import provisioning
+from portal.extensions import db
+from portal.models import Member, UserGroup
+from portal.provisioning import GroupChange
+
+from . import bp, mapping, patch, resources, schemas
+from .auth import request_info
+from .errors import SCIM_MEDIA_TYPE, ScimError
+
+#: how deep a request body may nest (a SCIM User nests three levels)
+MAX_DEPTH = 32
+_JSON_TYPES = ("application/scim+json", "application/json")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _check_values(body: Any) -> None:
+    """Refuse what no column can hold: deep nesting, NUL characters, unpaired surrogates."""
+    stack: list[tuple[Any, int]] = [(body, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ScimError(400, f"The body nests deeper than {MAX_DEPTH} levels", "invalidSyntax")
+        if isinstance(value, dict):
+            stack.extend((k, depth + 1) for k in value)
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise ScimError(400, "Strings may not contain NUL characters", "invalidSyntax")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ScimError(400, "Strings must be valid Unicode", "invalidSyntax") from None
+
+
+def read_body() -> dict[str, Any]:
+    """The request's JSON object (RFC 7644 §3.1: application/scim+json or application/json), or 400/415."""
+    mimetype = request.mimetype
+    if mimetype and mimetype not in _JSON_TYPES and not mimetype.endswith("+json"):
+        raise ScimError(415, f"Send the body as {SCIM_MEDIA_TYPE} or application/json, not {mimetype}")
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        raise ScimError(400, "The request body is not valid JSON", "invalidSyntax") from None
+    _check_values(body)
+    g.scim_body = body
+    if not isinstance(body, dict):
+        raise ScimError(400, "The request body must be a JSON object", "invalidSyntax")
+    return body
+
+
+def respond(document: dict[str, Any] | None, status: int = 200, obj: Member | UserGroup | None = None,
+            location: str | None = None) -> Response:
+    """A SCIM response with the resource's ETag (RFC 7644 §3.14) and, on create, its Location."""
+    response = Response(json.dumps(document) if document is not None else None, status=status,
+                        mimetype=SCIM_MEDIA_TYPE)
+    if obj is not None:
+        response.headers["ETag"] = resources.etag(obj)
+    if location:
+        response.headers["Location"] = location
+    return response
+
+
+def _about(kind: str, public_id: str | None, name: Any, operation: str) -> None:
+    """What a failure row in the sync log names, should this request be refused."""
+    g.scim_operation = operation
+    g.scim_object = (kind, public_id, name if isinstance(name, str) else None)
+
+
+def _not_modified(obj: Member | UserGroup) -> bool:
+    wanted = request.headers.get("If-None-Match")
+    return bool(wanted) and resources.etag(obj).removeprefix("W/") in {
+        tag.strip().removeprefix("W/") for tag in wanted.split(",")}
+
+
+# ---------------------------------------------------------------- Users
+
+
+def _load_member(member_id: str, operation: str) -> Member:
+    _about("member", member_id, None, operation)
+    member = provisioning.get_member(g.source, member_id)
+    _about("member", member.public_id, member.external_id, operation)
+    return member
+
+
+def _user_values(document: dict[str, Any]) -> dict[str, Any]:
+    return mapping.member_values(schemas.load(schemas.USER_PAYLOAD, document))
+
+
+def _user_response(member: Member, status: int, created: bool = False) -> Response:
+    base = resources.resource_base_url()
+    document = resources.user_to_scim(member, base)
+    db.session.commit()
+    return respond(document, status, member, document["meta"]["location"] if created else None)
+
+
+@bp.route("/Users", methods=["POST"])
+def create_user(source_id: str) -> Response:
+    """Create a user, or link the existing member it identifies (RFC 7644 §3.3; seed 1.1 step 5)."""
+    body = read_body()
+    _about("member", None, body.get("userName"), "create")
+    member, _operation = provisioning.create_member(g.source, _user_values(body), request_info())
+    return _user_response(member, 201, created=True)
+
+
+@bp.route("/Users/<member_id>", methods=["GET"])
+def get_user(source_id: str, member_id: str) -> Response:
+    """One user (RFC 7644 §3.4.1), with ``attributes`` / ``excludedAttributes``."""
+    member = _load_member(member_id, "request")
+    if _not_modified(member):
+        return respond(None, 304, member)
+    document = resources.user_to_scim(member, resources.resource_base_url())
+    document = resources.project(document, request.args.get("attributes"), request.args.get("excludedAttributes"))
+    return respond(document, 200, member)
+
+
+@bp.route("/Users/<member_id>", methods=["PUT"])
+def replace_user(source_id: str, member_id: str) -> Response:
+    """Replace a user: attributes left out are cleared, read-only ones ignored (RFC 7644 §3.5.1)."""
+    body = read_body()
+    member = _load_member(member_id, "update")
+    provisioning.replace_member(g.source, member, _user_values(body), request_info(),
+                                if_match=request.headers.get("If-Match"))
+    return _user_response(member, 200)
+
+
+@bp.route("/Users/<member_id>", methods=["PATCH"])
+def patch_user(source_id: str, member_id: str) -> Response:
+    """Modify a user with PATCH operations, checked on the final state (RFC 7644 §3.5.2)."""
+    operations = patch.parse_operations(read_body())
+    member = _load_member(member_id, "update")
+    document = resources.user_to_scim(member, resources.resource_base_url())
+    for read_only in ("id", "meta", "groups", "schemas"):
+        document.pop(read_only, None)
+    values = _user_values(patch.apply_to_user(document, operations))
+    provisioning.replace_member(g.source, member, values, request_info(), if_match=request.headers.get("If-Match"))
+    return _user_response(member, 200)
+
+
+@bp.route("/Users/<member_id>", methods=["DELETE"])
+def delete_user(source_id: str, member_id: str) -> Response:
+    """Delete a user by the source's member deletion rule (RFC 7644 §3.6; seed 1.1 step 5)."""
+    member = _load_member(member_id, "delete")
+    provisioning.delete_member(g.source, member, request_info(), if_match=request.headers.get("If-Match"))
+    db.session.commit()
+    return respond(None, 204)
+
+
+# ---------------------------------------------------------------- Groups
+
+
+def _load_group(group_id: str, operation: str) -> UserGroup:
+    _about("group", group_id, None, operation)
+    group = provisioning.get_group(g.source, group_id)
+    _about("group", group.public_id, group.display_name, operation)
+    return group
+
+
+def _members_wanted() -> bool:
+    """False when ``excludedAttributes`` drops the members or ``attributes`` leaves them out."""
+    excluded = {a.strip().lower() for a in (request.args.get("excludedAttributes") or "").split(",")}
+    attributes = {a.strip().lower() for a in (request.args.get("attributes") or "").split(",") if a.strip()}
+    if excluded & {"members", f"{resources.GROUP_SCHEMA.lower()}:members"}:
+        return False
+    return not attributes or any(a.split(".")[0].endswith("members") for a in attributes)
+
+
+def _group_change(body: dict[str, Any]) -> GroupChange:
+    values = mapping.group_values(schemas.load(schemas.GROUP_PAYLOAD, body))
+    return GroupChange(display_name=values["display_name"], set_display_name=True,
+                       scim_external_id=values["scim_external_id"], set_external_id=True,
+                       member_steps=[("replace", values["member_ids"])])
+
+
+def _group_response(group: UserGroup, status: int, created: bool = False) -> Response:
+    base = resources.resource_base_url()
+    document = resources.group_to_scim(group, base, include_members=_members_wanted())
+    document = resources.project(document, request.args.get("attributes"), request.args.get("excludedAttributes"))
+    db.session.commit()
+    return respond(document, status, group, document["meta"]["location"] if created and "meta" in document else None)
+
+
+@bp.route("/Groups", methods=["POST"])
+def create_group(source_id: str) -> Response:
+    """Create a user group with its members (RFC 7644 §3.3)."""
+    body = read_body()
+    _about("group", None, body.get("displayName"), "create")
+    group = provisioning.create_group(g.source, _group_change(body), request_info())
+    return _group_response(group, 201, created=True)
+
+
+@bp.route("/Groups/<group_id>", methods=["GET"])
+def get_group(source_id: str, group_id: str) -> Response:
+    """One group (RFC 7644 §3.4.1); ``excludedAttributes=members`` never loads the members."""
+    group = _load_group(group_id, "request")
+    if _not_modified(group):
+        return respond(None, 304, group)
+    return _group_response(group, 200)
+
+
+@bp.route("/Groups/<group_id>", methods=["PUT"])
+def replace_group(source_id: str, group_id: str) -> Response:
+    """Replace a group's name, externalId and members (RFC 7644 §3.5.1)."""
+    body = read_body()
+    group = _load_group(group_id, "update")
+    provisioning.update_group(g.source, group, _group_change(body), request_info(),
+                              if_match=request.headers.get("If-Match"))
+    return _group_response(group, 200)
+
+
+@bp.route("/Groups/<group_id>", methods=["PATCH"])
+def patch_group(source_id: str, group_id: str) -> Response:
+    """Modify a group (RFC 7644 §3.5.2): 200 with it, or 204 when ``excludedAttributes=members``."""
+    operations = patch.parse_operations(read_body())
+    group = _load_group(group_id, "update")
+    provisioning.update_group(g.source, group, patch.group_change(operations), request_info(),
+                              if_match=request.headers.get("If-Match"))
+    if not _members_wanted():
+        response = respond(None, 204, group)
+        db.session.commit()
+        return response
+    return _group_response(group, 200)
+
+
+@bp.route("/Groups/<group_id>", methods=["DELETE"])
+def delete_group(source_id: str, group_id: str) -> Response:
+    """Delete a group; its members stay (RFC 7644 §3.6)."""
+    group = _load_group(group_id, "delete")
+    provisioning.delete_group(g.source, group, request_info(), if_match=request.headers.get("If-Match"))
+    db.session.commit()
+    return respond(None, 204)
+

@@ -1,0 +1,414 @@
+"""Members and user groups written by a sync source (the SCIM door's domain operations).
+
+Values come in as member fields (``scim_blueprint.mapping`` does the SCIM side).
+Each operation checks the rules on the final state, flushes, and writes exactly
+one sync log row; the door commits. A rule that refuses raises a domain error
+and the door rolls everything back before logging the failure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from . import audit, directory, sync, synclog
+from .actors import Actor
+from .errors import Conflict, Invalid, NotFound, PreconditionFailed
+from .extensions import db
+from .models import Department, JobTitle, Member, SyncSource, UserGroup, WorkforceType, group_members, norm, utcnow
+from .synclog import RequestInfo
+
+#: member values a request sets as plain columns
+_PLAIN = ("external_id", "email", "name", "first_name", "last_name", "another_name", "employee_id",
+          "user_type", "work_country", "mobile", "scim_external_id")
+
+_MATCH_COLUMNS = {"email": Member.email_norm, "employee_id": Member.employee_id, "mobile": Member.mobile}
+_MATCH_LABELS = {"email": "email", "employee_id": "employee ID", "mobile": "mobile"}
+
+
+# ---------------------------------------------------------------- lookups
+
+
+def get_member(source: SyncSource, public_id: str) -> Member:
+    """A member the source manages, by SCIM id, or NotFound."""
+    member = db.session.scalar(
+        select(Member).where(Member.public_id == public_id, Member.org_id == source.org_id,
+                             Member.source_id == source.id)
+    )
+    if member is None:
+        raise NotFound(f"User {public_id} not found")
+    return member
+
+
+def get_group(source: SyncSource, public_id: str) -> UserGroup:
+    """A user group the source manages, by SCIM id, or NotFound (its members are not loaded)."""
+    group = db.session.scalar(
+        select(UserGroup).where(UserGroup.public_id == public_id, UserGroup.org_id == source.org_id,
+                                UserGroup.source_id == source.id)
+    )
+    if group is None:
+        raise NotFound(f"Group {public_id} not found")
+    return group
+
+
+def check_version(obj: Member | UserGroup, if_match: str | None) -> None:
+    """Refuse a write whose ``If-Match`` names another version (RFC 7644 §3.14)."""
+    if not if_match or if_match.strip() == "*":
+        return
+    wanted = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
+    if str(obj.version) not in wanted:
+        raise PreconditionFailed(f"The resource changed: its version is W/\"{obj.version}\", not {if_match}")
+
+
+# ---------------------------------------------------------------- members
+
+
+@dataclass
+class _Resolved:
+    """What a member's values refer to, looked up before anything is changed."""
+
+    job_title: JobTitle | None = None
+    department: Department | None = None
+    employee_type: WorkforceType | None = None
+    manager: Member | None = None
+    manager_ref: str | None = None
+    associated: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _require(values: dict[str, Any]) -> None:
+    """The seed's required attributes, and userName equal to the work email (any case)."""
+    if not values.get("external_id"):
+        raise Invalid("userName is required", field="userName")
+    if not values.get("name"):
+        raise Invalid("displayName is required", field="displayName")
+    email = values.get("email")
+    if not email:
+        raise Invalid('A work email is required (emails[type eq "work"].value)', field="emails")
+    if "@" not in email:
+        raise Invalid(f"The work email {email!r} is not an email address", field="emails")
+    if norm(values["external_id"]) != norm(email):
+        raise Invalid(f"userName {values['external_id']!r} must equal the work email {email!r}", field="userName")
+
+
+def _resolve_manager(source: SyncSource, ref: str, member: Member | None) -> Member | None:
+    """The member a manager reference names: its SCIM id, else its userName, else its externalId."""
+    for column in (Member.public_id, Member.external_id_norm, Member.scim_external_id):
+        wanted = norm(ref) if column is Member.external_id_norm else ref
+        found = db.session.scalars(
+            select(Member).where(Member.org_id == source.org_id, column == wanted).order_by(Member.id).limit(1)
+        ).first()
+        if found is not None:
+            return None if member is not None and found.id == member.id else found
+    return None
+
+
+def _resolve(source: SyncSource, values: dict[str, Any], member: Member | None) -> _Resolved:
+    """Find or create the title and department, map the workforce type, find the manager.
+
+    Runs before the member changes, so a lookup's flush never meets a half-made member.
+    """
+    actor = Actor.for_source(source)
+    out = _Resolved()
+    if values.get("job_title"):
+        out.job_title, created = directory.find_or_create_job_title(source.org_id, values["job_title"], actor)
+        out.associated.append({"type": "job_title", "name": out.job_title.name, "created": created})
+    if values.get("department"):
+        out.department, created = directory.find_or_create_department(source.org_id, values["department"], actor)
+        out.associated.append({"type": "department", "name": out.department.name, "created": created})
+    if values.get("user_type"):
+        out.employee_type = sync.workforce_type_for(source, values["user_type"])
+        if out.employee_type is None:
+            out.notes.append(f"No workforce type rule for userType {values['user_type']!r}: workforce type left empty")
+    ref = values.get("manager")
+    if ref:
+        out.manager = _resolve_manager(source, ref, member)
+        out.manager_ref = None if out.manager is not None and out.manager.public_id == ref else ref
+        if out.manager is None:
+            out.notes.append(f"Manager {ref!r} is not a member of the organization: kept as a reference")
+    return out
+
+
+def _assign(member: Member, values: dict[str, Any], resolved: _Resolved) -> None:
+    for key in _PLAIN:
+        setattr(member, key, values.get(key))
+    member.job_title = resolved.job_title
+    member.employee_type = resolved.employee_type
+    member.manager = resolved.manager
+    member.manager_ref = resolved.manager_ref
+    wanted_departments = [resolved.department] if resolved.department is not None else []
+    if [d.id for d in member.departments] != [d.id for d in wanted_departments]:
+        member.departments = wanted_departments
+    if "active" in values:
+        member.status = "active" if values["active"] else "inactive"
+
+
+def _find_existing(source: SyncSource, values: dict[str, Any]) -> tuple[Member | None, str | None]:
+    """An existing member of the organization this create is about: by userName, then the match attributes."""
+    by_name = db.session.scalar(
+        select(Member).where(Member.org_id == source.org_id, Member.external_id_norm == norm(values["external_id"]))
+    )
+    if by_name is not None:
+        return by_name, "userName"
+    for attribute in source.match_attributes or []:
+        value = values.get(attribute)
+        if not value or attribute not in _MATCH_COLUMNS:
+            continue
+        wanted = norm(value) if attribute == "email" else value
+        found = db.session.scalars(
+            select(Member).where(Member.org_id == source.org_id, _MATCH_COLUMNS[attribute] == wanted)
+            .order_by(Member.id).limit(1)
+        ).first()
+        if found is not None:
+            return found, attribute
+    return None, None
+
+
+def _check_linkable(source: SyncSource, member: Member, how: str) -> None:
+    """A member managed by this source already exists (409), or by another active source (409)."""
+    label = "userName" if how == "userName" else _MATCH_LABELS[how]
+    if member.source_id == source.id:
+        raise Conflict(f"A user with this {label} already exists", field="userName" if how == "userName" else how)
+    if member.source_id is not None:
+        other = db.session.get(SyncSource, member.source_id)
+        if other is not None and other.status == "active" and not other.is_deleted:
+            raise Conflict(
+                f"The member with this {label} is managed by another active sync source ({other.name})",
+                field="userName" if how == "userName" else how,
+            )
+
+
+def _status_operation(before: str | None, after: str) -> str:
+    if before == "active" and after == "inactive":
+        return "deactivate"
+    if before == "inactive" and after == "active":
+        return "reactivate"
+    return "update"
+
+
+def _state(member: Member) -> dict[str, Any]:
+    """The member as the sync log shows it: the directory's snapshot plus the SCIM-only values."""
+    state = directory.member_snapshot(member)
+    state.update(
+        user_type=member.user_type,
+        manager=member.manager.external_id if member.manager is not None else member.manager_ref,
+        scim_external_id=member.scim_external_id,
+    )
+    return state
+
+
+def _write_member(member: Member, values: dict[str, Any], resolved: _Resolved, before: dict[str, Any],
+                  *, new: bool) -> dict[str, Any]:
+    """Assign the values, flush (a unique violation becomes Conflict), return the change set."""
+    with directory.unique_flush():
+        _assign(member, values, resolved)
+        if new:
+            db.session.add(member)
+        changes = audit.diff(before, _state(member))
+        if changes and not new:
+            member.updated_at = utcnow()  # a departments-only change still bumps the version
+    return changes
+
+
+def create_member(source: SyncSource, values: dict[str, Any], info: RequestInfo | None) -> tuple[Member, str]:
+    """Create a member from a SCIM POST, or link the existing one it identifies; returns it and the operation."""
+    _require(values)
+    existing, how = _find_existing(source, values)
+    notes: list[str] = []
+    if existing is not None:
+        _check_linkable(source, existing, how or "userName")
+        member, new, operation, before = existing, False, "link", _state(existing)
+        notes.append(f"Linked to the existing member {existing.external_id} found by {how}")
+        existing.source_id = source.id
+    else:
+        member = Member(org_id=source.org_id, source_id=source.id, status="active", custom_fields={})
+        new, operation, before = True, "create", {}
+    resolved = _resolve(source, values, None if new else member)
+    changes = _write_member(member, values, resolved, before, new=new)
+    synclog.record(
+        source.id, source.org_id, info, operation=operation, result="success", status_code=201,
+        object_type="member", object_id=member.public_id, object_name=member.external_id,
+        changes=changes, associated=resolved.associated, notes=notes + resolved.notes,
+    )
+    return member, operation
+
+
+def replace_member(source: SyncSource, member: Member, values: dict[str, Any], info: RequestInfo | None,
+                   *, if_match: str | None = None) -> Member:
+    """Replace a member's values (PUT, and PATCH on its final state); left-out values are cleared."""
+    check_version(member, if_match)
+    _require(values)
+    status_before = member.status
+    before = _state(member)
+    resolved = _resolve(source, values, member)
+    changes = _write_member(member, values, resolved, before, new=False)
+    synclog.record(
+        source.id, source.org_id, info, operation=_status_operation(status_before, member.status),
+        result="success", status_code=200, object_type="member", object_id=member.public_id,
+        object_name=member.external_id, changes=changes, associated=resolved.associated, notes=resolved.notes,
+    )
+    return member
+
+
+def delete_member(source: SyncSource, member: Member, info: RequestInfo | None, *, if_match: str | None = None) -> None:
+    """Apply the source's member deletion rule: suspend and unlink, or remove from the organization."""
+    check_version(member, if_match)
+    before = directory.member_snapshot(member)
+    public_id, name = member.public_id, member.external_id
+    if source.deletion_rule == "delete":
+        db.session.execute(delete(group_members).where(group_members.c.member_id == member.id))
+        db.session.execute(update(Member).where(Member.manager_id == member.id)
+                           .values(manager_id=None, manager_ref=public_id)
+                           .execution_options(synchronize_session=False))
+        db.session.delete(member)
+        db.session.flush()
+        changes, notes = audit.diff(before, {}), ["Member deletion rule: Delete member (removed from the organization)"]
+    else:
+        member.status = "inactive"
+        member.source_id = None
+        db.session.flush()
+        changes = {"status": [before["status"], "inactive"], "data_source": [source.name, "Admin Console"]}
+        notes = ["Member deletion rule: Suspend member (kept as Inactive, unlinked from the source)"]
+    synclog.record(source.id, source.org_id, info, operation="delete", result="success", status_code=204,
+                   object_type="member", object_id=public_id, object_name=name, changes=changes, notes=notes)
+
+
+# ---------------------------------------------------------------- groups
+
+
+@dataclass
+class GroupChange:
+    """What a SCIM request changes in a group; member steps run in order, by member SCIM id.
+
+    ``member_steps`` holds ("add" | "remove" | "replace", [ids]); ("replace", []) removes every member.
+    """
+
+    display_name: str | None = None
+    set_display_name: bool = False
+    scim_external_id: str | None = None
+    set_external_id: bool = False
+    member_steps: list[tuple[str, list[str]]] = field(default_factory=list)
+
+
+def _member_ids(source: SyncSource, public_ids: list[str]) -> dict[str, int]:
+    """SCIM id -> internal id of members of the source's organization; an unknown id is invalid."""
+    if not public_ids:
+        return {}
+    found: dict[str, int] = {}
+    for chunk_start in range(0, len(public_ids), 500):
+        chunk = public_ids[chunk_start:chunk_start + 500]
+        found.update(db.session.execute(
+            select(Member.public_id, Member.id).where(Member.org_id == source.org_id, Member.public_id.in_(chunk))
+        ).tuples())
+    unknown = [p for p in public_ids if p not in found]
+    if unknown:
+        raise Invalid(f"No member of this organization has the id(s): {', '.join(unknown[:10])}", field="members")
+    return found
+
+
+class _MemberDelta:
+    """The net effect of member steps: who was added and who was removed."""
+
+    def __init__(self) -> None:
+        self.added: set[int] = set()
+        self.removed: set[int] = set()
+
+    def insert(self, ids: set[int]) -> None:
+        self.added |= ids - self.removed
+        self.removed -= ids
+
+    def delete(self, ids: set[int]) -> None:
+        self.removed |= ids - self.added
+        self.added -= ids
+
+
+def _current(group: UserGroup, among: set[int] | None = None) -> set[int]:
+    stmt = select(group_members.c.member_id).where(group_members.c.group_id == group.id)
+    if among is not None:
+        stmt = stmt.where(group_members.c.member_id.in_(among))
+    return set(db.session.scalars(stmt))
+
+
+def _apply_member_steps(source: SyncSource, group: UserGroup, steps: list[tuple[str, list[str]]]) -> _MemberDelta:
+    """Run the member steps in SQL without loading the group's members."""
+    delta = _MemberDelta()
+    for kind, public_ids in steps:
+        ids = set(_member_ids(source, list(dict.fromkeys(public_ids))).values())
+        if kind == "replace":
+            current = _current(group)
+            gone, new = current - ids, ids - current
+        elif kind == "add":
+            gone, new = set(), (ids - _current(group, ids)) if ids else set()
+        else:
+            gone, new = (_current(group, ids) if ids else set()), set()
+        if gone:
+            db.session.execute(delete(group_members).where(group_members.c.group_id == group.id,
+                                                           group_members.c.member_id.in_(gone)))
+            delta.delete(gone)
+        if new:
+            db.session.execute(insert(group_members), [{"group_id": group.id, "member_id": i} for i in sorted(new)])
+            delta.insert(new)
+    db.session.expire(group, ["members"])
+    return delta
+
+
+def _names(member_ids: set[int]) -> list[str]:
+    if not member_ids:
+        return []
+    return sorted(db.session.scalars(select(Member.external_id).where(Member.id.in_(member_ids))))
+
+
+def _write_group(source: SyncSource, group: UserGroup, change: GroupChange, *, new: bool) -> dict[str, Any]:
+    before = {} if new else {"displayName": group.display_name, "externalId": group.scim_external_id}
+    version = group.version
+    with directory.unique_flush():
+        if change.set_display_name:
+            if not change.display_name:
+                raise Invalid("displayName is required", field="displayName")
+            group.display_name = change.display_name
+        if change.set_external_id:
+            group.scim_external_id = change.scim_external_id
+        if new:
+            db.session.add(group)
+    delta = _apply_member_steps(source, group, change.member_steps)
+    changes = audit.diff(before, {"displayName": group.display_name, "externalId": group.scim_external_id})
+    if delta.added:
+        changes["members added"] = [None, _names(delta.added)]
+    if delta.removed:
+        changes["members removed"] = [_names(delta.removed), None]
+    if (delta.added or delta.removed) and not new and group.version == version:
+        group.updated_at = utcnow()  # a members-only change still bumps the version
+        db.session.flush()
+    return changes
+
+
+def create_group(source: SyncSource, change: GroupChange, info: RequestInfo | None) -> UserGroup:
+    """Create a user group from a SCIM POST, with this source as its data source."""
+    group = UserGroup(org_id=source.org_id, source_id=source.id)
+    changes = _write_group(source, group, change, new=True)
+    synclog.record(source.id, source.org_id, info, operation="create", result="success", status_code=201,
+                   object_type="group", object_id=group.public_id, object_name=group.display_name, changes=changes)
+    return group
+
+
+def update_group(source: SyncSource, group: UserGroup, change: GroupChange, info: RequestInfo | None,
+                 *, if_match: str | None = None) -> UserGroup:
+    """Change a user group (PUT or PATCH): name, externalId and members, in SQL."""
+    check_version(group, if_match)
+    changes = _write_group(source, group, change, new=False)
+    synclog.record(source.id, source.org_id, info, operation="update", result="success", status_code=200,
+                   object_type="group", object_id=group.public_id, object_name=group.display_name, changes=changes)
+    return group
+
+
+def delete_group(source: SyncSource, group: UserGroup, info: RequestInfo | None, *, if_match: str | None = None) -> None:
+    """Delete a user group; its members stay untouched."""
+    check_version(group, if_match)
+    public_id, name = group.public_id, group.display_name
+    db.session.execute(delete(group_members).where(group_members.c.group_id == group.id))
+    db.session.delete(group)
+    db.session.flush()
+    synclog.record(source.id, source.org_id, info, operation="delete", result="success", status_code=204,
+                   object_type="group", object_id=public_id, object_name=name,
+                   changes={"displayName": [name, None]})

@@ -1,0 +1,160 @@
+"""Every request on the SCIM blueprint: rate limit, bearer authentication, size, errors, media type, logging.
+
+Order per request: the per-token rate limit (flask-limiter, before any database
+work, so a flood costs nothing), then the bearer token (RFC 7644 §2; 401 with
+``WWW-Authenticate: Bearer``), the source's state (403 until Save and Activate),
+then the body size (413). After authentication every failure response leaves one
+sync log row, written in a fresh transaction after the request's own changes
+were rolled back; every response records the source's last request and status.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import Any
+
+from flask import Response, current_app, g, request
+from flask_limiter import RequestLimit
+from flask_limiter.errors import RateLimitExceeded
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from portal import sync, synclog
+from portal.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, PreconditionFailed
+from portal.extensions import db, limiter
+from portal.sync import AuthFailure
+
+from . import bp
+from .errors import SCIM_MEDIA_TYPE, ScimError, scim_error
+
+log = logging.getLogger(__name__)
+
+#: a body larger than this is refused with 413 (also the app's MAX_CONTENT_LENGTH)
+MAX_BODY = 1024 * 1024
+_AUTH_DETAILS = {
+    "missing": "Authentication required: send Authorization: Bearer <token>",
+    "invalid": "The bearer token is not valid for this sync source",
+    "expired": "The bearer token has expired; refresh it in the console",
+}
+#: domain error -> (HTTP status, scimType) (RFC 7644 §3.12)
+_DOMAIN_STATUS: dict[type[DomainError], tuple[int, str | None]] = {
+    Invalid: (400, "invalidValue"),
+    Conflict: (409, "uniqueness"),
+    NotFound: (404, None),
+    PreconditionFailed: (412, None),
+    Forbidden: (403, None),
+}
+
+
+def _token_key() -> str:
+    """The rate limit key: a hash of the bearer token (the token itself is never kept), else the address."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        return "scim:" + hashlib.sha256(header.encode("utf-8", "replace")).hexdigest()[:32]
+    return "scim-anon:" + (request.remote_addr or "")
+
+
+def _on_breach(limit: RequestLimit) -> Response:
+    retry = max(1, int(limit.reset_at - time.time()))
+    return scim_error(429, f"Too many requests: the limit is {limit.limit}", "tooMany",
+                      headers={"Retry-After": str(retry)})
+
+
+limiter.shared_limit(lambda: current_app.config["SCIM_RATE_LIMIT"], scope="scim", key_func=_token_key,
+                     on_breach=_on_breach)(bp)
+
+
+def request_info() -> synclog.RequestInfo:
+    """What the sync log keeps about this request (the body parsed by the view, when there is one)."""
+    return synclog.RequestInfo(
+        request_id=g.get("request_id"),
+        method=request.method,
+        path=request.path,
+        body=g.get("scim_body"),
+        started=g.get("scim_started", time.perf_counter()),
+    )
+
+
+@bp.before_request
+def authenticate() -> Response | None:
+    """Authenticate the bearer token against the source named in the URL and set ``g.source``."""
+    g.scim_started = time.perf_counter()
+    public_id = (request.view_args or {}).get("source_id", "")
+    try:
+        source = sync.authenticate(public_id, request.headers.get("Authorization"))
+    except AuthFailure as exc:
+        assert exc.source is not None
+        if exc.reason == "expired":
+            sync.notify_token_expired(exc.source)
+        sync.note_request(exc.source.id, 401, _AUTH_DETAILS[exc.reason])
+        db.session.commit()
+        return scim_error(401, _AUTH_DETAILS[exc.reason], headers={"WWW-Authenticate": 'Bearer realm="SCIM"'})
+    except Forbidden as exc:
+        source = sync.source_for_url(public_id)
+        if source is not None:
+            sync.note_request(source.id, 403, exc.message)
+            db.session.commit()
+        return scim_error(403, exc.message)
+    g.source = source
+    g.source_ids = (source.id, source.org_id)
+    if (request.content_length or 0) > MAX_BODY:
+        raise ScimError(413, f"The request body is larger than {MAX_BODY} bytes")
+    return None
+
+
+def _error_parts(exc: Exception) -> tuple[int, str, str | None, dict[str, str]]:
+    if isinstance(exc, ScimError):
+        return exc.status, exc.detail, exc.scim_type, exc.headers
+    if isinstance(exc, DomainError):
+        status, scim_type = _DOMAIN_STATUS.get(type(exc), (400, "invalidValue"))
+        return status, exc.message, scim_type, {}
+    if isinstance(exc, StaleDataError):
+        return 412, "The resource changed while this request was running; read it again", None, {}
+    if isinstance(exc, HTTPException):
+        status = exc.code or 500
+        scim_type = "invalidSyntax" if status == 400 else None
+        return status, exc.description or exc.name, scim_type, {}
+    log.exception("SCIM request failed", exc_info=exc)
+    return 500, "Internal error; the request changed nothing", None, {}
+
+
+@bp.errorhandler(Exception)
+def to_scim_error(exc: Exception) -> Response:
+    """Every exception on the blueprint becomes a SCIM error document; the request's changes are rolled back."""
+    db.session.rollback()
+    if isinstance(exc, RateLimitExceeded) and exc.response is not None:
+        return exc.response
+    status, detail, scim_type, headers = _error_parts(exc)
+    return scim_error(status, detail, scim_type, headers)
+
+
+def _failure_detail(response: Response) -> tuple[str | None, str | None]:
+    body = response.get_json(silent=True) if response.is_json or response.mimetype == SCIM_MEDIA_TYPE else None
+    if not isinstance(body, dict):
+        return None, None
+    return body.get("detail"), body.get("scimType")
+
+
+@bp.after_request
+def finish(response: Response) -> Response:
+    """SCIM media type on every response; the source's last request; a sync log row for a refused one."""
+    response.mimetype = SCIM_MEDIA_TYPE
+    ids: tuple[int, int] | None = g.get("source_ids")
+    if ids is None:
+        return response
+    try:
+        detail = None
+        if response.status_code >= 400:
+            detail, scim_type = _failure_detail(response)
+            db.session.rollback()
+            object_type, object_id, object_name = g.get("scim_object", (None, None, None))
+            synclog.record(ids[0], ids[1], request_info(), operation=g.get("scim_operation", "request"),
+                           result="failure", status_code=response.status_code, object_type=object_type,
+                           object_id=object_id, object_name=object_name, scim_type=scim_type, error_detail=detail)
+        sync.note_request(ids[0], response.status_code, detail)
+        db.session.commit()
+    except Exception:  # the answer stands even when its bookkeeping fails
+        db.session.rollback()
+        log.exception("Could not record the SCIM request on its source")
+    return response
