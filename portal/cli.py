@@ -1,6 +1,7 @@
-"""Flask commands for operators and scripts: organizations, administrators, the demo set-up."""
+"""Flask commands for operators and scripts: organizations, administrators, sync sources, the demo set-up."""
 from __future__ import annotations
 
+import json
 import secrets
 
 import click
@@ -8,14 +9,15 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
-from . import directory
+from . import directory, sync
 from .actors import Actor
 from .errors import DomainError
 from .extensions import db
-from .models import PERMISSIONS, Organization
+from .models import DELETION_RULES, MATCH_ATTRIBUTES, PERMISSIONS, PROVIDERS, Organization, SyncSource
 
 org_cli = AppGroup("org", help="Organizations.")
 admin_cli = AppGroup("admin", help="Administrators.")
+source_cli = AppGroup("sync-source", help="Sync sources (identity providers pushing over SCIM).")
 
 
 def fail(message: str) -> None:
@@ -74,8 +76,102 @@ def demo() -> None:
     click.echo("(the password is shown only now)")
 
 
+def _print_source(source: SyncSource, token: str | None, as_json: bool) -> None:
+    """Print a source's id, SCIM base URL and token (shown only now), as text or JSON."""
+    out = {"id": source.public_id, "url": sync.scim_base_url(source), "token": token}
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        for key, value in out.items():
+            click.echo(f"{key}: {value}")
+
+
+def _source(public_id: str) -> SyncSource:
+    source = sync.source_for_url(public_id)
+    if source is None or source.is_deleted:
+        fail(f"No sync source with id {public_id}")
+    assert source is not None
+    return source
+
+
+def _workforce_rule(text: str) -> dict[str, str]:
+    value, sep, type_name = text.partition("=")
+    if not sep:
+        fail(f"Write a workforce rule as VALUE=WORKFORCE TYPE, not {text!r}")
+    return {"value": value.strip(), "workforce_type": type_name.strip()}
+
+
+@source_cli.command("add")
+@click.option("--org", "org_name", required=True, help="Organization name.")
+@click.option("--provider", required=True, type=click.Choice(PROVIDERS))
+@click.option("--name", default=None, help="Name of the sync source (default: the provider's name).")
+@click.option("--activate", is_flag=True, help="Activate at once (Save and Activate); else it is saved inactive.")
+@click.option("--deletion-rule", type=click.Choice(DELETION_RULES), default=None, help="Member deletion rule.")
+@click.option("--match-attribute", "match_attributes", multiple=True, type=click.Choice(MATCH_ATTRIBUTES),
+              help="Attribute for identifying existing users (repeatable; default email).")
+@click.option("--workforce-rule", "workforce_rules", multiple=True,
+              help='Workforce type rule "Regular=regular employee" (repeatable, 15 at most).')
+@click.option("--json", "as_json", is_flag=True, help='Print {"id", "url", "token"} as JSON.')
+def source_add(org_name: str, provider: str, name: str | None, activate: bool, deletion_rule: str | None,
+               match_attributes: tuple[str, ...], workforce_rules: tuple[str, ...], as_json: bool) -> None:
+    """Create a sync source and print its id, SCIM URL and token (the token is shown only now)."""
+    actor = Actor.cli()
+    try:
+        org = directory.find_organization(org_name)
+        source, token = sync.create_source(org.id, provider, actor, name=name)
+        sync.configure_source(
+            org.id, source.id, actor, deletion_rule=deletion_rule,
+            match_attributes=list(match_attributes) if match_attributes else None,
+            workforce_rules=[_workforce_rule(r) for r in workforce_rules] if workforce_rules else None,
+        )
+        sync.set_active(org.id, source.id, activate, actor)
+    except DomainError as exc:
+        fail(exc.message)
+    db.session.commit()
+    _print_source(source, token, as_json)
+
+
+@source_cli.command("refresh-token")
+@click.argument("source_id")
+@click.option("--json", "as_json", is_flag=True, help='Print {"id", "url", "token"} as JSON.')
+def source_refresh_token(source_id: str, as_json: bool) -> None:
+    """Issue a new token for the source; the old one stops working at once."""
+    source = _source(source_id)
+    try:
+        token = sync.refresh_token(source.org_id, source.id, Actor.cli())
+    except DomainError as exc:
+        fail(exc.message)
+    db.session.commit()
+    _print_source(source, token, as_json)
+
+
+@source_cli.command("activate")
+@click.argument("source_id")
+def source_activate(source_id: str) -> None:
+    """Activate the source: SCIM requests are served."""
+    _set_active(source_id, True)
+
+
+@source_cli.command("deactivate")
+@click.argument("source_id")
+def source_deactivate(source_id: str) -> None:
+    """Deactivate the source: every SCIM request is refused."""
+    _set_active(source_id, False)
+
+
+def _set_active(source_id: str, active: bool) -> None:
+    source = _source(source_id)
+    try:
+        sync.set_active(source.org_id, source.id, active, Actor.cli())
+    except DomainError as exc:
+        fail(exc.message)
+    db.session.commit()
+    click.echo(f"{source.name} is {source.status}")
+
+
 def init_app(app: Flask) -> None:
     """Attach the command groups to ``flask``."""
     app.cli.add_command(org_cli)
     app.cli.add_command(admin_cli)
+    app.cli.add_command(source_cli)
     app.cli.add_command(demo)

@@ -208,6 +208,9 @@ def _write_member(member: Member, values: dict[str, Any], resolved: _Resolved, b
         changes = audit.diff(before, _state(member))
         if changes and not new:
             member.updated_at = utcnow()  # a departments-only change still bumps the version
+    # Associated objects worth a line: those created now, and those newly given to the member.
+    resolved.associated = [a for a in resolved.associated
+                           if a["created"] or {"job_title": "job_title", "department": "departments"}[a["type"]] in changes]
     return changes
 
 
@@ -222,7 +225,9 @@ def create_member(source: SyncSource, values: dict[str, Any], info: RequestInfo 
         notes.append(f"Linked to the existing member {existing.external_id} found by {how}")
         existing.source_id = source.id
     else:
-        member = Member(org_id=source.org_id, source_id=source.id, status="active", custom_fields={})
+        now = utcnow()
+        member = Member(org_id=source.org_id, source_id=source.id, status="active", custom_fields={},
+                        created_at=now, updated_at=now)
         new, operation, before = True, "create", {}
     resolved = _resolve(source, values, None if new else member)
     changes = _write_member(member, values, resolved, before, new=new)
@@ -268,7 +273,8 @@ def delete_member(source: SyncSource, member: Member, info: RequestInfo | None, 
         member.status = "inactive"
         member.source_id = None
         db.session.flush()
-        changes = {"status": [before["status"], "inactive"], "data_source": [source.name, "Admin Console"]}
+        changes = audit.diff({"status": before["status"], "data_source": source.name},
+                             {"status": "inactive", "data_source": "Admin Console"})
         notes = ["Member deletion rule: Suspend member (kept as Inactive, unlinked from the source)"]
     synclog.record(source.id, source.org_id, info, operation="delete", result="success", status_code=204,
                    object_type="member", object_id=public_id, object_name=name, changes=changes, notes=notes)
@@ -300,7 +306,7 @@ def _member_ids(source: SyncSource, public_ids: list[str]) -> dict[str, int]:
         chunk = public_ids[chunk_start:chunk_start + 500]
         found.update(db.session.execute(
             select(Member.public_id, Member.id).where(Member.org_id == source.org_id, Member.public_id.in_(chunk))
-        ).tuples())
+        ).all())
     unknown = [p for p in public_ids if p not in found]
     if unknown:
         raise Invalid(f"No member of this organization has the id(s): {', '.join(unknown[:10])}", field="members")
@@ -385,7 +391,8 @@ def _write_group(source: SyncSource, group: UserGroup, change: GroupChange, *, n
 
 def create_group(source: SyncSource, change: GroupChange, info: RequestInfo | None) -> UserGroup:
     """Create a user group from a SCIM POST, with this source as its data source."""
-    group = UserGroup(org_id=source.org_id, source_id=source.id)
+    now = utcnow()
+    group = UserGroup(org_id=source.org_id, source_id=source.id, created_at=now, updated_at=now)
     changes = _write_group(source, group, change, new=True)
     synclog.record(source.id, source.org_id, info, operation="create", result="success", status_code=201,
                    object_type="group", object_id=group.public_id, object_name=group.display_name, changes=changes)

@@ -297,6 +297,12 @@ def token_days_left(source: SyncSource, now: datetime | None = None) -> int | No
     return (source.token_expires_at - (now or utcnow())).days
 
 
+def scim_base_url(source: SyncSource, root: str | None = None) -> str:
+    """The SCIM base URL an identity provider is given: ``{PUBLIC_BASE_URL}/scim/v2/{public id}``."""
+    root = root or current_app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000"
+    return f"{root.rstrip('/')}/scim/v2/{source.public_id}"
+
+
 def source_for_url(public_id: str) -> SyncSource | None:
     """The source a SCIM URL names (deleted ones included), or None."""
     return db.session.scalar(select(SyncSource).where(SyncSource.public_id == public_id))
@@ -341,13 +347,8 @@ def notify_token_expired(source: SyncSource, now: datetime | None = None) -> boo
     now = now or utcnow()
     if source.expired_notice_at is not None and source.expired_notice_at > now - timedelta(days=1):
         return False
-    notify.send(
-        source.org_id, notify.sync_admins(source.org_id), kind="token_expired",
-        group_key=f"token_expired:{source.id}:{now:%Y-%m-%d}",
-        title=f"The token of the sync source {source.name} has expired",
-        body="Synchronization requests are refused. Refresh the token and enter the new one in the identity provider.",
-        link="/settings/directory-sync/", source_id=source.id,
-    )
+    notify.sync_failure(source, "token_expired",
+                        "Synchronization requests are refused: refresh the token and enter the new one in the identity provider.")
     source.expired_notice_at = now
     db.session.flush()
     return True
