@@ -289,17 +289,24 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _same(a: Any, b: Any, key: str) -> bool:
+    va, vb = _get(a, key), _get(b, key)
+    return va is not None and vb is not None and str(va).lower() == str(vb).lower()
+
+
 def _same_entry(a: Any, b: Any) -> bool:
-    va, vb = _get(a, "value"), _get(b, "value")
-    if va is not None and vb is not None:
-        return str(va).lower() == str(vb).lower()
-    ta, tb = _get(a, "type"), _get(b, "type")
-    return ta is not None and tb is not None and str(ta).lower() == str(tb).lower()
+    """The same value (what a remove with a value list names)."""
+    return _same(a, b, "value")
+
+
+def _superseded(old: Any, new: Any) -> bool:
+    """An added entry replaces one of the same value or the same type (one is kept per type)."""
+    return _same(old, new, "value") or _same(old, new, "type")
 
 
 def _merge_multi(current: list[Any], added: list[Any]) -> list[Any]:
     """Add entries: one of the same value or type is replaced (we keep one per type); a new primary wins."""
-    result = [e for e in current if not any(_same_entry(e, n) for n in added)]
+    result = [e for e in current if not any(_superseded(e, n) for n in added)]
     if any(isinstance(n, dict) and _get(n, "primary") in (True, "true", "True") for n in added):
         result = [{k: v for k, v in e.items() if k.lower() != "primary"} if isinstance(e, dict) else e for e in result]
     return result + added

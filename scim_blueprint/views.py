@@ -135,6 +135,7 @@ def get_user(source_id: str, member_id: str) -> Response:
 @bp.route("/Users/<member_id>", methods=["PUT"])
 def replace_user(source_id: str, member_id: str) -> Response:
     """Replace a user: attributes left out are cleared, read-only ones ignored (RFC 7644 §3.5.1)."""
+    _about("member", member_id, None, "update")
     body = read_body()
     member = _load_member(member_id, "update")
     provisioning.replace_member(g.source, member, _user_values(body), request_info(),
@@ -145,6 +146,7 @@ def replace_user(source_id: str, member_id: str) -> Response:
 @bp.route("/Users/<member_id>", methods=["PATCH"])
 def patch_user(source_id: str, member_id: str) -> Response:
     """Modify a user with PATCH operations, checked on the final state (RFC 7644 §3.5.2)."""
+    _about("member", member_id, None, "update")
     operations = patch.parse_operations(read_body())
     member = _load_member(member_id, "update")
     document = resources.user_to_scim(member, resources.resource_base_url())
@@ -219,6 +221,7 @@ def get_group(source_id: str, group_id: str) -> Response:
 @bp.route("/Groups/<group_id>", methods=["PUT"])
 def replace_group(source_id: str, group_id: str) -> Response:
     """Replace a group's name, externalId and members (RFC 7644 §3.5.1)."""
+    _about("group", group_id, None, "update")
     body = read_body()
     group = _load_group(group_id, "update")
     provisioning.update_group(g.source, group, _group_change(body), request_info(),
@@ -229,6 +232,7 @@ def replace_group(source_id: str, group_id: str) -> Response:
 @bp.route("/Groups/<group_id>", methods=["PATCH"])
 def patch_group(source_id: str, group_id: str) -> Response:
     """Modify a group (RFC 7644 §3.5.2): 200 with it, or 204 when ``excludedAttributes=members``."""
+    _about("group", group_id, None, "update")
     operations = patch.parse_operations(read_body())
     group = _load_group(group_id, "update")
     provisioning.update_group(g.source, group, patch.group_change(operations), request_info(),
