@@ -18,7 +18,7 @@ from flask import Response, current_app, g, request
 from flask_limiter import RequestLimit
 from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from portal import sync, synclog
 from portal.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, PreconditionFailed
@@ -119,7 +119,6 @@ def _error_parts(exc: Exception) -> tuple[int, str, str | None, dict[str, str]]:
     return 500, "Internal error; the request changed nothing", None, {}
 
 
-@bp.errorhandler(Exception)
 def to_scim_error(exc: Exception) -> Response:
     """Every exception on the blueprint becomes a SCIM error document; the request's changes are rolled back."""
     db.session.rollback()
@@ -127,6 +126,13 @@ def to_scim_error(exc: Exception) -> Response:
         return exc.response
     status, detail, scim_type, headers = _error_parts(exc)
     return scim_error(status, detail, scim_type, headers)
+
+
+# By class for everything, and by status code too: Flask prefers the app's handlers
+# for a code (the console's error pages) over a blueprint's handler for a class.
+bp.register_error_handler(Exception, to_scim_error)
+for _code in default_exceptions:
+    bp.register_error_handler(_code, to_scim_error)
 
 
 def _failure_detail(response: Response) -> tuple[str | None, str | None]:
