@@ -8,8 +8,9 @@ from tests.factories import make_admin
 
 #: endpoints anyone (or any signed-in admin) may reach
 OPEN_ENDPOINTS = {"static", "auth.login", "auth.logout", "home.index", "health.healthz"}
-#: blueprints that are not console areas: SCIM has its own auth; account pages are the admin's own
-NOT_CONSOLE = {"scim", "account", "password"}
+#: blueprints that are not console areas: SCIM has its own auth; account pages and notifications
+#: are each admin's own, open to every signed-in admin
+NOT_CONSOLE = {"scim", "account", "password", "notifications"}
 
 
 def _console_rules(app, method: str):
