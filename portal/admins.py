@@ -6,6 +6,7 @@ Passwords never reach the log: entries say what happened, not the secret.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,7 +15,7 @@ from typing import Iterable
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, directory, passwords
+from . import audit, directory, notify, passwords
 from .actors import Actor
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .extensions import db
@@ -24,6 +25,8 @@ from .models import PERMISSION_LABELS, PERMISSIONS, Admin, Organization, Passwor
 SET_PASSWORD_LINK_LIFETIME = timedelta(hours=48)
 #: how a new or reset administrator gets a password
 DELIVERIES = ("password", "link")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,26 @@ def reset_password(org_id: int, admin_id: int, actor: Actor, *, delivery: str) -
     return result
 
 
+def send_set_password_link(admin: Admin, url: str) -> bool:
+    """Email the set-password link after commit; without SMTP_URL write it to the server log. True when emailed."""
+    text = (f"You are an administrator of {admin.org.name} in Directory Sync Portal.\n\n"
+            f"Set your password here (the link works once, for {SET_PASSWORD_LINK_LIFETIME.days * 24} hours):\n"
+            f"{url}\n")
+    if notify.queue_mail(admin.email, "Set your Directory Sync Portal password", text):
+        return True
+    # No mail server: the operator hands the link over. It is a one-time secret, never a password.
+    log.warning("SMTP_URL is not set; set-password link for %s: %s", admin.email, url)
+    return False
+
+
+def transfer_candidates(org_id: int) -> list[Admin]:
+    """Active administrators who could become the primary, by name."""
+    return list(db.session.scalars(
+        select(Admin)
+        .where(Admin.org_id == org_id, Admin.role != "primary", Admin.active.is_(True))
+        .order_by(func.lower(Admin.name), Admin.email_norm)
+    ))
+
 def valid_token(token: str) -> PasswordResetToken | None:
     """The unused, unexpired set-password token of an active administrator, or None."""
     row = db.session.scalar(select(PasswordResetToken).where(PasswordResetToken.token_hash == _token_hash(token or "")))
@@ -238,7 +261,7 @@ def change_own_password(admin: Admin, current: str, new: str, confirm: str, acto
     return admin
 
 
-def transfer_primary(org_id: int, to_admin_id: int, actor: Actor, *, password: str) -> Admin:
+def transfer_primary(org_id: int, to_admin_id: int | str, actor: Actor, *, password: str) -> Admin:
     """Hand the primary role to another active administrator; the old primary keeps every permission."""
     if actor.admin is None:
         raise Forbidden("Only the primary administrator can transfer the role")

@@ -292,6 +292,15 @@ def _queue_email(smtp_url: str, to: str, title: str, body: str | None, link: str
     db.session.info.setdefault(_OUTBOX, []).append(mail)
 
 
+def queue_mail(to: str, subject: str, text: str) -> bool:
+    """Email ``text`` after the transaction commits; False (nothing queued) when no SMTP_URL is set."""
+    smtp_url = current_app.config.get("SMTP_URL") or ""
+    if not smtp_url:
+        return False
+    sender = current_app.config.get("MAIL_FROM") or "no-reply@localhost"
+    db.session.info.setdefault(_OUTBOX, []).append(_Mail(smtp_url, sender, to, subject, text))
+    return True
+
 def deliver(mail: _Mail) -> None:
     """Send one email through the server named by ``smtp://[user:password@]host[:port][?starttls=1]`` or ``smtps://``."""
     url = urlsplit(mail.smtp_url)

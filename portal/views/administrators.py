@@ -1,18 +1,187 @@
-"""Console area: administrators."""
+"""Settings > Administrators: the primary administrator manages who may do what (issue 7)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from flask import Blueprint
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, url_for
+from flask_login import current_user
 
+from .. import admins
+from ..errors import DomainError, Forbidden, NotFound
+from ..extensions import db
+from ..models import PERMISSION_LABELS, PERMISSIONS, Admin
 from ..auth import require
-from ..web import render
+from ..web import current_actor, render, wants_fragment
+from .account import form_errors
 
 bp = Blueprint("administrators", __name__, url_prefix="/settings/administrators")
+
+PER_PAGE = 50
+
+#: what each permission opens, shown under its checkbox
+PERMISSION_HELP = {
+    "org_data_sync": "Directory Sync: add sync sources, tokens, attribute mapping and sync logs.",
+    "admin_log": "Compliance > Admin log: read every configuration change.",
+    "directory": "Organization: members, departments, user groups and fields.",
+}
+
+
+def _context(**extra: Any) -> dict[str, Any]:
+    return {"permissions": [(p, PERMISSION_LABELS[p], PERMISSION_HELP[p]) for p in PERMISSIONS],
+            "permission_labels": admins.permission_labels, **extra}
+
+
+def _org_admin(admin_id: int) -> Admin:
+    try:
+        return admins.get_admin(current_user.org_id, admin_id)
+    except NotFound:
+        abort(404)
+
+
+def _link_url(token: str) -> str:
+    # Behind a proxy the configured public address is the one an email recipient can open.
+    base = current_app.config.get("PUBLIC_BASE_URL") or ""
+    if base:
+        return base + url_for("account.set_password", token=token)
+    return url_for("account.set_password", token=token, _external=True)
+
+
+def _credentials(creds: admins.Credentials, action: str) -> Any:
+    """The one page that ever shows an initial password, or says where the set-password link went."""
+    emailed = admins.send_set_password_link(creds.admin, _link_url(creds.token)) if creds.token else False
+    db.session.commit()
+    return render("administrators/credentials.html", "administrators/_credentials.html",
+                  **_context(admin=creds.admin, password=creds.password, link=creds.token is not None,
+                             emailed=emailed, action=action))
 
 
 @bp.route("/")
 @require(primary=True)
 def index() -> Any:
-    """Administrators."""
-    return render("area_empty.html", title="Administrators")
+    """The administrators of the organization with their role, permissions, status and last sign-in."""
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    rows, total = admins.list_admins(current_user.org_id, page=page, per_page=PER_PAGE)
+    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
+    return render("administrators/index.html", "administrators/_table.html",
+                  **_context(rows=rows, total=total, page_number=page, pages=pages,
+                             page_url=lambda n: url_for("administrators.index", page=n)))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require(primary=True)
+def add() -> Any:
+    """Add administrator: name, email, permissions, and an initial password or a set-password link."""
+    values: dict[str, Any] = {"name": "", "email": "", "permissions": [], "delivery": "password"}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = {"name": request.form.get("name", ""), "email": request.form.get("email", ""),
+                  "permissions": request.form.getlist("permissions"),
+                  "delivery": request.form.get("delivery", "password")}
+        try:
+            creds = admins.add_administrator(current_user.org_id, current_actor(), **values)
+        except DomainError as exc:
+            db.session.rollback()
+            errors = form_errors(exc)
+        else:
+            return _credentials(creds, "added")
+    return render("administrators/new.html", "administrators/_add_form.html", status=422 if errors else 200,
+                  **_context(values=values, errors=errors))
+
+
+@bp.route("/<int:admin_id>")
+@require(primary=True)
+def detail(admin_id: int) -> Any:
+    """One administrator: details, permissions, password and status."""
+    return _detail(_org_admin(admin_id))
+
+
+def _detail(admin: Admin, *, status: int = 200, errors: dict[str, str] | None = None,
+            notice: str | None = None) -> Any:
+    return render("administrators/detail.html", "administrators/_detail.html", status=status,
+                  **_context(admin=admin, errors=errors or {}, notice=notice))
+
+
+def _change(admin_id: int, change: Callable[[Admin], Any], notice: str) -> Any:
+    """Apply one change to an administrator and answer with their page: 422 and nothing written on a refusal."""
+    admin = _org_admin(admin_id)
+    try:
+        change(admin)
+    except Forbidden:
+        abort(403)
+    except DomainError as exc:
+        db.session.rollback()
+        return _detail(_org_admin(admin_id), status=422, errors=form_errors(exc))
+    db.session.commit()
+    return _detail(admin, notice=notice)
+
+
+@bp.route("/<int:admin_id>/permissions", methods=["POST"])
+@require(primary=True)
+def edit_permissions(admin_id: int) -> Any:
+    """Save permissions; they take effect at the administrator's next request."""
+    return _change(admin_id, lambda a: admins.edit_permissions(a.org_id, a.id, request.form.getlist("permissions"),
+                                                               current_actor()),
+                   "Permissions saved. They apply from the administrator's next page load.")
+
+
+@bp.route("/<int:admin_id>/deactivate", methods=["POST"])
+@require(primary=True)
+def deactivate(admin_id: int) -> Any:
+    """Deactivate administrator: no more sign-in, open sessions end at their next request."""
+    return _change(admin_id, lambda a: admins.set_active(a.org_id, a.id, False, current_actor()),
+                   "Administrator deactivated. Their open sessions have ended.")
+
+
+@bp.route("/<int:admin_id>/reactivate", methods=["POST"])
+@require(primary=True)
+def reactivate(admin_id: int) -> Any:
+    """Reactivate administrator: they can sign in again with their password."""
+    return _change(admin_id, lambda a: admins.set_active(a.org_id, a.id, True, current_actor()),
+                   "Administrator reactivated.")
+
+
+@bp.route("/<int:admin_id>/reset-password", methods=["POST"])
+@require(primary=True)
+def reset_password(admin_id: int) -> Any:
+    """Reset password: a new initial password shown once, or a set-password link."""
+    admin = _org_admin(admin_id)
+    try:
+        creds = admins.reset_password(admin.org_id, admin.id, current_actor(),
+                                      delivery=request.form.get("delivery", "password"))
+    except DomainError as exc:
+        db.session.rollback()
+        return _detail(_org_admin(admin_id), status=422, errors=form_errors(exc))
+    return _credentials(creds, "reset")
+
+
+@bp.route("/transfer", methods=["GET", "POST"])
+@require(primary=True)
+def transfer() -> Any:
+    """Transfer primary administrator, confirmed with the primary's password."""
+    errors: dict[str, str] = {}
+    chosen = request.form.get("admin_id", request.args.get("admin_id", ""))
+    if request.method == "POST":
+        try:
+            new = admins.transfer_primary(current_user.org_id, chosen, current_actor(),
+                                          password=request.form.get("password", ""))
+        except Forbidden:
+            abort(403)
+        except DomainError as exc:
+            db.session.rollback()
+            errors = form_errors(exc)
+        else:
+            db.session.commit()
+            flash(f"{new.display_name} is now the primary administrator. You keep every permission.")
+            target = url_for("account.index")
+            if wants_fragment():
+                # The navigation changes with the role: load a whole page, not a fragment.
+                response = make_response("", 204)
+                response.headers["HX-Redirect"] = target
+                return response
+            return redirect(target)
+    return render("administrators/transfer.html", "administrators/_transfer_form.html",
+                  status=422 if errors else 200,
+                  **_context(candidates=[(a.id, f"{a.display_name} ({a.email})")
+                                         for a in admins.transfer_candidates(current_user.org_id)],
+                             chosen=chosen,
+                             errors=errors))
