@@ -96,14 +96,20 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _issue_token(admin: Admin) -> str:
-    """A new set-password token; earlier unused links of the admin stop working."""
-    now = utcnow()
+def _revoke_tokens(admin: Admin) -> None:
+    """End every unused set-password link of the admin."""
     db.session.execute(
         update(PasswordResetToken)
         .where(PasswordResetToken.admin_id == admin.id, PasswordResetToken.used_at.is_(None))
-        .values(used_at=now)
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
+
+
+def _issue_token(admin: Admin) -> str:
+    """A new set-password token; earlier unused links of the admin stop working."""
+    _revoke_tokens(admin)
+    now = utcnow()
     token = secrets.token_urlsafe(32)
     db.session.add(PasswordResetToken(admin_id=admin.id, token_hash=_token_hash(token),
                                       expires_at=now + SET_PASSWORD_LINK_LIFETIME, created_at=now))
@@ -159,6 +165,7 @@ def set_active(org_id: int, admin_id: int, active: bool, actor: Actor) -> Admin:
     if not active:
         # The session id carries the version: every open session of the admin ends at its next request.
         admin.session_version += 1
+        _revoke_tokens(admin)
     db.session.flush()
     audit.record(actor, org_id, "Reactivate administrator" if active else "Deactivate administrator",
                  target_type="admin", target_id=admin.id, target_name=admin.email,
@@ -214,7 +221,7 @@ def valid_token(token: str) -> PasswordResetToken | None:
     return row if admin is not None and admin.active else None
 
 
-def set_password_with_token(token: str, password: str, confirm: str) -> Admin:
+def set_password_with_token(token: str, password: str, confirm: str, ip: str | None = None) -> Admin:
     """Set an administrator's password through a set-password link; the link works once."""
     row = valid_token(token)
     if row is None:
@@ -235,7 +242,7 @@ def set_password_with_token(token: str, password: str, confirm: str) -> Admin:
     admin.password_hash = passwords.hash_password(password)
     admin.session_version += 1
     db.session.flush()
-    audit.record(Actor.for_admin(admin), admin.org_id, "Reset password", target_type="admin", target_id=admin.id,
+    audit.record(Actor.for_admin(admin, ip), admin.org_id, "Reset password", target_type="admin", target_id=admin.id,
                  target_name=admin.email, summary="Password set with a set-password link")
     return admin
 

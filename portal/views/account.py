@@ -58,7 +58,7 @@ def set_password(token: str) -> Any:
     if request.method == "POST" and valid:
         try:
             admins.set_password_with_token(token, request.form.get("new_password", ""),
-                                           request.form.get("confirm_password", ""))
+                                           request.form.get("confirm_password", ""), request.remote_addr)
         except DomainError as exc:
             db.session.rollback()
             errors = form_errors(exc)

@@ -167,6 +167,17 @@ def test_set_password_link_expires_issue_7(app, console, org, caplog) -> None:
     assert response.status_code == 410 and "This link no longer works" in response.get_data(as_text=True)
 
 
+def test_deactivation_ends_an_unused_set_password_link_issue_7(app, console, org, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="portal.admins"):
+        console.post(f"{BASE}/new", {"name": "Kim", "email": "kim@acme.test", "delivery": "link"})
+    link = re.search(r"(/set-password/[\w-]+)", caplog.text).group(1)
+    with app.app_context():
+        kim = db.session.scalar(sa.select(Admin.id).where(Admin.email_norm == "kim@acme.test"))
+    console.post(f"{BASE}/{kim}/deactivate")
+    console.post(f"{BASE}/{kim}/reactivate")
+    assert Console(app.test_client()).get(link).status_code == 410
+
+
 def test_set_password_link_is_emailed_after_commit_when_smtp_is_configured_issue_7(app, console, org,
                                                                                    monkeypatch) -> None:
     from portal import notify
