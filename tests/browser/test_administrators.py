@@ -28,7 +28,7 @@ def test_primary_adds_a_sync_only_administrator_who_sees_directory_sync_but_not_
     page.get_by_label("Show an initial password now").check()
     page.get_by_role("button", name="Add administrator").click()
 
-    password_box = page.get_by_label("Initial password")
+    password_box = page.get_by_role("textbox", name="Initial password", exact=True)
     expect(password_box).to_be_visible()
     password = password_box.input_value()
     assert len(password) >= 12
