@@ -5,7 +5,8 @@ work, so a flood costs nothing), then the bearer token (RFC 7644 §2; 401 with
 ``WWW-Authenticate: Bearer``), the source's state (403 until Save and Activate),
 then the body size (413). After authentication every failure response leaves one
 sync log row, written in a fresh transaction after the request's own changes
-were rolled back; every response records the source's last request and status.
+were rolled back, and a refused write notifies the administrators chosen for
+sync failures; every response records the source's last request and status.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, default_exceptions
 
-from portal import sync, synclog
+from portal import notify, sync, synclog
 from portal.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, PreconditionFailed
 from portal.extensions import db, limiter
 from portal.sync import AuthFailure
@@ -158,6 +159,9 @@ def finish(response: Response) -> Response:
             synclog.record(ids[0], ids[1], request_info(), operation=g.get("scim_operation", "request"),
                            result="failure", status_code=response.status_code, object_type=object_type,
                            object_id=object_id, object_name=object_name, scim_type=scim_type, error_detail=detail)
+            if request.method != "GET" or response.status_code >= 500:
+                # A refused write is a sync failure the chosen administrators hear about (folded per hour).
+                notify.sync_failure(g.source, scim_type or f"HTTP {response.status_code}", detail)
         sync.note_request(ids[0], response.status_code, detail)
         db.session.commit()
     except Exception:  # the answer stands even when its bookkeeping fails

@@ -188,3 +188,18 @@ def test_unexpected_error_is_a_scim_500_without_html(app: Any, scim: Scim, monke
     body = assert_scim_error(scim.post("/Users", user()), 500)
     assert "boom" not in body["detail"]
     assert [r.status_code for r in sync_logs(app)] == [500]
+
+
+def test_refused_write_notifies_the_chosen_administrators_seed_1_1_step_5(app: Any, scim: Scim, org: Any) -> None:
+    chosen = make_admin(app, org, "ops@acme.test", {"org_data_sync"})
+    with app.app_context():
+        source = db.session.scalar(sa.select(SyncSource))
+        sync.configure_source(org.id, source.id, Actor.cli(), notified_admin_ids=[chosen])
+        db.session.commit()
+    scim.create_user()
+    scim.post("/Users", user())
+    scim.post("/Users", user())
+    scim.get("/Users/unknown")
+    with app.app_context():
+        notes = db.session.scalars(sa.select(Notification)).all()
+        assert [(n.admin_id, n.kind, n.count) for n in notes] == [(chosen, "sync_failure", 2)]
