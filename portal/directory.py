@@ -6,10 +6,15 @@ IntegrityError into a ``Conflict`` naming the field.
 """
 from __future__ import annotations
 
+import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import date
 from typing import Any, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.exc import IntegrityError
 from . import audit, passwords
 from .actors import Actor
@@ -17,13 +22,19 @@ from .errors import Conflict, Invalid, NotFound
 from .extensions import db
 from .models import (
     DEFAULT_WORKFORCE_TYPES,
+    MEMBER_STATUSES,
     Admin,
     Department,
     Field,
     JobTitle,
     Member,
     Organization,
+    SyncLog,
+    SyncSource,
+    UserGroup,
     WorkforceType,
+    group_members,
+    member_departments,
     norm,
 )
 
@@ -392,3 +403,451 @@ def update_member(org_id: int, member_id: int, values: dict[str, Any], actor: Ac
         audit.record(actor, org_id, "Edit member", target_type="member", target_id=member.public_id,
                      target_name=member.name, changes=changes)
     return member
+
+
+def _custom_field_values(org_id: int, raw: dict[str, Any]) -> dict[str, Any]:
+    """Check custom field values against their field types; empty values are dropped."""
+    fields = {f.key: f for f in db.session.scalars(
+        select(Field).where(Field.org_id == org_id, Field.standard.is_(False), Field.key.in_(list(raw))))}
+    clean: dict[str, Any] = {}
+    for key, value in raw.items():
+        custom = fields.get(key)
+        if custom is None:
+            raise Invalid("No such custom field", field=f"custom.{key}")
+        text = _clean(value)
+        if text is None:
+            continue
+        clean[key] = _typed_value(custom, text)
+    return clean
+
+
+def _typed_value(custom: Field, text: str) -> Any:
+    where = f"custom.{custom.key}"
+    if custom.field_type == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            raise Invalid(f"{custom.name} must be a number", field=where) from None
+        return int(number) if number.is_integer() else number
+    if custom.field_type == "date":
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise Invalid(f"{custom.name} must be a date (YYYY-MM-DD)", field=where) from None
+    if custom.field_type == "option" and text not in custom.options:
+        raise Invalid(f"Choose one of the options of {custom.name}", field=where)
+    return text
+
+
+def set_custom_fields(org_id: int, member_id: int, raw: dict[str, Any], actor: Actor) -> Member:
+    """Set a member's custom field values; they belong to the console, so synced members have them too."""
+    member = get_member(org_id, member_id)
+    before = dict(member.custom_fields or {})
+    after = {**before, **{k: None for k in raw}, **_custom_field_values(org_id, raw)}
+    member.custom_fields = {k: v for k, v in after.items() if v is not None}
+    db.session.flush()
+    changes = audit.diff({f"custom.{k}": v for k, v in before.items()},
+                         {f"custom.{k}": v for k, v in member.custom_fields.items()})
+    if changes:
+        audit.record(actor, org_id, "Edit member", target_type="member", target_id=member.public_id,
+                     target_name=member.name, changes=changes)
+    return member
+
+
+# ---------------------------------------------------------------- members: lifecycle by hand, listing
+
+
+def _hand_made(member: Member, doing: str) -> None:
+    """Refuse to change by hand what a sync source manages: the identity provider would undo it."""
+    if member.source_id is not None:
+        raise Invalid(f"{member.name} is managed by the sync source {member.source.name}; "
+                      f"{doing} the user in the identity provider", field="status")
+
+
+def set_member_active(org_id: int, member_id: int, active: bool, actor: Actor) -> Member:
+    """Suspend or reactivate a member made in the Admin Console."""
+    member = get_member(org_id, member_id)
+    _hand_made(member, "reactivate" if active else "suspend")
+    before = member.status
+    member.status = "active" if active else "inactive"
+    db.session.flush()
+    if before != member.status:
+        audit.record(actor, org_id, "Reactivate member" if active else "Suspend member", target_type="member",
+                     target_id=member.public_id, target_name=member.name, changes={"status": [before, member.status]})
+    return member
+
+
+def delete_member(org_id: int, member_id: int, actor: Actor) -> None:
+    """Delete a member made in the Admin Console (memberships go with it)."""
+    member = get_member(org_id, member_id)
+    _hand_made(member, "delete")
+    snapshot = member_snapshot(member)
+    public_id, name = member.public_id, member.name
+    # Members managed by this one keep existing; they lose the reference.
+    db.session.execute(update(Member).where(Member.manager_id == member.id).values(manager_id=None)
+                       .execution_options(synchronize_session=False))
+    db.session.delete(member)
+    db.session.flush()
+    audit.record(actor, org_id, "Delete member", target_type="member", target_id=public_id, target_name=name,
+                 changes=audit.diff(snapshot, {}))
+
+
+@dataclass(frozen=True)
+class MemberFilter:
+    """The Members tab's search and filters, as read from the query string."""
+
+    search: str = ""
+    department_id: int | None = None
+    status: str = ""
+    #: "" any, "console" the Admin Console, or a sync source id
+    source: str = ""
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _prefix(column: Any, text: str) -> Any:
+    """``column`` starts with ``text``: a range an index answers, plus LIKE for any collation's edge cases."""
+    condition = and_(column >= text, column.like(_escape_like(text) + "%", escape="\\"))
+    last = ord(text[-1])
+    if last < 0x10FFFF:
+        condition = and_(condition, column < text[:-1] + chr(last + 1))
+    return condition
+
+
+def department_ids_under(org_id: int, department_id: int) -> list[int]:
+    """The department and all its sub-departments (one query for the organization's tree)."""
+    children: dict[int | None, list[int]] = {}
+    for dept_id, parent_id in db.session.execute(
+        select(Department.id, Department.parent_id).where(Department.org_id == org_id)
+    ):
+        children.setdefault(parent_id, []).append(dept_id)
+    found, todo = [], [department_id]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def member_conditions(org_id: int, flt: MemberFilter) -> list[Any]:
+    """WHERE conditions of the Members tab, each backed by an index of ``members``."""
+    conditions: list[Any] = [Member.org_id == org_id]
+    text = flt.search.strip()
+    if text:
+        lowered = text.lower()
+        conditions.append(or_(
+            _prefix(Member.name_norm, lowered),
+            _prefix(Member.email_norm, lowered),
+            _prefix(Member.external_id_norm, lowered),
+            _prefix(Member.employee_id, text),
+        ))
+    if flt.status in MEMBER_STATUSES:
+        conditions.append(Member.status == flt.status)
+    if flt.source == "console":
+        conditions.append(Member.source_id.is_(None))
+    elif flt.source.isdigit():
+        conditions.append(Member.source_id == int(flt.source))
+    if flt.department_id is not None:
+        under = department_ids_under(org_id, flt.department_id)
+        conditions.append(Member.id.in_(
+            select(member_departments.c.member_id).where(member_departments.c.department_id.in_(under))
+        ))
+    return conditions
+
+
+def list_members(org_id: int, flt: MemberFilter, *, limit: int, offset: int) -> tuple[list[Member], int]:
+    """A page of members by name with what the table shows loaded in bulk, and the total that match."""
+    conditions = member_conditions(org_id, flt)
+    total = db.session.scalar(select(func.count(Member.id)).where(*conditions)) or 0
+    rows = db.session.scalars(
+        select(Member).where(*conditions)
+        .options(selectinload(Member.departments), joinedload(Member.job_title),
+                 joinedload(Member.employee_type), joinedload(Member.source))
+        .order_by(Member.name_norm, Member.id).limit(limit).offset(offset)
+    ).unique()
+    return list(rows), total
+
+
+def member_sync_log(member: Member, limit: int = 10) -> list[SyncLog]:
+    """The member's latest sync log entries (by its SCIM id), newest first."""
+    return list(db.session.scalars(
+        select(SyncLog).options(joinedload(SyncLog.source))
+        .where(SyncLog.org_id == member.org_id, SyncLog.object_id == member.public_id)
+        .order_by(SyncLog.created_at.desc(), SyncLog.id.desc()).limit(limit)
+    ))
+
+
+# ---------------------------------------------------------------- departments: tree, deletion
+
+
+@dataclass
+class DepartmentNode:
+    """A department of the tree with its member count (sub-departments included) and children."""
+
+    department: Department
+    direct_members: int = 0
+    members: int = 0
+    children: list[DepartmentNode] = dataclass_field(default_factory=list)
+
+    @property
+    def path_ids(self) -> list[int]:
+        return [self.department.id] + [i for c in self.children for i in c.path_ids]
+
+
+def department_tree(org_id: int) -> tuple[DepartmentNode, dict[int, DepartmentNode]]:
+    """The organization's department tree with member counts: one query for departments, one grouped count."""
+    depts = list(db.session.scalars(
+        select(Department).options(joinedload(Department.source))
+        .where(Department.org_id == org_id).order_by(Department.name_norm, Department.id)
+    ))
+    direct = dict(db.session.execute(
+        select(member_departments.c.department_id, func.count())
+        .join(Department, Department.id == member_departments.c.department_id)
+        .where(Department.org_id == org_id).group_by(member_departments.c.department_id)
+    ).all())
+    nodes = {d.id: DepartmentNode(d, direct_members=direct.get(d.id, 0)) for d in depts}
+    root = None
+    for node in nodes.values():
+        parent_id = node.department.parent_id
+        if parent_id is None:
+            root = node
+        elif parent_id in nodes:
+            nodes[parent_id].children.append(node)
+    if root is None:
+        raise NotFound("The organization has no root department")
+
+    def total(node: DepartmentNode) -> int:
+        node.members = node.direct_members + sum(total(c) for c in node.children)
+        return node.members
+
+    total(root)
+    # Everyone belongs to the organization, in a department or not.
+    root.members = db.session.scalar(select(func.count(Member.id)).where(Member.org_id == org_id)) or 0
+    return root, nodes
+
+
+def delete_department(org_id: int, department_id: int, actor: Actor) -> None:
+    """Delete an empty department: no members and no sub-departments; the root stays."""
+    dept = get_department(org_id, department_id)
+    if dept.parent_id is None:
+        raise Invalid("The organization's root department cannot be deleted", field="department")
+    if db.session.scalar(select(Department.id).where(Department.parent_id == dept.id).limit(1)) is not None:
+        raise Invalid(f"{dept.name} has sub-departments; move or delete them first", field="department")
+    if db.session.scalar(select(member_departments.c.member_id)
+                         .where(member_departments.c.department_id == dept.id).limit(1)) is not None:
+        raise Invalid(f"{dept.name} has members; move them to another department first", field="department")
+    snapshot = _department_snapshot(dept)
+    dept_id, name = dept.id, dept.name
+    db.session.delete(dept)
+    db.session.flush()
+    audit.record(actor, org_id, "Delete department", target_type="department", target_id=dept_id, target_name=name,
+                 changes=audit.diff(snapshot, {}))
+
+
+# ---------------------------------------------------------------- user groups by hand
+
+
+def get_group(org_id: int, group_id: int) -> UserGroup:
+    """A user group of the organization, or NotFound."""
+    group = db.session.get(UserGroup, group_id)
+    if group is None or group.org_id != org_id:
+        raise NotFound("No such user group")
+    return group
+
+
+def list_groups(org_id: int, *, search: str = "", limit: int, offset: int) -> tuple[list[tuple[UserGroup, int]], int]:
+    """A page of user groups by name with their member counts (one grouped query), and the total."""
+    conditions: list[Any] = [UserGroup.org_id == org_id]
+    if search.strip():
+        conditions.append(_prefix(UserGroup.display_name_norm, search.strip().lower()))
+    total = db.session.scalar(select(func.count(UserGroup.id)).where(*conditions)) or 0
+    counts = (select(group_members.c.group_id, func.count().label("n"))
+              .group_by(group_members.c.group_id).subquery())
+    rows = db.session.execute(
+        select(UserGroup, func.coalesce(counts.c.n, 0))
+        .options(joinedload(UserGroup.source))
+        .outerjoin(counts, counts.c.group_id == UserGroup.id)
+        .where(*conditions).order_by(UserGroup.display_name_norm, UserGroup.id).limit(limit).offset(offset)
+    ).all()
+    return [(g, n) for g, n in rows], total
+
+
+def group_members_page(group: UserGroup, *, limit: int, offset: int) -> tuple[list[Member], int]:
+    """A page of the group's members by name, and how many it has."""
+    where = Member.id.in_(select(group_members.c.member_id).where(group_members.c.group_id == group.id))
+    total = db.session.scalar(select(func.count(Member.id)).where(where)) or 0
+    rows = db.session.scalars(select(Member).options(joinedload(Member.source)).where(where)
+                              .order_by(Member.name_norm, Member.id).limit(limit).offset(offset))
+    return list(rows), total
+
+
+def _hand_made_group(group: UserGroup) -> None:
+    if group.source_id is not None:
+        raise Invalid(f"{group.display_name} is managed by the sync source {group.source.name}; "
+                      "change it in the identity provider", field="display_name")
+
+
+def _group_conflict(name: str) -> Conflict:
+    return Conflict(f"A user group named {name!r} already exists", field="display_name")
+
+
+def create_group(org_id: int, display_name: str, actor: Actor, description: str | None = None) -> UserGroup:
+    """Create a user group by hand (data source Admin Console)."""
+    name = (display_name or "").strip()
+    if not name:
+        raise Invalid("Enter the user group's name", field="display_name")
+    group = UserGroup(org_id=org_id, display_name=name, description=_clean(description), source_id=actor.source_id)
+    try:
+        with unique_flush():
+            db.session.add(group)
+    except Conflict as exc:
+        raise _group_conflict(name) from exc
+    audit.record(actor, org_id, "Add user group", target_type="group", target_id=group.public_id,
+                 target_name=name, changes={"display_name": [None, name]})
+    return group
+
+
+def update_group(org_id: int, group_id: int, actor: Actor, *, display_name: str | None = None,
+                 description: str | None = None) -> UserGroup:
+    """Rename or describe a user group made by hand."""
+    group = get_group(org_id, group_id)
+    _hand_made_group(group)
+    before = {"display_name": group.display_name, "description": group.description}
+    name = (display_name or "").strip() if display_name is not None else group.display_name
+    if not name:
+        raise Invalid("Enter the user group's name", field="display_name")
+    try:
+        with unique_flush():
+            group.display_name = name
+            if description is not None:
+                group.description = _clean(description)
+    except Conflict as exc:
+        raise _group_conflict(name) from exc
+    changes = audit.diff(before, {"display_name": group.display_name, "description": group.description})
+    if changes:
+        audit.record(actor, org_id, "Edit user group", target_type="group", target_id=group.public_id,
+                     target_name=group.display_name, changes=changes)
+    return group
+
+
+def add_group_member(org_id: int, group_id: int, who: str, actor: Actor) -> Member:
+    """Add a member, named by email or userName, to a user group made by hand."""
+    group = get_group(org_id, group_id)
+    _hand_made_group(group)
+    key = norm(who) or ""
+    member = db.session.scalar(select(Member).where(
+        Member.org_id == org_id, or_(Member.email_norm == key, Member.external_id_norm == key)))
+    if member is None:
+        raise Invalid("No member has this email or user ID", field="member")
+    already = db.session.scalar(select(group_members.c.member_id).where(
+        group_members.c.group_id == group.id, group_members.c.member_id == member.id))
+    if already is None:
+        db.session.execute(group_members.insert().values(group_id=group.id, member_id=member.id))
+        db.session.expire(group, ["members"])
+        audit.record(actor, org_id, "Edit user group", target_type="group", target_id=group.public_id,
+                     target_name=group.display_name, changes={"members": [None, f"+ {member.email}"]})
+    return member
+
+
+def remove_group_member(org_id: int, group_id: int, member_id: int, actor: Actor) -> None:
+    """Take a member out of a user group made by hand."""
+    group = get_group(org_id, group_id)
+    _hand_made_group(group)
+    member = get_member(org_id, member_id)
+    removed = db.session.execute(group_members.delete().where(
+        group_members.c.group_id == group.id, group_members.c.member_id == member.id)).rowcount
+    if removed:
+        db.session.expire(group, ["members"])
+        audit.record(actor, org_id, "Edit user group", target_type="group", target_id=group.public_id,
+                     target_name=group.display_name, changes={"members": [f"- {member.email}", None]})
+
+
+def delete_group(org_id: int, group_id: int, actor: Actor) -> None:
+    """Delete a user group made by hand; its members stay."""
+    group = get_group(org_id, group_id)
+    _hand_made_group(group)
+    public_id, name = group.public_id, group.display_name
+    db.session.delete(group)
+    db.session.flush()
+    audit.record(actor, org_id, "Delete user group", target_type="group", target_id=public_id, target_name=name,
+                 changes={"display_name": [name, None]})
+
+
+# ---------------------------------------------------------------- Field Management
+
+FIELD_TYPES = {"text": "Text", "number": "Number", "date": "Date", "option": "Option"}
+
+
+def list_fields(org_id: int) -> list[Field]:
+    """The organization's member fields: the 12 standard ones in the seed's order, then custom ones."""
+    return list(db.session.scalars(
+        select(Field).where(Field.org_id == org_id).order_by(Field.standard.desc(), Field.position, Field.id)))
+
+
+def get_field(org_id: int, field_id: int) -> Field:
+    """A member field of the organization, or NotFound."""
+    found = db.session.get(Field, field_id)
+    if found is None or found.org_id != org_id:
+        raise NotFound("No such field")
+    return found
+
+
+def create_field(org_id: int, name: str, field_type: str, actor: Actor, options: list[str] | None = None) -> Field:
+    """Add a custom member field (text, number, date or option)."""
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("Enter the field's name", field="name")
+    if field_type not in FIELD_TYPES:
+        raise Invalid("Choose a field type: text, number, date or option", field="field_type")
+    choices = [o.strip() for o in options or [] if o and o.strip()]
+    if field_type == "option" and not choices:
+        raise Invalid("An option field needs at least one option", field="options")
+    if len(set(c.lower() for c in choices)) != len(choices):
+        raise Invalid("Each option may appear once", field="options")
+    position = (db.session.scalar(select(func.max(Field.position)).where(Field.org_id == org_id)) or 0) + 1
+    created = Field(org_id=org_id, key=f"custom_{uuid.uuid4().hex[:12]}", name=name, field_type=field_type,
+                    options=choices if field_type == "option" else [], standard=False, scim_attribute=None,
+                    required=False, unique=False, position=position)
+    try:
+        with unique_flush():
+            db.session.add(created)
+    except Conflict as exc:
+        raise Conflict(f"A field named {name!r} already exists", field="name") from exc
+    audit.record(actor, org_id, "Add field", target_type="field", target_id=created.id, target_name=name,
+                 changes={"name": [None, name], "type": [None, field_type], "options": [None, created.options or None]})
+    return created
+
+
+def delete_field(org_id: int, field_id: int, actor: Actor) -> None:
+    """Delete a custom field; the standard fields of the attribute table stay."""
+    found = get_field(org_id, field_id)
+    if found.standard:
+        raise Invalid("Standard fields cannot be deleted", field="field")
+    name = found.name
+    db.session.delete(found)
+    db.session.flush()
+    audit.record(actor, org_id, "Delete field", target_type="field", target_id=field_id, target_name=name,
+                 changes={"name": [name, None]})
+
+
+@dataclass(frozen=True)
+class FieldSource:
+    """Where a field's values come from: a sync source and its SCIM attribute, or the Admin Console."""
+
+    label: str
+    attribute: str | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.label}: {self.attribute}" if self.attribute else self.label
+
+
+def field_sources(org_id: int, found: Field) -> list[FieldSource]:
+    """Each sync source of the organization that writes the field, with the SCIM attribute it reads."""
+    if not found.standard or not found.scim_attribute:
+        return []
+    sources = db.session.scalars(select(SyncSource).where(
+        SyncSource.org_id == org_id, SyncSource.deleted_at.is_(None)).order_by(SyncSource.name, SyncSource.id))
+    return [FieldSource(f"{s.name} (SCIM)", found.scim_attribute) for s in sources]

@@ -1,32 +1,539 @@
-"""Console area: organization."""
+"""Console area Organization: Member and Department, User Group, Field Management (seed 1.3 and "View data source information")."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from flask import Blueprint
+from flask import Blueprint, Response, abort, make_response, redirect, request, url_for
+from flask_login import current_user
 
+from .. import directory, notify
 from ..auth import require
-from ..web import render
+from ..errors import DomainError, NotFound
+from ..extensions import db
+from ..models import MEMBER_STATUSES, Member, SyncSource
+from ..sync import list_sources
+from ..web import current_actor, render, wants_fragment
+from .paging import page_number, pager
 
 bp = Blueprint("organization", __name__, url_prefix="/organization")
+
+PER_PAGE = 50
+GROUP_MEMBERS_PER_PAGE = 20
+
+#: member form inputs besides the plain member fields
+MEMBER_ASSOCIATIONS = ("job_title", "employee_type_id")
+
+
+# ---------------------------------------------------------------- shared
+
+
+def _org_id() -> int:
+    return current_user.org_id
+
+
+def _banners() -> list[notify.Banner]:
+    return notify.banners(current_user)
+
+
+def _drawer(fragment: str, *, status: int = 200, **context: Any) -> Response:
+    """A Details drawer for htmx, or the same content as a page of its own (links work without JavaScript)."""
+    return render("organization/drawer_page.html", fragment, status=status, inner=fragment, **context)
+
+
+def _changed(response: Response, event: str) -> Response:
+    """Tell the page's lists to refresh themselves (they listen for ``event`` on the body)."""
+    response.headers["HX-Trigger"] = event
+    return response
+
+
+def _closed(event: str, redirect_to: str) -> Response:
+    """After a deletion: an empty drawer (app.js closes it) and a refresh event, or a redirect."""
+    if wants_fragment():
+        return _changed(make_response("", 200), event)
+    return redirect(redirect_to)  # type: ignore[return-value]
+
+
+def _refused(exc: DomainError, show: Callable[..., Response], **context: Any) -> Response:
+    """Roll back what the request did and show the form again with the message next to its field (422)."""
+    db.session.rollback()
+    return show(errors={exc.field or "form": exc.message}, status=422, **context)
+
+
+def _get_or_404(getter: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return getter(_org_id(), *args)
+    except NotFound:
+        abort(404)
+
+
+def _sources() -> list[SyncSource]:
+    return list_sources(_org_id())
+
+
+def _tabs() -> list[tuple[str, str, str]]:
+    return [("members", "Members", url_for("organization.members")),
+            ("departments", "Departments", url_for("organization.departments"))]
+
+
+@bp.route("/banners/<int:source_id>/dismiss", methods=["POST"])
+@require("directory")
+def dismiss_banner(source_id: int) -> Any:
+    """Hide a sync source's change banner for this administrator."""
+    notify.dismiss_banner(current_user, source_id)
+    db.session.commit()
+    if wants_fragment():
+        return "", 204
+    return redirect(request.referrer or url_for("organization.members"))
+
+
+# ---------------------------------------------------------------- Members
+
+
+def _member_filter() -> directory.MemberFilter:
+    args = request.args
+    dept = args.get("department", "")
+    return directory.MemberFilter(
+        search=args.get("q", "")[:200],
+        department_id=int(dept) if dept.isdigit() else None,
+        status=args.get("status", "") if args.get("status", "") in MEMBER_STATUSES else "",
+        source=args.get("source", "") if args.get("source", "") == "console" or args.get("source", "").isdigit() else "",
+    )
+
+
+def _flat_departments() -> list[tuple[int, str]]:
+    """(id, indented name) of every department, tree order, for the department selects."""
+    root, _nodes = directory.department_tree(_org_id())
+    rows: list[tuple[int, str]] = []
+
+    def walk(node: directory.DepartmentNode, depth: int) -> None:
+        rows.append((node.department.id, "\u2003" * depth + node.department.name))
+        for child in node.children:
+            walk(child, depth + 1)
+
+    walk(root, 0)
+    return rows
 
 
 @bp.route("/members")
 @require("directory")
 def members() -> Any:
-    """Member and Department."""
-    return render("area_empty.html", title="Member and Department")
+    """The Members tab: search as you type, filters, numbered pages with the total, all in SQL."""
+    flt = _member_filter()
+    number = page_number()
+    query_args = {"q": flt.search, "department": flt.department_id, "status": flt.status, "source": flt.source}
+    rows, total = directory.list_members(_org_id(), flt, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
+    context = {
+        "members": rows, "flt": flt,
+        "pager": pager("organization.members", total, PER_PAGE, number, **query_args),
+        "self_url": url_for("organization.members", **{k: v for k, v in query_args.items() if v}, page=number),
+    }
+    if wants_fragment():
+        return render("organization/_member_results.html", "organization/_member_results.html", **context)
+    return render("organization/members.html", title="Member and Department", tabs=_tabs(), tab="members",
+                  banners=_banners(), departments=_flat_departments(), sources=_sources(), **context)
+
+
+def _member_details(member: Member, **context: Any) -> Response:
+    return _drawer("organization/_member_details.html", title=member.name, member=member,
+                   sync_log=directory.member_sync_log(member), custom_fields=_custom_fields(), **context)
+
+
+def _custom_fields() -> list[Any]:
+    return [f for f in directory.list_fields(_org_id()) if not f.standard]
+
+
+@bp.route("/members/<int:member_id>")
+@require("directory")
+def member(member_id: int) -> Any:
+    """Details of a member: every field, the data source and its recent sync log entries."""
+    return _member_details(_get_or_404(directory.get_member, member_id))
+
+
+def _member_values() -> dict[str, Any]:
+    form = request.form
+    values: dict[str, Any] = {key: form.get(key, "") for key in directory.MEMBER_FIELDS + MEMBER_ASSOCIATIONS}
+    dept = form.get("department_id", "")
+    values["department_ids"] = [int(dept)] if dept.isdigit() else []
+    return values
+
+
+def _custom_values() -> dict[str, str]:
+    return {key[len("custom."):]: value for key, value in request.form.items() if key.startswith("custom.")}
+
+
+def _member_form(member: Member | None = None, *, values: dict[str, Any] | None = None,
+                 errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    if member is not None and values is None:
+        values = {key: getattr(member, key) or "" for key in directory.MEMBER_FIELDS}
+        values.update(job_title=member.job_title.name if member.job_title else "",
+                      employee_type_id=member.employee_type_id or "",
+                      department_ids=[d.id for d in member.departments])
+        values.update({f"custom.{k}": v for k, v in (member.custom_fields or {}).items()})
+    return _drawer("organization/_member_form.html", status=status, title="Edit member" if member else "Add member",
+                   member=member, values=values or {}, errors=errors or {}, departments=_flat_departments(),
+                   workforce_types=[(wt.id, wt.name) for wt in directory.workforce_types(_org_id())],
+                   custom_fields=_custom_fields())
+
+
+@bp.route("/members/new", methods=["GET", "POST"])
+@require("directory")
+def new_member() -> Any:
+    """Add a member by hand: data source Admin Console, the same uniqueness rules as SCIM."""
+    if request.method == "GET":
+        return _member_form()
+    values = _member_values()
+    custom = _custom_values()
+    try:
+        created = directory.create_member(_org_id(), values, current_actor())
+        if custom:
+            directory.set_custom_fields(_org_id(), created.id, custom, current_actor())
+    except DomainError as exc:
+        return _refused(exc, _member_form, values={**values, **{f"custom.{k}": v for k, v in custom.items()}})
+    db.session.commit()
+    return _member_done(created)
+
+
+def _member_done(member: Member) -> Response:
+    if wants_fragment():
+        return _changed(_member_details(member), "members-changed")
+    return redirect(url_for("organization.member", member_id=member.id))  # type: ignore[return-value]
+
+
+@bp.route("/members/<int:member_id>/edit", methods=["GET", "POST"])
+@require("directory")
+def edit_member(member_id: int) -> Any:
+    """Edit a member; a synced member's fields from its sync source stay read-only (only custom fields change)."""
+    found: Member = _get_or_404(directory.get_member, member_id)
+    if request.method == "GET":
+        return _member_form(found)
+    custom = _custom_values()
+    try:
+        if found.source_id is None:
+            directory.update_member(_org_id(), found.id, _member_values(), current_actor())
+        if custom:
+            directory.set_custom_fields(_org_id(), found.id, custom, current_actor())
+    except DomainError as exc:
+        db.session.rollback()
+        found = directory.get_member(_org_id(), member_id)
+        values = {**(_member_values() if found.source_id is None else {}),
+                  **{f"custom.{k}": v for k, v in custom.items()}}
+        return _member_form(found, values=values, errors={exc.field or "form": exc.message}, status=422)
+    db.session.commit()
+    return _member_done(found)
+
+
+def _member_action(member_id: int, action: Callable[[Member], None]) -> Response:
+    found: Member = _get_or_404(directory.get_member, member_id)
+    try:
+        action(found)
+    except DomainError as exc:
+        db.session.rollback()
+        return _member_details(directory.get_member(_org_id(), member_id), errors={"status": exc.message})
+    db.session.commit()
+    return _member_done(found)
+
+
+@bp.route("/members/<int:member_id>/suspend", methods=["POST"])
+@require("directory")
+def suspend_member(member_id: int) -> Any:
+    """Suspend a member made in the Admin Console."""
+    return _member_action(member_id, lambda m: directory.set_member_active(_org_id(), m.id, False, current_actor()))
+
+
+@bp.route("/members/<int:member_id>/reactivate", methods=["POST"])
+@require("directory")
+def reactivate_member(member_id: int) -> Any:
+    """Reactivate a suspended member made in the Admin Console."""
+    return _member_action(member_id, lambda m: directory.set_member_active(_org_id(), m.id, True, current_actor()))
+
+
+@bp.route("/members/<int:member_id>/delete", methods=["POST"])
+@require("directory")
+def delete_member(member_id: int) -> Any:
+    """Delete a member made in the Admin Console."""
+    found: Member = _get_or_404(directory.get_member, member_id)
+    try:
+        directory.delete_member(_org_id(), found.id, current_actor())
+    except DomainError as exc:
+        db.session.rollback()
+        return _member_details(directory.get_member(_org_id(), member_id), errors={"status": exc.message})
+    db.session.commit()
+    return _closed("members-changed", url_for("organization.members"))
+
+
+# ---------------------------------------------------------------- Departments
+
+
+def _department_details(dept_id: int, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    _root, nodes = directory.department_tree(_org_id())
+    node = nodes.get(dept_id)
+    if node is None:
+        abort(404)
+    below = set(node.path_ids)
+    parents = [(i, label) for i, label in _flat_departments() if i not in below]
+    return _drawer("organization/_department_details.html", status=status, title=node.department.name, node=node,
+                   parents=parents, errors=errors or {})
+
+
+@bp.route("/members/departments")
+@require("directory")
+def departments() -> Any:
+    """The Departments tab: the department tree with member counts, expandable."""
+    root, _nodes = directory.department_tree(_org_id())
+    context = {"root": root, "errors": {}, "values": {}}
+    if wants_fragment():
+        return render("organization/_department_tree.html", **context)
+    return render("organization/departments.html", title="Member and Department", tabs=_tabs(), tab="departments",
+                  banners=_banners(), departments=_flat_departments(), **context)
+
+
+@bp.route("/members/departments/<int:dept_id>")
+@require("directory")
+def department(dept_id: int) -> Any:
+    """Details of a department: data source, parent, members, sub-departments; rename, move, delete."""
+    return _department_details(dept_id)
+
+
+def _form_int(name: str) -> int | None:
+    raw = request.form.get(name, "")
+    return int(raw) if raw.isdigit() else None
+
+
+@bp.route("/members/departments/new", methods=["POST"])
+@require("directory")
+def new_department() -> Any:
+    """Add a department by hand under the chosen parent (the organization when none)."""
+    name = request.form.get("name", "")
+    parent_id = _form_int("parent_id")
+    try:
+        created = directory.create_department(_org_id(), name, current_actor(), parent_id=parent_id)
+    except DomainError as exc:
+        db.session.rollback()
+        root, _nodes = directory.department_tree(_org_id())
+        context = {"root": root, "errors": {exc.field or "name": exc.message},
+                   "values": {"name": name, "parent_id": parent_id}}
+        if wants_fragment():
+            return render("organization/_department_add.html", status=422, departments=_flat_departments(), **context)
+        return render("organization/departments.html", status=422, title="Member and Department", tabs=_tabs(),
+                      tab="departments", banners=_banners(), departments=_flat_departments(), **context)
+    db.session.commit()
+    if wants_fragment():
+        response = render("organization/_department_add.html", departments=_flat_departments(), errors={},
+                          values={}, added=created.name)
+        return _changed(response, "departments-changed")
+    return redirect(url_for("organization.departments"))
+
+
+@bp.route("/members/departments/<int:dept_id>/edit", methods=["POST"])
+@require("directory")
+def edit_department(dept_id: int) -> Any:
+    """Rename or move a department (never under itself or its sub-departments)."""
+    name = request.form.get("name")
+    try:
+        directory.update_department(_org_id(), dept_id, current_actor(), name=name, parent_id=_form_int("parent_id"))
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        db.session.rollback()
+        return _department_details(dept_id, errors={exc.field or "name": exc.message}, status=422)
+    db.session.commit()
+    if wants_fragment():
+        return _changed(_department_details(dept_id), "departments-changed")
+    return redirect(url_for("organization.department", dept_id=dept_id))
+
+
+@bp.route("/members/departments/<int:dept_id>/delete", methods=["POST"])
+@require("directory")
+def delete_department(dept_id: int) -> Any:
+    """Delete an empty department."""
+    try:
+        directory.delete_department(_org_id(), dept_id, current_actor())
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        db.session.rollback()
+        return _department_details(dept_id, errors={"department": exc.message}, status=422)
+    db.session.commit()
+    return _closed("departments-changed", url_for("organization.departments"))
+
+
+# ---------------------------------------------------------------- User Group
 
 
 @bp.route("/groups")
 @require("directory")
 def groups() -> Any:
-    """User Group."""
-    return render("area_empty.html", title="User Group")
+    """User Group: the organization's groups with member counts."""
+    search = request.args.get("q", "")[:200]
+    number = page_number()
+    rows, total = directory.list_groups(_org_id(), search=search, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
+    context = {"groups": rows, "search": search, "pager": pager("organization.groups", total, PER_PAGE, number, q=search),
+               "self_url": url_for("organization.groups", q=search or None, page=number)}
+    if wants_fragment():
+        return render("organization/_group_results.html", **context)
+    return render("organization/groups.html", title="User Group", banners=_banners(), **context)
+
+
+def _group_details(group_id: int, *, errors: dict[str, str] | None = None, status: int = 200,
+                   values: dict[str, Any] | None = None) -> Response:
+    group = _get_or_404(directory.get_group, group_id)
+    number = page_number()
+    rows, total = directory.group_members_page(group, limit=GROUP_MEMBERS_PER_PAGE,
+                                               offset=(number - 1) * GROUP_MEMBERS_PER_PAGE)
+    return _drawer("organization/_group_details.html", status=status, title=group.display_name, group=group,
+                   group_members=rows, member_pager=pager("organization.group", total, GROUP_MEMBERS_PER_PAGE, number,
+                                                          group_id=group.id),
+                   errors=errors or {}, values=values or {})
+
+
+@bp.route("/groups/<int:group_id>")
+@require("directory")
+def group(group_id: int) -> Any:
+    """Details of a user group: data source and member list."""
+    return _group_details(group_id)
+
+
+def _group_form(*, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+                status: int = 200) -> Response:
+    return _drawer("organization/_group_form.html", status=status, title="Add user group", values=values or {},
+                   errors=errors or {})
+
+
+@bp.route("/groups/new", methods=["GET", "POST"])
+@require("directory")
+def new_group() -> Any:
+    """Add a user group by hand."""
+    if request.method == "GET":
+        return _group_form()
+    values = {"display_name": request.form.get("display_name", ""), "description": request.form.get("description", "")}
+    try:
+        created = directory.create_group(_org_id(), values["display_name"], current_actor(), values["description"])
+    except DomainError as exc:
+        return _refused(exc, _group_form, values=values)
+    db.session.commit()
+    return _group_done(created.id)
+
+
+def _group_done(group_id: int) -> Response:
+    if wants_fragment():
+        return _changed(_group_details(group_id), "groups-changed")
+    return redirect(url_for("organization.group", group_id=group_id))  # type: ignore[return-value]
+
+
+def _group_write(group_id: int, write: Callable[[], Any]) -> Response:
+    """Run a write on a hand-made group; a refusal shows the group again with the message."""
+    _get_or_404(directory.get_group, group_id)
+    try:
+        write()
+    except DomainError as exc:
+        db.session.rollback()
+        return _group_details(group_id, errors={exc.field or "form": exc.message}, status=422,
+                              values=dict(request.form.items()))
+    db.session.commit()
+    return _group_done(group_id)
+
+
+@bp.route("/groups/<int:group_id>/edit", methods=["POST"])
+@require("directory")
+def edit_group(group_id: int) -> Any:
+    """Rename a hand-made user group or change its description."""
+    return _group_write(group_id, lambda: directory.update_group(
+        _org_id(), group_id, current_actor(), display_name=request.form.get("display_name"),
+        description=request.form.get("description")))
+
+
+@bp.route("/groups/<int:group_id>/members", methods=["POST"])
+@require("directory")
+def add_group_member(group_id: int) -> Any:
+    """Add a member (by email or user ID) to a hand-made user group."""
+    return _group_write(group_id, lambda: directory.add_group_member(
+        _org_id(), group_id, request.form.get("member", ""), current_actor()))
+
+
+@bp.route("/groups/<int:group_id>/members/<int:member_id>/remove", methods=["POST"])
+@require("directory")
+def remove_group_member(group_id: int, member_id: int) -> Any:
+    """Take a member out of a hand-made user group."""
+    return _group_write(group_id, lambda: directory.remove_group_member(_org_id(), group_id, member_id, current_actor()))
+
+
+@bp.route("/groups/<int:group_id>/delete", methods=["POST"])
+@require("directory")
+def delete_group(group_id: int) -> Any:
+    """Delete a hand-made user group."""
+    _get_or_404(directory.get_group, group_id)
+    try:
+        directory.delete_group(_org_id(), group_id, current_actor())
+    except DomainError as exc:
+        db.session.rollback()
+        return _group_details(group_id, errors={"form": exc.message}, status=422)
+    db.session.commit()
+    return _closed("groups-changed", url_for("organization.groups"))
+
+
+# ---------------------------------------------------------------- Field Management
 
 
 @bp.route("/fields")
 @require("directory")
 def fields() -> Any:
-    """Field Management."""
-    return render("area_empty.html", title="Field Management")
+    """Field Management: the 12 standard member fields and the custom ones."""
+    rows = directory.list_fields(_org_id())
+    context = {"fields": rows, "sources": _sources()}
+    if wants_fragment():
+        return render("organization/_field_results.html", **context)
+    return render("organization/fields.html", title="Field Management", banners=_banners(), **context)
+
+
+def _field_details(field_id: int, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    found = _get_or_404(directory.get_field, field_id)
+    return _drawer("organization/_field_details.html", status=status, title=found.name, field=found,
+                   field_sources=directory.field_sources(_org_id(), found), errors=errors or {},
+                   field_types=directory.FIELD_TYPES)
+
+
+@bp.route("/fields/<int:field_id>")
+@require("directory")
+def field(field_id: int) -> Any:
+    """Details of a field: its data source information (sync source and SCIM attribute), rules, editability."""
+    return _field_details(field_id)
+
+
+def _field_form(*, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+                status: int = 200) -> Response:
+    return _drawer("organization/_field_form.html", status=status, title="Add custom field", values=values or {},
+                   errors=errors or {}, field_types=directory.FIELD_TYPES)
+
+
+@bp.route("/fields/new", methods=["GET", "POST"])
+@require("directory")
+def new_field() -> Any:
+    """Add a custom field: name and type (text, number, date or option with its options)."""
+    if request.method == "GET":
+        return _field_form()
+    values = {"name": request.form.get("name", ""), "field_type": request.form.get("field_type", ""),
+              "options": request.form.get("options", "")}
+    try:
+        created = directory.create_field(_org_id(), values["name"], values["field_type"], current_actor(),
+                                         options=values["options"].splitlines())
+    except DomainError as exc:
+        return _refused(exc, _field_form, values=values)
+    db.session.commit()
+    if wants_fragment():
+        return _changed(_field_details(created.id), "fields-changed")
+    return redirect(url_for("organization.field", field_id=created.id))
+
+
+@bp.route("/fields/<int:field_id>/delete", methods=["POST"])
+@require("directory")
+def delete_field(field_id: int) -> Any:
+    """Delete a custom field."""
+    try:
+        directory.delete_field(_org_id(), field_id, current_actor())
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        db.session.rollback()
+        return _field_details(field_id, errors={"field": exc.message}, status=422)
+    db.session.commit()
+    return _closed("fields-changed", url_for("organization.fields"))
