@@ -13,7 +13,7 @@ from dataclasses import field as dataclass_field
 from datetime import date
 from typing import Any, Iterator
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.exc import IntegrityError
 from . import audit, passwords
@@ -557,15 +557,33 @@ def member_conditions(org_id: int, flt: MemberFilter) -> list[Any]:
     return conditions
 
 
+#: up to this many matches of a search or department filter, the page sorts the matches (see list_members)
+SORT_MATCHES_UP_TO = 20_000
+
+
+def member_page_ids(org_id: int, flt: MemberFilter, total: int, *, limit: int, offset: int) -> Select[tuple[int]]:
+    """The ids of one page of the Members tab, by name, answered from indexes."""
+    sort_key: Any = Member.name_norm
+    if (flt.search.strip() or flt.department_id is not None) and total <= SORT_MATCHES_UP_TO:
+        # Few matches: collect them through the search indexes and sort them. Ordering by the bare
+        # column would let the database walk the whole name index in order, hoping to meet 50
+        # matches early, which reads every member when the matches are rare or sit late in the
+        # alphabet. lower() of the already lower-cased name sorts the same and cannot use that index.
+        sort_key = func.lower(Member.name_norm)
+    return (select(Member.id).where(*member_conditions(org_id, flt)).order_by(sort_key, Member.id)
+            .limit(limit).offset(offset))
+
+
 def list_members(org_id: int, flt: MemberFilter, *, limit: int, offset: int) -> tuple[list[Member], int]:
     """A page of members by name with what the table shows loaded in bulk, and the total that match."""
-    conditions = member_conditions(org_id, flt)
-    total = db.session.scalar(select(func.count(Member.id)).where(*conditions)) or 0
+    total = db.session.scalar(select(func.count(Member.id)).where(*member_conditions(org_id, flt))) or 0
+    # Only the page's rows are read: a deep page does not read every row before it.
+    page_ids = member_page_ids(org_id, flt, total, limit=limit, offset=offset).scalar_subquery()
     rows = db.session.scalars(
-        select(Member).where(*conditions)
+        select(Member).where(Member.id.in_(page_ids))
         .options(selectinload(Member.departments), joinedload(Member.job_title),
                  joinedload(Member.employee_type), joinedload(Member.source))
-        .order_by(Member.name_norm, Member.id).limit(limit).offset(offset)
+        .order_by(Member.name_norm, Member.id)
     ).unique()
     return list(rows), total
 
@@ -596,17 +614,23 @@ class DepartmentNode:
         return [self.department.id] + [i for c in self.children for i in c.path_ids]
 
 
-def department_tree(org_id: int) -> tuple[DepartmentNode, dict[int, DepartmentNode]]:
-    """The organization's department tree with member counts: one query for departments, one grouped count."""
+def department_tree(org_id: int, *, counts: bool = True) -> tuple[DepartmentNode, dict[int, DepartmentNode]]:
+    """The organization's department tree, with member counts unless ``counts`` is False.
+
+    One query for the departments and one grouped count: the tree costs the
+    same for ten departments or a thousand.
+    """
     depts = list(db.session.scalars(
         select(Department).options(joinedload(Department.source))
         .where(Department.org_id == org_id).order_by(Department.name_norm, Department.id)
     ))
-    direct = dict(db.session.execute(
-        select(member_departments.c.department_id, func.count())
-        .join(Department, Department.id == member_departments.c.department_id)
-        .where(Department.org_id == org_id).group_by(member_departments.c.department_id)
-    ).all())
+    direct: dict[int, int] = {}
+    if counts:
+        direct = dict(db.session.execute(
+            select(member_departments.c.department_id, func.count())
+            .join(Department, Department.id == member_departments.c.department_id)
+            .where(Department.org_id == org_id).group_by(member_departments.c.department_id)
+        ).all())
     nodes = {d.id: DepartmentNode(d, direct_members=direct.get(d.id, 0)) for d in depts}
     root = None
     for node in nodes.values():
@@ -622,9 +646,10 @@ def department_tree(org_id: int) -> tuple[DepartmentNode, dict[int, DepartmentNo
         node.members = node.direct_members + sum(total(c) for c in node.children)
         return node.members
 
-    total(root)
-    # Everyone belongs to the organization, in a department or not.
-    root.members = db.session.scalar(select(func.count(Member.id)).where(Member.org_id == org_id)) or 0
+    if counts:
+        total(root)
+        # Everyone belongs to the organization, in a department or not.
+        root.members = db.session.scalar(select(func.count(Member.id)).where(Member.org_id == org_id)) or 0
     return root, nodes
 
 

@@ -102,7 +102,7 @@ def _member_filter() -> directory.MemberFilter:
 
 def _flat_departments() -> list[tuple[int, str]]:
     """(id, indented name) of every department, tree order, for the department selects."""
-    root, _nodes = directory.department_tree(_org_id())
+    root, _nodes = directory.department_tree(_org_id(), counts=False)
     rows: list[tuple[int, str]] = []
 
     def walk(node: directory.DepartmentNode, depth: int) -> None:
