@@ -192,6 +192,7 @@ _BANNER_PARTS: tuple[tuple[str, str, str], ...] = (
     ("member", "deactivate", "{n} suspended"),
     ("member", "reactivate", "{n} reactivated"),
     ("member", "delete", "{n} deleted"),
+    ("member", "link", "{n} linked to existing members"),
     ("group", "create", "{n} user group{s} created"),
     ("group", "update", "{n} user group{s} updated"),
     ("group", "delete", "{n} user group{s} deleted"),
