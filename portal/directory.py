@@ -869,10 +869,20 @@ class FieldSource:
         return f"{self.label}: {self.attribute}" if self.attribute else self.label
 
 
+ENTERPRISE_PREFIX = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:"
+
+
+def scim_attribute_label(attribute: str | None) -> str | None:
+    """A SCIM attribute as the seed's table writes it: the enterprise URN shortened to ``EnterpriseExtension.``."""
+    if attribute and attribute.startswith(ENTERPRISE_PREFIX):
+        return "EnterpriseExtension." + attribute[len(ENTERPRISE_PREFIX):]
+    return attribute
+
+
 def field_sources(org_id: int, found: Field) -> list[FieldSource]:
     """Each sync source of the organization that writes the field, with the SCIM attribute it reads."""
     if not found.standard or not found.scim_attribute:
         return []
     sources = db.session.scalars(select(SyncSource).where(
         SyncSource.org_id == org_id, SyncSource.deleted_at.is_(None)).order_by(SyncSource.name, SyncSource.id))
-    return [FieldSource(f"{s.name} (SCIM)", found.scim_attribute) for s in sources]
+    return [FieldSource(f"{s.name} (SCIM)", scim_attribute_label(found.scim_attribute)) for s in sources]

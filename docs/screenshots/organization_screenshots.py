@@ -125,6 +125,7 @@ def main() -> None:
             page.get_by_role("row").filter(has=page.get_by_text("First name", exact=True)).get_by_role(
                 "link", name="Details").click()
             page.locator("#drawer").get_by_role("heading", name="First name").wait_for()
+            page.evaluate("window.scrollTo(0, 0)")
             page.wait_for_timeout(300)
             page.screenshot(path=str(OUT / "fields.png"), full_page=False)
             browser.close()

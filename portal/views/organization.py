@@ -16,6 +16,7 @@ from ..web import current_actor, render, wants_fragment
 from .paging import page_number, pager
 
 bp = Blueprint("organization", __name__, url_prefix="/organization")
+bp.add_app_template_filter(directory.scim_attribute_label, "scim_attribute")
 
 PER_PAGE = 50
 GROUP_MEMBERS_PER_PAGE = 20

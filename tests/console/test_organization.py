@@ -547,6 +547,15 @@ def test_field_details_show_required_and_unique(app, org, console):
     assert "JumpCloud (SCIM): <span class=\"mono\">userName</span>" in html
 
 
+def test_enterprise_attributes_are_named_as_in_the_seed_table(app, org, console):
+    make_source(app, org.id, name="JumpCloud")
+    with app.app_context():
+        field_id = db.session.scalar(select(Field.id).where(Field.org_id == org.id, Field.key == "employee_id"))
+    html = console.get(f"/organization/fields/{field_id}", htmx=True).get_data(as_text=True)
+    assert "JumpCloud (SCIM): <span class=\"mono\">EnterpriseExtension.employeeNumber</span>" in html
+    assert "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber" in html
+
+
 def test_deleted_source_no_longer_writes_fields(app, org, console):
     source_id = make_source(app, org.id, name="JumpCloud")
     with app.app_context():
