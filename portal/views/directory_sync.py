@@ -1,18 +1,358 @@
-"""Console area: directory sync."""
+"""Settings > Directory Sync: the Sync App cards, the Add sync source wizard and the token lifecycle.
+
+The wizard's step lives in the URL (``/<id>/setup?step=2``) so a reload gives the
+full page back; what the administrator entered in earlier steps lives in the
+session until **Save**, so going back keeps it and nothing reaches the sync
+source (and the next SCIM request) before the Preview is confirmed.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
 
+from .. import directory, notify, sync
 from ..auth import require
-from ..web import render
+from ..errors import DomainError, NotFound
+from ..extensions import db
+from ..models import MATCH_ATTRIBUTES, MAX_WORKFORCE_RULES, PROVIDER_LABELS, PROVIDERS, SyncSource
+from ..web import current_actor, render, wants_fragment
 
 bp = Blueprint("directory_sync", __name__, url_prefix="/settings/directory-sync")
+
+STEPS = ("Configure access security", "Set attributes", "General settings", "Preview")
+#: which wizard step shows a field a domain error names
+_STEP_OF_FIELD = {"workforce_rules": 2, "name": 3, "deletion_rule": 3, "notified_admin_ids": 3, "match_attributes": 3}
+_WIZARD_KEY = "sync_wizard"
+_TOKEN_KEY = "sync_issued_token"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _source(source_id: int) -> SyncSource:
+    try:
+        return sync.get_source(current_user.org_id, source_id)
+    except NotFound:
+        abort(404)
+
+
+def scim_base_url(source: SyncSource) -> str:
+    """The Base URL an identity provider is given: PUBLIC_BASE_URL when set, else this request's root."""
+    root = current_app.config.get("PUBLIC_BASE_URL") or request.url_root.rstrip("/")
+    return f"{root}/scim/v2/{source.public_id}"
+
+
+def sync_log_url(source: SyncSource) -> str:
+    """The Sync log of a source (its pages belong to the sync_log blueprint)."""
+    if "sync_log.index" in current_app.view_functions:
+        return url_for("sync_log.index", source_id=source.id)
+    return f"{bp.url_prefix}/{source.id}/sync-log"
+
+
+def _navigate(url: str) -> Response:
+    """Go to ``url`` as a full page: HX-Redirect for htmx, 303 otherwise."""
+    if wants_fragment():
+        response = current_app.response_class("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, 303)
+
+
+def _issue(source: SyncSource, token: str) -> None:
+    # Kept only until the next page shows it: the database has its hash alone.
+    session[_TOKEN_KEY] = {"source_id": source.id, "token": token}
+
+
+def _take_token(source: SyncSource) -> str | None:
+    issued = session.get(_TOKEN_KEY)
+    if issued and issued.get("source_id") == source.id:
+        session.pop(_TOKEN_KEY)
+        return str(issued["token"])
+    return None
+
+
+def _card_context(sources: list[SyncSource]) -> dict[str, Any]:
+    return {
+        "counts": sync.members_synced(current_user.org_id, [s.id for s in sources]),
+        "scim_base_url": scim_base_url,
+        "sync_log_url": sync_log_url,
+        "connection_state": sync.connection_state,
+        "token_days_left": sync.token_days_left,
+        "warning_days": sync.TOKEN_WARNING_DAYS,
+    }
+
+
+# ---------------------------------------------------------------- wizard state
+
+
+def _saved_state(source: SyncSource) -> dict[str, Any]:
+    return {
+        "name": source.name,
+        "rules": [dict(r) for r in source.workforce_rules or []],
+        "deletion_rule": source.deletion_rule,
+        "notified_admin_ids": list(source.notified_admin_ids or []),
+        "match_attributes": list(source.match_attributes or []),
+    }
+
+
+def _state(source: SyncSource) -> dict[str, Any]:
+    return session.get(_WIZARD_KEY, {}).get(str(source.id)) or _saved_state(source)
+
+
+def _keep_state(source: SyncSource, state: dict[str, Any]) -> None:
+    wizards = dict(session.get(_WIZARD_KEY, {}))
+    wizards[str(source.id)] = state
+    session[_WIZARD_KEY] = wizards
+
+
+def _drop_state(source: SyncSource) -> None:
+    wizards = dict(session.get(_WIZARD_KEY, {}))
+    if wizards.pop(str(source.id), None) is not None:
+        session[_WIZARD_KEY] = wizards
+
+
+def _rules_from_form() -> list[dict[str, Any]]:
+    values = request.form.getlist("rule_value")
+    types = request.form.getlist("rule_type")
+    rows = []
+    for value, type_id in zip(values, types):
+        rows.append({"value": value.strip(), "workforce_type_id": int(type_id) if type_id.isdigit() else None})
+    return rows
+
+
+def _read_step(step: int, state: dict[str, Any]) -> None:
+    """Copy the posted fields of ``step`` into the wizard state."""
+    if step == 2:
+        state["rules"] = _rules_from_form()
+    elif step == 3:
+        state["name"] = request.form.get("name", "").strip()
+        state["deletion_rule"] = request.form.get("deletion_rule", "")
+        state["notified_admin_ids"] = [int(i) for i in request.form.getlist("notified_admin_id") if i.isdigit()]
+        state["match_attributes"] = [a for a in MATCH_ATTRIBUTES if a in request.form.getlist("match_attribute")]
+
+
+def _step_errors(step: int, state: dict[str, Any]) -> dict[str, str]:
+    """What keeps the administrator on ``step``; the domain checks everything again on Save."""
+    if step == 2:
+        # A row left entirely blank is not a rule.
+        state["rules"] = [r for r in state["rules"] if r["value"] or r["workforce_type_id"]]
+        return sync.workforce_rule_errors(current_user.org_id, state["rules"])
+    if step == 3 and not state["name"]:
+        return {"name": "Enter a name for this sync source."}
+    return {}
+
+
+def _render_wizard(source: SyncSource, step: int, state: dict[str, Any], *, errors: dict[str, str] | None = None,
+                   status: int = 200) -> Response:
+    org_id = current_user.org_id
+    workforce_types = directory.workforce_types(org_id)
+    rules = state["rules"] or ([{"value": "", "workforce_type_id": None}] if step == 2 else [])
+    return render(
+        "directory_sync/wizard.html", "directory_sync/_wizard.html", status=status,
+        source=source, step=step, steps=STEPS,
+        step_urls=[url_for(".setup", source_id=source.id, step=n) for n in range(1, len(STEPS) + 1)], state=state, rules=rules, errors=errors or {},
+        token=_take_token(source) if step == 1 else None,
+        scim_url=scim_base_url(source), workforce_types=workforce_types,
+        type_names={t.id: t.name for t in workforce_types},
+        sync_admins=notify.sync_admins(org_id), max_rules=MAX_WORKFORCE_RULES,
+        deletion_rules=sync.DELETION_RULE_LABELS, match_labels=sync.MATCH_ATTRIBUTE_LABELS,
+        title="Edit sync source" if source.status != "draft" else "Add sync source",
+    )
+
+
+def _goto_step(source: SyncSource, step: int, state: dict[str, Any]) -> Response:
+    url = url_for(".setup", source_id=source.id, step=step)
+    if wants_fragment():
+        response = _render_wizard(source, step, state)
+        response.headers["HX-Push-Url"] = url
+        return response
+    return redirect(url, 303)
+
+
+# ---------------------------------------------------------------- list, add
 
 
 @bp.route("/")
 @require("org_data_sync")
 def index() -> Any:
-    """Directory Sync."""
-    return render("area_empty.html", title="Directory Sync")
+    """The Sync App cards, or an empty state explaining sync sources."""
+    sources = sync.list_sources(current_user.org_id)
+    return render("directory_sync/index.html", sources=sources, title="Directory Sync", **_card_context(sources))
+
+
+@bp.route("/new")
+@require("org_data_sync")
+def new() -> Any:
+    """The sync source panel: choose the identity provider."""
+    return render("directory_sync/new.html", "directory_sync/_providers.html", providers=PROVIDERS,
+                  provider_labels=PROVIDER_LABELS, title="Add sync source")
+
+
+@bp.route("/new", methods=["POST"])
+@require("org_data_sync")
+def create() -> Any:
+    """Create the draft source (token issued, SCIM still denied) and open step 1 of the wizard."""
+    try:
+        source, token = sync.create_source(current_user.org_id, request.form.get("provider", ""), current_actor())
+    except DomainError as exc:
+        return render("directory_sync/new.html", "directory_sync/_providers.html", status=422,
+                      providers=PROVIDERS, provider_labels=PROVIDER_LABELS, title="Add sync source", error=exc.message)
+    db.session.commit()
+    _issue(source, token)
+    return _goto_step(source, 1, _saved_state(source))
+
+
+# ---------------------------------------------------------------- wizard
+
+
+@bp.route("/<int:source_id>/setup")
+@require("org_data_sync")
+def setup(source_id: int) -> Any:
+    """One step of the wizard, with the values entered so far."""
+    source = _source(source_id)
+    step = min(max(request.args.get("step", 1, type=int), 1), len(STEPS))
+    return _render_wizard(source, step, _state(source))
+
+
+@bp.route("/<int:source_id>/edit")
+@require("org_data_sync")
+def edit(source_id: int) -> Any:
+    """Reopen the wizard filled in with the saved configuration."""
+    source = _source(source_id)
+    _drop_state(source)
+    return redirect(url_for(".setup", source_id=source.id, step=1))
+
+
+@bp.route("/<int:source_id>/setup", methods=["POST"])
+@require("org_data_sync")
+def setup_post(source_id: int) -> Any:
+    """Back, Next, Save, or Save and Activate."""
+    source = _source(source_id)
+    step = min(max(request.form.get("step", 1, type=int), 1), len(STEPS))
+    state = _state(source)
+    _read_step(step, state)
+    action = request.form.get("nav", "next")
+
+    if action == "back":
+        _keep_state(source, state)
+        return _goto_step(source, max(step - 1, 1), state)
+
+    if action in ("save", "activate") and step == len(STEPS):
+        return _save(source, state, activate=action == "activate")
+
+    errors = _step_errors(step, state)
+    _keep_state(source, state)
+    if errors:
+        return _render_wizard(source, step, state, errors=errors, status=422)
+    return _goto_step(source, min(step + 1, len(STEPS)), state)
+
+
+def _save(source: SyncSource, state: dict[str, Any], *, activate: bool) -> Response:
+    """Preview's Save (a draft becomes inactive) or Save and Activate."""
+    actor = current_actor()
+    try:
+        sync.configure_source(
+            current_user.org_id, source.id, actor, name=state["name"], workforce_rules=state["rules"],
+            deletion_rule=state["deletion_rule"], notified_admin_ids=state["notified_admin_ids"],
+            match_attributes=state["match_attributes"],
+        )
+        if activate or source.status == "draft":
+            sync.set_active(current_user.org_id, source.id, activate, actor)
+    except DomainError as exc:
+        db.session.rollback()
+        field = exc.field or ""
+        step = _STEP_OF_FIELD.get(field.split(".")[0], len(STEPS))
+        response = _render_wizard(source, step, state, errors={field: exc.message}, status=422)
+        response.headers["HX-Push-Url"] = url_for(".setup", source_id=source.id, step=step)
+        return response
+    db.session.commit()
+    _drop_state(source)
+    flash(f"{source.name} is saved and active: {source.provider_label} can sync now." if source.status == "active"
+          else f"{source.name} is saved but not active: requests from {source.provider_label} are denied until you "
+               "activate it.", "success" if source.status == "active" else "info")
+    return _navigate(url_for(".index"))
+
+
+# ---------------------------------------------------------------- one source
+
+
+@bp.route("/<int:source_id>")
+@require("org_data_sync")
+def detail(source_id: int) -> Any:
+    """The sync configuration details page."""
+    source = _source(source_id)
+    workforce_types = directory.workforce_types(current_user.org_id)
+    return render(
+        "directory_sync/detail.html", source=source, title=source.name, token=_take_token(source),
+        type_names={t.id: t.name for t in workforce_types},
+        admin_emails={a.id: a.display_name for a in notify.sync_admins(current_user.org_id)},
+        deletion_rules=sync.DELETION_RULE_LABELS, match_labels=sync.MATCH_ATTRIBUTE_LABELS,
+        **_card_context([source]),
+    )
+
+
+@bp.route("/<int:source_id>/connection")
+@require("org_data_sync")
+def connection(source_id: int) -> Any:
+    """The connection badge alone, polled by the card until the source is connected."""
+    try:
+        source = sync.get_source(current_user.org_id, source_id, include_deleted=True)
+    except NotFound:
+        abort(404)
+    if source.is_deleted:
+        # 286 tells htmx to stop polling: the source was deleted in another window.
+        return current_app.response_class("", 286)
+    return render("directory_sync/_connection.html", source=source, state=sync.connection_state(source))
+
+
+def _after_change(source: SyncSource) -> Response:
+    """The card again for htmx, else back to where the admin came from."""
+    db.session.commit()
+    if wants_fragment():
+        return render("directory_sync/_card.html", source=source, **_card_context([source]))
+    back = url_for(".detail", source_id=source.id) if request.form.get("back") == "detail" else url_for(".index")
+    return redirect(back, 303)
+
+
+@bp.route("/<int:source_id>/activate", methods=["POST"])
+@require("org_data_sync")
+def activate(source_id: int) -> Any:
+    """Activate: SCIM requests are accepted from now on."""
+    source = _source(source_id)
+    return _after_change(sync.set_active(current_user.org_id, source.id, True, current_actor()))
+
+
+@bp.route("/<int:source_id>/deactivate", methods=["POST"])
+@require("org_data_sync")
+def deactivate(source_id: int) -> Any:
+    """Deactivate: every SCIM request is denied until activated again."""
+    source = _source(source_id)
+    return _after_change(sync.set_active(current_user.org_id, source.id, False, current_actor()))
+
+
+@bp.route("/<int:source_id>/delete", methods=["POST"])
+@require("org_data_sync")
+def delete(source_id: int) -> Any:
+    """Delete for good; members already synced keep their data."""
+    source = _source(source_id)
+    sync.delete_source(current_user.org_id, source.id, current_actor())
+    db.session.commit()
+    _drop_state(source)
+    flash(f"{source.name} was deleted. Its token no longer works; synced members were kept.", "success")
+    return _navigate(url_for(".index"))
+
+
+@bp.route("/<int:source_id>/token", methods=["POST"])
+@require("org_data_sync")
+def refresh(source_id: int) -> Any:
+    """Refresh token: the old token dies now, the new one is shown once."""
+    source = _source(source_id)
+    token = sync.refresh_token(current_user.org_id, source.id, current_actor())
+    db.session.commit()
+    _issue(source, token)
+    if request.form.get("back") == "wizard":
+        return _navigate(url_for(".setup", source_id=source.id, step=1))
+    return _navigate(url_for(".detail", source_id=source.id))
