@@ -23,8 +23,12 @@ pytestmark = [pytest.mark.browser,
 
 
 def _shot(page: Page, name: str) -> None:
+    # A viewport as tall as the page, so the sticky sidebar reaches the bottom of the picture.
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": 1440, "height": max(900, height)})
     Path(OUT).mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(Path(OUT) / name), full_page=True)
+    page.screenshot(path=str(Path(OUT) / name))
+    page.set_viewport_size({"width": 1440, "height": 900})
 
 
 def test_directory_sync_screenshots(page: Page, live_server: Any, app: Any, org: Any) -> None:
