@@ -14,15 +14,21 @@ from portal.extensions import db
 from portal.models import Member, SyncLog, SyncSource, utcnow
 
 
-def make_source(app: Any, org_id: int, name: str = "JumpCloud", provider: str = "jumpcloud",
-                notified_admin_ids: list[int] | None = None) -> int:
-    """An active sync source of the organization; returns its id."""
+def make_source_with_token(app: Any, org_id: int, name: str = "JumpCloud", provider: str = "jumpcloud",
+                           notified_admin_ids: list[int] | None = None) -> tuple[int, str, str]:
+    """An active sync source of the organization; returns its id, its SCIM id (public_id) and its token."""
     with app.app_context():
-        source, _token = sync.create_source(org_id, provider, Actor.cli(), name=name)
+        source, token = sync.create_source(org_id, provider, Actor.cli(), name=name)
         source.notified_admin_ids = list(notified_admin_ids or [])
         sync.set_active(org_id, source.id, True, Actor.cli())
         db.session.commit()
-        return source.id
+        return source.id, source.public_id, token
+
+
+def make_source(app: Any, org_id: int, name: str = "JumpCloud", provider: str = "jumpcloud",
+                notified_admin_ids: list[int] | None = None) -> int:
+    """An active sync source of the organization; returns its id."""
+    return make_source_with_token(app, org_id, name, provider, notified_admin_ids)[0]
 
 
 def log_sync(source: SyncSource, operation: str, *, object_type: str = "member", object_id: str | None = None,

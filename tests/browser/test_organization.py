@@ -1,7 +1,9 @@
-"""Organization pages in a real Chromium after a sync source created a member (seed 1.3 and "View data source information")."""
+"""Organization pages in a real Chromium after a SCIM create through the receiver (seed 1.3 and "View data source information")."""
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 from typing import Any
 
 import pytest
@@ -10,7 +12,9 @@ from playwright.sync_api import Page, expect
 from portal import directory
 from portal.actors import Actor
 from portal.extensions import db
-from tests.directory_support import make_source, sync_member
+from tests.directory_support import make_source_with_token
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 pytestmark = pytest.mark.browser
 
@@ -22,12 +26,30 @@ def sign_in(page: Page, live_server: Any, org: Any) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def scim_create_user(base_url: str, public_id: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST a user to the SCIM receiver over HTTP, as an identity provider does."""
+    request = urllib.request.Request(
+        f"{base_url}/scim/v2/{public_id}/Users", data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+        return json.loads(response.read())
+
+
 @pytest.fixture
-def synced(app: Any, org: Any) -> int:
-    """A JumpCloud source that created Ada Lovelace in the new department Engineering, and a hand-made member."""
-    source_id = make_source(app, org.id, name="JumpCloud")
-    sync_member(app, org.id, source_id, "ada@acme.test", "Ada Lovelace", department="Engineering",
-                job_title="Engineer", first_name="Ada", last_name="Lovelace")
+def synced(app: Any, org: Any, live_server: Any) -> int:
+    """A JumpCloud source whose SCIM create made Ada Lovelace in the new department Engineering; and a hand-made member."""
+    source_id, public_id, token = make_source_with_token(app, org.id, name="JumpCloud")
+    scim_create_user(live_server.url, public_id, token, {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+        "userName": "ada@acme.test",
+        "displayName": "Ada Lovelace",
+        "name": {"givenName": "Ada", "familyName": "Lovelace"},
+        "emails": [{"value": "ada@acme.test", "type": "work", "primary": True}],
+        "title": "Engineer",
+        "active": True,
+        ENTERPRISE: {"department": "Engineering", "employeeNumber": "E-1"},
+    })
     with app.app_context():
         directory.create_member(org.id, {"external_id": "bob@acme.test", "email": "bob@acme.test",
                                          "name": "Bob Builder"}, Actor.cli())
@@ -52,6 +74,7 @@ def test_admin_sees_synced_member_banner_department_and_field_source_seed_1_3(pa
     expect(drawer).to_contain_text("SCIM data source")
     expect(drawer).to_contain_text("Created by SCIM synchronization.")
     expect(drawer).to_contain_text("Engineering")
+    expect(drawer.get_by_role("table")).to_contain_text("Create")
     drawer.get_by_role("button", name="Close details").click()
     expect(drawer).to_be_hidden()
 
