@@ -42,3 +42,29 @@ def test_primary_adds_a_sync_only_administrator_who_sees_directory_sync_but_not_
     expect(nav.get_by_role("link", name="Admin log")).to_have_count(0)
     expect(nav.get_by_role("link", name="Administrators")).to_have_count(0)
     expect(page).to_have_url(f"{live_server.url}/settings/directory-sync/")
+
+
+def test_transfer_primary_asks_for_confirmation_then_hands_the_role_over_issue_7(page: Page, live_server, app,
+                                                                               org) -> None:
+    from tests.factories import make_admin
+
+    make_admin(app, org, "next@acme.test", {"admin_log"})
+    _sign_in(page, live_server.url, org.email, org.password)
+    page.goto(f"{live_server.url}/settings/administrators/")
+    page.get_by_role("link", name="Transfer primary administrator").click()
+    page.get_by_label("New primary administrator").select_option(label="next@acme.test (next@acme.test)")
+    page.get_by_label("Your password").fill(org.password)
+    page.get_by_role("button", name="Transfer primary administrator").click()
+
+    dialog = page.get_by_role("dialog", name="Transfer the primary administrator role?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(page).to_have_url(f"{live_server.url}/settings/administrators/transfer")
+
+    page.get_by_role("button", name="Transfer primary administrator").click()
+    dialog.get_by_role("button", name="Transfer").click()
+    expect(page).to_have_url(f"{live_server.url}/account")
+    expect(page.get_by_text("next@acme.test is now the primary administrator.")).to_be_visible()
+    nav = page.get_by_role("navigation", name="Console")
+    expect(nav.get_by_role("link", name="Administrators")).to_have_count(0)
+    expect(nav.get_by_role("link", name="Directory Sync")).to_be_visible()
