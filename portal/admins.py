@@ -61,9 +61,14 @@ def list_admins(org_id: int, *, page: int = 1, per_page: int = 50) -> tuple[list
     return list(rows), total
 
 
-def get_admin(org_id: int, admin_id: int) -> Admin:
-    """An administrator of the organization, or NotFound."""
-    admin = db.session.get(Admin, admin_id)
+def get_admin(org_id: int, admin_id: int, *, lock: bool = False) -> Admin:
+    """An administrator of the organization, or NotFound; ``lock`` reads it fresh and locks it until commit."""
+    if lock:
+        # A change decides on the row as it is now (role, status), not as an earlier read saw it.
+        admin = db.session.scalar(select(Admin).where(Admin.id == admin_id).with_for_update()
+                                  .execution_options(populate_existing=True))
+    else:
+        admin = db.session.get(Admin, admin_id)
     if admin is None or admin.org_id != org_id:
         raise NotFound("No such administrator")
     return admin
@@ -84,7 +89,7 @@ def _check_delivery(delivery: str) -> None:
 
 def _editable(org_id: int, admin_id: int, actor: Actor, what: str) -> Admin:
     """The administrator another administrator may change: never the primary, never oneself."""
-    admin = get_admin(org_id, admin_id)
+    admin = get_admin(org_id, admin_id, lock=True)
     if admin.is_primary:
         raise Invalid(f"The primary administrator's {what} cannot be changed. Transfer the primary role first.")
     if actor.admin is not None and actor.admin.id == admin.id:
@@ -275,13 +280,14 @@ def transfer_primary(org_id: int, to_admin_id: int | str, actor: Actor, *, passw
     # Lock the primary row: two transfers at once queue here instead of racing (PostgreSQL).
     old = db.session.scalar(
         select(Admin).where(Admin.org_id == org_id, Admin.role == "primary").with_for_update()
+        .execution_options(populate_existing=True)
     )
     if old is None or old.id != actor.admin.id:
         raise Forbidden("Only the primary administrator can transfer the role")
     if not passwords.verify(old.password_hash, password or ""):
         raise Invalid("The password is incorrect.", field="password")
     try:
-        new = get_admin(org_id, int(to_admin_id))
+        new = get_admin(org_id, int(to_admin_id), lock=True)
     except (NotFound, TypeError, ValueError):
         raise Invalid("Choose an administrator", field="admin_id") from None
     if new.id == old.id:

@@ -298,6 +298,40 @@ def test_transfer_is_refused_without_a_valid_confirmation_issue_7(app, console, 
     assert _log(app, "Transfer primary administrator") == []
 
 
+def test_two_transfers_at_once_still_leave_exactly_one_primary_issue_7(app, org) -> None:
+    import threading
+
+    from portal import admins
+    from portal.actors import Actor
+
+    targets = [make_admin(app, org, f"next{i}@acme.test", set()) for i in range(2)]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def transfer(target: int) -> None:
+        with app.app_context():
+            actor = Actor.for_admin(db.session.get(Admin, org.admin_id))
+            barrier.wait()
+            try:
+                admins.transfer_primary(org.id, target, actor, password=org.password)
+                db.session.commit()
+                outcomes.append("done")
+            except Exception as exc:  # the loser is refused (Forbidden) or finds the database locked (SQLite)
+                db.session.rollback()
+                outcomes.append(type(exc).__name__)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=transfer, args=(t,)) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert outcomes.count("done") == 1, outcomes
+    assert len(_primaries(app, org.id)) == 1
+    assert len(_log(app, "Transfer primary administrator")) == 1
+
+
 def test_the_database_refuses_a_second_primary_issue_7(app, org) -> None:
     from sqlalchemy.exc import IntegrityError
 
