@@ -83,10 +83,11 @@ def test_members_tab_lists_every_column_with_data_source_for_scim_and_hand_made_
                 job_title="Engineer", employee_id="E-1")
     _hand_member(app, org.id, "bob@acme.test", "Bob Builder")
     html = console.get("/organization/members").get_data(as_text=True)
-    for header in ("Name", "Email", "Department", "Job title", "Workforce type", "Status", "Data source"):
+    for header in ("Name and email", "Department", "Job title", "Workforce type", "Status", "Data source"):
         assert f'<th scope="col">{header}</th>' in html
-    assert "SCIM data source (JumpCloud)" in html
-    assert '<td class="nowrap">Admin Console</td>' in html
+    assert '<td>SCIM data source (JumpCloud)</td>' in html
+    assert '<td>Admin Console</td>' in html
+    assert '<span class="cell-secondary">ada@acme.test</span>' in html
     assert "Engineering" in html and "Engineer" in html and ">Active<" in html
     assert _names(html) == ["Ada Lovelace", "Bob Builder"]
     assert "2 members" in html
