@@ -8,7 +8,8 @@ from sqlalchemy import Select, or_, select
 
 from .actors import Actor
 from .extensions import db
-from .models import AdminLog
+from .errors import NotFound
+from .models import Admin, AdminLog
 
 SYNC_CATEGORY = "Settings > Organization Data Sync"
 DIRECTORY_CATEGORY = "Organization > Member and Department"
@@ -77,6 +78,14 @@ def record(
     return entry
 
 
+def event_types_by_category() -> dict[str, list[str]]:
+    """EVENT_TYPES grouped as the Event type filter shows them: category -> event types, in order."""
+    grouped: dict[str, list[str]] = {}
+    for event_type, category in EVENT_TYPES.items():
+        grouped.setdefault(category, []).append(event_type)
+    return grouped
+
+
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """Field-by-field ``{field: [before, after]}`` of the values that changed."""
     return {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
@@ -107,3 +116,16 @@ def query(
             or_(AdminLog.target_name.ilike(like), AdminLog.actor.ilike(like), AdminLog.summary.ilike(like))
         )
     return stmt
+
+
+def get_entry(org_id: int, entry_id: int) -> AdminLog:
+    """One admin log entry of the organization, or NotFound."""
+    entry = db.session.get(AdminLog, entry_id)
+    if entry is None or entry.org_id != org_id:
+        raise NotFound("No such admin log entry")
+    return entry
+
+
+def administrators(org_id: int) -> list[Admin]:
+    """The organization's administrators, deactivated ones too (their entries stay), by email."""
+    return list(db.session.scalars(select(Admin).where(Admin.org_id == org_id).order_by(Admin.email_norm)))

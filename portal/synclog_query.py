@@ -1,0 +1,162 @@
+"""Reading the sync log: filtered queries, one entry, and what an administrator is told about it.
+
+The SCIM door writes ``SyncLog`` rows; this module only reads them, so the console's
+Sync log page and its CSV export share one definition of each filter.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from .errors import NotFound
+from .extensions import db
+from .models import SyncLog
+
+#: the operations an administrator can filter on (``request`` rows are rejected requests)
+OPERATIONS = ("create", "update", "deactivate", "reactivate", "delete", "link")
+RESULTS = ("success", "failure")
+OBJECT_TYPES = ("member", "group")
+
+#: request body keys whose values are never shown, whatever the writer kept
+_SECRET_KEYS = ("password", "secret", "token")
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class SyncLogFilters:
+    """The Sync log's filters; ``end`` is exclusive, every value optional."""
+
+    operation: str | None = None
+    result: str | None = None
+    object_type: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    search: str | None = None
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, with the wildcards in it taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def query(org_id: int, source_id: int, filters: SyncLogFilters) -> Select[tuple[SyncLog]]:
+    """The source's sync log, filtered, newest first (not yet paginated)."""
+    stmt = (
+        select(SyncLog)
+        .where(SyncLog.org_id == org_id, SyncLog.source_id == source_id)
+        .order_by(SyncLog.created_at.desc(), SyncLog.id.desc())
+    )
+    if filters.operation:
+        stmt = stmt.where(SyncLog.operation == filters.operation)
+    if filters.result:
+        stmt = stmt.where(SyncLog.result == filters.result)
+    if filters.object_type:
+        stmt = stmt.where(SyncLog.object_type == filters.object_type)
+    if filters.start is not None:
+        stmt = stmt.where(SyncLog.created_at >= filters.start)
+    if filters.end is not None:
+        stmt = stmt.where(SyncLog.created_at < filters.end)
+    if filters.search and filters.search.strip():
+        stmt = stmt.where(SyncLog.object_name.ilike(like_pattern(filters.search.strip()), escape="\\"))
+    return stmt
+
+
+def get_entry(org_id: int, source_id: int, log_id: int) -> SyncLog:
+    """One sync log entry of the source, or NotFound."""
+    entry = db.session.get(SyncLog, log_id)
+    if entry is None or entry.org_id != org_id or entry.source_id != source_id:
+        raise NotFound("No such sync log entry")
+    return entry
+
+
+def message(entry: SyncLog) -> str:
+    """The one-line message of the table: the error, what the operation noted, or what changed."""
+    if entry.result != "success":
+        return entry.error_detail or f"HTTP {entry.status_code}"
+    if entry.notes:
+        return "; ".join(entry.notes)
+    if entry.changes:
+        fields = list(entry.changes)
+        shown = ", ".join(fields[:4])
+        return f"Changed {shown}{f' and {len(fields) - 4} more' if len(fields) > 4 else ''}"
+    return ""
+
+
+def _uniqueness_label(detail: str) -> str:
+    lowered = detail.lower()
+    if "employee" in lowered:
+        return "employee ID"
+    if "email" in lowered:
+        return "email"
+    return "userName"
+
+
+def _sent_value(body: Any, label: str) -> str | None:
+    """The value of the clashing attribute in the request body, when the body has it."""
+    if not isinstance(body, dict):
+        return None
+    if label == "userName":
+        return body.get("userName")
+    if label == "email":
+        emails = [e for e in body.get("emails") or [] if isinstance(e, dict)]
+        work = [e for e in emails if e.get("type") == "work"] or emails
+        return work[0].get("value") if work else None
+    for key, value in body.items():
+        if key.lower().endswith("enterprise:2.0:user") and isinstance(value, dict):
+            return value.get("employeeNumber")
+    return None
+
+
+def hint(entry: SyncLog, provider: str) -> str | None:
+    """How an administrator fixes a failed request, read from its status, scimType and detail."""
+    if entry.result == "success":
+        return None
+    detail = entry.error_detail or ""
+    lowered = detail.lower()
+    if entry.status_code == 401:
+        if "expired" in lowered:
+            return (f"The token has expired. Click Refresh token on the Sync App card and paste the new token "
+                    f"into {provider}.")
+        return (f"{provider} sent a token this sync source does not accept. Copy the token again (Refresh token "
+                f"on the Sync App card) and paste it into {provider}'s SCIM settings.")
+    if entry.status_code == 403:
+        return "Activate the sync source: Settings > Directory Sync, then Activate on its Sync App card."
+    if entry.scim_type == "uniqueness" or entry.status_code == 409:
+        label = _uniqueness_label(detail)
+        value = _sent_value(entry.request_body, label) or (entry.object_name if label == "userName" else None)
+        taken = f"Another member already uses this {label}: {value}." if value else \
+            f"Another member already uses this {label}."
+        return (f"{taken} Give the user a unique {label} in {provider}, or change the member who has it under "
+                f"Organization > Member and Department.")
+    if entry.scim_type == "invalidValue" and "username" in lowered and "email" in lowered:
+        return f"In {provider} make the work email equal to the username: userName and the work email must be the same."
+    if entry.scim_type in ("invalidValue", "invalidSyntax", "noTarget", "invalidPath"):
+        return f"{provider} sent a value this directory does not accept. Correct the attribute named in the error in {provider}."
+    if entry.status_code == 404:
+        return f"The object no longer exists in this directory. {provider} creates it again on its next sync."
+    if entry.status_code == 412:
+        return f"The object changed between two requests. {provider} retries with the current version."
+    if entry.status_code == 429 or entry.status_code >= 500:
+        return f"A temporary error. {provider} retries on its next sync; if it keeps failing, contact support."
+    return None
+
+
+def redacted(body: Any) -> Any:
+    """The request body with the values of secret-looking keys replaced, at any depth."""
+    if isinstance(body, dict):
+        return {k: REDACTED if any(s in str(k).lower() for s in _SECRET_KEYS) else redacted(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [redacted(item) for item in body]
+    return body
+
+
+def request_json(entry: SyncLog) -> str | None:
+    """The redacted request body as indented JSON, or None when the request had none."""
+    if not entry.request_body:
+        return None
+    return json.dumps(redacted(entry.request_body), indent=2, ensure_ascii=False)

@@ -1,0 +1,135 @@
+"""What the Sync log and the Admin log pages share: time range filters, SQL pagination, CSV export."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Iterator
+
+from flask import Response, stream_with_context
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import Select
+from werkzeug.datastructures import MultiDict
+
+from ..extensions import db
+from ..models import utcnow
+
+PER_PAGE = 25
+#: the value format of <input type="datetime-local"> (minutes), also accepted with seconds or as a date
+TIME_FORMAT = "%Y-%m-%dT%H:%M"
+#: first characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class TimeRange:
+    """A filter's time range: what the form shows, the bounds to query, and the messages per field."""
+
+    start_text: str = ""
+    end_text: str = ""
+    start: datetime | None = None
+    #: exclusive: the end minute itself is included
+    end: datetime | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _parse(text: str) -> datetime:
+    text = text.strip()
+    parsed = datetime.fromisoformat(text)
+    if len(text) == 10:  # a date alone means the whole day from midnight
+        return parsed
+    return parsed.replace(second=0, microsecond=0, tzinfo=None)
+
+
+def time_range(args: MultiDict[str, str], *, required: bool, default_days: int | None = None,
+               max_days: int | None = None) -> TimeRange:
+    """Read ``start`` and ``end`` from the query string.
+
+    Absent parameters take the default (the last ``default_days`` days); present but
+    empty ones are a message when ``required``. ``end`` covers its whole minute.
+    """
+    result = TimeRange()
+    if default_days is not None and "start" not in args and "end" not in args:
+        now = utcnow().replace(second=0, microsecond=0)
+        args = MultiDict({"start": (now - timedelta(days=default_days)).strftime(TIME_FORMAT),
+                          "end": now.strftime(TIME_FORMAT)})
+    for name, label in (("start", "Start time"), ("end", "End time")):
+        text = args.get(name, "").strip()
+        setattr(result, f"{name}_text", text)
+        if not text:
+            if required:
+                result.errors[name] = f"Enter the {label.lower()}."
+            continue
+        try:
+            setattr(result, name, _parse(text))
+        except ValueError:
+            result.errors[name] = f"Enter the {label.lower()} as a date and time, like 2026-01-31 09:00."
+    if result.end is not None:
+        result.end += timedelta(days=1) if len(result.end_text) == 10 else timedelta(minutes=1)
+    if result.start is not None and result.end is not None and not result.errors:
+        if result.end <= result.start:
+            result.errors["end"] = "The end time must be after the start time."
+        elif max_days is not None and result.end - result.start > timedelta(days=max_days, minutes=1):
+            result.errors["end"] = (f"One query can span at most {max_days} days. "
+                                    "Move the start time or the end time closer together.")
+    return result
+
+
+def choice(args: MultiDict[str, str], name: str, allowed: Iterable[str]) -> str | None:
+    """A single-choice filter value, or None for 'all' and for values that are not offered."""
+    value = args.get(name, "").strip()
+    return value if value in allowed else None
+
+
+def paginate(stmt: Select[Any], page_arg: str | None) -> Pagination:
+    """One page of ``stmt`` with its total, both computed in SQL; past the end shows the last page."""
+    page = int(page_arg) if page_arg and page_arg.isdigit() and int(page_arg) > 0 else 1
+    pagination = db.paginate(stmt, page=page, per_page=PER_PAGE, error_out=False, count=True)
+    if pagination.pages and page > pagination.pages:
+        pagination = db.paginate(stmt, page=pagination.pages, per_page=PER_PAGE, error_out=False, count=True)
+    return pagination
+
+
+def filter_args(args: MultiDict[str, str], names: Iterable[str]) -> MultiDict[str, str]:
+    """The non-empty filter parameters of the request, to carry into page and export links."""
+    kept: MultiDict[str, str] = MultiDict()
+    for name in names:
+        for value in args.getlist(name):
+            if value.strip():
+                kept.add(name, value)
+    return kept
+
+
+def safe_cell(value: Any) -> str:
+    """A CSV cell a spreadsheet shows as text: formulas are neutralised with a leading quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def csv_response(filename: str, header: list[str], rows: Iterable[list[Any]]) -> Response:
+    """Stream ``rows`` as a CSV download, a chunk at a time, so a long export never sits in memory."""
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        # The byte order mark makes spreadsheet programs read the file as UTF-8.
+        buffer.write("\ufeff")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([safe_cell(cell) for cell in row])
+            if buffer.tell() > 16384:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    response = Response(stream_with_context(generate()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def stream(stmt: Select[Any]) -> Iterator[Any]:
+    """The rows of ``stmt`` fetched in batches, for exports."""
+    yield from db.session.scalars(stmt.execution_options(yield_per=500))

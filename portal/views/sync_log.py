@@ -1,0 +1,100 @@
+"""Settings > Directory Sync > Sync log: a sync source's SCIM operations, their details, and a CSV export."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from flask import Blueprint, abort, request, url_for
+from flask_login import current_user
+
+from .. import sync, synclog_query
+from ..auth import require
+from ..errors import NotFound
+from ..models import SyncLog, SyncSource
+from ..synclog_query import OBJECT_TYPES, OPERATIONS, RESULTS, SyncLogFilters
+from ..web import render
+from . import log_tools
+
+bp = Blueprint("sync_log", __name__, url_prefix="/settings/directory-sync/<int:source_id>/sync-log")
+
+FILTER_NAMES = ("operation", "result", "object_type", "start", "end", "q")
+CSV_HEADER = ["Time (UTC)", "Operation", "Object type", "Object", "Object ID", "Result", "HTTP status",
+              "SCIM error type", "Message", "Duration (ms)", "Request ID"]
+
+
+def _source(source_id: int) -> SyncSource:
+    try:
+        return sync.get_source(current_user.org_id, source_id)
+    except NotFound:
+        abort(404)
+
+
+def _filters() -> tuple[SyncLogFilters, log_tools.TimeRange]:
+    args = request.args
+    window = log_tools.time_range(args, required=False)
+    filters = SyncLogFilters(
+        operation=log_tools.choice(args, "operation", OPERATIONS),
+        result=log_tools.choice(args, "result", RESULTS),
+        object_type=log_tools.choice(args, "object_type", OBJECT_TYPES),
+        start=window.start,
+        end=window.end,
+        search=args.get("q", "").strip() or None,
+    )
+    return filters, window
+
+
+@bp.route("")
+@require("org_data_sync")
+def index(source_id: int) -> Any:
+    """The Sync log table with its filters; htmx gets the filters and results panel only."""
+    source = _source(source_id)
+    filters, window = _filters()
+    kept = log_tools.filter_args(request.args, FILTER_NAMES)
+    pagination = None
+    if not window.errors:
+        pagination = log_tools.paginate(synclog_query.query(source.org_id, source.id, filters), request.args.get("page"))
+    return render(
+        "sync_log/index.html", "sync_log/_panel.html",
+        status=422 if window.errors else 200,
+        source=source, filters=filters, window=window, pagination=pagination,
+        operations=OPERATIONS, results=RESULTS, object_types=OBJECT_TYPES,
+        message=synclog_query.message,
+        page_url=lambda page: url_for("sync_log.index", source_id=source.id, page=page, **kept.to_dict(flat=False)),
+        export_url=url_for("sync_log.export", source_id=source.id, **kept.to_dict(flat=False)),
+        filtered=bool(kept),
+    )
+
+
+@bp.route("/<int:log_id>")
+@require("org_data_sync")
+def detail(source_id: int, log_id: int) -> Any:
+    """One entry: changed fields, associated objects, error with a hint, duration and redacted request."""
+    source = _source(source_id)
+    try:
+        entry = synclog_query.get_entry(source.org_id, source.id, log_id)
+    except NotFound:
+        abort(404)
+    return render(
+        "sync_log/detail.html", "sync_log/_drawer.html",
+        source=source, entry=entry,
+        message=synclog_query.message(entry),
+        hint=synclog_query.hint(entry, source.provider_label),
+        request_json=synclog_query.request_json(entry),
+    )
+
+
+def _csv_rows(entries: Iterator[SyncLog]) -> Iterator[list[Any]]:
+    for e in entries:
+        yield [e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.operation, e.object_type, e.object_name, e.object_id,
+               e.result, e.status_code, e.scim_type, synclog_query.message(e), e.duration_ms, e.request_id]
+
+
+@bp.route("/export.csv")
+@require("org_data_sync")
+def export(source_id: int) -> Any:
+    """The filtered rows as a CSV file, streamed."""
+    source = _source(source_id)
+    filters, window = _filters()
+    if window.errors:
+        abort(400)
+    stmt = synclog_query.query(source.org_id, source.id, filters)
+    return log_tools.csv_response(f"sync-log-{source.id}.csv", CSV_HEADER, _csv_rows(log_tools.stream(stmt)))
