@@ -55,18 +55,14 @@ def index() -> Any:
     """The Admin log with its filters; htmx gets the filters and results panel only."""
     admins = audit.administrators(current_user.org_id)
     stmt, form = _filters(admins)
-    pagination = log_tools.paginate(stmt, request.args.get("page")) if stmt is not None else None
     window = form["window"]
     # Links carry the range actually queried, so a page or an export repeats this exact query.
-    kept = log_tools.filter_args(request.args, FILTER_NAMES)
-    kept.setlist("start", [window.start_text])
-    kept.setlist("end", [window.end_text])
-    args = kept.to_dict(flat=False)
+    args = {**log_tools.filter_args(request.args, FILTER_NAMES), "start": window.start_text, "end": window.end_text}
+    entries, pager = log_tools.page_of(stmt, "admin_log.index", **args) if stmt is not None else ([], None)
     return render(
         "admin_log/index.html", "admin_log/_panel.html",
         status=422 if stmt is None else 200,
-        admins=admins, pagination=pagination, **form,
-        page_url=lambda page: url_for("admin_log.index", page=page, **args),
+        admins=admins, entries=entries, pager=pager, **form,
         export_url=url_for("admin_log.export", **args),
     )
 

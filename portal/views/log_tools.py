@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Iterator
 
 from flask import Response, stream_with_context
-from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select
+from sqlalchemy import Select, func, select
 from werkzeug.datastructures import MultiDict
 
 from ..extensions import db
 from ..models import utcnow
+from .paging import Pager, page_number, pager
 
 PER_PAGE = 25
 #: the value format of <input type="datetime-local"> (minutes), also accepted with seconds or as a date
@@ -82,22 +82,23 @@ def choice(args: MultiDict[str, str], name: str, allowed: Iterable[str]) -> str 
     return value if value in allowed else None
 
 
-def paginate(stmt: Select[Any], page_arg: str | None) -> Pagination:
-    """One page of ``stmt`` with its total, both computed in SQL; past the end shows the last page."""
-    page = int(page_arg) if page_arg and page_arg.isdigit() and int(page_arg) > 0 else 1
-    pagination = db.paginate(stmt, page=page, per_page=PER_PAGE, error_out=False, count=True)
-    if pagination.pages and page > pagination.pages:
-        pagination = db.paginate(stmt, page=pagination.pages, per_page=PER_PAGE, error_out=False, count=True)
-    return pagination
+def page_of(stmt: Select[Any], endpoint: str, **args: Any) -> tuple[list[Any], Pager]:
+    """The requested page of ``stmt`` and its pager; total and page are both computed in SQL.
+
+    ``args`` are the link arguments of every page (the filters); a page past the end shows the last one.
+    """
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    pages = pager(endpoint, total, PER_PAGE, page_number(), **args)
+    return list(db.session.scalars(stmt.limit(pages.per_page).offset(pages.offset))), pages
 
 
-def filter_args(args: MultiDict[str, str], names: Iterable[str]) -> MultiDict[str, str]:
+def filter_args(args: MultiDict[str, str], names: Iterable[str]) -> dict[str, list[str]]:
     """The non-empty filter parameters of the request, to carry into page and export links."""
-    kept: MultiDict[str, str] = MultiDict()
+    kept: dict[str, list[str]] = {}
     for name in names:
-        for value in args.getlist(name):
-            if value.strip():
-                kept.add(name, value)
+        values = [v for v in args.getlist(name) if v.strip()]
+        if values:
+            kept[name] = values
     return kept
 
 

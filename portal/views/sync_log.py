@@ -49,17 +49,17 @@ def index(source_id: int) -> Any:
     source = _source(source_id)
     filters, window = _filters()
     kept = log_tools.filter_args(request.args, FILTER_NAMES)
-    pagination = None
+    entries, pager = [], None
     if not window.errors:
-        pagination = log_tools.paginate(synclog_query.query(source.org_id, source.id, filters), request.args.get("page"))
+        entries, pager = log_tools.page_of(synclog_query.query(source.org_id, source.id, filters),
+                                           "sync_log.index", source_id=source.id, **kept)
     return render(
         "sync_log/index.html", "sync_log/_panel.html",
         status=422 if window.errors else 200,
-        source=source, filters=filters, window=window, pagination=pagination,
+        source=source, filters=filters, window=window, entries=entries, pager=pager,
         operations=OPERATIONS, results=RESULTS, object_types=OBJECT_TYPES,
         message=synclog_query.message,
-        page_url=lambda page: url_for("sync_log.index", source_id=source.id, page=page, **kept.to_dict(flat=False)),
-        export_url=url_for("sync_log.export", source_id=source.id, **kept.to_dict(flat=False)),
+        export_url=url_for("sync_log.export", source_id=source.id, **kept),
         filtered=bool(kept),
     )
 

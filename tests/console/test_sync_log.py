@@ -14,7 +14,8 @@ from portal import sync
 from portal.actors import Actor
 from portal.extensions import db
 from portal.models import Admin, SyncLog, SyncSource, utcnow
-from conftest import Console, make_admin, make_org
+from tests.conftest import Console
+from tests.factories import make_admin, make_org
 
 pytestmark = pytest.mark.both_databases
 
