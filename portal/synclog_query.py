@@ -74,17 +74,32 @@ def get_entry(org_id: int, source_id: int, log_id: int) -> SyncLog:
     return entry
 
 
+ASSOCIATED_LABELS = {"department": "Department", "job_title": "Job title"}
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "(empty)"
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def message(entry: SyncLog) -> str:
     """The one-line message of the table: the error, what the operation noted, or what changed."""
     if entry.result != "success":
         return entry.error_detail or f"HTTP {entry.status_code}"
     if entry.notes:
         return "; ".join(entry.notes)
-    if entry.changes:
-        fields = list(entry.changes)
-        shown = ", ".join(fields[:4])
-        return f"Changed {shown}{f' and {len(fields) - 4} more' if len(fields) > 4 else ''}"
-    return ""
+    parts = []
+    if entry.associated:
+        parts = [f"{ASSOCIATED_LABELS.get(a.get('type'), a.get('type'))} {a.get('name')}"
+                 f"{' (new)' if a.get('created') else ''}" for a in entry.associated]
+    elif len(entry.changes or {}) <= 2:
+        parts = [f"{field.replace('_', ' ')}: {_shown(pair[0])} → {_shown(pair[1])}"
+                 for field, pair in (entry.changes or {}).items()]
+    else:
+        fields = [field.replace("_", " ") for field in entry.changes]
+        parts = [f"Changed {', '.join(fields[:4])}{f' and {len(fields) - 4} more' if len(fields) > 4 else ''}"]
+    return " · ".join(parts)
 
 
 def _uniqueness_label(detail: str) -> str:

@@ -75,8 +75,7 @@ def detail(source_id: int, log_id: int) -> Any:
         abort(404)
     return render(
         "sync_log/detail.html", "sync_log/_drawer.html",
-        source=source, entry=entry,
-        message=synclog_query.message(entry),
+        source=source, entry=entry, associated_labels=synclog_query.ASSOCIATED_LABELS,
         hint=synclog_query.hint(entry, source.provider_label),
         request_json=synclog_query.request_json(entry),
     )

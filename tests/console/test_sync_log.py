@@ -81,7 +81,18 @@ def test_message_shows_the_error_of_a_failure_and_the_changes_of_a_success(app, 
     html = console.get(url(source_id)).get_data(as_text=True)
     assert "userName is already taken in this organization" in html
     assert "Failed · 409" in html
-    assert "Changed name, mobile" in html
+    assert "name: Cy → Cyrus · mobile: (empty) → +1 555" in html
+
+
+def test_message_names_the_associated_objects_or_the_changed_fields_seed_3(app, org, console, source_id):
+    add_log(app, org.id, source_id, object_name="new@example.com",
+            associated=[{"type": "department", "name": "Research", "created": True},
+                        {"type": "job_title", "name": "Engineer", "created": False}])
+    add_log(app, org.id, source_id, object_name="many@example.com", operation="update",
+            changes={f"field_{i}": ["a", "b"] for i in range(6)}, created_at=T0 - timedelta(minutes=1))
+    html = console.get(url(source_id)).get_data(as_text=True)
+    assert "Department Research (new) · Job title Engineer" in html
+    assert "Changed field 0, field 1, field 2, field 3 and 2 more" in html
 
 
 FILTER_CASES = [
