@@ -15,15 +15,12 @@ from sqlalchemy import Select, select
 from .errors import NotFound
 from .extensions import db
 from .models import SyncLog
+from .synclog import redact
 
 #: the operations an administrator can filter on (``request`` rows are rejected requests)
 OPERATIONS = ("create", "update", "deactivate", "reactivate", "delete", "link")
 RESULTS = ("success", "failure")
 OBJECT_TYPES = ("member", "group")
-
-#: request body keys whose values are never shown, whatever the writer kept
-_SECRET_KEYS = ("password", "secret", "token")
-REDACTED = "[redacted]"
 
 
 @dataclass(frozen=True)
@@ -104,10 +101,9 @@ def message(entry: SyncLog) -> str:
 
 def _uniqueness_label(detail: str) -> str:
     lowered = detail.lower()
-    if "employee" in lowered:
-        return "employee ID"
-    if "email" in lowered:
-        return "email"
+    for word, label in (("employee", "employee ID"), ("email", "email"), ("mobile", "mobile")):
+        if word in lowered:
+            return label
     return "userName"
 
 
@@ -117,9 +113,9 @@ def _sent_value(body: Any, label: str) -> str | None:
         return None
     if label == "userName":
         return body.get("userName")
-    if label == "email":
-        emails = [e for e in body.get("emails") or [] if isinstance(e, dict)]
-        work = [e for e in emails if e.get("type") == "work"] or emails
+    if label in ("email", "mobile"):
+        values = [e for e in body.get("emails" if label == "email" else "phoneNumbers") or [] if isinstance(e, dict)]
+        work = [e for e in values if e.get("type") == "work"] or values
         return work[0].get("value") if work else None
     for key, value in body.items():
         if key.lower().endswith("enterprise:2.0:user") and isinstance(value, dict):
@@ -141,6 +137,9 @@ def hint(entry: SyncLog, provider: str) -> str | None:
                 f"on the Sync App card) and paste it into {provider}'s SCIM settings.")
     if entry.status_code == 403:
         return "Activate the sync source: Settings > Directory Sync, then Activate on its Sync App card."
+    if "managed by another active sync source" in lowered:
+        return (f"The member is managed by another active sync source. Deactivate that source first, or stop "
+                f"assigning this user to the app in {provider}.")
     if entry.scim_type == "uniqueness" or entry.status_code == 409:
         label = _uniqueness_label(detail)
         value = _sent_value(entry.request_body, label) or (entry.object_name if label == "userName" else None)
@@ -161,17 +160,12 @@ def hint(entry: SyncLog, provider: str) -> str | None:
     return None
 
 
-def redacted(body: Any) -> Any:
-    """The request body with the values of secret-looking keys replaced, at any depth."""
-    if isinstance(body, dict):
-        return {k: REDACTED if any(s in str(k).lower() for s in _SECRET_KEYS) else redacted(v) for k, v in body.items()}
-    if isinstance(body, list):
-        return [redacted(item) for item in body]
-    return body
-
-
 def request_json(entry: SyncLog) -> str | None:
-    """The redacted request body as indented JSON, or None when the request had none."""
+    """The request body as indented JSON, or None when the request had none.
+
+    The writer stores it redacted; redacting again keeps rows written before a
+    redaction rule existed from showing a secret.
+    """
     if not entry.request_body:
         return None
-    return json.dumps(redacted(entry.request_body), indent=2, ensure_ascii=False)
+    return json.dumps(redact(entry.request_body), indent=2, ensure_ascii=False)

@@ -30,6 +30,8 @@ ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 def shot(page: Page, name: str) -> None:
     if SCREENSHOT_DIR:
         Path(SCREENSHOT_DIR).mkdir(parents=True, exist_ok=True)
+        # The drawer slides in: take the picture once it has arrived.
+        page.evaluate("Promise.all(document.getAnimations().map(a => a.finished))")
         page.screenshot(path=str(Path(SCREENSHOT_DIR) / name))
 
 
@@ -99,7 +101,7 @@ def sign_in(page: Page, base: str, org: Any) -> None:
 
 def test_admin_log_filtered_by_event_type_and_administrator_with_details_seed_3(page, live_server, app, org):
     configure_sync(app, org)
-    page.set_viewport_size({"width": 1400, "height": 900})
+    page.set_viewport_size({"width": 1440, "height": 900})
     sign_in(page, live_server.url, org)
     # Compliance > Audit Log > Admin log
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Admin log").click()
@@ -140,7 +142,7 @@ def test_admin_log_filtered_by_event_type_and_administrator_with_details_seed_3(
 def test_sync_log_filtered_with_details_of_associated_objects_seed_3(page, live_server, app, org):
     source_id, _helper = configure_sync(app, org)
     sync_history(app, org, source_id)
-    page.set_viewport_size({"width": 1400, "height": 900})
+    page.set_viewport_size({"width": 1440, "height": 900})
     sign_in(page, live_server.url, org)
     page.goto(f"{live_server.url}/settings/directory-sync/{source_id}/sync-log")
     table = page.locator("#log-panel tbody")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from markupsafe import escape
 
 from portal import sync
 from portal.actors import Actor
@@ -201,7 +202,7 @@ def test_details_show_changes_associated_objects_duration_and_redacted_request_s
     assert "Job title" in html and "Engineer" in html and "Existing" in html
     assert "87 ms" in html
     assert "Matched the existing member by email" in html
-    assert "hunter2-secret-value" not in html and "[redacted]" in html
+    assert "hunter2-secret-value" not in html and "password" not in html
     assert "&#34;givenName&#34;: &#34;Ada&#34;" in html or "&quot;givenName&quot;: &quot;Ada&quot;" in html
     # Without htmx the same details are a page of their own.
     page = console.get(url(source_id, f"/{log_id}")).get_data(as_text=True)
@@ -218,7 +219,14 @@ HINTS = [
     ({"status_code": 409, "scim_type": "uniqueness", "error_detail": "userName is already taken",
       "object_name": "taken@example.com", "request_body": {}},
      "Another member already uses this userName: taken@example.com."),
-    ({"status_code": 400, "scim_type": "invalidValue", "error_detail": "userName and the work email must be equal"},
+    ({"status_code": 409, "scim_type": "uniqueness", "error_detail": "A user with this mobile already exists",
+      "request_body": {"phoneNumbers": [{"type": "work", "value": "+1 555 0100"}]}},
+     "Another member already uses this mobile: +1 555 0100."),
+    ({"status_code": 409, "scim_type": "uniqueness",
+      "error_detail": "The member with this email is managed by another active sync source (Okta)"},
+     "Deactivate that source first"),
+    ({"status_code": 400, "scim_type": "invalidValue",
+      "error_detail": "userName 'ada' must equal the work email 'ada@example.com'"},
      "In JumpCloud make the work email equal to the username"),
     ({"status_code": 403, "error_detail": "sync source is not activated", "operation": "request"},
      "Activate the sync source"),
@@ -229,14 +237,14 @@ HINTS = [
 ]
 
 
-@pytest.mark.parametrize("values,expected", HINTS, ids=["email", "employee-id", "username", "invalid-value",
+@pytest.mark.parametrize("values,expected", HINTS, ids=["email", "employee-id", "username", "mobile", "other-source", "invalid-value",
                                                         "not-activated", "bad-token", "expired-token"])
 def test_details_of_a_failure_show_the_error_and_a_hint_to_fix_it_issue_4(app, org, console, source_id, values, expected):
     log_id = add_log(app, org.id, source_id, **{"result": "failure", **values})
     html = console.get(url(source_id, f"/{log_id}"), htmx=True).get_data(as_text=True)
     assert "How to fix it" in html
     assert expected in html
-    assert values["error_detail"] in html
+    assert escape(values["error_detail"]) in html
 
 
 def test_csv_export_has_the_filtered_rows_and_neutralises_formulas_issue_4(app, org, console, source_id):
