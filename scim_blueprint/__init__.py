@@ -36,4 +36,4 @@ def _install_middleware(state: BlueprintSetupState) -> None:
     state.app.wsgi_app = TolerantSlashes(state.app.wsgi_app)  # type: ignore[method-assign]
 
 
-from . import auth, views  # noqa: E402,F401  (hooks and routes register on import)
+from . import auth, discovery, query, views  # noqa: E402,F401  (hooks and routes register on import)

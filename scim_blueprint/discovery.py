@@ -1,0 +1,139 @@
+"""Service provider discovery (RFC 7644 §4; RFC 7643 §5 ServiceProviderConfig, §6 ResourceTypes, §7 Schemas).
+
+/Schemas is built from the attribute catalogue of resources.py, the same one the
+resources are rendered and written with, so it publishes exactly what is stored
+and returned. Only GET is routed: any other method answers 405 and an unknown
+path 404, both as SCIM errors (portal/web.py delegates /scim/ errors to scim_error).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+
+from . import bp, resources
+from .errors import scim_error
+from .query import MAX_RESULTS, scim_json
+
+SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
+SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
+
+#: (id, endpoint, description, schema, extension schemas) of each resource type
+RESOURCE_TYPES: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
+    ("User", "/Users", "A member of the organization", resources.USER_SCHEMA, (resources.ENTERPRISE_SCHEMA,)),
+    ("Group", "/Groups", "A user group of the organization", resources.GROUP_SCHEMA, ()),
+)
+
+#: (schema URN, name, description, attributes) of each published schema
+SCHEMAS: tuple[tuple[str, str, str, tuple[resources.Attribute, ...]], ...] = (
+    (resources.USER_SCHEMA, "User", "User Account",
+     resources.COMMON_ATTRIBUTES + resources.USER_ATTRIBUTES),
+    (resources.ENTERPRISE_SCHEMA, "EnterpriseUser", "Enterprise User", resources.ENTERPRISE_ATTRIBUTES),
+    (resources.GROUP_SCHEMA, "Group", "Group", resources.COMMON_ATTRIBUTES + resources.GROUP_ATTRIBUTES),
+)
+
+
+def _meta(resource_type: str, path: str) -> dict[str, str]:
+    return {"resourceType": resource_type, "location": f"{resources.resource_base_url()}{path}"}
+
+
+def _list(resources_: list[dict[str, Any]]) -> Response:
+    return scim_json({
+        "schemas": [resources.LIST_SCHEMA],
+        "totalResults": len(resources_),
+        "startIndex": 1,
+        "itemsPerPage": len(resources_),
+        "Resources": resources_,
+    })
+
+
+def service_provider_config() -> dict[str, Any]:
+    """What this service provider supports (RFC 7643 §5)."""
+    return {
+        "schemas": [SPC_SCHEMA],
+        "documentationUri": "https://www.rfc-editor.org/rfc/rfc7644",
+        "patch": {"supported": True},
+        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": True, "maxResults": MAX_RESULTS},
+        "changePassword": {"supported": False},
+        "sort": {"supported": True},
+        "etag": {"supported": True},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "OAuth Bearer Token",
+            "description": "The sync source's token, sent as Authorization: Bearer <token>",
+            "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
+            "primary": True,
+        }],
+        "meta": _meta("ServiceProviderConfig", "/ServiceProviderConfig"),
+    }
+
+
+def resource_type(type_id: str, endpoint: str, description: str, schema: str,
+                  extensions: tuple[str, ...]) -> dict[str, Any]:
+    """One ResourceType (RFC 7643 §6)."""
+    document: dict[str, Any] = {
+        "schemas": [RESOURCE_TYPE_SCHEMA],
+        "id": type_id,
+        "name": type_id,
+        "endpoint": endpoint,
+        "description": description,
+        "schema": schema,
+    }
+    if extensions:
+        document["schemaExtensions"] = [{"schema": urn, "required": False} for urn in extensions]
+    document["meta"] = _meta("ResourceType", f"/ResourceTypes/{type_id}")
+    return document
+
+
+def schema(urn: str, name: str, description: str, attributes: tuple[resources.Attribute, ...]) -> dict[str, Any]:
+    """One Schema with its attribute definitions (RFC 7643 §7)."""
+    return {
+        "schemas": [SCHEMA_SCHEMA],
+        "id": urn,
+        "name": name,
+        "description": description,
+        "attributes": [attribute.to_scim() for attribute in attributes],
+        "meta": _meta("Schema", f"/Schemas/{urn}"),
+    }
+
+
+# OPTIONS is not answered automatically: every method but GET is a 405 SCIM error here.
+_GET_ONLY = {"strict_slashes": False, "provide_automatic_options": False}
+
+
+@bp.get("/ServiceProviderConfig", **_GET_ONLY)
+def get_service_provider_config(source_id: str) -> Response:
+    """GET /ServiceProviderConfig."""
+    return scim_json(service_provider_config())
+
+
+@bp.get("/ResourceTypes", **_GET_ONLY)
+def list_resource_types(source_id: str) -> Response:
+    """GET /ResourceTypes: a ListResponse of User and Group."""
+    return _list([resource_type(*entry) for entry in RESOURCE_TYPES])
+
+
+@bp.get("/ResourceTypes/<type_id>", **_GET_ONLY)
+def get_resource_type(source_id: str, type_id: str) -> Response:
+    """GET /ResourceTypes/{id}."""
+    for entry in RESOURCE_TYPES:
+        if entry[0].lower() == type_id.lower():
+            return scim_json(resource_type(*entry))
+    return scim_error(404, f"No resource type {type_id!r}")
+
+
+@bp.get("/Schemas", **_GET_ONLY)
+def list_schemas(source_id: str) -> Response:
+    """GET /Schemas: a ListResponse of the User, Enterprise User and Group schemas."""
+    return _list([schema(*entry) for entry in SCHEMAS])
+
+
+@bp.get("/Schemas/<path:urn>", **_GET_ONLY)
+def get_schema(source_id: str, urn: str) -> Response:
+    """GET /Schemas/{urn}."""
+    for entry in SCHEMAS:
+        if entry[0].lower() == urn.lower():
+            return scim_json(schema(*entry))
+    return scim_error(404, f"No schema {urn!r}")

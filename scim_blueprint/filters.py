@@ -1,0 +1,511 @@
+"""SCIM filters (RFC 7644 §3.4.2.2) translated into SQLAlchemy expressions: the database filters.
+
+scim2-filter-parser's lexer and parser build the tree; the translator here walks it
+and maps each attribute path onto the stored columns of ``Member`` (Users) or
+``UserGroup`` (Groups). Multi-valued attributes stored in other tables (groups,
+members, department, title) become EXISTS subqueries, so a filter never loads
+rows into Python. Case-insensitive attributes compare lower-cased values; userName,
+emails.value and group displayName use their ``*_norm`` columns so ``eq`` is
+served by the unique indexes.
+
+Three quirks of the library are handled around it rather than patched:
+- it lexes one digit per NUMBER token: adjacent digits are merged again;
+- its comparison value keeps no JSON type (``true`` and ``"true"`` look the same):
+  token values are wrapped in ``Literal`` before the parser sees them;
+- it gives ``and`` and ``or`` the same precedence: unparenthesized chains are
+  regrouped so ``and`` binds tighter, as §3.4.2.2 requires.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
+
+from scim2_filter_parser import ast
+from scim2_filter_parser.lexer import SCIMLexer
+from scim2_filter_parser.parser import SCIMParser, SCIMParserError
+from sqlalchemy import ColumnElement, and_, exists, false, func, literal, not_, or_, select, true
+from sqlalchemy.orm import aliased
+
+from portal.models import Department, JobTitle, Member, UserGroup, group_members, member_departments
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+Condition = ColumnElement[bool]
+Scope = Callable[[Condition], Condition]
+
+
+class InvalidFilter(ValueError):
+    """A filter the service provider declines: bad syntax, unknown attribute or operator (400 invalidFilter)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# ---------------------------------------------------------------- attribute catalogue for filtering
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A filterable single value: a SQL expression, its SCIM type and its case rule.
+
+    ``norm`` is a lower-cased, indexed copy of ``column`` used for case-insensitive
+    comparisons; ``scope`` wraps a condition on a value held in another table
+    into an EXISTS over the resource row; ``sort`` is the expression sortBy orders by.
+    """
+
+    column: Any
+    type: str = "string"
+    case_exact: bool = False
+    norm: Any = None
+    scope: Scope | None = None
+    sort: Any = None
+
+
+@dataclass(frozen=True)
+class Complex:
+    """A complex (possibly multi-valued) attribute: sub-attributes evaluated on the same value."""
+
+    subs: dict[str, Leaf]
+    #: the sub-attribute meant when a filter names the attribute alone (``emails eq ...``)
+    default: str | None = "value"
+    #: wraps a condition on one value: an EXISTS over the table holding the values,
+    #: or the row-level presence of a single stored value
+    scope: Scope | None = None
+    #: False when the values live in another table (then sortBy cannot use them)
+    row_level: bool = True
+
+
+def _identity(condition: Condition) -> Condition:
+    return condition
+
+
+def _present_and(column: Any) -> Scope:
+    """A single stored value (a work phone, a work address) exists only when its column is set."""
+    return lambda condition: and_(column.is_not(None), condition)
+
+
+def _user_groups_exist(condition: Condition) -> Condition:
+    return exists(
+        select(group_members.c.group_id)
+        .join(UserGroup, UserGroup.id == group_members.c.group_id)
+        .where(group_members.c.member_id == Member.id, condition)
+    )
+
+
+def _group_members_exist(condition: Condition) -> Condition:
+    return exists(
+        select(group_members.c.member_id)
+        .join(Member, Member.id == group_members.c.member_id)
+        .where(group_members.c.group_id == UserGroup.id, condition)
+    )
+
+
+def _department_exists(condition: Condition) -> Condition:
+    return exists(
+        select(member_departments.c.department_id)
+        .join(Department, Department.id == member_departments.c.department_id)
+        .where(member_departments.c.member_id == Member.id, condition)
+    )
+
+
+def _title_exists(condition: Condition) -> Condition:
+    return exists(select(JobTitle.id).where(JobTitle.id == Member.job_title_id, condition))
+
+
+_Manager = aliased(Member, name="manager")
+#: the manager value as user_to_scim returns it: the reference as received, else the manager's id
+_manager_value = func.coalesce(
+    Member.manager_ref,
+    select(_Manager.public_id).where(_Manager.id == Member.manager_id).correlate(Member).scalar_subquery(),
+)
+_manager_name = select(_Manager.name).where(_Manager.id == Member.manager_id).correlate(Member).scalar_subquery()
+_title_name = select(JobTitle.name).where(JobTitle.id == Member.job_title_id).correlate(Member).scalar_subquery()
+_first_department = (
+    select(func.min(Department.name))
+    .join(member_departments, member_departments.c.department_id == Department.id)
+    .where(member_departments.c.member_id == Member.id)
+    .correlate(Member)
+    .scalar_subquery()
+)
+
+
+def _meta(resource_type: str, model: Any) -> Complex:
+    return Complex(
+        {
+            "created": Leaf(model.created_at, type="dateTime"),
+            "lastmodified": Leaf(model.updated_at, type="dateTime"),
+            "resourcetype": Leaf(literal(resource_type), case_exact=True),
+        },
+        default=None,
+    )
+
+
+_WORK = literal("work")
+
+#: User attributes by lower-cased name, per schema URN (RFC 7643 §4.1, §4.3)
+USER_FILTER_ATTRIBUTES: dict[str, dict[str, Leaf | Complex]] = {
+    USER_SCHEMA.lower(): {
+        "id": Leaf(Member.public_id, case_exact=True),
+        "externalid": Leaf(Member.scim_external_id, case_exact=True),
+        "username": Leaf(Member.external_id, norm=Member.external_id_norm),
+        "displayname": Leaf(Member.name),
+        "nickname": Leaf(Member.another_name),
+        "usertype": Leaf(Member.user_type),
+        "title": Leaf(JobTitle.name, scope=_title_exists, sort=_title_name),
+        "active": Leaf(Member.status == "active", type="boolean"),
+        "name": Complex({"givenname": Leaf(Member.first_name), "familyname": Leaf(Member.last_name)}, default=None),
+        "emails": Complex({
+            "value": Leaf(Member.email, norm=Member.email_norm),
+            "type": Leaf(_WORK),
+            "primary": Leaf(true(), type="boolean"),
+        }),
+        "phonenumbers": Complex(
+            {"value": Leaf(Member.mobile), "type": Leaf(_WORK)}, scope=_present_and(Member.mobile)
+        ),
+        "addresses": Complex(
+            {"country": Leaf(Member.work_country), "type": Leaf(_WORK)},
+            default="country", scope=_present_and(Member.work_country),
+        ),
+        "groups": Complex(
+            {
+                "value": Leaf(UserGroup.public_id, case_exact=True),
+                "display": Leaf(UserGroup.display_name, norm=UserGroup.display_name_norm),
+            },
+            scope=_user_groups_exist, row_level=False,
+        ),
+        "meta": _meta("User", Member),
+    },
+    ENTERPRISE_SCHEMA.lower(): {
+        "employeenumber": Leaf(Member.employee_id),
+        "department": Leaf(Department.name, norm=Department.name_norm, scope=_department_exists,
+                           sort=_first_department),
+        "manager": Complex({"value": Leaf(_manager_value, case_exact=True), "displayname": Leaf(_manager_name)}),
+    },
+}
+
+#: Group attributes by lower-cased name (RFC 7643 §4.2)
+GROUP_FILTER_ATTRIBUTES: dict[str, dict[str, Leaf | Complex]] = {
+    GROUP_SCHEMA.lower(): {
+        "id": Leaf(UserGroup.public_id, case_exact=True),
+        "externalid": Leaf(UserGroup.scim_external_id, case_exact=True),
+        "displayname": Leaf(UserGroup.display_name, norm=UserGroup.display_name_norm),
+        "members": Complex(
+            {
+                "value": Leaf(Member.public_id, case_exact=True),
+                "display": Leaf(Member.name),
+                "type": Leaf(literal("User"), case_exact=True),
+            },
+            scope=_group_members_exist, row_level=False,
+        ),
+        "meta": _meta("Group", UserGroup),
+    },
+}
+
+#: the filter catalogue of each resource type and its core schema (unqualified names resolve there first)
+CATALOGUES: dict[str, tuple[str, dict[str, dict[str, Leaf | Complex]]]] = {
+    "User": (USER_SCHEMA.lower(), USER_FILTER_ATTRIBUTES),
+    "Group": (GROUP_SCHEMA.lower(), GROUP_FILTER_ATTRIBUTES),
+}
+
+
+# ---------------------------------------------------------------- parsing
+
+
+class Literal:
+    """A comparison value with its JSON type kept (the library keeps only the text)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str | int | bool | None) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+_TYPED = {"TRUE": True, "FALSE": False, "NULL": None}
+
+
+def _tokens(text: str) -> Iterator[Any]:
+    """The library's tokens, with numbers merged and comparison values typed."""
+    pending = None
+    for token in SCIMLexer().tokenize(text):
+        if token.type == "NUMBER" and pending is not None and pending.end == token.index:
+            pending.value += token.value
+            pending.end = token.end
+            continue
+        if pending is not None:
+            pending.value = Literal(int(pending.value))
+            yield pending
+            pending = None
+        if token.type == "NUMBER":
+            pending = token
+            continue
+        if token.type in _TYPED:
+            token.value = Literal(_TYPED[token.type])
+        elif token.type == "COMP_VALUE":
+            token.value = Literal(token.value)
+        yield token
+    if pending is not None:
+        pending.value = Literal(int(pending.value))
+        yield pending
+
+
+def parse(text: str) -> ast.Filter:
+    """The syntax tree of a filter, or InvalidFilter."""
+    if not text or not text.strip():
+        raise InvalidFilter("The filter is empty")
+    try:
+        tree = SCIMParser().parse(_tokens(text))
+    except (SCIMParserError, ValueError) as exc:
+        raise InvalidFilter(f"The filter {text!r} is not valid SCIM filter syntax: {exc}") from exc
+    if tree is None:
+        raise InvalidFilter(f"The filter {text!r} is not valid SCIM filter syntax")
+    return tree
+
+
+# ---------------------------------------------------------------- attribute paths
+
+
+def _resolve_name(resource_type: str, uri: str | None, name: str) -> Leaf | Complex:
+    core, catalogue = CATALOGUES[resource_type]
+    key = name.lower()
+    if uri is not None:
+        attrs = catalogue.get(uri.lower())
+        if attrs is None or key not in attrs:
+            raise InvalidFilter(f"Unknown attribute {uri}:{name} for {resource_type}s")
+        return attrs[key]
+    # Unqualified names: the core schema first, then the extensions (clients often omit the URN).
+    for schema in [core, *(s for s in catalogue if s != core)]:
+        if key in catalogue[schema]:
+            return catalogue[schema][key]
+    raise InvalidFilter(f"Unknown attribute {name!r} for {resource_type}s")
+
+
+def _sub(attribute: Complex, name: str | None, label: str) -> Leaf:
+    key = (name or attribute.default or "").lower()
+    if key not in attribute.subs:
+        raise InvalidFilter(f"Unknown sub-attribute {label}.{name or ''!s} in the filter".rstrip("."))
+    return attribute.subs[key]
+
+
+def resolve(resource_type: str, path: str) -> Leaf:
+    """The leaf of a plain attribute path (``name.givenName``, ``urn:...:User:department``), e.g. for sortBy."""
+    uri = None
+    lowered = path.lower()
+    for schema in CATALOGUES[resource_type][1]:
+        if lowered.startswith(schema + ":"):
+            uri, path = path[: len(schema)], path[len(schema) + 1:]
+            break
+    name, _, sub = path.partition(".")
+    if not name:
+        raise InvalidFilter(f"Unknown attribute {path!r}")
+    attribute = _resolve_name(resource_type, uri, name)
+    if isinstance(attribute, Complex):
+        leaf = _sub(attribute, sub or None, name)
+        if not attribute.row_level:
+            raise InvalidFilter(f"{path} is multi-valued and cannot be sorted on")
+        return leaf
+    if sub:
+        raise InvalidFilter(f"{name} has no sub-attribute {sub!r}")
+    return attribute
+
+
+def sort_expression(resource_type: str, path: str) -> tuple[Any, bool]:
+    """The expression sortBy orders by and whether it is compared case-insensitively (§3.4.2.3)."""
+    leaf = resolve(resource_type, path)
+    if leaf.sort is not None:
+        return leaf.sort, not leaf.case_exact and leaf.type == "string"
+    if leaf.scope is not None:
+        raise InvalidFilter(f"{path} is multi-valued and cannot be sorted on")
+    if leaf.norm is not None:
+        return leaf.norm, False
+    return leaf.column, not leaf.case_exact and leaf.type == "string"
+
+
+# ---------------------------------------------------------------- comparisons
+
+
+def _parse_datetime(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidFilter(f"{value!r} is not a dateTime")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise InvalidFilter(f"{value!r} is not an RFC 3339 dateTime") from exc
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def _parse_boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise InvalidFilter(f"{value!r} is not a boolean")
+
+
+def _present(leaf: Leaf) -> Condition:
+    if leaf.type == "string":
+        return and_(leaf.column.is_not(None), leaf.column != "")
+    return leaf.column.is_not(None) if leaf.type == "dateTime" else true()
+
+
+def compare(leaf: Leaf, op: str, value: Any) -> Condition:
+    """``leaf op value`` as a condition on one value (NULL when the value is absent)."""
+    op = op.lower()
+    if op == "pr":
+        return _present(leaf)
+    if value is None:
+        # eq null / ne null: "has no value" / "has a value" (RFC 7644 §3.4.2.2 leaves it open).
+        if op in ("eq", "ne"):
+            return not_(_present(leaf)) if op == "eq" else _present(leaf)
+        raise InvalidFilter(f"null can only be compared with eq or ne, not {op}")
+    if leaf.type == "boolean":
+        if op not in ("eq", "ne"):
+            raise InvalidFilter(f"The operator {op} is not supported on a boolean attribute")
+        wanted = _parse_boolean(value)
+        condition = leaf.column if wanted == (op == "eq") else not_(leaf.column)
+        return condition
+    if leaf.type == "dateTime":
+        if op in ("co", "sw", "ew"):
+            raise InvalidFilter(f"The operator {op} is not supported on a dateTime attribute")
+        operand: Any = _parse_datetime(value)
+        column = leaf.column
+    else:
+        if isinstance(value, bool):
+            raise InvalidFilter(f"{str(value).lower()} is not a string")
+        text = str(value)
+        if leaf.case_exact:
+            column, operand = leaf.column, text
+        elif leaf.norm is not None:
+            # The stored *_norm value is stripped and lower-cased: eq/ne hit its unique index.
+            column, operand = leaf.norm, (text.strip().lower() if op in ("eq", "ne") else text.lower())
+        else:
+            column, operand = func.lower(leaf.column), text.lower()
+    comparisons: dict[str, Callable[[], Condition]] = {
+        "eq": lambda: column == operand,
+        "ne": lambda: column != operand,
+        "co": lambda: column.contains(operand, autoescape=True),
+        "sw": lambda: column.startswith(operand, autoescape=True),
+        "ew": lambda: column.endswith(operand, autoescape=True),
+        "gt": lambda: column > operand,
+        "ge": lambda: column >= operand,
+        "lt": lambda: column < operand,
+        "le": lambda: column <= operand,
+    }
+    if op not in comparisons:
+        raise InvalidFilter(f"The operator {op!r} is not supported")
+    # A NULL column makes the comparison NULL, which WHERE reads as false; negation handles it (see _negate).
+    return comparisons[op]()
+
+
+# ---------------------------------------------------------------- the translator
+
+
+@dataclass
+class _Translator:
+    resource_type: str
+    #: the complex attribute whose sub-attributes a value filter (``emails[...]``) names
+    namespace: Complex | None = None
+    label: str = ""
+
+    def filter(self, node: ast.Filter) -> Condition:
+        if node.namespace is not None:
+            condition = self._value_path(node.namespace, node.expr)
+        else:
+            condition = self.expression(node.expr)
+        return _negate(condition) if node.negated else condition
+
+    def expression(self, node: Any) -> Condition:
+        if isinstance(node, ast.Filter):
+            return self.filter(node)
+        if isinstance(node, ast.LogExpr):
+            return self._logical(node)
+        if isinstance(node, ast.AttrExpr):
+            return self._attribute_expression(node)
+        raise InvalidFilter("The filter is not valid SCIM filter syntax")
+
+    def _logical(self, node: ast.LogExpr) -> Condition:
+        # The parser chains and/or left to right at one precedence; regroup so "and" binds tighter.
+        operands, ops = _chain(node)
+        groups: list[list[Condition]] = [[self.expression(operands[0])]]
+        for op, operand in zip(ops, operands[1:]):
+            if op == "and":
+                groups[-1].append(self.expression(operand))
+            else:
+                groups.append([self.expression(operand)])
+        return or_(*(and_(*group) for group in groups))
+
+    def _complex(self, path: ast.AttrPath) -> tuple[Complex, str]:
+        if self.namespace is not None:
+            raise InvalidFilter("A value filter cannot be nested in another one")
+        if not isinstance(path.attr_name, str):
+            raise InvalidFilter("The filter is not valid SCIM filter syntax")
+        attribute = _resolve_name(self.resource_type, path.uri, path.attr_name)
+        if not isinstance(attribute, Complex):
+            raise InvalidFilter(f"{path.attr_name} is not a complex attribute: it takes no [value filter]")
+        return attribute, path.attr_name
+
+    def _value_path(self, path: ast.AttrPath, inner: Any, leaf_op: tuple[str, Any] | None = None) -> Condition:
+        """``emails[type eq "work" and value co "@x"]``: the inner filter holds for one and the same value."""
+        attribute, label = self._complex(path)
+        condition = _Translator(self.resource_type, attribute, label).expression(inner)
+        if leaf_op is not None:
+            sub_name = path.sub_attr.value if path.sub_attr is not None else None
+            condition = and_(condition, compare(_sub(attribute, sub_name, label), *leaf_op))
+        return (attribute.scope or _identity)(condition)
+
+    def _attribute_expression(self, node: ast.AttrExpr) -> Condition:
+        path: ast.AttrPath = node.attr_path
+        value = node.comp_value.value.value if node.comp_value is not None else None
+        op = str(node.value).lower()
+        if isinstance(path.attr_name, ast.Filter):
+            # emails[type eq "work"].value eq "x": the parser moved ".value" onto the namespace.
+            value_filter: ast.Filter = path.attr_name
+            return self._value_path(value_filter.namespace, value_filter.expr, (op, value))
+        if self.namespace is not None:
+            if path.uri is not None or path.sub_attr is not None:
+                raise InvalidFilter(f"{path.attr_name} is not a sub-attribute of {self.label}")
+            return compare(_sub(self.namespace, path.attr_name, self.label), op, value)
+        attribute = _resolve_name(self.resource_type, path.uri, path.attr_name)
+        if isinstance(attribute, Complex):
+            sub_name = path.sub_attr.value if path.sub_attr is not None else None
+            leaf = _sub(attribute, sub_name, path.attr_name)
+            return (attribute.scope or _identity)(compare(leaf, op, value))
+        if path.sub_attr is not None:
+            raise InvalidFilter(f"{path.attr_name} has no sub-attribute {path.sub_attr.value!r}")
+        return (attribute.scope or _identity)(compare(attribute, op, value))
+
+
+def _negate(condition: Condition) -> Condition:
+    """``not (...)``: an absent value makes a comparison NULL, and NOT NULL would drop the row it should keep."""
+    return not_(func.coalesce(condition, false()))
+
+
+def _chain(node: ast.LogExpr) -> tuple[list[Any], list[str]]:
+    """Flatten an unparenthesized and/or chain into its operands and operators, left to right."""
+    operands: list[Any] = []
+    ops: list[str] = []
+    for side, operand in (("left", node.expr1), ("right", node.expr2)):
+        if side == "right":
+            ops.append(str(node.op).lower())
+        # A parenthesized group is a Filter wrapping a Filter; only a bare chain wraps a LogExpr directly.
+        if (isinstance(operand, ast.Filter) and isinstance(operand.expr, ast.LogExpr)
+                and not operand.negated and operand.namespace is None):
+            inner_operands, inner_ops = _chain(operand.expr)
+            operands.extend(inner_operands)
+            ops.extend(inner_ops)
+        else:
+            operands.append(operand)
+    return operands, ops
+
+
+def to_sql(resource_type: str, text: str) -> Condition:
+    """The SQLAlchemy condition over Member ("User") or UserGroup ("Group") for a SCIM filter."""
+    return _Translator(resource_type).expression(parse(text))

@@ -1,0 +1,294 @@
+"""Listing and searching Users and Groups (RFC 7644 §3.4.2 query parameters, §3.4.3 POST /.search).
+
+Everything happens in SQL: the filter becomes a WHERE clause (filters.py), the
+count and the page are two statements, the order always ends on the primary key
+so pages are stable, and the page is loaded with the loader options of
+resources.py so rendering it costs a fixed number of statements whatever its size.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from flask import Response, g, request
+from sqlalchemy import ColumnElement, func, select, true
+
+from portal.extensions import db
+from portal.models import Member, UserGroup
+
+from . import bp, filters, resources
+from .errors import SCIM_MEDIA_TYPE, scim_error
+
+#: the most resources one page returns, advertised in /ServiceProviderConfig (filter.maxResults)
+MAX_RESULTS = 1000
+
+
+class QueryError(Exception):
+    """A query parameter the service provider refuses (400 with ``scim_type``)."""
+
+    def __init__(self, detail: str, scim_type: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.scim_type = scim_type
+
+
+def scim_json(body: dict[str, Any], status: int = 200) -> Response:
+    """A SCIM JSON response (``application/scim+json``)."""
+    return Response(json.dumps(body), status=status, mimetype=SCIM_MEDIA_TYPE)
+
+
+# ---------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class Query:
+    """The query parameters of a list or search request, validated."""
+
+    filter: str | None = None
+    start_index: int = 1
+    count: int = MAX_RESULTS
+    sort_by: str | None = None
+    descending: bool = False
+    attributes: str | None = None
+    excluded_attributes: str | None = None
+
+
+def _integer(name: str, value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise QueryError(f"{name} must be an integer", "invalidValue")
+    try:
+        return int(str(value).strip())
+    except ValueError as exc:
+        raise QueryError(f"{name} must be an integer, not {value!r}", "invalidValue") from exc
+
+
+def _names(name: str, value: Any) -> str | None:
+    """``attributes`` as a comma-separated string (query string) or a list of strings (search body)."""
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ",".join(value)
+    raise QueryError(f"{name} must be a list of attribute names", "invalidValue")
+
+
+def parse_query(params: dict[str, Any]) -> Query:
+    """Validate list/search parameters (names case-insensitive); startIndex below 1 reads as 1 (§3.4.2.4)."""
+    lowered = {str(key).lower(): value for key, value in params.items()}
+    text = lowered.get("filter")
+    if text is not None and not isinstance(text, str):
+        raise QueryError("filter must be a string", "invalidFilter")
+    start = _integer("startIndex", lowered.get("startindex"))
+    count = _integer("count", lowered.get("count"))
+    sort_by = lowered.get("sortby")
+    if sort_by is not None and not isinstance(sort_by, str):
+        raise QueryError("sortBy must be an attribute name", "invalidValue")
+    order = lowered.get("sortorder")
+    if order not in (None, "") and (not isinstance(order, str) or order.lower() not in ("ascending", "descending")):
+        raise QueryError('sortOrder must be "ascending" or "descending"', "invalidValue")
+    return Query(
+        filter=text if text and text.strip() else None,
+        start_index=max(start or 1, 1),
+        # A negative count reads as 0; above maxResults the page is cut to maxResults (§3.4.2.4).
+        count=MAX_RESULTS if count is None else min(max(count, 0), MAX_RESULTS),
+        sort_by=sort_by.strip() if sort_by and sort_by.strip() else None,
+        descending=isinstance(order, str) and order.lower() == "descending",
+        attributes=_names("attributes", lowered.get("attributes")),
+        excluded_attributes=_names("excludedAttributes", lowered.get("excludedattributes")),
+    )
+
+
+def _attribute_names(text: str | None) -> set[str]:
+    """Top-level names in an attributes list, lower-cased, with the core schema URN taken off."""
+    names = set()
+    for raw in (text or "").split(","):
+        name = raw.strip().lower()
+        for urn in (resources.USER_SCHEMA, resources.GROUP_SCHEMA):
+            if name.startswith(urn.lower() + ":"):
+                name = name[len(urn) + 1:]
+        if name:
+            names.add(name.split(".")[0])
+    return names
+
+
+def returns_attribute(name: str, attributes: str | None, excluded_attributes: str | None) -> bool:
+    """Whether a projection keeps the top-level attribute ``name`` (used to skip loading group members)."""
+    name = name.lower()
+    if attributes:
+        return name in _attribute_names(attributes)
+    return name not in _attribute_names(excluded_attributes)
+
+
+# ---------------------------------------------------------------- resource types
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """How one resource type is scoped, ordered, loaded and rendered."""
+
+    name: str
+    model: Any
+    scope: Callable[[Any], tuple[ColumnElement[bool], ...]]
+    load_options: Callable[[Query], tuple[Any, ...]]
+    render: Callable[[Any, str, Query], dict[str, Any]]
+
+
+def _group_loads(query: Query) -> tuple[Any, ...]:
+    # excludedAttributes=members (Entra) must not load the members at all.
+    return resources.GROUP_LOAD_OPTIONS if returns_attribute("members", query.attributes, query.excluded_attributes) else ()
+
+
+def _render_group(group: UserGroup, base_url: str, query: Query) -> dict[str, Any]:
+    include = returns_attribute("members", query.attributes, query.excluded_attributes)
+    return resources.group_to_scim(group, base_url, include_members=include)
+
+
+USERS = ResourceKind(
+    "User", Member, resources.user_scope, lambda query: resources.USER_LOAD_OPTIONS,
+    lambda member, base_url, query: resources.user_to_scim(member, base_url),
+)
+GROUPS = ResourceKind("Group", UserGroup, resources.group_scope, _group_loads, _render_group)
+
+
+def _condition(kind: ResourceKind, query: Query) -> ColumnElement[bool]:
+    return filters.to_sql(kind.name, query.filter) if query.filter else true()
+
+
+def _order(kind: ResourceKind, query: Query) -> list[Any]:
+    order: list[Any] = []
+    if query.sort_by:
+        try:
+            expression, fold_case = filters.sort_expression(kind.name, query.sort_by)
+        except filters.InvalidFilter as exc:
+            raise QueryError(f"Cannot sort by {query.sort_by!r}: {exc.message}", "invalidValue") from exc
+        if fold_case:
+            expression = func.lower(expression)
+        # Resources without a value come last ascending and first descending (§3.4.2.3).
+        order.append(expression.desc().nulls_first() if query.descending else expression.asc().nulls_last())
+    # The primary key last: equal sort values keep one order across pages.
+    order.append(kind.model.id)
+    return order
+
+
+def _count(kind: ResourceKind, condition: ColumnElement[bool]) -> int:
+    statement = select(func.count()).select_from(kind.model).where(*kind.scope(g.source), condition)
+    return int(db.session.scalar(statement) or 0)
+
+
+def _rows(kind: ResourceKind, condition: ColumnElement[bool], query: Query, offset: int, limit: int) -> list[Any]:
+    if limit <= 0:
+        return []
+    statement = (
+        select(kind.model)
+        .where(*kind.scope(g.source), condition)
+        .order_by(*_order(kind, query))
+        .offset(offset)
+        .limit(limit)
+        .options(*kind.load_options(query))
+    )
+    return list(db.session.scalars(statement))
+
+
+def _render(kind: ResourceKind, rows: list[Any], query: Query, base_url: str) -> list[dict[str, Any]]:
+    return [
+        resources.project(kind.render(row, base_url, query), query.attributes, query.excluded_attributes)
+        for row in rows
+    ]
+
+
+def list_response(kinds: tuple[ResourceKind, ...], query: Query) -> dict[str, Any]:
+    """A ListResponse (§3.4.2) over one resource type, or several one after the other (root search)."""
+    conditions: list[tuple[ResourceKind, ColumnElement[bool]]] = []
+    errors: list[filters.InvalidFilter] = []
+    for kind in kinds:
+        try:
+            conditions.append((kind, _condition(kind, query)))
+        except filters.InvalidFilter as exc:
+            errors.append(exc)
+    if not conditions:
+        # Across resource types a filter naming an attribute of only one of them searches that one.
+        raise errors[0]
+    base_url = resources.resource_base_url()
+    total = 0
+    offset = query.start_index - 1
+    remaining = query.count
+    found: list[dict[str, Any]] = []
+    for kind, condition in conditions:
+        kind_total = _count(kind, condition)
+        total += kind_total
+        if remaining > 0 and offset < kind_total:
+            rows = _rows(kind, condition, query, offset, remaining)
+            found.extend(_render(kind, rows, query, base_url))
+            remaining -= len(rows)
+        offset = max(offset - kind_total, 0)
+    return {
+        "schemas": [resources.LIST_SCHEMA],
+        "totalResults": total,
+        "startIndex": query.start_index,
+        "itemsPerPage": len(found),
+        "Resources": found,
+    }
+
+
+# ---------------------------------------------------------------- endpoints
+
+
+def _answer(kinds: tuple[ResourceKind, ...], params: dict[str, Any]) -> Response:
+    try:
+        return scim_json(list_response(kinds, parse_query(params)))
+    except filters.InvalidFilter as exc:
+        return rejected(400, exc.message, "invalidFilter")
+    except QueryError as exc:
+        return rejected(400, exc.detail, exc.scim_type)
+
+
+def rejected(status: int, detail: str, scim_type: str | None) -> Response:
+    """A refused read: the SCIM error document (the failure is recorded like any rejected request)."""
+    return scim_error(status, detail, scim_type)
+
+
+def _search_body() -> dict[str, Any] | Response:
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        return rejected(400, "The body must be a SearchRequest JSON object", "invalidSyntax")
+    schemas = body.get("schemas")
+    if schemas is not None and (not isinstance(schemas, list) or resources.SEARCH_SCHEMA not in schemas):
+        return rejected(400, f"schemas must contain {resources.SEARCH_SCHEMA}", "invalidSyntax")
+    return body
+
+
+@bp.get("/Users", strict_slashes=False)
+def list_users(source_id: str) -> Response:
+    """GET /Users: filter, sort and page the source's users (§3.4.2)."""
+    return _answer((USERS,), request.args.to_dict())
+
+
+@bp.get("/Groups", strict_slashes=False)
+def list_groups(source_id: str) -> Response:
+    """GET /Groups: filter, sort and page the source's groups (§3.4.2)."""
+    return _answer((GROUPS,), request.args.to_dict())
+
+
+@bp.post("/Users/.search", strict_slashes=False)
+def search_users(source_id: str) -> Response:
+    """POST /Users/.search: the query in a SearchRequest body (§3.4.3)."""
+    body = _search_body()
+    return body if isinstance(body, Response) else _answer((USERS,), body)
+
+
+@bp.post("/Groups/.search", strict_slashes=False)
+def search_groups(source_id: str) -> Response:
+    """POST /Groups/.search (§3.4.3)."""
+    body = _search_body()
+    return body if isinstance(body, Response) else _answer((GROUPS,), body)
+
+
+@bp.post("/.search", strict_slashes=False)
+def search_all(source_id: str) -> Response:
+    """POST /.search at the root: Users, then Groups, in one ListResponse (§3.4.3)."""
+    body = _search_body()
+    return body if isinstance(body, Response) else _answer((USERS, GROUPS), body)
