@@ -152,7 +152,7 @@ USER_FILTER_ATTRIBUTES: dict[str, dict[str, Leaf | Complex]] = {
         "id": Leaf(Member.public_id, case_exact=True),
         "externalid": Leaf(Member.scim_external_id, case_exact=True),
         "username": Leaf(Member.external_id, norm=Member.external_id_norm),
-        "displayname": Leaf(Member.name),
+        "displayname": Leaf(Member.name, norm=Member.name_norm),
         "nickname": Leaf(Member.another_name),
         "usertype": Leaf(Member.user_type),
         "title": Leaf(JobTitle.name, scope=_title_exists, sort=_title_name),

@@ -144,7 +144,7 @@ def test_count_is_capped_at_max_results_rfc7644_3_4_2_4(app: Any, org: Any, scim
         db.session.execute(insert(Member), [
             {"org_id": org.id, "source_id": source_id, "public_id": str(uuid.uuid4()), "external_id": f"u{i}@x.test",
              "external_id_norm": f"u{i}@x.test", "email": f"u{i}@x.test", "email_norm": f"u{i}@x.test",
-             "name": f"U{i}", "status": "active", "version": 1}
+             "name": f"U{i}", "name_norm": f"u{i}", "status": "active", "version": 1}
             for i in range(1005)
         ])
         db.session.commit()
@@ -291,6 +291,7 @@ def _plan(conn: Any, statement: Any) -> str:
     ("User", 'emails[type eq "work"].value eq "ann@acme.com"', "email_norm"),
     ("User", 'externalId eq "ext-ann"', "scim_external_id"),
     ("User", 'id eq "{ann}"', "public_id"),
+    ("User", 'displayName eq "ann"', "name_norm"),
     ("Group", 'displayName eq "Sales"', "display_name_norm"),
     ("Group", 'id eq "{ann}"', "public_id"),
 ])
