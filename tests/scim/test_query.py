@@ -211,6 +211,19 @@ def test_reads_write_no_sync_log_rfc7644_3_4_2(app: Any, scim: Scim, three: Any)
         assert db.session.scalar(select(func.count()).select_from(SyncLog)) == 0
 
 
+def test_a_rejected_read_leaves_one_failure_row_rfc7644_3_12(app: Any, scim: Scim, three: Any) -> None:
+    assert scim.get("/Users", query_string={"filter": "userName zz 1"}).status_code == 400
+    with app.app_context():
+        rows = db.session.scalars(select(SyncLog)).all()
+        assert [(r.result, r.status_code, r.scim_type) for r in rows] == [("failure", 400, "invalidFilter")]
+
+
+def test_list_and_search_need_the_token_rfc7644_2(scim: Scim, three: Any) -> None:
+    for method, path in (("GET", "/Users"), ("GET", "/Groups"), ("POST", "/.search"), ("POST", "/Users/.search")):
+        response = scim.request(method, path, {"schemas": [SEARCH]} if method == "POST" else None, token="wrong")
+        assert response.status_code == 401 and "Resources" not in response.get_data(as_text=True)
+
+
 def test_search_users_with_a_search_request_body_rfc7644_3_4_3(scim: Scim, three: Any) -> None:
     response = scim.post("/Users/.search", {
         "schemas": [SEARCH], "filter": 'userName sw "b" or userName sw "c"', "attributes": ["userName", "active"],
