@@ -231,28 +231,32 @@ _TYPED = {"TRUE": True, "FALSE": False, "NULL": None}
 
 
 def _tokens(text: str) -> Iterator[Any]:
-    """The library's tokens, with numbers merged and comparison values typed."""
-    pending = None
+    """The library's tokens, with adjacent digits merged into one number and comparison values typed."""
+    number = None
     for token in SCIMLexer().tokenize(text):
-        if token.type == "NUMBER" and pending is not None and pending.end == token.index:
-            pending.value += token.value
-            pending.end = token.end
+        if token.type == "NUMBER" and number is not None and number.end == token.index:
+            number.value += token.value
+            number.end = token.end
             continue
-        if pending is not None:
-            pending.value = Literal(int(pending.value))
-            yield pending
-            pending = None
+        if number is not None:
+            yield _typed(number)
+            number = None
         if token.type == "NUMBER":
-            pending = token
-            continue
-        if token.type in _TYPED:
-            token.value = Literal(_TYPED[token.type])
-        elif token.type == "COMP_VALUE":
-            token.value = Literal(token.value)
-        yield token
-    if pending is not None:
-        pending.value = Literal(int(pending.value))
-        yield pending
+            number = token
+        else:
+            yield _typed(token)
+    if number is not None:
+        yield _typed(number)
+
+
+def _typed(token: Any) -> Any:
+    if token.type == "NUMBER":
+        token.value = Literal(int(token.value))
+    elif token.type in _TYPED:
+        token.value = Literal(_TYPED[token.type])
+    elif token.type == "COMP_VALUE":
+        token.value = Literal(token.value)
+    return token
 
 
 def parse(text: str) -> ast.Filter:

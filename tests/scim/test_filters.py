@@ -5,6 +5,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -189,3 +191,21 @@ def test_index_backed_columns_are_the_normalized_ones_rfc7644_3_4_2_2(app: Any) 
         sql = str(select(UserGroup.id).where(filters.to_sql("Group", 'displayName eq "Sales"')).compile(
             compile_kwargs={"literal_binds": True}))
         assert "user_groups.display_name_norm = 'sales'" in sql
+
+
+_PIECES = ["userName", "emails", "emails.value", "title", "active", "meta.created", "groups", "name.givenName",
+           "members", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", "x",
+           " eq ", " ne ", " co ", " sw ", " gt ", " le ", " pr", " and ", " or ", "not ", "(", ")", "[", "]", ".",
+           '"a"', '"2020-01-01T00:00:00Z"', '"%_\\\\"', "true", "false", "null", "12", "-1", "1.5", "'", " "]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.lists(st.sampled_from(_PIECES), max_size=9).map("".join), st.text(max_size=40)))
+def test_any_filter_text_is_a_condition_or_invalid_filter_rfc7644_3_4_2_2(app: Any, text: str) -> None:
+    with app.app_context():
+        for kind, model in (("User", Member), ("Group", UserGroup)):
+            try:
+                condition = filters.to_sql(kind, text)
+            except filters.InvalidFilter:
+                continue
+            db.session.execute(select(model.id).where(condition)).all()

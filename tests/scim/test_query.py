@@ -6,6 +6,8 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event, func, insert, select, text
 
 from portal.extensions import db
@@ -343,3 +345,21 @@ def test_another_sources_token_sees_nothing_of_this_source_rfc7644_3_4_2(app: An
         db.session.commit()
         other = Scim(client, SourceData(okta.public_id, "", token))
     assert scim_body(other.get("/Users"))["totalResults"] == 0
+
+
+_VALUES = st.one_of(st.text(max_size=12), st.integers(-5, 5000).map(str),
+                    st.sampled_from(["userName", "title", "meta.created", "groups.value", "members", "ascending",
+                                     "descending", 'userName pr', "emails[type eq \"work\"]", ",", ""]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(["filter", "startIndex", "count", "sortBy", "sortOrder", "attributes",
+                                        "excludedAttributes"]), _VALUES, max_size=5),
+       st.sampled_from(["/Users", "/Groups"]))
+def test_no_query_parameters_give_a_server_error_rfc7644_3_4_2(scim: Scim, three: Any, query: dict[str, str],
+                                                              path: str) -> None:
+    response = scim.get(path, query_string=query)
+    assert response.status_code in (200, 400), (query, response.get_data(as_text=True))
+    body = scim_body(response)
+    assert body["schemas"] == ([LIST] if response.status_code == 200 else
+                               ["urn:ietf:params:scim:api:messages:2.0:Error"])
