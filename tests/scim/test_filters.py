@@ -114,6 +114,10 @@ def test_value_path_filters_rfc7644_3_4_2_2(app: Any, people: Any) -> None:
         assert users('groups[display eq "admins"]') == {"ann"}
         assert users(f'groups.value eq "{people["admins"]}"') == {"ann"}
         assert users('groups[display eq "Everyone" and value eq "nope"]') == set()
+        assert users('emails[type eq "work"] and userName sw "b"') == {"bob"}
+        assert users('not (phoneNumbers[type eq "work"])') == {"bob", "cara"}
+        assert users('groups[display eq "Admins"] or groups[display eq "nobody"] and active eq true') == {"ann"}
+        assert users('userName sw "a" and (title pr or nickName pr) and not (active eq false)') == {"ann"}
 
 
 def test_enterprise_urn_qualified_attributes_rfc7643_4_3(app: Any, people: Any) -> None:
