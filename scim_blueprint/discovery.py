@@ -3,7 +3,7 @@
 /Schemas is built from the attribute catalogue of resources.py, the same one the
 resources are rendered and written with, so it publishes exactly what is stored
 and returned. Only GET is routed: any other method answers 405 and an unknown
-path 404, both as SCIM errors (portal/web.py delegates /scim/ errors to scim_error).
+path 404, both as SCIM errors (portal/web.py hands /scim/ routing errors to scim_error).
 """
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 from flask import Response
 
 from . import bp, resources
-from .errors import scim_error
-from .query import MAX_RESULTS, scim_json
+from .errors import ScimError
+from .query import MAX_RESULTS
+from .views import respond
 
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
@@ -39,7 +40,7 @@ def _meta(resource_type: str, path: str) -> dict[str, str]:
 
 
 def _list(resources_: list[dict[str, Any]]) -> Response:
-    return scim_json({
+    return respond({
         "schemas": [resources.LIST_SCHEMA],
         "totalResults": len(resources_),
         "startIndex": 1,
@@ -106,7 +107,7 @@ _GET_ONLY = {"strict_slashes": False, "provide_automatic_options": False}
 @bp.get("/ServiceProviderConfig", **_GET_ONLY)
 def get_service_provider_config(source_id: str) -> Response:
     """GET /ServiceProviderConfig."""
-    return scim_json(service_provider_config())
+    return respond(service_provider_config())
 
 
 @bp.get("/ResourceTypes", **_GET_ONLY)
@@ -120,8 +121,8 @@ def get_resource_type(source_id: str, type_id: str) -> Response:
     """GET /ResourceTypes/{id}."""
     for entry in RESOURCE_TYPES:
         if entry[0].lower() == type_id.lower():
-            return scim_json(resource_type(*entry))
-    return scim_error(404, f"No resource type {type_id!r}")
+            return respond(resource_type(*entry))
+    raise ScimError(404, f"No resource type {type_id!r}")
 
 
 @bp.get("/Schemas", **_GET_ONLY)
@@ -135,5 +136,5 @@ def get_schema(source_id: str, urn: str) -> Response:
     """GET /Schemas/{urn}."""
     for entry in SCHEMAS:
         if entry[0].lower() == urn.lower():
-            return scim_json(schema(*entry))
-    return scim_error(404, f"No schema {urn!r}")
+            return respond(schema(*entry))
+    raise ScimError(404, f"No schema {urn!r}")

@@ -7,7 +7,6 @@ resources.py so rendering it costs a fixed number of statements whatever its siz
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -18,24 +17,15 @@ from portal.extensions import db
 from portal.models import Member, UserGroup
 
 from . import bp, filters, resources
-from .errors import SCIM_MEDIA_TYPE, scim_error
+from .errors import ScimError
+from .views import read_body, respond
 
 #: the most resources one page returns, advertised in /ServiceProviderConfig (filter.maxResults)
 MAX_RESULTS = 1000
 
 
-class QueryError(Exception):
-    """A query parameter the service provider refuses (400 with ``scim_type``)."""
-
-    def __init__(self, detail: str, scim_type: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.scim_type = scim_type
-
-
-def scim_json(body: dict[str, Any], status: int = 200) -> Response:
-    """A SCIM JSON response (``application/scim+json``)."""
-    return Response(json.dumps(body), status=status, mimetype=SCIM_MEDIA_TYPE)
+def _invalid(detail: str, scim_type: str = "invalidValue") -> ScimError:
+    return ScimError(400, detail, scim_type)
 
 
 # ---------------------------------------------------------------- parameters
@@ -58,11 +48,11 @@ def _integer(name: str, value: Any) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise QueryError(f"{name} must be an integer", "invalidValue")
+        raise _invalid(f"{name} must be an integer")
     try:
         return int(str(value).strip())
     except ValueError as exc:
-        raise QueryError(f"{name} must be an integer, not {value!r}", "invalidValue") from exc
+        raise _invalid(f"{name} must be an integer, not {value!r}") from exc
 
 
 def _names(name: str, value: Any) -> str | None:
@@ -73,7 +63,7 @@ def _names(name: str, value: Any) -> str | None:
         return value
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return ",".join(value)
-    raise QueryError(f"{name} must be a list of attribute names", "invalidValue")
+    raise _invalid(f"{name} must be a list of attribute names")
 
 
 def parse_query(params: dict[str, Any]) -> Query:
@@ -81,15 +71,15 @@ def parse_query(params: dict[str, Any]) -> Query:
     lowered = {str(key).lower(): value for key, value in params.items()}
     text = lowered.get("filter")
     if text is not None and not isinstance(text, str):
-        raise QueryError("filter must be a string", "invalidFilter")
+        raise _invalid("filter must be a string", "invalidFilter")
     start = _integer("startIndex", lowered.get("startindex"))
     count = _integer("count", lowered.get("count"))
     sort_by = lowered.get("sortby")
     if sort_by is not None and not isinstance(sort_by, str):
-        raise QueryError("sortBy must be an attribute name", "invalidValue")
+        raise _invalid("sortBy must be an attribute name")
     order = lowered.get("sortorder")
     if order not in (None, "") and (not isinstance(order, str) or order.lower() not in ("ascending", "descending")):
-        raise QueryError('sortOrder must be "ascending" or "descending"', "invalidValue")
+        raise _invalid('sortOrder must be "ascending" or "descending"')
     return Query(
         filter=text if text and text.strip() else None,
         start_index=max(start or 1, 1),
@@ -164,7 +154,7 @@ def _order(kind: ResourceKind, query: Query) -> list[Any]:
         try:
             expression, fold_case = filters.sort_expression(kind.name, query.sort_by)
         except filters.InvalidFilter as exc:
-            raise QueryError(f"Cannot sort by {query.sort_by!r}: {exc.message}", "invalidValue") from exc
+            raise _invalid(f"Cannot sort by {query.sort_by!r}: {exc.message}") from exc
         if fold_case:
             expression = func.lower(expression)
         # Resources without a value come last ascending and first descending (§3.4.2.3).
@@ -239,25 +229,17 @@ def list_response(kinds: tuple[ResourceKind, ...], query: Query) -> dict[str, An
 
 def _answer(kinds: tuple[ResourceKind, ...], params: dict[str, Any]) -> Response:
     try:
-        return scim_json(list_response(kinds, parse_query(params)))
+        return respond(list_response(kinds, parse_query(params)))
     except filters.InvalidFilter as exc:
-        return rejected(400, exc.message, "invalidFilter")
-    except QueryError as exc:
-        return rejected(400, exc.detail, exc.scim_type)
+        raise ScimError(400, exc.message, "invalidFilter") from exc
 
 
-def rejected(status: int, detail: str, scim_type: str | None) -> Response:
-    """A refused read: the SCIM error document (the failure is recorded like any rejected request)."""
-    return scim_error(status, detail, scim_type)
-
-
-def _search_body() -> dict[str, Any] | Response:
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        return rejected(400, "The body must be a SearchRequest JSON object", "invalidSyntax")
+def _search_body() -> dict[str, Any]:
+    """The SearchRequest of a POST .search (§3.4.3); its ``schemas``, when sent, must name it."""
+    body = read_body()
     schemas = body.get("schemas")
     if schemas is not None and (not isinstance(schemas, list) or resources.SEARCH_SCHEMA not in schemas):
-        return rejected(400, f"schemas must contain {resources.SEARCH_SCHEMA}", "invalidSyntax")
+        raise ScimError(400, f"schemas must contain {resources.SEARCH_SCHEMA}", "invalidSyntax")
     return body
 
 
@@ -276,19 +258,16 @@ def list_groups(source_id: str) -> Response:
 @bp.post("/Users/.search", strict_slashes=False)
 def search_users(source_id: str) -> Response:
     """POST /Users/.search: the query in a SearchRequest body (§3.4.3)."""
-    body = _search_body()
-    return body if isinstance(body, Response) else _answer((USERS,), body)
+    return _answer((USERS,), _search_body())
 
 
 @bp.post("/Groups/.search", strict_slashes=False)
 def search_groups(source_id: str) -> Response:
     """POST /Groups/.search (§3.4.3)."""
-    body = _search_body()
-    return body if isinstance(body, Response) else _answer((GROUPS,), body)
+    return _answer((GROUPS,), _search_body())
 
 
 @bp.post("/.search", strict_slashes=False)
 def search_all(source_id: str) -> Response:
     """POST /.search at the root: Users, then Groups, in one ListResponse (§3.4.3)."""
-    body = _search_body()
-    return body if isinstance(body, Response) else _answer((USERS, GROUPS), body)
+    return _answer((USERS, GROUPS), _search_body())
