@@ -45,13 +45,6 @@ def scim_base_url(source: SyncSource) -> str:
     return f"{root}/scim/v2/{source.public_id}"
 
 
-def sync_log_url(source: SyncSource) -> str:
-    """The Sync log of a source (its pages belong to the sync_log blueprint)."""
-    if "sync_log.index" in current_app.view_functions:
-        return url_for("sync_log.index", source_id=source.id)
-    return f"{bp.url_prefix}/{source.id}/sync-log"
-
-
 def _navigate(url: str) -> Response:
     """Go to ``url`` as a full page: HX-Redirect for htmx, 303 otherwise."""
     if wants_fragment():
@@ -78,7 +71,6 @@ def _card_context(sources: list[SyncSource]) -> dict[str, Any]:
     return {
         "counts": sync.members_synced(current_user.org_id, [s.id for s in sources]),
         "scim_base_url": scim_base_url,
-        "sync_log_url": sync_log_url,
         "connection_state": sync.connection_state,
         "token_days_left": sync.token_days_left,
         "warning_days": sync.TOKEN_WARNING_DAYS,

@@ -353,7 +353,7 @@ def test_card_shows_provider_status_connection_members_and_token_expiry_seed_2(a
     for text in ("JumpCloud production", "JumpCloud", ">Active<", ">Connected<", "Members synced", ">3<",
                  "Token expires", ">Deactivate<", ">Edit<", ">Sync log<", "Delete"):
         assert text in card
-    assert f'href="{BASE}/{source_id}/sync-log"' in card or f"sync-log" in card
+    assert f'href="{BASE}/{source_id}/sync-log"' in card
 
 
 def test_cards_count_members_in_one_query(app: Any, console: Console) -> None:
