@@ -286,10 +286,11 @@ def test_a_page_of_users_costs_a_bounded_number_of_statements_rfc7644_3_4_2_4(ap
             body = scim_body(scim.get("/Users", query_string={"count": str(count)}))
         assert body["itemsPerPage"] == count
         assert all(r["title"].startswith(("Title", "Chief")) for r in body["Resources"])
-        return len(seen)
+        # The source's last-request bookkeeping is throttled by time: not part of the page's cost.
+        return len([statement for statement in seen if not statement.startswith("UPDATE sync_sources")])
 
     small, large = cost(20), cost(200)
-    assert large == small and large <= 12
+    assert large == small and large <= 8
 
 
 def _plan(conn: Any, statement: Any) -> str:
