@@ -1,0 +1,15 @@
+"""Fixtures of the proof tests: one gunicorn per module and database, shared by its tests."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+
+from tests.servers import Server, gunicorn
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """gunicorn with 2 workers on the session's test database (each test's ``app`` empties the tables)."""
+    with gunicorn(database_url, tmp_path_factory.mktemp("gunicorn"), workers=2) as running:
+        yield running
