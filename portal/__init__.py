@@ -25,6 +25,15 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_savepoint(conn: Any, name: str) -> None:
+    # pysqlite begins a transaction only before INSERT/UPDATE/DELETE; a SAVEPOINT sent
+    # first would open one of its own that RELEASE commits, so a row made inside
+    # "find or create" would outlive the rollback of a refused request. Begin for real.
+    dbapi_connection = conn.connection.dbapi_connection
+    if not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the application: settings, extensions, both blueprints, CLI and error pages."""
     app = Flask(
@@ -54,6 +63,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         engine: Engine = db.engine
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "savepoint", _sqlite_savepoint)
 
     from . import auth, cli, logs, web
     from .views import register_views

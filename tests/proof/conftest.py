@@ -5,6 +5,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests.scim.conftest import Scim, add_source
 from tests.servers import Server, gunicorn
 
 
@@ -13,3 +14,9 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     """gunicorn with 2 workers on the session's test database (each test's ``app`` empties the tables)."""
     with gunicorn(database_url, tmp_path_factory.mktemp("gunicorn"), workers=2) as running:
         yield running
+
+
+@pytest.fixture
+def scim(app: Any, runner: Any, org: Any) -> Scim:
+    """A SCIM test client for an active generic source of ``org`` (made with the CLI)."""
+    return Scim(app.test_client(), add_source(runner, org.name, "--activate"))
