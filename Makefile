@@ -42,6 +42,10 @@ chromium:
 test: install-dev chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## fuzz: 10,000 hypothesis-generated SCIM requests (2,500 for each of the 4 fuzz tests; PostgreSQL too when set)
+fuzz: install-dev
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2500} $(BIN)/python -m pytest -q tests/proof/test_fuzz.py -k fuzzed $(PYTEST_ARGS)
+
 ## db-check: the models and the migrations agree
 db-check: install
 	$(BIN)/python -m pytest tests/test_migrations.py
