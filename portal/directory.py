@@ -483,8 +483,10 @@ def delete_member(org_id: int, member_id: int, actor: Actor) -> None:
     _hand_made(member, "delete")
     snapshot = member_snapshot(member)
     public_id, name = member.public_id, member.name
-    # Members managed by this one keep existing; they lose the reference.
-    db.session.execute(update(Member).where(Member.manager_id == member.id).values(manager_id=None)
+    # Members managed by this one keep existing and lose the reference; their version moves on so
+    # an identity provider's ETag of them is stale, as for any change.
+    db.session.execute(update(Member).where(Member.manager_id == member.id)
+                       .values(manager_id=None, version=Member.version + 1)
                        .execution_options(synchronize_session=False))
     db.session.delete(member)
     db.session.flush()

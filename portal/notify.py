@@ -261,11 +261,20 @@ def dismiss_banner(admin: Admin, source_id: int) -> None:
     source = db.session.get(SyncSource, source_id)
     if source is None or source.org_id != admin.org_id:
         return
+    now = utcnow()
     row = db.session.get(BannerDismissal, (admin.id, source_id))
     if row is None:
-        db.session.add(BannerDismissal(admin_id=admin.id, source_id=source_id, dismissed_at=utcnow()))
-    else:
-        row.dismissed_at = utcnow()
+        try:
+            # A double click sends two dismissals at once: the primary key keeps one row.
+            with db.session.begin_nested():
+                db.session.add(BannerDismissal(admin_id=admin.id, source_id=source_id, dismissed_at=now))
+                db.session.flush()
+            return
+        except IntegrityError:
+            row = db.session.get(BannerDismissal, (admin.id, source_id), populate_existing=True)
+            if row is None:
+                raise
+    row.dismissed_at = now
     db.session.flush()
 
 

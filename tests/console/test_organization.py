@@ -665,3 +665,27 @@ def test_dismiss_needs_csrf(app, org, console):
     source_id = make_source(app, org.id)
     response = console.client.post(f"/organization/banners/{source_id}/dismiss")
     assert response.status_code == 400
+
+
+def test_deleting_a_manager_keeps_the_members_they_managed(app, org, console):
+    manager_id = _hand_member(app, org.id, "boss@acme.test", "The Boss")
+    report_id = _hand_member(app, org.id, "report@acme.test", "A Report")
+    with app.app_context():
+        report = db.session.get(Member, report_id)
+        report.manager_id = manager_id
+        db.session.commit()
+        version = db.session.get(Member, report_id).version
+    assert console.post(f"/organization/members/{manager_id}/delete").status_code == 302
+    with app.app_context():
+        report = db.session.get(Member, report_id)
+        assert report.manager_id is None and report.version == version + 1
+
+
+def test_dismissing_twice_keeps_one_dismissal(app, org, console):
+    from portal.models import BannerDismissal
+
+    source_id = make_source(app, org.id)
+    assert console.post(f"/organization/banners/{source_id}/dismiss", htmx=True).status_code == 204
+    assert console.post(f"/organization/banners/{source_id}/dismiss").status_code == 302
+    with app.app_context():
+        assert len(db.session.scalars(select(BannerDismissal)).all()) == 1
