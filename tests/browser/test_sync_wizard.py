@@ -1,6 +1,7 @@
 """Add sync source in a real Chromium, walking the seed's labels (seed 1.1 steps 1-6, section 2)."""
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -9,9 +10,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from portal import sync
-from portal.errors import Forbidden
 from portal.extensions import db
-from portal.models import SyncSource, WorkforceType
+from portal.models import Member, SyncSource, WorkforceType
 from tests.factories import make_admin
 
 pytestmark = pytest.mark.browser
@@ -24,14 +24,15 @@ def _source(app: Any) -> SyncSource:
         return source
 
 
-def _scim_status(app: Any, public_id: str, token: str) -> int:
-    """What the SCIM door's authentication answers this token: 200 accepted, 403 denied."""
-    with app.app_context():
-        try:
-            sync.authenticate(public_id, f"Bearer {token}")
-        except Forbidden:
-            return 403
-        return 200
+def _scim_create(page: Page, url: str, token: str, user_name: str) -> int:
+    """POST /Users to the SCIM URL with the token, as JumpCloud does after the admin pasted them."""
+    response = page.request.post(f"{url}/Users", headers={"Authorization": f"Bearer {token}",
+                                                           "Content-Type": "application/scim+json"},
+                                 data=json.dumps({
+                                     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                     "userName": user_name, "displayName": "Test User", "userType": "Regular",
+                                     "emails": [{"type": "work", "value": user_name, "primary": True}]}))
+    return response.status
 
 
 def _sign_in(page: Page, live_server: Any, email: str, password: str) -> None:
@@ -108,15 +109,21 @@ def test_add_jumpcloud_sync_source_save_and_activate_then_deactivate_seed_1_1(
         regular = db.session.scalar(select(WorkforceType.id).where(WorkforceType.name == "regular employee"))
     assert source.status == "active" and source.deletion_rule == "delete"
     assert source.workforce_rules == [{"value": "Regular", "workforce_type_id": regular}]
-    assert _scim_status(app, source.public_id, token) == 200
+
+    # A SCIM create with that URL and token succeeds; the card's badge sees the request arrive.
+    assert _scim_create(page, url, token, "first@acme.test") == 201
+    with app.app_context():
+        member = db.session.scalar(select(Member).where(Member.external_id == "first@acme.test"))
+        assert member.source_id == source.id and member.employee_type_id == regular
+    expect(card.get_by_text("Connected")).to_be_visible(timeout=15000)
 
     # Deactivate makes the next SCIM request fail; Activate restores it.
     card.get_by_role("button", name="Deactivate").click()
     expect(card.locator(".badge").first).to_have_text("Inactive")
-    assert _scim_status(app, source.public_id, token) == 403
+    assert _scim_create(page, url, token, "second@acme.test") == 403
     card.get_by_role("button", name="Activate").click()
     expect(card.locator(".badge").first).to_have_text("Active")
-    assert _scim_status(app, source.public_id, token) == 200
+    assert _scim_create(page, url, token, "second@acme.test") == 201
 
 
 def test_delete_asks_for_confirmation_and_keeps_the_card_on_cancel_seed_2(

@@ -1,6 +1,7 @@
 """Settings > Directory Sync in the console: the wizard, the Sync App card, the token lifecycle (seed 1.1, 2)."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -9,7 +10,6 @@ import pytest
 from sqlalchemy import event, select
 
 from portal import sync
-from portal.errors import Forbidden, NotFound
 from portal.extensions import db
 from portal.models import AdminLog, Member, SyncSource, WorkforceType, utcnow
 from tests.conftest import Console
@@ -70,15 +70,21 @@ def _walk(console: Console, source_id: int, *, rules: list[tuple[str, int]], adm
     return console.post(url, {"step": 4, "nav": finish})
 
 
-def _authenticates(app: Any, source_id: int, token: str) -> bool:
-    """Whether a SCIM request with this token would be let in (portal.sync.authenticate)."""
-    with app.app_context():
-        source = db.session.get(SyncSource, source_id)
-        try:
-            sync.authenticate(source.public_id, f"Bearer {token}")
-        except (sync.AuthFailure, Forbidden, NotFound):
-            return False
-        return True
+def _scim(app: Any, source_id: int, token: str, method: str = "GET", body: dict[str, Any] | None = None) -> Any:
+    """One request to the source's SCIM ``/Users`` with this bearer token, as an identity provider sends it."""
+    public_id = _source(app, source_id).public_id
+    return app.test_client().open(
+        f"/scim/v2/{public_id}/Users", method=method, headers={"Authorization": f"Bearer {token}"},
+        data=json.dumps(body) if body is not None else None, content_type="application/scim+json")
+
+
+def _user(user_name: str, user_type: str | None = None) -> dict[str, Any]:
+    user: dict[str, Any] = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name,
+                            "displayName": user_name.split("@")[0].title(),
+                            "emails": [{"type": "work", "value": user_name, "primary": True}]}
+    if user_type:
+        user["userType"] = user_type
+    return user
 
 
 # ---------------------------------------------------------------- empty state, provider panel
@@ -139,7 +145,8 @@ def test_scim_url_uses_public_base_url_when_set(app: Any, console: Console) -> N
 def test_draft_source_is_denied_by_scim_seed_1_1_step_6(app: Any, console: Console) -> None:
     source_id, token = _add_source(console)
     assert _source(app, source_id).status == "draft"
-    assert not _authenticates(app, source_id, token)
+    assert _scim(app, source_id, token).status_code == 403
+    assert _scim(app, source_id, token, "POST", _user("ann@acme.test")).status_code == 403
 
 
 def test_jumpcloud_guide_carries_the_seed_steps_and_warnings_seed_1_2(console: Console) -> None:
@@ -272,7 +279,7 @@ def test_save_keeps_the_source_inactive_and_scim_denied_seed_1_1_step_6(app: Any
     assert source.status == "inactive" and source.name == "JumpCloud production"
     assert source.workforce_rules == [{"value": "Regular", "workforce_type_id": regular}]
     assert source.deletion_rule == "delete" and source.notified_admin_ids == [org.admin_id]
-    assert not _authenticates(app, source_id, token)
+    assert _scim(app, source_id, token, "POST", _user("ann@acme.test")).status_code == 403
     [edit] = _log(app, "Edit sync configurations")
     assert edit.changes["deletion_rule"] == ["suspend", "delete"]
     page = console.get(f"{BASE}/").get_data(as_text=True)
@@ -284,7 +291,7 @@ def test_save_and_activate_lets_scim_in_seed_1_1_step_6(app: Any, console: Conso
     response = _walk(console, source_id, rules=[], admins=[], finish="activate")
     assert response.status_code == 303
     assert _source(app, source_id).status == "active"
-    assert _authenticates(app, source_id, token)
+    assert _scim(app, source_id, token, "POST", _user("ann@acme.test")).status_code == 201
     [entry] = _log(app, "Activate/Deactivate or Stop Sync Settings")
     assert entry.changes == {"status": ["draft", "active"]} and entry.actor == org.email
 
@@ -321,16 +328,19 @@ def test_edit_reopens_the_wizard_filled_in_and_takes_effect_on_save_seed_2(app: 
     console.post(url, {"step": 2, "nav": "next", "rule_value": ["Regular", "Student"],
                        "rule_type": [str(regular), str(intern)]})
     # Until Save, the running sync keeps the old rules.
-    with app.app_context():
-        assert sync.workforce_type_for(db.session.get(SyncSource, source_id), "Student") is None
+    created = _scim(app, source_id, token, "POST", _user("before@acme.test", "Student"))
+    assert created.status_code == 201
     page = console.get(f"{url}?step=4").get_data(as_text=True)
     assert 'value="activate"' not in page and "take effect at the next request" in page
     assert console.post(url, {"step": 4, "nav": "save"}).status_code == 303
+    assert _source(app, source_id).status == "active"
+    # The next SCIM request uses the edited rules.
+    assert _scim(app, source_id, token, "POST", _user("after@acme.test", "student")).status_code == 201
     with app.app_context():
-        source = db.session.get(SyncSource, source_id)
-        assert source.status == "active"
-        assert sync.workforce_type_for(source, "student").name == "intern"
-    assert _authenticates(app, source_id, token)
+        types = dict(db.session.execute(
+            select(Member.external_id, WorkforceType.name).join(WorkforceType, Member.employee_type_id == WorkforceType.id,
+                                                                isouter=True)).all())
+    assert types == {"before@acme.test": None, "after@acme.test": "intern"}
 
 
 # ---------------------------------------------------------------- card and details
@@ -416,10 +426,10 @@ def test_deactivate_and_activate_from_the_card_seed_2(app: Any, console: Console
     card = console.post(f"{BASE}/{source_id}/deactivate", htmx=True).get_data(as_text=True)
     assert card.lstrip().startswith(f'<article class="card app-card" id="source-{source_id}"')
     assert ">Inactive<" in card and ">Activate<" in card
-    assert not _authenticates(app, source_id, token)
+    assert _scim(app, source_id, token).status_code == 403
     card = console.post(f"{BASE}/{source_id}/activate", htmx=True).get_data(as_text=True)
     assert ">Active<" in card and ">Deactivate<" in card
-    assert _authenticates(app, source_id, token)
+    assert _scim(app, source_id, token).status_code == 200
     changes = [e.changes["status"] for e in _log(app, "Activate/Deactivate or Stop Sync Settings")]
     assert changes == [["draft", "active"], ["active", "inactive"], ["inactive", "active"]]
 
@@ -439,15 +449,13 @@ def test_details_page_shows_the_configuration_and_actions_seed_2(app: Any, conso
 def test_delete_kills_the_token_and_keeps_members_seed_2(app: Any, console: Console, org: Any) -> None:
     source_id, token = _add_source(console)
     _walk(console, source_id, rules=[], admins=[], finish="activate")
-    with app.app_context():
-        db.session.add(Member(org_id=org.id, external_id="ann@acme.test", email="ann@acme.test", name="Ann",
-                              mobile="+1 555 0100", source_id=source_id))
-        db.session.commit()
+    ann = {**_user("ann@acme.test"), "phoneNumbers": [{"type": "work", "value": "+1 555 0100"}]}
+    assert _scim(app, source_id, token, "POST", ann).status_code == 201
     response = console.post(f"{BASE}/{source_id}/delete")
     assert response.status_code == 303
     source = _source(app, source_id)
     assert source.deleted_at is not None and source.token_hash is None
-    assert not _authenticates(app, source_id, token)
+    assert _scim(app, source_id, token).status_code == 404
     with app.app_context():
         member = db.session.scalar(select(Member).where(Member.external_id == "ann@acme.test"))
         assert member.source_id == source_id and member.mobile == "+1 555 0100" and member.status == "active"
@@ -466,7 +474,7 @@ def test_refresh_token_shows_the_new_token_once_and_kills_the_old_one(app: Any, 
     page = console.get(f"{BASE}/{source_id}").get_data(as_text=True)
     new = TOKEN_RE.search(page).group(1)
     assert new != old and "Copy Token" in page
-    assert not _authenticates(app, source_id, old) and _authenticates(app, source_id, new)
+    assert _scim(app, source_id, old).status_code == 401 and _scim(app, source_id, new).status_code == 200
     assert TOKEN_RE.search(console.get(f"{BASE}/{source_id}").get_data(as_text=True)) is None
     assert len(_log(app, "Refresh token")) == 1
 
