@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
+from .directory import STANDARD_FIELDS
 from .errors import NotFound
 from .extensions import db
 from .models import SyncLog
@@ -72,9 +73,24 @@ def get_entry(org_id: int, source_id: int, log_id: int) -> SyncLog:
 
 
 ASSOCIATED_LABELS = {"department": "Department", "job_title": "Job title"}
+#: member field key -> the seed's label (its attribute table), for changes shown in the logs
+_FIELD_LABELS = {key: label for key, label, *_rest in STANDARD_FIELDS} | {"status": "Status"}
 
 
-def _shown(value: Any) -> str:
+def field_label(key: str) -> str:
+    """How a changed field is named in the logs: the seed's label for a member field, else the key made readable."""
+    if key in _FIELD_LABELS:
+        return _FIELD_LABELS[key]
+    return key.replace("_", " ").capitalize() if "_" in key or key.islower() else key
+
+
+def labelled(changes: dict[str, Any] | None) -> dict[str, Any]:
+    """``{field: [before, after]}`` with the fields named by ``field_label``."""
+    return {field_label(key): pair for key, pair in (changes or {}).items()}
+
+
+def shown_value(value: Any) -> str:
+    """A before or after value as one line of text; nothing reads "(empty)"."""
     if value is None or value == "" or value == []:
         return "(empty)"
     return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
@@ -91,10 +107,9 @@ def message(entry: SyncLog) -> str:
         parts = [f"{ASSOCIATED_LABELS.get(a.get('type'), a.get('type'))} {a.get('name')}"
                  f"{' (new)' if a.get('created') else ''}" for a in entry.associated]
     elif len(entry.changes or {}) <= 2:
-        parts = [f"{field.replace('_', ' ')}: {_shown(pair[0])} → {_shown(pair[1])}"
-                 for field, pair in (entry.changes or {}).items()]
+        parts = [f"{field}: {shown_value(pair[0])} → {shown_value(pair[1])}" for field, pair in labelled(entry.changes).items()]
     else:
-        fields = [field.replace("_", " ") for field in entry.changes]
+        fields = list(labelled(entry.changes))
         parts = [f"Changed {', '.join(fields[:4])}{f' and {len(fields) - 4} more' if len(fields) > 4 else ''}"]
     return " · ".join(parts)
 

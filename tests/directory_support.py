@@ -5,6 +5,9 @@ source set, one sync log row per write), so the console can be tested on its own
 """
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from datetime import datetime
 from typing import Any
 
@@ -69,3 +72,18 @@ def sync_member(app: Any, org_id: int, source_id: int, user_name: str, name: str
                  associated=associated)
         db.session.commit()
         return member.public_id
+
+
+def scim_call(base_url: str, public_id: str, token: str, method: str, path: str,
+              body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    """One SCIM request over HTTP, as an identity provider sends it; returns the status and the JSON answer."""
+    request = urllib.request.Request(
+        f"{base_url}/scim/v2/{public_id}{path}", data=json.dumps(body).encode() if body is not None else None,
+        method=method, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.loads(error.read() or b"null")

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, request, url_for
 from flask_login import current_user
 from sqlalchemy import Select
 
-from .. import audit
+from .. import audit, synclog_query
 from ..auth import require
 from ..errors import NotFound
 from ..models import Admin, AdminLog
@@ -75,11 +75,13 @@ def detail(entry_id: int) -> Any:
         entry = audit.get_entry(current_user.org_id, entry_id)
     except NotFound:
         abort(404)
-    return render("admin_log/detail.html", "admin_log/_drawer.html", entry=entry)
+    return render("admin_log/detail.html", "admin_log/_drawer.html", entry=entry,
+                  changes=synclog_query.labelled(entry.changes))
 
 
 def _changes_text(changes: dict[str, Any]) -> str:
-    return "; ".join(f"{name}: {pair[0]!s} -> {pair[1]!s}" for name, pair in changes.items())
+    return "; ".join(f"{name}: {synclog_query.shown_value(pair[0])} -> {synclog_query.shown_value(pair[1])}"
+                     for name, pair in synclog_query.labelled(changes).items())
 
 
 def _csv_rows(entries: Iterator[AdminLog]) -> Iterator[list[Any]]:

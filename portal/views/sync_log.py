@@ -76,6 +76,7 @@ def detail(source_id: int, log_id: int) -> Any:
     return render(
         "sync_log/detail.html", "sync_log/_drawer.html",
         source=source, entry=entry, associated_labels=synclog_query.ASSOCIATED_LABELS,
+        changes=synclog_query.labelled(entry.changes),
         hint=synclog_query.hint(entry, source.provider_label),
         request_json=synclog_query.request_json(entry),
     )

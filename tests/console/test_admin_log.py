@@ -199,7 +199,7 @@ def test_details_show_who_when_where_and_the_field_by_field_change_seed_3(app, o
     assert "owner@acme.test" in html and "203.0.113.77" in html
     assert "Settings &gt; Organization Data Sync" in html and "JumpCloud" in html
     html = console.get(f"{URL}/{deactivate_id}", htmx=True).get_data(as_text=True)
-    assert re.search(r'<th scope="row" class="mono">status</th>\s*<td class="diff-before"><span class="diff-value">active</span></td>\s*<td class="diff-after"><span class="diff-value">inactive</span>', html)
+    assert re.search(r'<th scope="row" class="mono">Status</th>\s*<td class="diff-before"><span class="diff-value">active</span></td>\s*<td class="diff-after"><span class="diff-value">inactive</span>', html)
     page = console.get(f"{URL}/{deactivate_id}").get_data(as_text=True)
     assert "<html" in page and "203.0.113.77" in page
 
@@ -219,7 +219,7 @@ def test_csv_export_has_the_filtered_entries_and_neutralises_formulas_issue_4(ap
     assert [r[2] for r in rows[1:]] == ["Add department", "Add department"]
     assert rows[1][6] == "'+Plus" and rows[2][6] == "'=cmd|' /C calc'!A0"
     assert rows[1][3] == "owner@acme.test" and rows[1][4] == "203.0.113.9"
-    assert "name: None -> +Plus" in rows[1][8]
+    assert "Name: (empty) -> +Plus" in rows[1][8]
 
 
 def test_the_export_link_carries_the_filters(app, org, console):

@@ -82,7 +82,7 @@ def test_message_shows_the_error_of_a_failure_and_the_changes_of_a_success(app, 
     html = console.get(url(source_id)).get_data(as_text=True)
     assert "userName is already taken in this organization" in html
     assert "Failed · 409" in html
-    assert "name: Cy → Cyrus · mobile: (empty) → +1 555" in html
+    assert "Name: Cy → Cyrus · Mobile: (empty) → +1 555" in html
 
 
 def test_message_names_the_associated_objects_or_the_changed_fields_seed_3(app, org, console, source_id):
@@ -93,7 +93,7 @@ def test_message_names_the_associated_objects_or_the_changed_fields_seed_3(app, 
             changes={f"field_{i}": ["a", "b"] for i in range(6)}, created_at=T0 - timedelta(minutes=1))
     html = console.get(url(source_id)).get_data(as_text=True)
     assert "Department Research (new) · Job title Engineer" in html
-    assert "Changed field 0, field 1, field 2, field 3 and 2 more" in html
+    assert "Changed Field 0, Field 1, Field 2, Field 3 and 2 more" in html
 
 
 FILTER_CASES = [
@@ -186,7 +186,7 @@ def test_htmx_gets_the_panel_and_a_reload_the_full_page(app, org, console, sourc
 def test_details_show_changes_associated_objects_duration_and_redacted_request_seed_3(app, org, console, source_id):
     log_id = add_log(
         app, org.id, source_id, object_name="ada@example.com", duration_ms=87,
-        changes={"name": [None, "Ada Lovelace"], "job_title": [None, "Engineer"]},
+        changes={"name": [None, "Ada Lovelace"], "job_title": [None, "Engineer"], "external_id": [None, "ada@example.com"]},
         associated=[{"type": "department", "name": "Research", "created": True},
                     {"type": "job_title", "name": "Engineer", "created": False}],
         notes=["Matched the existing member by email"],
@@ -198,6 +198,8 @@ def test_details_show_changes_associated_objects_duration_and_redacted_request_s
     html = response.get_data(as_text=True)
     assert "<html" not in html and "Sync log details" in html
     assert "Ada Lovelace" in html and "(empty)" in html  # before and after
+    # Changed fields carry the seed's attribute table labels.
+    assert '<th scope="row" class="mono">ExternalID</th>' in html
     assert "Department" in html and "Research" in html and "Created" in html
     assert "Job title" in html and "Engineer" in html and "Existing" in html
     assert "87 ms" in html
