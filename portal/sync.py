@@ -188,9 +188,12 @@ def _source_settings(source: SyncSource) -> dict[str, Any]:
             f"{r['value']} = {types[r['workforce_type_id']].name if r['workforce_type_id'] in types else '?'}"
             for r in source.workforce_rules or []
         ],
-        "deletion_rule": source.deletion_rule,
-        "notified_admin_ids": sorted(source.notified_admin_ids or []),
-        "match_attributes": list(source.match_attributes or []),
+        "deletion_rule": DELETION_RULE_LABELS.get(source.deletion_rule, source.deletion_rule),
+        # Emails, not ids: the admin log is read by people, and stays readable after an admin leaves.
+        "notified_admins": list(db.session.scalars(
+            select(Admin.email).where(Admin.id.in_(source.notified_admin_ids or [])).order_by(Admin.email_norm)
+        )) if source.notified_admin_ids else [],
+        "match_attributes": [MATCH_ATTRIBUTE_LABELS[a] for a in source.match_attributes or []],
     }
 
 

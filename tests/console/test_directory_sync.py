@@ -281,7 +281,9 @@ def test_save_keeps_the_source_inactive_and_scim_denied_seed_1_1_step_6(app: Any
     assert source.deletion_rule == "delete" and source.notified_admin_ids == [org.admin_id]
     assert _scim(app, source_id, token, "POST", _user("ann@acme.test")).status_code == 403
     [edit] = _log(app, "Edit sync configurations")
-    assert edit.changes["deletion_rule"] == ["suspend", "delete"]
+    assert edit.changes["deletion_rule"] == ["Suspend member", "Delete member"]
+    assert edit.changes["notified_admins"] == [[], [org.email]]
+    assert edit.changes["workforce_rules"] == [[], ["Regular = regular employee"]]
     page = console.get(f"{BASE}/").get_data(as_text=True)
     assert "saved but not active" in page and ">Inactive<" in page and ">Activate<" in page
 

@@ -39,7 +39,9 @@ def test_configure_source_saves_settings_and_logs_the_diff_seed_1_1_steps_4_5(ap
         assert source.notified_admin_ids == [org.admin_id]
         entry = db.session.scalar(select(AdminLog).where(AdminLog.event_type == "Edit sync configurations"))
         assert entry.actor == "CLI"
-        assert entry.changes["deletion_rule"] == ["suspend", "delete"]
+        assert entry.changes["deletion_rule"] == ["Suspend member", "Delete member"]
+        assert entry.changes["notified_admins"] == [[], [org.email]]
+        assert entry.changes["match_attributes"] == [["Email"], ["Email", "Mobile"]]
         assert entry.changes["workforce_rules"] == [[], ["Regular = regular employee", "Consultant = consultant"]]
         assert sync.workforce_type_for(source, "REGULAR").name == "regular employee"
         assert sync.workforce_type_for(source, "Intern") is None
