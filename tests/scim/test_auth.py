@@ -94,6 +94,7 @@ def test_expired_token_is_401_and_notifies_sync_admins_once_a_day_seed_1_1_step_
 
 
 def test_each_request_records_last_request_and_status_on_the_source(app: Any, scim: Scim) -> None:
+    """Issue 3, Authentication: each request records the last request time and status (Connected / Failing badge)."""
     scim.create_user()
     row = _source_row(app, scim.source.id)
     assert row.last_status == 201 and row.last_request_at is not None and row.last_success_at is not None
@@ -105,6 +106,7 @@ def test_each_request_records_last_request_and_status_on_the_source(app: Any, sc
 
 
 def test_rate_limit_per_token_is_429_with_retry_after_and_scim_error(app: Any, scim: Scim) -> None:
+    """Issue 3: rate limited per token (flask-limiter); RFC 7644 §3.12 error with Retry-After (RFC 6585 §4)."""
     from portal.extensions import limiter
 
     app.config.update(RATELIMIT_ENABLED=True, SCIM_RATE_LIMIT="2 per minute")
@@ -118,6 +120,7 @@ def test_rate_limit_per_token_is_429_with_retry_after_and_scim_error(app: Any, s
 
 
 def test_ratelimit_enabled_false_turns_the_limit_off(app: Any, scim: Scim) -> None:
+    """Issue 3: RATELIMIT_ENABLED=false turns every limit off."""
     app.config["SCIM_RATE_LIMIT"] = "1 per minute"
     assert [scim.get("/Users/x").status_code for _ in range(3)] == [404, 404, 404]
 
@@ -154,6 +157,7 @@ def test_every_response_is_scim_json_errors_included_rfc7644_3_1(scim: Scim) -> 
 
 
 def test_trailing_and_doubled_slashes_are_tolerated(scim: Scim) -> None:
+    """Issue 3, Endpoints: a trailing slash or a doubled slash before the resource is tolerated (RFC 7644 §3.2 base URI joins)."""
     created = scim.create_user()
     headers = {"Authorization": f"Bearer {scim.token}"}
     for path in (f"{scim.source.path}/Users/{created['id']}/", f"{scim.source.path}//Users/{created['id']}"):
@@ -164,6 +168,7 @@ def test_trailing_and_doubled_slashes_are_tolerated(scim: Scim) -> None:
 
 
 def test_token_never_reaches_the_database_or_the_logs(app: Any, scim: Scim, caplog: Any) -> None:
+    """Issue 3, Sync log: a token never reaches the database or a log (DESIGN.md: stored as a hash)."""
     caplog.set_level(logging.DEBUG)
     scim.create_user()
     scim.post("/Users", user())
@@ -179,6 +184,7 @@ def test_token_never_reaches_the_database_or_the_logs(app: Any, scim: Scim, capl
 
 
 def test_unexpected_error_is_a_scim_500_without_html(app: Any, scim: Scim, monkeypatch: Any) -> None:
+    """RFC 7644 §3.12: even an unexpected failure answers a SCIM error document; the request changes nothing."""
     from portal import provisioning
 
     def boom(*args: Any, **kwargs: Any) -> None:
@@ -203,3 +209,9 @@ def test_refused_write_notifies_the_chosen_administrators_seed_1_1_step_5(app: A
     with app.app_context():
         notes = db.session.scalars(sa.select(Notification)).all()
         assert [(n.admin_id, n.kind, n.count) for n in notes] == [(chosen, "sync_failure", 2)]
+
+
+def test_other_content_types_are_415_scim_error_rfc7644_3_1(app: Any, scim: Scim) -> None:
+    """RFC 7644 §3.1: requests are application/scim+json (application/json tolerated); a form is refused."""
+    assert_scim_error(scim.post("/Users", raw="userName=x", content_type="application/x-www-form-urlencoded"), 415)
+    assert [r.status_code for r in sync_logs(app)] == [415]

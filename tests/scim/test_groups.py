@@ -54,6 +54,7 @@ def test_display_name_unique_case_insensitive_409_rfc7644_3_3(app: Any, scim: Sc
 
 def test_members_must_be_of_the_same_organization_400_invalid_value(app: Any, runner: Any, client: Any,
                                                                     scim: Scim) -> None:
+    """Issue 3, Groups: members are member ids of the same organization (RFC 7644 §3.12 invalidValue)."""
     other = Scim(client, add_source(runner, make_org(app, "Globex", "o@globex.test").name, "--activate"))
     outsider = other.create_user("zed@globex.test")["id"]
     for members in ([{"value": outsider}], [{"value": "no-such-id"}]):

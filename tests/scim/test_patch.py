@@ -152,6 +152,7 @@ def test_empty_operations_is_400_rfc7644_3_5_2(scim: Scim, ann: dict, body: dict
 
 
 def test_unknown_attribute_paths_are_ignored(app: Any, scim: Scim, ann: dict) -> None:
+    """Issue 3: unknown attributes and extension URNs are ignored, never an error (RFC 7644 §3.5.2 tolerance)."""
     response = scim.ops(f"/Users/{ann['id']}", {"op": "add", "path": "roles", "value": [{"value": "x"}]},
                         {"op": "replace", "path": "urn:example:custom:2.0:User:costCenter", "value": "1"})
     assert response.status_code == 200
@@ -168,6 +169,7 @@ def test_patch_answers_200_with_full_resource_and_new_etag_rfc7644_3_5_2(scim: S
 
 
 def test_manager_patch_as_string_and_removal(app: Any, scim: Scim, ann: dict) -> None:
+    """Issue 3 / Entra: the enterprise manager (RFC 7643 §4.3) patched as a plain string, then removed."""
     boss = scim.create_user("boss@acme.test")
     url = f"/Users/{ann['id']}"
     body = scim.ops(url, {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": boss["id"]}).get_json()

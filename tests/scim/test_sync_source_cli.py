@@ -23,6 +23,7 @@ def _row(app: Any, public_id: str) -> SyncSource:
 
 
 def test_add_prints_id_url_token_as_json_and_logs_actor_cli(app: Any, runner: Any, org: Any) -> None:
+    """Issue 3, CLI: sync-source add with every option; --json prints id, url, token; admin log actor CLI."""
     app.config["PUBLIC_BASE_URL"] = "https://sync.example.com"
     result = runner.invoke(args=["sync-source", "add", "--org", "ACME", "--provider", "okta", "--name", "Okta prod",
                                  "--activate", "--deletion-rule", "delete", "--match-attribute", "employee_id",
@@ -46,6 +47,7 @@ def test_add_prints_id_url_token_as_json_and_logs_actor_cli(app: Any, runner: An
 
 
 def test_add_without_json_prints_lines_and_saves_inactive(app: Any, runner: Any, org: Any) -> None:
+    """Issue 3, CLI: without --activate the source is saved, not activated (seed 1.1 step 6, Save)."""
     result = runner.invoke(args=["sync-source", "add", "--org", org.name, "--provider", "jumpcloud"])
     assert result.exit_code == 0, result.output
     lines = dict(line.split(": ", 1) for line in result.output.strip().splitlines())
@@ -59,6 +61,7 @@ def test_add_without_json_prints_lines_and_saves_inactive(app: Any, runner: Any,
     (["--org", "Acme", "--provider", "okta", "--workforce-rule", "Regular=astronaut"], "workforce type"),
 ])
 def test_add_refuses_bad_input_and_writes_nothing(app: Any, runner: Any, org: Any, args: list, message: str) -> None:
+    """Issue 3, CLI: bad input exits 1 and writes nothing."""
     result = runner.invoke(args=["sync-source", "add", *args])
     assert result.exit_code == 1 and message in result.output
     with app.app_context():
@@ -66,6 +69,7 @@ def test_add_refuses_bad_input_and_writes_nothing(app: Any, runner: Any, org: An
 
 
 def test_refresh_token_kills_the_old_token_at_once(app: Any, runner: Any, client: Any, source: SourceData) -> None:
+    """Issue 3, CLI: refresh-token issues a new token; the old one stops working at once (DESIGN.md, Token)."""
     scim = Scim(client, source)
     scim.create_user()
     result = runner.invoke(args=["sync-source", "refresh-token", source.id, "--json"])
@@ -77,6 +81,7 @@ def test_refresh_token_kills_the_old_token_at_once(app: Any, runner: Any, client
 
 
 def test_activate_and_deactivate(app: Any, runner: Any, client: Any, org: Any) -> None:
+    """Issue 3, CLI: activate / deactivate (seed 2, Activate / Deactivate)."""
     source = add_source(runner, org.name)
     scim = Scim(client, source)
     assert_scim_error(scim.post("/Users", user()), 403)

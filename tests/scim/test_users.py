@@ -129,6 +129,7 @@ def test_uniqueness_is_409_naming_the_attribute_rfc7644_3_3_seed_faq(app: Any, s
 
 
 def test_email_taken_by_another_member_of_the_source_is_409(app: Any, scim: Scim) -> None:
+    """Seed FAQ: email unique within the organization; RFC 7644 §3.5.1 PUT answers 409 uniqueness."""
     created = scim.create_user("ann@acme.test")
     other = scim.create_user("bob@acme.test")
     body = user("ann@acme.test")
@@ -223,6 +224,7 @@ def test_attribute_names_are_case_insensitive_rfc7643_2_1(app: Any, scim: Scim) 
 @pytest.mark.parametrize("value, status", [(False, "inactive"), ("False", "inactive"), ("false", "inactive"),
                                            ("TRUE", "active"), (True, "active")])
 def test_booleans_accept_strings_in_any_case(app: Any, scim: Scim, value: Any, status: str) -> None:
+    """Issue 3: booleans as JSON booleans or the strings True/False in any case (Entra sends "False"; RFC 7643 §2.3.2)."""
     scim.create_user(active=value)
     assert _member(app, "ann@acme.test").status == status
 
@@ -316,6 +318,7 @@ def test_delete_follows_the_member_deletion_rule_seed_1_1_step_5(app: Any, scim:
 
 
 def test_each_write_leaves_exactly_one_sync_log_row(app: Any, scim: Scim) -> None:
+    """Issue 3, Sync log: one row per write with changes, request id, method, path, duration and the body without secrets."""
     created = scim.create_user(password="hunter2")
     scim.put(f"/Users/{created['id']}", user(nickName="N", password="hunter2"))
     scim.ops(f"/Users/{created['id']}", {"op": "replace", "path": "title", "value": "CTO"})
@@ -335,6 +338,7 @@ def test_each_write_leaves_exactly_one_sync_log_row(app: Any, scim: Scim) -> Non
 
 
 def test_manager_as_string_resolves_to_a_member_and_unknown_is_kept(app: Any, scim: Scim) -> None:
+    """RFC 7643 §4.3 manager: a string or {value}; stored as a reference to the member it names."""
     boss = scim.create_user("boss@acme.test")
     created = scim.create_user(**{ENTERPRISE: {"manager": boss["id"]}})
     assert created[ENTERPRISE]["manager"] == {"value": boss["id"], "$ref": boss["meta"]["location"],
@@ -361,6 +365,7 @@ def test_get_supports_attributes_and_excluded_attributes_rfc7644_3_4_2_5(scim: S
 
 
 def test_another_sources_user_is_404(app: Any, runner: Any, client: Any, scim: Scim, org: Any) -> None:
+    """RFC 7644 §3.4.1: a source sees only the members it manages; another source's user is 404."""
     created = scim.create_user()
     other = Scim(client, add_source(runner, org.name, "--activate"))
     assert_scim_error(other.get(f"/Users/{created['id']}"), 404)
@@ -369,6 +374,7 @@ def test_another_sources_user_is_404(app: Any, runner: Any, client: Any, scim: S
 
 
 def test_no_workforce_type_without_user_type(app: Any, scim: Scim) -> None:
+    """Seed 1.1 step 4: without userType no workforce type is set; one sync log row for the create."""
     scim.create_user()
     with app.app_context():
         assert db.session.scalar(sa.select(Member.employee_type_id)) is None
