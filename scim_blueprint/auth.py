@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from datetime import timedelta
 
 from flask import Response, current_app, g, request
 from flask_limiter import RequestLimit
@@ -24,7 +23,6 @@ from werkzeug.exceptions import HTTPException, default_exceptions
 from portal import notify, sync, synclog
 from portal.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, PreconditionFailed
 from portal.extensions import db, limiter
-from portal.models import utcnow
 from portal.sync import AuthFailure
 
 from . import bp
@@ -32,8 +30,6 @@ from .errors import SCIM_MEDIA_TYPE, ScimError, scim_error
 
 log = logging.getLogger(__name__)
 
-#: a success like the previous one is recorded on the source at most this often
-RECORD_EVERY = timedelta(seconds=1)
 #: a body larger than this is refused with 413 (also the app's MAX_CONTENT_LENGTH)
 MAX_BODY = 1024 * 1024
 _AUTH_DETAILS = {
@@ -102,7 +98,6 @@ def authenticate() -> Response | None:
         return scim_error(403, exc.message)
     g.source = source
     g.source_ids = (source.id, source.org_id)
-    g.source_last = (source.last_status, source.last_request_at)
     if (request.content_length or 0) > MAX_BODY:
         raise ScimError(413, f"The request body is larger than {MAX_BODY} bytes")
     return None
@@ -147,13 +142,6 @@ def _failure_detail(response: Response) -> tuple[str | None, str | None]:
     return body.get("detail"), body.get("scimType")
 
 
-def _worth_recording(status: int) -> bool:
-    """Skip rewriting the source row for a success like the last one within a second (an initial sync
-    sends hundreds a second, and each write would queue on that one row)."""
-    last_status, last_at = g.get("source_last", (None, None))
-    return last_status != status or last_at is None or last_at < utcnow() - RECORD_EVERY
-
-
 @bp.after_request
 def finish(response: Response) -> Response:
     """SCIM media type on every response; the source's last request; a sync log row for a refused one."""
@@ -173,8 +161,7 @@ def finish(response: Response) -> Response:
             if request.method != "GET" or response.status_code >= 500:
                 # A refused write is a sync failure the chosen administrators hear about (folded per hour).
                 notify.sync_failure(g.source, scim_type or f"HTTP {response.status_code}", detail)
-        if response.status_code >= 400 or _worth_recording(response.status_code):
-            sync.note_request(ids[0], response.status_code, detail)
+        sync.note_request(ids[0], response.status_code, detail)
         db.session.commit()
     except Exception:  # the answer stands even when its bookkeeping fails
         db.session.rollback()
