@@ -7,10 +7,10 @@ from flask import Blueprint, abort, current_app, flash, make_response, redirect,
 from flask_login import current_user
 
 from .. import admins
+from ..auth import require
 from ..errors import DomainError, Forbidden, NotFound
 from ..extensions import db
 from ..models import PERMISSION_LABELS, PERMISSIONS, Admin
-from ..auth import require
 from ..web import current_actor, render, wants_fragment
 from .account import form_errors
 
@@ -51,8 +51,7 @@ def _credentials(creds: admins.Credentials, action: str) -> Any:
     emailed = admins.send_set_password_link(creds.admin, _link_url(creds.token)) if creds.token else False
     db.session.commit()
     return render("administrators/credentials.html", "administrators/_credentials.html",
-                  **_context(admin=creds.admin, password=creds.password, link=creds.token is not None,
-                             emailed=emailed, action=action))
+                  **_context(admin=creds.admin, password=creds.password, emailed=emailed, action=action))
 
 
 @bp.route("/")
