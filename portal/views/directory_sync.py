@@ -179,8 +179,12 @@ def index() -> Any:
 @require("org_data_sync")
 def new() -> Any:
     """The sync source panel: choose the identity provider."""
-    return render("directory_sync/new.html", "directory_sync/_providers.html", providers=PROVIDERS,
-                  provider_labels=PROVIDER_LABELS, title="Add sync source")
+    return _providers_panel()
+
+
+def _providers_panel(error: str | None = None) -> Any:
+    return render("directory_sync/new.html", "directory_sync/_providers.html", status=422 if error else 200,
+                  providers=PROVIDERS, provider_labels=PROVIDER_LABELS, title="Add sync source", error=error)
 
 
 @bp.route("/new", methods=["POST"])
@@ -190,8 +194,7 @@ def create() -> Any:
     try:
         source, token = sync.create_source(current_user.org_id, request.form.get("provider", ""), current_actor())
     except DomainError as exc:
-        return render("directory_sync/new.html", "directory_sync/_providers.html", status=422,
-                      providers=PROVIDERS, provider_labels=PROVIDER_LABELS, title="Add sync source", error=exc.message)
+        return _providers_panel(exc.message)
     db.session.commit()
     _issue(source, token)
     return _goto_step(source, 1, _saved_state(source))
