@@ -505,13 +505,14 @@ class MemberFilter:
     source: str = ""
 
 
-def _escape_like(text: str) -> str:
+def escape_like(text: str) -> str:
+    """``text`` for a LIKE pattern with ``escape="\\"``: its wildcards match themselves."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _prefix(column: Any, text: str) -> Any:
     """``column`` starts with ``text``: a range an index answers, plus LIKE for any collation's edge cases."""
-    condition = and_(column >= text, column.like(_escape_like(text) + "%", escape="\\"))
+    condition = and_(column >= text, column.like(escape_like(text) + "%", escape="\\"))
     last = ord(text[-1])
     if last < 0x10FFFF:
         condition = and_(condition, column < text[:-1] + chr(last + 1))

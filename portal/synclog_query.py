@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from .directory import STANDARD_FIELDS
+from .directory import STANDARD_FIELDS, escape_like
 from .errors import NotFound
 from .extensions import db
 from .models import SyncLog
@@ -36,12 +36,6 @@ class SyncLogFilters:
     search: str | None = None
 
 
-def like_pattern(text: str) -> str:
-    """A LIKE pattern matching ``text`` anywhere, with the wildcards in it taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def query(org_id: int, source_id: int, filters: SyncLogFilters) -> Select[tuple[SyncLog]]:
     """The source's sync log, filtered, newest first (not yet paginated)."""
     stmt = (
@@ -60,7 +54,7 @@ def query(org_id: int, source_id: int, filters: SyncLogFilters) -> Select[tuple[
     if filters.end is not None:
         stmt = stmt.where(SyncLog.created_at < filters.end)
     if filters.search and filters.search.strip():
-        stmt = stmt.where(SyncLog.object_name.ilike(like_pattern(filters.search.strip()), escape="\\"))
+        stmt = stmt.where(SyncLog.object_name.ilike(f"%{escape_like(filters.search.strip())}%", escape="\\"))
     return stmt
 
 
