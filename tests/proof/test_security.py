@@ -18,6 +18,7 @@ from portal import directory
 from portal.actors import Actor
 from portal.extensions import db
 from portal.models import Admin, AdminLog, Department, Member, SyncLog, SyncSource, UserGroup
+from tests.console.test_url_map import _console_rules, _url
 from tests.factories import make_org
 from tests.proof.support import HttpScim, dump_database, snapshot
 from tests.scim.conftest import ENTERPRISE, GROUP_SCHEMA, PATCH_SCHEMA, Scim, SourceData, add_source, user
@@ -162,6 +163,24 @@ def test_no_token_appears_in_the_database_or_any_log(app: Any, runner: Any, org:
     for place, text in places.items():
         for name, token in tokens.items():
             assert token not in text, f"the {name} token appears in the {place}"
+
+
+# ---------------------------------------------------------------- security headers on every console page
+
+
+def test_every_console_page_carries_the_security_headers_owasp_secure_headers(app: Any, console: Any) -> None:
+    """Walk the URL map (as the CSRF walk does), so no view can answer without them or weaken them."""
+    rules = [rule for rule in _console_rules(app, "GET")] + [
+        rule for rule in app.url_map.iter_rules() if rule.endpoint in {"auth.login", "home.index"}]
+    assert len(rules) > 10
+    for rule in rules:
+        response = console.get(_url(rule))
+        response.close()  # a streamed export keeps its request context until closed
+        csp = response.headers.get("Content-Security-Policy", "")
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, rule.rule
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, rule.rule
+        assert response.headers.get("X-Content-Type-Options") == "nosniff", rule.rule
+        assert response.headers.get("Referrer-Policy"), rule.rule
 
 
 # ---------------------------------------------------------------- escaped names in the console (Chromium)
