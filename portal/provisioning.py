@@ -365,7 +365,8 @@ def _names(member_ids: set[int]) -> list[str]:
     return sorted(db.session.scalars(select(Member.external_id).where(Member.id.in_(member_ids))))
 
 
-def _write_group(source: SyncSource, group: UserGroup, change: GroupChange, *, new: bool) -> dict[str, Any]:
+def _write_group(source: SyncSource, group: UserGroup, change: GroupChange, *, new: bool,
+                 if_match: str | None = None) -> dict[str, Any]:
     before = {} if new else {"displayName": group.display_name, "externalId": group.scim_external_id}
     version = group.version
     with directory.unique_flush():
@@ -384,8 +385,17 @@ def _write_group(source: SyncSource, group: UserGroup, change: GroupChange, *, n
     if delta.removed:
         changes["members removed"] = [_names(delta.removed), None]
     if (delta.added or delta.removed) and not new and group.version == version:
-        group.updated_at = utcnow()  # a members-only change still bumps the version
-        db.session.flush()
+        # A members-only change still bumps the version. Without If-Match it bumps in SQL:
+        # membership steps commute, so parallel adds (Okta, Entra) all apply instead of
+        # failing with 412 (RFC 7644 §3.14: 412 answers a failed If-Match only).
+        if if_match and if_match.strip() != "*":
+            group.updated_at = utcnow()
+            db.session.flush()
+        else:
+            db.session.execute(update(UserGroup).where(UserGroup.id == group.id)
+                               .values(version=UserGroup.version + 1, updated_at=utcnow())
+                               .execution_options(synchronize_session=False))
+            db.session.expire(group, ["version", "updated_at"])
     return changes
 
 
@@ -403,7 +413,7 @@ def update_group(source: SyncSource, group: UserGroup, change: GroupChange, info
                  *, if_match: str | None = None) -> UserGroup:
     """Change a user group (PUT or PATCH): name, externalId and members, in SQL."""
     check_version(group, if_match)
-    changes = _write_group(source, group, change, new=False)
+    changes = _write_group(source, group, change, new=False, if_match=if_match)
     synclog.record(source.id, source.org_id, info, operation="update", result="success", status_code=200,
                    object_type="group", object_id=group.public_id, object_name=group.display_name, changes=changes)
     return group

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Member, SyncLog
 from tests.proof.support import HttpScim, Reply
-from tests.scim.conftest import ERROR_SCHEMA, PATCH_SCHEMA, add_source, user
+from tests.scim.conftest import ERROR_SCHEMA, GROUP_SCHEMA, PATCH_SCHEMA, add_source, user
 from tests.servers import Server
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.slow]
@@ -112,3 +112,24 @@ def test_concurrent_patches_with_one_if_match_have_one_winner_rfc7644_3_14(app: 
         assert member.name == f"Writer {winners[0]}"
         updates = db.session.scalars(select(SyncLog).where(SyncLog.operation == "update")).all()
     assert sorted(row.status_code for row in updates) == [200] + [412] * (RACERS - 1)
+
+
+def test_concurrent_member_adds_to_one_group_without_if_match_all_apply_rfc7644_3_5_2(
+        app: Any, served: HttpScim) -> None:
+    """Okta and Entra push membership changes in parallel and send no If-Match: every add must land."""
+    members = [served.request("POST", "/Users", user(f"member{i}@acme.test")) for i in range(RACERS)]
+    assert all(m.status == 201 for m in members)
+    group = served.request("POST", "/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Racers"})
+    assert group.status == 201, group.text
+    group_id = group.json["id"]
+
+    def add(index: int) -> Reply:
+        return served.request("PATCH", f"/Groups/{group_id}", {"schemas": [PATCH_SCHEMA], "Operations": [
+            {"op": "add", "path": "members", "value": [{"value": members[index].json["id"]}]}]})
+
+    replies = _all_at_once(RACERS, add)
+
+    assert [r.status for r in replies] == [200] * RACERS, [(r.status, r.text[:200]) for r in replies]
+    final = served.request("GET", f"/Groups/{group_id}")
+    assert sorted(m["value"] for m in final.json["members"]) == sorted(m.json["id"] for m in members)
+    assert final.headers["etag"] == f'W/"{1 + RACERS}"'
