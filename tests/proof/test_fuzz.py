@@ -270,6 +270,12 @@ def test_fuzzed_filters_and_query_parameters_never_5xx_rfc7644_3_4_2(
     params = data.draw(query_params)
     if data.draw(st.integers(0, 3)):
         params["filter"] = data.draw(filters())
+    if data.draw(st.integers(0, 2)) == 0:  # the same as a SearchRequest body (RFC 7644 §3.4.3)
+        body: dict[str, Any] = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}
+        for key, value in params.items():
+            body[key] = data.draw(st.one_of(st.just(value), values))
+        check(app, scim, "POST", f"{resource}/.search", body)
+        return
     query = urlencode(params, encoding="utf-8", errors="surrogatepass")
     check(app, scim, "GET", f"{resource}?{query}")
 
