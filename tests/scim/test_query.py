@@ -263,8 +263,11 @@ def test_search_body_must_be_a_search_request_rfc7644_3_4_3(scim: Scim, three: A
     assert scim.post("/Users/.search", {"filter": "userName pr"}).status_code == 200
 
 
-def test_trailing_slash_is_tolerated_rfc7644_3_3(scim: Scim, three: Any) -> None:
+def test_trailing_or_doubled_slash_is_tolerated_rfc7644_3_3(scim: Scim, three: Any) -> None:
     assert scim_body(scim.get("/Users/"))["totalResults"] == 3
+    assert scim_body(scim.get("//Groups", query_string={"filter": 'displayName eq "Sales"'}))["totalResults"] == 1
+    assert scim_body(scim.post("//Users/.search/", {"filter": "userName pr"}))["totalResults"] == 3
+    assert scim_body(scim.get("/ServiceProviderConfig/"))["filter"]["maxResults"] == 1000
 
 
 def test_a_page_of_users_costs_a_bounded_number_of_statements_rfc7644_3_4_2_4(app: Any, org: Any, source: Any,
