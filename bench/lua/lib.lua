@@ -205,7 +205,7 @@ end
 
 -- JumpCloud-shaped SCIM user. Scripts pass the varying parts; SCIM_ENTERPRISE=0
 -- drops the enterprise extension for servers that do not declare it.
-function M.scim_user(user_name, n, extra_title)
+function M.scim_user(user_name, n, extra_title, employee_number)
   local given = "Bench"
   local family = string.format("User%d", n)
   local schemas = { "urn:ietf:params:scim:schemas:core:2.0:User" }
@@ -220,7 +220,7 @@ function M.scim_user(user_name, n, extra_title)
   if M.env_bool("SCIM_ENTERPRISE", true) then
     local ext = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
     schemas[#schemas + 1] = ext
-    user[ext] = { department = "Engineering", employeeNumber = tostring(n) }
+    user[ext] = { department = "Engineering", employeeNumber = employee_number or tostring(n) }
   end
   user.schemas = schemas
   return user

@@ -25,6 +25,9 @@ end
 function request()
   counter = counter + 1
   local name = string.format("%s-%s-t%d-%d@%s", prefix, run, tid, counter, domain)
-  local body = lib.json(lib.scim_user(name, tid * 1000000 + counter))
+  -- employeeNumber is unique per organization in the app: carry the run id
+  -- too, so the warm-up and the measured run never reuse one.
+  local n = tid * 1000000 + counter
+  local body = lib.json(lib.scim_user(name, n, nil, string.format("%s-%d", run, n)))
   return wrk.format("POST", base .. "/Users", headers, body)
 end

@@ -23,6 +23,8 @@ function request()
   counter = counter + 1
   local entry = ids[position]
   local name = entry.user_name or ("put-" .. entry.id .. "@" .. domain)
-  local user = lib.scim_user(name, position, "Engineer " .. counter)
+  -- employeeNumber is unique per organization in the app: one per id, the
+  -- same on every visit, so a replace never collides with another user's.
+  local user = lib.scim_user(name, position, "Engineer " .. counter, "put-" .. entry.id)
   return wrk.format("PUT", base .. "/Users/" .. entry.id, headers, lib.json(user))
 end
