@@ -1,0 +1,115 @@
+"""An identity provider's initial push: for each user, a lookup by userName, then a create.
+
+JumpCloud (and Okta) provision a new application this way: ``GET
+/Users?filter=userName eq "..."`` and, when it finds nobody, ``POST /Users``.
+``initial_sync()`` does that for users ``first..first+count-1`` over
+``concurrency`` keep-alive connections on loopback (one thread each, users
+dealt round-robin), and returns the wall time and the status counts.
+
+Bounded: it stops at ``deadline`` seconds even if users are left (then
+``finished`` is False), so a slow server cannot hold the bench forever.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from urllib.parse import quote
+from urllib.parse import urlsplit
+
+from bench.loadgen import ensure_loopback
+from bench.scim_payloads import jumpcloud_user
+
+
+@dataclass
+class SyncResult:
+    """What the initial push measured."""
+
+    users: int
+    created: int
+    seconds: float
+    finished: bool
+    status: dict[str, int] = field(default_factory=dict)
+    latency_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def users_per_second(self) -> float:
+        """Users pushed (lookup + create) per second."""
+        return self.created / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for the JSON output."""
+        return {"users": self.users, "created": self.created, "seconds": self.seconds, "finished": self.finished,
+                "users_per_second": self.users_per_second, "status": self.status, "latency_ms": self.latency_ms}
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * fraction))]
+
+
+def initial_sync(base_url: str, scim_base: str, token: str, count: int, first: int = 1, concurrency: int = 8,
+                 deadline: float = 900.0, username_format: str = "sync{n}@acme.com") -> SyncResult:
+    """Push ``count`` users as an identity provider's first sync does; see the module docstring."""
+    ensure_loopback(base_url)
+    parts = urlsplit(base_url)
+    headers = {"Content-Type": "application/scim+json", "Accept": "application/scim+json",
+               "Authorization": f"Bearer {token}"}
+    users_path = scim_base.rstrip("/") + "/Users"
+    started = time.monotonic()
+    stop_at = started + deadline
+    lock = threading.Lock()
+    status: Counter[str] = Counter()
+    created = 0
+    latencies: list[float] = []
+
+    def worker(index: int) -> None:
+        nonlocal created
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        local: Counter[str] = Counter()
+        local_created = 0
+        local_latency: list[float] = []
+        try:
+            for n in range(first + index, first + count, concurrency):
+                if time.monotonic() > stop_at:
+                    break
+                user = jumpcloud_user(n, username_format)
+                t0 = time.perf_counter()
+                query = quote(f'userName eq "{user["userName"]}"')
+                connection.request("GET", f"{users_path}?filter={query}", headers=headers)
+                response = connection.getresponse()
+                body = response.read()
+                local[f"lookup {response.status}"] += 1
+                if response.status == 200 and json.loads(body).get("totalResults") == 0:
+                    connection.request("POST", users_path, json.dumps(user), headers)
+                    response = connection.getresponse()
+                    response.read()
+                    local[f"create {response.status}"] += 1
+                    local_created += response.status == 201
+                local_latency.append((time.perf_counter() - t0) * 1000)
+        finally:
+            connection.close()
+            with lock:
+                status.update(local)
+                created += local_created
+                latencies.extend(local_latency)
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(deadline + 60)
+    seconds = time.monotonic() - started
+    return SyncResult(
+        users=count, created=created, seconds=seconds, finished=created == count,
+        status=dict(sorted(status.items())),
+        latency_ms={"p50": _percentile(latencies, 0.5), "p99": _percentile(latencies, 0.99)},
+    )
