@@ -108,8 +108,11 @@ def _user_values(document: dict[str, Any]) -> dict[str, Any]:
 def _user_response(member: Member, status: int, created: bool = False) -> Response:
     base = resources.resource_base_url()
     document = resources.user_to_scim(member, base)
+    # The response (and its ETag) before the commit: the version is flushed already,
+    # and reading it after the commit would reload the expired member.
+    response = respond(document, status, member, document["meta"]["location"] if created else None)
     db.session.commit()
-    return respond(document, status, member, document["meta"]["location"] if created else None)
+    return response
 
 
 @bp.route("/Users", methods=["POST"])
@@ -196,8 +199,10 @@ def _group_response(group: UserGroup, status: int, created: bool = False) -> Res
     base = resources.resource_base_url()
     document = resources.group_to_scim(group, base, include_members=_members_wanted())
     document = resources.project(document, request.args.get("attributes"), request.args.get("excludedAttributes"))
+    response = respond(document, status, group,
+                       document["meta"]["location"] if created and "meta" in document else None)
     db.session.commit()
-    return respond(document, status, group, document["meta"]["location"] if created and "meta" in document else None)
+    return response
 
 
 @bp.route("/Groups", methods=["POST"])
