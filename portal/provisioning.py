@@ -30,11 +30,11 @@ _MATCH_LABELS = {"email": "email", "employee_id": "employee ID", "mobile": "mobi
 # ---------------------------------------------------------------- lookups
 
 
-def get_member(source: SyncSource, public_id: str) -> Member:
-    """A member the source manages, by SCIM id, or NotFound."""
+def get_member(source: SyncSource, public_id: str, options: tuple[Any, ...] = ()) -> Member:
+    """A member the source manages, by SCIM id, or NotFound; ``options`` are loader options for what the caller reads."""
     member = db.session.scalar(
         select(Member).where(Member.public_id == public_id, Member.org_id == source.org_id,
-                             Member.source_id == source.id)
+                             Member.source_id == source.id).options(*options)
     )
     if member is None:
         raise NotFound(f"User {public_id} not found")

@@ -96,7 +96,9 @@ def _not_modified(obj: Member | UserGroup) -> bool:
 
 def _load_member(member_id: str, operation: str) -> Member:
     _about("member", member_id, None, operation)
-    member = provisioning.get_member(g.source, member_id)
+    # What rendering (and the sync log's before-state) reads, loaded with the member: no lazy load per relation.
+    options = () if operation == "delete" else resources.USER_LOAD_OPTIONS
+    member = provisioning.get_member(g.source, member_id, options)
     _about("member", member.public_id, member.external_id, operation)
     return member
 
