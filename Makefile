@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 WORKERS ?= 2
 
-.PHONY: run test install install-dev migrate db-check chromium bench fuzz clean
+.PHONY: run test install install-dev migrate db-check chromium wrk bench fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,26 @@ test: install-dev chromium
 ## fuzz: 10,000 hypothesis-generated SCIM requests (2,500 for each of the 4 fuzz tests; PostgreSQL too when set)
 fuzz: install-dev
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2500} $(BIN)/python -m pytest -q tests/proof/test_fuzz.py -k fuzzed $(PYTEST_ARGS)
+
+## wrk: Debian's wrk for the load bench (installed only when missing and root)
+wrk:
+	@if command -v wrk >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's wrk for the load bench"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	else \
+		echo "*** wrk is missing and this is not root: apt-get install -y wrk ***"; exit 1; \
+	fi
+
+$(VENV)/.installed-bench: $(VENV)/.installed bench/requirements.txt
+	$(BIN)/python -m pip install -q -r bench/requirements.txt
+	touch $@
+
+## bench: the app against the bare Flask ceiling and scim2-server, then the 100k scale figures
+##        (WORKERS=4 for more gunicorn workers; BENCH_DATABASE_URL=postgresql+psycopg://... adds PostgreSQL;
+##        BENCH_ARGS="--duration 5 --sync-users 20000" for a shorter run)
+bench: $(VENV)/.installed-bench wrk
+	$(BIN)/python bench/run.py --workers $(WORKERS) $(BENCH_ARGS)
 
 ## db-check: the models and the migrations agree
 db-check: install
