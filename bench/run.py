@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL") or None,
                         help="PostgreSQL server to measure too, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres "
                              "(default $BENCH_DATABASE_URL); a temporary database is made there and dropped")
+    parser.add_argument("--backends", default=None,
+                        help="comma-separated databases to measure: sqlite, postgresql (default: sqlite, and "
+                             "postgresql when a database URL is given)")
     parser.add_argument("--app-config", choices=("production", "bench"), default="production",
                         help="gunicorn config of the app: its own gunicorn.conf.py (JSON access log, default) "
                              "or the references' bench config (no access log)")
@@ -223,8 +226,11 @@ def run_backend(backend: str, args: argparse.Namespace, settings: LoadSettings,
         result["initial_sync"] = sync
         print(f"## {backend}: initial sync, {sync['users']:,} users (lookup + create each), "
               f"{args.connections} connections\n")
+        projected = (f"; at that rate all {sync['users']:,} would take {sync['users'] / sync['users_per_second']:.0f} s"
+                     if not sync["finished"] and sync["users_per_second"] else "")
         print(f"{sync['created']:,} created in {sync['seconds']:.1f} s ({sync['users_per_second']:.0f} users/s, "
-              f"{'complete' if sync['finished'] else 'NOT complete'}); per user p50 {sync['latency_ms']['p50']:.1f} ms, "
+              f"{'complete' if sync['finished'] else 'NOT complete: stopped at --sync-deadline'}{projected}); "
+              f"per user (lookup + create) p50 {sync['latency_ms']['p50']:.1f} ms, "
               f"p99 {sync['latency_ms']['p99']:.1f} ms; status {sync['status']}\n", flush=True)
     return result
 
@@ -261,6 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         peer.operations = [op for op in peer.operations if op.name in PEER_OPERATIONS]
         peer_rows = measure(peer, settings, args, {})
     backends = ["sqlite"] + (["postgresql"] if args.database_url else [])
+    if args.backends:
+        backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+        if "postgresql" in backends and not args.database_url:
+            print("postgresql needs --database-url or BENCH_DATABASE_URL", file=sys.stderr)
+            return 2
     results = [run_backend(backend, args, settings, peer_rows, only) for backend in backends]
     if not args.skip_scale:
         print(f"## Members console page, {args.scale_members:,} members (bench/members_page.py, SQLite)\n")
