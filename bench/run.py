@@ -57,6 +57,7 @@ from bench.runner import serving  # noqa: E402
 PEER = "scim2-server"
 CEILING = "bare-flask"
 PEER_OPERATIONS = {"filter", "create", "patch"}
+PEER_SEED_USERS = 5000
 MEMBERS_PAGE = REPO_ROOT / "bench" / "members_page.py"
 
 
@@ -265,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_references:
         peer = peer_target()
         peer.operations = [op for op in peer.operations if op.name in PEER_OPERATIONS]
-        peer_rows = measure(peer, settings, args, {})
+        # Enough users for its PATCH ids; without a delete run it needs no 4,000 per second of duration.
+        peer_rows = measure(peer, settings, args, {"peer_seed_users": PEER_SEED_USERS})
     backends = ["sqlite"] + (["postgresql"] if args.database_url else [])
     if args.backends:
         backends = [name.strip() for name in args.backends.split(",") if name.strip()]
