@@ -79,6 +79,20 @@ class Complex:
     row_level: bool = True
 
 
+@dataclass(frozen=True)
+class AnyOf:
+    """A multi-valued attribute whose values are the same for every resource of a type (``schemas``)."""
+
+    leaves: tuple[Leaf, ...]
+
+
+def _schemas(*urns: str) -> AnyOf:
+    return AnyOf(tuple(Leaf(literal(urn)) for urn in urns))
+
+
+FilterAttribute = Leaf | Complex | AnyOf
+
+
 def _identity(condition: Condition) -> Condition:
     return condition
 
@@ -147,7 +161,7 @@ def _meta(resource_type: str, model: Any) -> Complex:
 _WORK = literal("work")
 
 #: User attributes by lower-cased name, per schema URN (RFC 7643 §4.1, §4.3)
-USER_FILTER_ATTRIBUTES: dict[str, dict[str, Leaf | Complex]] = {
+USER_FILTER_ATTRIBUTES: dict[str, dict[str, FilterAttribute]] = {
     USER_SCHEMA.lower(): {
         "id": Leaf(Member.public_id, case_exact=True),
         "externalid": Leaf(Member.scim_external_id, case_exact=True),
@@ -178,6 +192,8 @@ USER_FILTER_ATTRIBUTES: dict[str, dict[str, Leaf | Complex]] = {
             scope=_user_groups_exist, row_level=False,
         ),
         "meta": _meta("User", Member),
+        # Every User is rendered with both schemas (resources.user_to_scim).
+        "schemas": _schemas(USER_SCHEMA, ENTERPRISE_SCHEMA),
     },
     ENTERPRISE_SCHEMA.lower(): {
         "employeenumber": Leaf(Member.employee_id),
@@ -188,7 +204,7 @@ USER_FILTER_ATTRIBUTES: dict[str, dict[str, Leaf | Complex]] = {
 }
 
 #: Group attributes by lower-cased name (RFC 7643 §4.2)
-GROUP_FILTER_ATTRIBUTES: dict[str, dict[str, Leaf | Complex]] = {
+GROUP_FILTER_ATTRIBUTES: dict[str, dict[str, FilterAttribute]] = {
     GROUP_SCHEMA.lower(): {
         "id": Leaf(UserGroup.public_id, case_exact=True),
         "externalid": Leaf(UserGroup.scim_external_id, case_exact=True),
@@ -202,11 +218,12 @@ GROUP_FILTER_ATTRIBUTES: dict[str, dict[str, Leaf | Complex]] = {
             scope=_group_members_exist, row_level=False,
         ),
         "meta": _meta("Group", UserGroup),
+        "schemas": _schemas(GROUP_SCHEMA),
     },
 }
 
 #: the filter catalogue of each resource type and its core schema (unqualified names resolve there first)
-CATALOGUES: dict[str, tuple[str, dict[str, dict[str, Leaf | Complex]]]] = {
+CATALOGUES: dict[str, tuple[str, dict[str, dict[str, FilterAttribute]]]] = {
     "User": (USER_SCHEMA.lower(), USER_FILTER_ATTRIBUTES),
     "Group": (GROUP_SCHEMA.lower(), GROUP_FILTER_ATTRIBUTES),
 }
@@ -275,7 +292,7 @@ def parse(text: str) -> ast.Filter:
 # ---------------------------------------------------------------- attribute paths
 
 
-def _resolve_name(resource_type: str, uri: str | None, name: str) -> Leaf | Complex:
+def _resolve_name(resource_type: str, uri: str | None, name: str) -> FilterAttribute:
     core, catalogue = CATALOGUES[resource_type]
     key = name.lower()
     if uri is not None:
@@ -314,6 +331,8 @@ def resolve(resource_type: str, path: str) -> Leaf:
         if not attribute.row_level:
             raise InvalidFilter(f"{path} is multi-valued and cannot be sorted on")
         return leaf
+    if isinstance(attribute, AnyOf):
+        raise InvalidFilter(f"{path} is multi-valued and cannot be sorted on")
     if sub:
         raise InvalidFilter(f"{name} has no sub-attribute {sub!r}")
     return attribute
@@ -478,6 +497,11 @@ class _Translator:
                 raise InvalidFilter(f"{path.attr_name} is not a sub-attribute of {self.label}")
             return compare(_sub(self.namespace, path.attr_name, self.label), op, value)
         attribute = _resolve_name(self.resource_type, path.uri, path.attr_name)
+        if isinstance(attribute, AnyOf):
+            if path.sub_attr is not None:
+                raise InvalidFilter(f"{path.attr_name} has no sub-attribute {path.sub_attr.value!r}")
+            # Multi-valued: the filter matches when any one value does (§3.4.2.2).
+            return or_(*(compare(leaf, op, value) for leaf in attribute.leaves))
         if isinstance(attribute, Complex):
             sub_name = path.sub_attr.value if path.sub_attr is not None else None
             leaf = _sub(attribute, sub_name, path.attr_name)

@@ -141,6 +141,14 @@ def test_meta_dates_compare_chronologically_rfc7644_3_4_2_2(app: Any, people: An
         assert users('meta.resourceType eq "User"') == {"ann", "bob", "cara"}
 
 
+def test_filter_by_schemas_rfc7644_3_4_2_2(app: Any, people: Any) -> None:
+    with app.app_context():
+        assert users(f'schemas eq "{ENTERPRISE.upper()}"') == {"ann", "bob", "cara"}
+        assert users('schemas eq "urn:ietf:params:scim:schemas:core:2.0:Group"') == set()
+        assert groups('schemas eq "urn:ietf:params:scim:schemas:core:2.0:Group"') == {"Admins", "Everyone"}
+        assert groups('not (schemas co "User")') == {"Admins", "Everyone"}
+
+
 def test_like_wildcards_are_literal_rfc7644_3_4_2_2(app: Any, people: Any) -> None:
     with app.app_context():
         assert users('userName co "%"') == set()
@@ -171,6 +179,8 @@ def test_group_filters_rfc7643_4_2(app: Any, people: Any) -> None:
     'emails[foo eq "x"]',
     'emails[type eq "work" and groups[value eq "x"]]',
     'title[value eq "x"]',
+    'schemas.value eq "x"',
+    'schemas[value eq "x"]',
     'meta.created gt "yesterday"',
     'meta.created co "2020"',
     'urn:example:params:custom:2.0:User:x eq "1"',

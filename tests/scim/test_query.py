@@ -134,7 +134,7 @@ def test_count_zero_returns_only_total_rfc7644_3_4_2_4(app: Any, scim: Scim, thr
 
 def test_bad_paging_parameters_are_invalid_value_rfc7644_3_4_2_4(scim: Scim, three: Any) -> None:
     for query in ({"count": "ten"}, {"startIndex": "1.5"}, {"sortOrder": "sideways", "sortBy": "userName"},
-                  {"sortBy": "bogus"}, {"sortBy": "groups.value"}):
+                  {"sortBy": "bogus"}, {"sortBy": "groups.value"}, {"sortBy": "schemas"}):
         response = scim.get("/Users", query_string=query)
         assert response.status_code == 400, query
         assert scim_body(response)["scimType"] == "invalidValue"
