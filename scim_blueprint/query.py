@@ -22,6 +22,8 @@ from .views import read_body, respond
 
 #: the most resources one page returns, advertised in /ServiceProviderConfig (filter.maxResults)
 MAX_RESULTS = 1000
+#: startIndex beyond this reads as this: past any directory, and an OFFSET every database takes
+MAX_START_INDEX = 2**31
 
 
 def _invalid(detail: str, scim_type: str = "invalidValue") -> ScimError:
@@ -82,7 +84,7 @@ def parse_query(params: dict[str, Any]) -> Query:
         raise _invalid('sortOrder must be "ascending" or "descending"')
     return Query(
         filter=text if text and text.strip() else None,
-        start_index=max(start or 1, 1),
+        start_index=min(max(start or 1, 1), MAX_START_INDEX),
         # A negative count reads as 0; above maxResults the page is cut to maxResults (§3.4.2.4).
         count=MAX_RESULTS if count is None else min(max(count, 0), MAX_RESULTS),
         sort_by=sort_by.strip() if sort_by and sort_by.strip() else None,
