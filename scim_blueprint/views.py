@@ -7,9 +7,10 @@ once. Lists, searches and discovery live in ``query.py`` and ``discovery.py``.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 from flask import Response, g, request
+from sqlalchemy.orm.exc import StaleDataError
 
 from portal import provisioning
 from portal.extensions import db
@@ -23,6 +24,8 @@ from .errors import SCIM_MEDIA_TYPE, ScimError
 #: how deep a request body may nest (a SCIM User nests three levels)
 MAX_DEPTH = 32
 _JSON_TYPES = ("application/scim+json", "application/json")
+#: how often a write without If-Match is run again after another request changed the resource first
+VERSION_RACE_RETRIES = 5
 
 
 def _reject_constant(name: str) -> Any:
@@ -91,6 +94,24 @@ def _not_modified(obj: Member | UserGroup) -> bool:
         tag.strip().removeprefix("W/") for tag in wanted.split(",")}
 
 
+def _last_writer_wins(write: Callable[[], Response]) -> Response:
+    """Run a write; a version race without If-Match is run again on the fresh resource, with it 412.
+
+    The client asked for no precondition, so answering 412 (RFC 7644 §3.14) would be
+    wrong; and the write is computed from the resource as read, so it must not land
+    on a newer version (that would lose the other request's change silently).
+    """
+    if_match = (request.headers.get("If-Match") or "").strip()
+    for attempt in range(VERSION_RACE_RETRIES):
+        try:
+            return write()
+        except StaleDataError:
+            if (if_match and if_match != "*") or attempt == VERSION_RACE_RETRIES - 1:
+                raise
+            db.session.rollback()
+    raise AssertionError("unreachable")
+
+
 # ---------------------------------------------------------------- Users
 
 
@@ -142,10 +163,14 @@ def replace_user(source_id: str, member_id: str) -> Response:
     """Replace a user: attributes left out are cleared, read-only ones ignored (RFC 7644 §3.5.1)."""
     _about("member", member_id, None, "update")
     body = read_body()
-    member = _load_member(member_id, "update")
-    provisioning.replace_member(g.source, member, _user_values(body), request_info(),
-                                if_match=request.headers.get("If-Match"))
-    return _user_response(member, 200)
+
+    def write() -> Response:
+        member = _load_member(member_id, "update")
+        provisioning.replace_member(g.source, member, _user_values(body), request_info(),
+                                    if_match=request.headers.get("If-Match"))
+        return _user_response(member, 200)
+
+    return _last_writer_wins(write)
 
 
 @bp.route("/Users/<member_id>", methods=["PATCH"])
@@ -153,13 +178,17 @@ def patch_user(source_id: str, member_id: str) -> Response:
     """Modify a user with PATCH operations, checked on the final state (RFC 7644 §3.5.2)."""
     _about("member", member_id, None, "update")
     operations = patch.parse_operations(read_body())
-    member = _load_member(member_id, "update")
-    document = resources.user_to_scim(member, resources.resource_base_url())
-    for read_only in ("id", "meta", "groups", "schemas"):
-        document.pop(read_only, None)
-    values = _user_values(patch.apply_to_user(document, operations))
-    provisioning.replace_member(g.source, member, values, request_info(), if_match=request.headers.get("If-Match"))
-    return _user_response(member, 200)
+
+    def write() -> Response:
+        member = _load_member(member_id, "update")
+        document = resources.user_to_scim(member, resources.resource_base_url())
+        for read_only in ("id", "meta", "groups", "schemas"):
+            document.pop(read_only, None)
+        values = _user_values(patch.apply_to_user(document, operations))
+        provisioning.replace_member(g.source, member, values, request_info(), if_match=request.headers.get("If-Match"))
+        return _user_response(member, 200)
+
+    return _last_writer_wins(write)
 
 
 @bp.route("/Users/<member_id>", methods=["DELETE"])
@@ -230,10 +259,14 @@ def replace_group(source_id: str, group_id: str) -> Response:
     """Replace a group's name, externalId and members (RFC 7644 §3.5.1)."""
     _about("group", group_id, None, "update")
     body = read_body()
-    group = _load_group(group_id, "update")
-    provisioning.update_group(g.source, group, _group_change(body), request_info(),
-                              if_match=request.headers.get("If-Match"))
-    return _group_response(group, 200)
+
+    def write() -> Response:
+        group = _load_group(group_id, "update")
+        provisioning.update_group(g.source, group, _group_change(body), request_info(),
+                                  if_match=request.headers.get("If-Match"))
+        return _group_response(group, 200)
+
+    return _last_writer_wins(write)
 
 
 @bp.route("/Groups/<group_id>", methods=["PATCH"])
@@ -241,14 +274,18 @@ def patch_group(source_id: str, group_id: str) -> Response:
     """Modify a group (RFC 7644 §3.5.2): 200 with it, or 204 when ``excludedAttributes=members``."""
     _about("group", group_id, None, "update")
     operations = patch.parse_operations(read_body())
-    group = _load_group(group_id, "update")
-    provisioning.update_group(g.source, group, patch.group_change(operations), request_info(),
-                              if_match=request.headers.get("If-Match"))
-    if not _members_wanted():
-        response = respond(None, 204, group)
-        db.session.commit()
-        return response
-    return _group_response(group, 200)
+
+    def write() -> Response:
+        group = _load_group(group_id, "update")
+        provisioning.update_group(g.source, group, patch.group_change(operations), request_info(),
+                                  if_match=request.headers.get("If-Match"))
+        if not _members_wanted():
+            response = respond(None, 204, group)
+            db.session.commit()
+            return response
+        return _group_response(group, 200)
+
+    return _last_writer_wins(write)
 
 
 @bp.route("/Groups/<group_id>", methods=["DELETE"])

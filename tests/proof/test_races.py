@@ -133,3 +133,25 @@ def test_concurrent_member_adds_to_one_group_without_if_match_all_apply_rfc7644_
     final = served.request("GET", f"/Groups/{group_id}")
     assert sorted(m["value"] for m in final.json["members"]) == sorted(m.json["id"] for m in members)
     assert final.headers["etag"] == f'W/"{1 + RACERS}"'
+
+
+def test_concurrent_patches_without_if_match_all_apply_and_none_is_lost_rfc7644_3_14(
+        app: Any, served: HttpScim) -> None:
+    """No If-Match, no precondition: every PATCH lands (no 412), each on the state the one before left."""
+    created = served.request("POST", "/Users", user("no.if.match@acme.test"))
+    assert created.status == 201, created.text
+    member_id = created.json["id"]
+
+    def patch(index: int) -> Reply:
+        attribute = "nickName" if index % 2 else "title"
+        return served.request("PATCH", f"/Users/{member_id}", {"schemas": [PATCH_SCHEMA], "Operations": [
+            {"op": "replace", "path": attribute, "value": f"{attribute} {index}"}]})
+
+    replies = _all_at_once(RACERS, patch)
+
+    assert [r.status for r in replies] == [200] * RACERS, [(r.status, r.text[:200]) for r in replies]
+    final = served.request("GET", f"/Users/{member_id}").json
+    # A PATCH applied to a stale copy would have put back the other attribute's old (empty) value.
+    assert final["title"] in {f"title {i}" for i in range(0, RACERS, 2)}
+    assert final["nickName"] in {f"nickName {i}" for i in range(1, RACERS, 2)}
+    assert final["meta"]["version"] == f'W/"{int(created.json["meta"]["version"][3:-1]) + RACERS}"'
