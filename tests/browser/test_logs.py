@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal import sync
+from portal import directory, sync
 from portal.actors import Actor
 from portal.extensions import db
 from portal.models import Admin
@@ -34,17 +34,24 @@ def shot(page: Page, name: str) -> None:
 
 
 def configure_sync(app: Any, org: Any) -> tuple[int, str, str]:
-    """The owner adds, activates and refreshes JumpCloud, a helper adds Okta: admin log entries with IPs.
+    """The seed's Organization Data Sync events, with the address each admin acted from.
 
-    Returns the JumpCloud source's id, SCIM id and (refreshed) token.
+    The owner adds JumpCloud, edits its sync configurations, activates it and refreshes its
+    token; a helper adds Okta and deletes it. Returns JumpCloud's id, SCIM id and live token.
     """
     helper = make_admin(app, org, "maria.garcia@acme.test", {"org_data_sync"})
     with app.app_context():
         owner = Actor.for_admin(db.session.get(Admin, org.admin_id), "203.0.113.24")
         source, _ = sync.create_source(org.id, "jumpcloud", owner)
+        regular = next(wt for wt in directory.workforce_types(org.id) if wt.name == "regular employee")
+        sync.configure_source(org.id, source.id, owner, workforce_rules=[{"value": "Regular", "workforce_type_id": regular.id}],
+                              deletion_rule="suspend", notified_admin_ids=[org.admin_id, helper],
+                              match_attributes=["email", "employee_id"])
         sync.set_active(org.id, source.id, True, owner)
         token = sync.refresh_token(org.id, source.id, owner)
-        sync.create_source(org.id, "okta", Actor.for_admin(db.session.get(Admin, helper), "198.51.100.61"))
+        maria = Actor.for_admin(db.session.get(Admin, helper), "198.51.100.61")
+        okta, _ = sync.create_source(org.id, "okta", maria)
+        sync.delete_source(org.id, okta.id, maria)
         db.session.commit()
         return source.id, source.public_id, token
 
@@ -100,9 +107,12 @@ def test_admin_log_filtered_by_event_type_and_administrator_with_details_seed_3(
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Admin log").click()
     expect(page.get_by_role("heading", name="Admin log")).to_be_visible()
     table = page.locator("#log-panel tbody")
-    expect(table).to_contain_text("Refresh token")
+    for event in ("Add sync source", "Edit sync configurations", "Activate/Deactivate or Stop Sync Settings",
+                  "Refresh token", "Delete sync source"):
+        expect(table).to_contain_text(event)
     shot(page, "admin-log.png")
 
+    # Event type: Settings > Organization Data Sync > Add sync source, and one Administrator.
     event_type = page.get_by_role("group", name="Event type")
     event_type.locator("summary").click()
     expect(event_type).to_contain_text("Settings > Organization Data Sync")
@@ -110,26 +120,39 @@ def test_admin_log_filtered_by_event_type_and_administrator_with_details_seed_3(
     event_type.locator("summary").click()
     page.get_by_label("Administrator", exact=True).select_option(label="maria.garcia@acme.test")
     page.get_by_role("button", name="Search").click()
-
     expect(page).to_have_url(re.compile(r"event_type=Add(\+|%20)sync(\+|%20)source"))
     expect(table.locator("tr")).to_have_count(1)
     expect(table).to_contain_text("Okta")
     expect(table).to_contain_text("maria.garcia@acme.test")
-
     table.get_by_role("link", name=re.compile(r"^Details")).click()
     drawer = page.locator("#drawer")
     expect(drawer).to_be_visible()
     expect(drawer.get_by_role("heading", name="Admin log details")).to_be_visible()
-    expect(drawer).to_contain_text("maria.garcia@acme.test")
     expect(drawer).to_contain_text("198.51.100.61")
     expect(drawer.locator(".diff-table")).to_contain_text("Provider")
-    shot(page, "admin-log-details.png")
+    drawer.get_by_role("button", name="Close details").click()
 
     # A reload of the pushed URL is the same filtered page.
-    drawer.get_by_role("button", name="Close details").click()
     page.reload()
     expect(page.locator("#log-panel tbody tr")).to_have_count(1)
     expect(page.get_by_label("Administrator", exact=True)).to_have_value(re.compile(r"\d+"))
+
+    # Edit sync configurations by the owner: the field-by-field change of the settings.
+    event_type = page.get_by_role("group", name="Event type")
+    event_type.locator("summary").click()
+    page.get_by_role("checkbox", name="Add sync source", exact=True).uncheck()
+    page.get_by_role("checkbox", name="Edit sync configurations", exact=True).check()
+    event_type.locator("summary").click()
+    page.get_by_label("Administrator", exact=True).select_option(label="owner@acme.test")
+    page.get_by_role("button", name="Search").click()
+    expect(table.locator("tr")).to_have_count(1)
+    expect(table).to_contain_text("Edit sync configurations")
+    table.get_by_role("link", name=re.compile(r"^Details")).click()
+    expect(drawer).to_contain_text("owner@acme.test")
+    expect(drawer).to_contain_text("203.0.113.24")
+    expect(drawer.locator(".diff-table")).to_contain_text("Regular = regular employee")
+    expect(drawer.locator(".diff-table")).to_contain_text("maria.garcia@acme.test")
+    shot(page, "admin-log-details.png")
 
 
 def test_sync_log_from_the_card_filtered_with_details_of_associated_objects_seed_3(page, live_server, app, org):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from urllib.parse import urlencode
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -294,3 +295,23 @@ def test_htmx_gets_the_panel_and_a_reload_the_full_page(app, org, console):
     assert event_rows(body) == ["Add sync source"]
     page = console.get(URL + "?event_type=Add+sync+source").get_data(as_text=True)
     assert "<html" in page and event_rows(page) == ["Add sync source"]
+
+
+def test_each_organization_data_sync_event_type_filters_its_entries_seed_3(app, org, console):
+    with app.app_context():
+        actor = acting(app, org.admin_id)
+        source, _ = sync.create_source(org.id, "jumpcloud", actor)
+        regular = next(wt for wt in directory.workforce_types(org.id) if wt.name == "regular employee")
+        sync.configure_source(org.id, source.id, actor, workforce_rules=[{"value": "Regular", "workforce_type_id": regular.id}])
+        sync.set_active(org.id, source.id, True, actor)
+        sync.delete_source(org.id, source.id, actor)
+        db.session.commit()
+    for event in SYNC_EVENTS:
+        html = console.get(URL + "?" + urlencode({"event_type": event})).get_data(as_text=True)
+        assert event_rows(html) == [event], event
+    # The details of an edit show each changed setting before and after; an empty list reads "(empty)".
+    with app.app_context():
+        entry_id = db.session.scalar(sa.select(AdminLog.id).where(AdminLog.event_type == "Edit sync configurations"))
+    html = console.get(f"{URL}/{entry_id}", htmx=True).get_data(as_text=True)
+    assert re.search(r'>Workforce rules</th>\s*<td class="diff-before"><span class="diff-empty">\(empty\)</span></td>\s*'
+                     r'<td class="diff-after"><span class="diff-value">Regular = regular employee</span>', html)
