@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -26,7 +26,6 @@ STEPS = ("Configure access security", "Set attributes", "General settings", "Pre
 #: which wizard step shows a field a domain error names
 _STEP_OF_FIELD = {"workforce_rules": 2, "name": 3, "deletion_rule": 3, "notified_admin_ids": 3, "match_attributes": 3}
 _WIZARD_KEY = "sync_wizard"
-_TOKEN_KEY = "sync_issued_token"
 
 
 # ---------------------------------------------------------------- helpers
@@ -55,16 +54,13 @@ def _navigate(url: str) -> Response:
 
 
 def _issue(source: SyncSource, token: str) -> None:
-    # Kept only until the next page shows it: the database has its hash alone.
-    session[_TOKEN_KEY] = {"source_id": source.id, "token": token}
+    # The token lives only in this response: never in the session cookie, the database has its hash alone.
+    g.issued_token = (source.id, token)
 
 
 def _take_token(source: SyncSource) -> str | None:
-    issued = session.get(_TOKEN_KEY)
-    if issued and issued.get("source_id") == source.id:
-        session.pop(_TOKEN_KEY)
-        return str(issued["token"])
-    return None
+    issued = g.get("issued_token")
+    return issued[1] if issued and issued[0] == source.id else None
 
 
 def _card_context(sources: list[SyncSource]) -> dict[str, Any]:
@@ -155,6 +151,18 @@ def _render_wizard(source: SyncSource, step: int, state: dict[str, Any], *, erro
     )
 
 
+def _show_issued(response: Response, url: str) -> Response:
+    """A page showing a just-issued token, answered to the POST itself rather than after a redirect.
+
+    A redirect would need the token to survive until the next request (a signed, not
+    encrypted, session cookie); answering directly keeps it in this one response.
+    htmx moves the address bar to ``url``; a reload shows the page without the token.
+    """
+    response.headers["HX-Push-Url"] = url
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _goto_step(source: SyncSource, step: int, state: dict[str, Any]) -> Response:
     url = url_for(".setup", source_id=source.id, step=step)
     if wants_fragment():
@@ -197,7 +205,7 @@ def create() -> Any:
         return _providers_panel(exc.message)
     db.session.commit()
     _issue(source, token)
-    return _goto_step(source, 1, _saved_state(source))
+    return _show_issued(_render_wizard(source, 1, _saved_state(source)), url_for(".setup", source_id=source.id, step=1))
 
 
 # ---------------------------------------------------------------- wizard
@@ -278,7 +286,10 @@ def _save(source: SyncSource, state: dict[str, Any], *, activate: bool) -> Respo
 @require("org_data_sync")
 def detail(source_id: int) -> Any:
     """The sync configuration details page."""
-    source = _source(source_id)
+    return _detail_page(_source(source_id))
+
+
+def _detail_page(source: SyncSource) -> Response:
     workforce_types = directory.workforce_types(current_user.org_id)
     return render(
         "directory_sync/detail.html", source=source, title=source.name, token=_take_token(source),
@@ -349,5 +360,5 @@ def refresh(source_id: int) -> Any:
     db.session.commit()
     _issue(source, token)
     if request.form.get("back") == "wizard":
-        return _navigate(url_for(".setup", source_id=source.id, step=1))
-    return _navigate(url_for(".detail", source_id=source.id))
+        return _show_issued(_render_wizard(source, 1, _state(source)), url_for(".setup", source_id=source.id, step=1))
+    return _show_issued(_detail_page(source), url_for(".detail", source_id=source.id))

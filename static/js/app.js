@@ -558,7 +558,18 @@
     }
   }
 
+  // A page answered to a POST (a just-issued token is shown only in that answer) names
+  // its own address: moving the address bar there makes a reload a plain GET, which
+  // shows the page without the token instead of posting again.
+  function replaceUrl() {
+    var marker = doc.querySelector('[data-replace-url]');
+    if (marker && window.history && history.replaceState) {
+      history.replaceState(null, '', marker.getAttribute('data-replace-url'));
+    }
+  }
+
   drawer(); // must exist before any hx-target="#drawer" request is made
+  replaceUrl();
   initRows(doc);
   initToasts();
 })();

@@ -49,10 +49,9 @@ def _log(app: Any, event_type: str) -> list[AdminLog]:
 def _add_source(console: Console, provider: str = "jumpcloud") -> tuple[int, str]:
     """Add sync source > provider: returns the draft's id and the token shown on step 1."""
     response = console.post(f"{BASE}/new", {"provider": provider})
-    assert response.status_code == 303
-    source_id = int(re.search(r"/(\d+)/setup\?step=1$", response.headers["Location"]).group(1))
-    page = console.get(response.headers["Location"]).get_data(as_text=True)
-    return source_id, TOKEN_RE.search(page).group(1)
+    assert response.status_code == 200
+    source_id = int(re.search(r"/(\d+)/setup\?step=1$", response.headers["HX-Push-Url"]).group(1))
+    return source_id, TOKEN_RE.search(response.get_data(as_text=True)).group(1)
 
 
 def _walk(console: Console, source_id: int, *, rules: list[tuple[str, int]], admins: list[int],
@@ -129,8 +128,7 @@ def test_configure_access_security_shows_url_and_token_once_seed_1_1_step_3(app:
 
 
 def test_first_display_of_the_token_has_copy_token(console: Console) -> None:
-    response = console.post(f"{BASE}/new", {"provider": "okta"})
-    page = console.get(response.headers["Location"]).get_data(as_text=True)
+    page = console.post(f"{BASE}/new", {"provider": "okta"}).get_data(as_text=True)
     assert 'data-copy-target="#scim-token"' in page and "Copy Token" in page
     assert "Set up Okta" in page
 
@@ -472,8 +470,8 @@ def test_refresh_token_shows_the_new_token_once_and_kills_the_old_one(app: Any, 
     source_id, old = _add_source(console)
     _walk(console, source_id, rules=[], admins=[], finish="activate")
     response = console.post(f"{BASE}/{source_id}/token", {"back": "detail"})
-    assert response.headers["Location"] == f"{BASE}/{source_id}"
-    page = console.get(f"{BASE}/{source_id}").get_data(as_text=True)
+    assert response.headers["HX-Push-Url"] == f"{BASE}/{source_id}"
+    page = response.get_data(as_text=True)
     new = TOKEN_RE.search(page).group(1)
     assert new != old and "Copy Token" in page
     assert _scim(app, source_id, old).status_code == 401 and _scim(app, source_id, new).status_code == 200
@@ -484,9 +482,19 @@ def test_refresh_token_shows_the_new_token_once_and_kills_the_old_one(app: Any, 
 def test_refresh_from_the_wizard_returns_to_step_1_with_the_new_token(console: Console) -> None:
     source_id, old = _add_source(console)
     response = console.post(f"{BASE}/{source_id}/token", {"back": "wizard"})
-    assert response.headers["Location"] == f"{BASE}/{source_id}/setup?step=1"
-    page = console.get(response.headers["Location"]).get_data(as_text=True)
-    assert TOKEN_RE.search(page).group(1) != old
+    assert response.headers["HX-Push-Url"] == f"{BASE}/{source_id}/setup?step=1"
+    assert TOKEN_RE.search(response.get_data(as_text=True)).group(1) != old
+    assert TOKEN_RE.search(console.get(f"{BASE}/{source_id}/setup?step=1").get_data(as_text=True)) is None
+
+
+def test_an_issued_token_never_travels_in_the_session_cookie(app: Any, console: Console) -> None:
+    # The session cookie is signed, not encrypted: a token in it would sit readable in the browser.
+    response = console.post(f"{BASE}/new", {"provider": "jumpcloud"})
+    token = TOKEN_RE.search(response.get_data(as_text=True)).group(1)
+    serializer = app.session_interface.get_signing_serializer(app)
+    cookie = console.client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None and "_user_id" in serializer.loads(cookie.value)
+    assert token not in repr(serializer.loads(cookie.value))
 
 
 # ---------------------------------------------------------------- permissions, CSRF, tenancy
