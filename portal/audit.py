@@ -111,10 +111,12 @@ def query(
     if admin_id is not None:
         stmt = stmt.where(AdminLog.admin_id == admin_id)
     if search:
-        like = f"%{search.strip()}%"
-        stmt = stmt.where(
-            or_(AdminLog.target_name.ilike(like), AdminLog.actor.ilike(like), AdminLog.summary.ilike(like))
-        )
+        # Imported here: directory imports this module to write its entries.
+        from .directory import escape_like
+
+        like = f"%{escape_like(search.strip())}%"
+        stmt = stmt.where(or_(AdminLog.target_name.ilike(like, escape="\\"), AdminLog.actor.ilike(like, escape="\\"),
+                              AdminLog.summary.ilike(like, escape="\\")))
     return stmt
 
 

@@ -315,3 +315,14 @@ def test_each_organization_data_sync_event_type_filters_its_entries_seed_3(app, 
     html = console.get(f"{URL}/{entry_id}", htmx=True).get_data(as_text=True)
     assert re.search(r'>Workforce rules</th>\s*<td class="diff-before"><span class="diff-empty">\(empty\)</span></td>\s*'
                      r'<td class="diff-after"><span class="diff-value">Regular = regular employee</span>', html)
+
+
+def test_search_takes_like_wildcards_literally(app, org, console):
+    with app.app_context():
+        actor = acting(app, org.admin_id)
+        directory.create_department(org.id, "R_D", actor)
+        directory.create_department(org.id, "RxD", actor)
+        db.session.commit()
+    html = console.get(URL + "?q=R_D").get_data(as_text=True)
+    assert "R_D" in html and "RxD" not in html
+    assert event_rows(console.get(URL + "?q=%25").get_data(as_text=True)) == []
