@@ -253,3 +253,23 @@ def test_entra_group_with_legacy_member_remove_entra(app: Any, scim: Scim) -> No
     assert left == set(ids[1:])
     found = scim.get('/Groups?excludedAttributes=members&filter=displayName eq "Sales"').get_json()
     assert found["totalResults"] == 1 and "members" not in found["Resources"][0]
+
+
+def test_jumpcloud_test_email_of_an_existing_member_gets_deactivated_seed_1_2_step_9(app: Any, scim: Scim,
+                                                                                     org: Any) -> None:
+    """Seed 1.2 step 9: "If the test email account exists in Lark, the account could be deactivated after the
+    test": the test's create links the existing member, and its DELETE suspends it (rule Suspend member)."""
+    from portal import directory
+    from portal.actors import Actor
+
+    with app.app_context():
+        directory.create_member(org.id, {"external_id": "it@acme.test", "email": "it@acme.test", "name": "IT"},
+                                Actor.cli())
+        db.session.commit()
+    assert _lookup(scim, "it@acme.test")["totalResults"] == 0  # a hand-made member is not the source's
+    created = scim.post("/Users", jumpcloud_user("it@acme.test"))
+    assert created.status_code == 201
+    assert scim.delete(f"/Users/{created.get_json()['id']}").status_code == 204
+    member = _member(app, "it@acme.test")
+    assert member.status == "inactive" and member.source_id is None
+    assert [r.operation for r in sync_logs(app)] == ["link", "delete"]

@@ -1,0 +1,65 @@
+"""Domain operations of a sync source (portal.provisioning, portal.synclog): state change and its one log row."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from portal import provisioning, synclog
+from portal.errors import Conflict, Invalid
+from portal.extensions import db
+from portal.models import Member, SyncLog, SyncSource
+
+pytestmark = pytest.mark.both_databases
+
+INFO = synclog.RequestInfo(request_id="r1", method="POST", path="/scim/v2/x/Users",
+                           body={"userName": "a@acme.test", "password": "pw",
+                                 "Operations": [{"op": "replace", "path": "password", "value": "pw2"}]},
+                           started=time.perf_counter())
+
+
+def _values(**changes: Any) -> dict[str, Any]:
+    values = {"external_id": "a@acme.test", "email": "A@acme.test", "name": "A"}
+    values.update(changes)
+    return values
+
+
+def test_create_member_flushes_the_member_and_one_log_row_seed_faq(app: Any, source: Any) -> None:
+    """Seed FAQ mapping through the domain: the change and its sync log row, not committed (the door commits)."""
+    with app.app_context():
+        src = db.session.scalar(sa.select(SyncSource))
+        member, operation = provisioning.create_member(src, _values(job_title="Engineer"), INFO)
+        assert operation == "create" and member.id is not None and member.source_id == src.id
+        row = db.session.scalar(sa.select(SyncLog))
+        assert (row.operation, row.result, row.status_code, row.object_name) == ("create", "success", 201, "a@acme.test")
+        assert row.request_body == {"userName": "a@acme.test",
+                                    "Operations": [{"op": "replace", "path": "password", "value": "[redacted]"}]}
+        assert row.associated == [{"type": "job_title", "name": "Engineer", "created": True}]
+        db.session.rollback()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Member)) == 0
+
+
+@pytest.mark.parametrize("values, error", [
+    (_values(external_id=None), Invalid), (_values(name=""), Invalid), (_values(email=None), Invalid),
+    (_values(email="b@acme.test"), Invalid), (_values(email="no-at-sign", external_id="no-at-sign"), Invalid),
+])
+def test_rules_on_the_final_state_raise_domain_errors_seed_faq(app: Any, source: Any, values: dict,
+                                                               error: type) -> None:
+    """Seed FAQ: userName, displayName and a work email are required; userName equals the work email."""
+    with app.app_context():
+        src = db.session.scalar(sa.select(SyncSource))
+        with pytest.raises(error):
+            provisioning.create_member(src, values, INFO)
+
+
+def test_uniqueness_is_a_conflict_from_the_database_seed_faq(app: Any, source: Any) -> None:
+    """Seed FAQ: EmployeeNumber unique within the organization, held by the database (unique_flush)."""
+    with app.app_context():
+        src = db.session.scalar(sa.select(SyncSource))
+        provisioning.create_member(src, _values(employee_id="E1"), INFO)
+        with pytest.raises(Conflict) as caught:
+            provisioning.create_member(src, _values(external_id="b@acme.test", email="b@acme.test",
+                                                    employee_id="E1"), INFO)
+        assert caught.value.field == "employeeNumber"
