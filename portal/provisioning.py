@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from . import audit, directory, sync, synclog
 from .actors import Actor
@@ -336,6 +337,15 @@ def _current(group: UserGroup, among: set[int] | None = None) -> set[int]:
     return set(db.session.scalars(stmt))
 
 
+def _insert_memberships(group_id: int, member_ids: set[int]) -> None:
+    """Insert group memberships; one added by a parallel request meanwhile is no error (adds commute)."""
+    rows = [{"group_id": group_id, "member_id": i} for i in sorted(member_ids)]
+    dialect = db.session.get_bind().dialect.name
+    stmt = (postgresql.insert(group_members).on_conflict_do_nothing() if dialect == "postgresql"
+            else sqlite.insert(group_members).on_conflict_do_nothing())
+    db.session.execute(stmt, rows)
+
+
 def _apply_member_steps(source: SyncSource, group: UserGroup, steps: list[tuple[str, list[str]]]) -> _MemberDelta:
     """Run the member steps in SQL without loading the group's members."""
     delta = _MemberDelta()
@@ -353,7 +363,7 @@ def _apply_member_steps(source: SyncSource, group: UserGroup, steps: list[tuple[
                                                            group_members.c.member_id.in_(gone)))
             delta.delete(gone)
         if new:
-            db.session.execute(insert(group_members), [{"group_id": group.id, "member_id": i} for i in sorted(new)])
+            _insert_memberships(group.id, new)
             delta.insert(new)
     db.session.expire(group, ["members"])
     return delta
