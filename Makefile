@@ -44,7 +44,7 @@ test: install-dev chromium
 
 ## fuzz: 10,000 hypothesis-generated SCIM requests (2,500 for each of the 4 fuzz tests; PostgreSQL too when set)
 fuzz: install-dev
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2500} $(BIN)/python -m pytest -q tests/proof/test_fuzz.py -k fuzzed $(PYTEST_ARGS)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2500} $(BIN)/python -m pytest -q --timeout 3600 tests/proof/test_fuzz.py -k fuzzed $(PYTEST_ARGS)
 
 ## wrk: Debian's wrk for the load bench (installed only when missing and root)
 wrk:
