@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -333,8 +334,35 @@ def authenticate(public_id: str, authorization: str | None, now: datetime | None
     return source
 
 
+def _noted_recently(source_id: int, status: int, error: str | None, interval: float) -> bool:
+    """Whether this process wrote the same outcome for the source less than ``interval`` seconds ago; remember this one.
+
+    Every SCIM request notes itself on its source: one UPDATE of the same row per
+    request made every read a write transaction and queued concurrent requests on
+    that row's lock (PostgreSQL) or the write lock (SQLite). The badge needs the
+    outcome and a recent time, so a repeated outcome is written at most once per
+    interval per process; a new status or error is always written. Kept per app.
+    """
+    noted: dict[int, tuple[float, int, str | None]] = current_app.extensions.setdefault("sync_noted", {})
+    clock = time.monotonic()
+    last = noted.get(source_id)
+    if last is not None and last[1:] == (status, error) and clock - last[0] < interval:
+        return True
+    noted[source_id] = (clock, status, error)
+    return False
+
+
 def note_request(source_id: int, status: int, error: str | None = None, now: datetime | None = None) -> None:
-    """Record a SCIM request's time and outcome on its source (the console's Connected / Failing badge)."""
+    """Record a SCIM request's time and outcome on its source (the console's Connected / Failing badge).
+
+    A repeat of the outcome this process wrote less than SCIM_NOTE_INTERVAL seconds ago
+    is not written again (default 1 s; 0 under TESTING, so statement counts never depend on time).
+    """
+    interval = current_app.config.get("SCIM_NOTE_INTERVAL")
+    if interval is None:
+        interval = 0.0 if current_app.testing else 1.0
+    if now is None and interval > 0 and _noted_recently(source_id, status, error, float(interval)):
+        return
     now = now or utcnow()
     values: dict[str, Any] = {"last_request_at": now, "last_status": status,
                               "last_error": (error or "")[:2000] or None if status >= 400 else None}
