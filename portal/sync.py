@@ -373,6 +373,19 @@ def note_request(source_id: int, status: int, error: str | None = None, now: dat
                        .execution_options(synchronize_session=False))
 
 
+def notify_auth_failure(source: SyncSource, reason: str, detail: str) -> None:
+    """Tell the sync administrators that a request came with a bad token (seed 1.1 step 5).
+
+    An expired token is told at most once a day; a missing or wrong one is folded
+    per hour by ``notify.sync_failure``, so a misconfigured identity provider retrying
+    all day raises a count instead of flooding anyone.
+    """
+    if reason == "expired":
+        notify_token_expired(source)
+    else:
+        notify.sync_failure(source, "token_invalid", detail)
+
+
 def notify_token_expired(source: SyncSource, now: datetime | None = None) -> bool:
     """Tell the sync administrators that the source's token expired, at most once a day; True when sent."""
     now = now or utcnow()

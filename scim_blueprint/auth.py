@@ -85,8 +85,7 @@ def authenticate() -> Response | None:
         source = sync.authenticate(public_id, request.headers.get("Authorization"))
     except AuthFailure as exc:
         assert exc.source is not None
-        if exc.reason == "expired":
-            sync.notify_token_expired(exc.source)
+        sync.notify_auth_failure(exc.source, exc.reason, _AUTH_DETAILS[exc.reason])
         sync.note_request(exc.source.id, 401, _AUTH_DETAILS[exc.reason])
         db.session.commit()
         return scim_error(401, _AUTH_DETAILS[exc.reason], headers={"WWW-Authenticate": 'Bearer realm="SCIM"'})

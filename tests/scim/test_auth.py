@@ -93,6 +93,23 @@ def test_expired_token_is_401_and_notifies_sync_admins_once_a_day_seed_1_1_step_
         assert db.session.scalar(sa.select(SyncSource.expired_notice_at)) > utcnow() - timedelta(minutes=5)
 
 
+def test_wrong_token_notifies_every_sync_admin_whatever_the_setting_folded_per_hour_seed_1_1_step_5(
+        app: Any, scim: Scim, org: Any) -> None:
+    sync_admin = make_admin(app, org, "sync@acme.test", {"org_data_sync"})
+    chosen_without_permission = make_admin(app, org, "logs@acme.test", {"admin_log"})
+    with app.app_context():
+        # The Administrator notification setting names only the admin who may not configure the sync.
+        db.session.execute(sa.update(SyncSource).values(notified_admin_ids=[chosen_without_permission]))
+        db.session.commit()
+    for header in ("Bearer wrong-token", "", "Bearer another-wrong-one"):
+        assert_scim_error(scim.get("/Users", headers={"Authorization": header}), 401)
+    with app.app_context():
+        notes = db.session.scalars(sa.select(Notification)).all()
+        assert {n.admin_id for n in notes} == {org.admin_id, sync_admin}
+        assert all(n.kind == "token_invalid" and n.count == 3 for n in notes)
+        assert "wrong-token" not in repr([(n.title, n.body) for n in notes])
+
+
 def test_each_request_records_last_request_and_status_on_the_source(app: Any, scim: Scim) -> None:
     """Issue 3, Authentication: each request records the last request time and status (Connected / Failing badge)."""
     scim.create_user()
