@@ -9,7 +9,9 @@ emails.value and group displayName use their ``*_norm`` columns so ``eq`` is
 served by the unique indexes.
 
 Three quirks of the library are handled around it rather than patched:
-- it lexes one digit per NUMBER token: adjacent digits are merged again;
+- its lexer knows neither escaped quotes in strings nor negative or decimal
+  numbers (and lexes one digit per token): JSON string and number values are
+  lifted out of the text before lexing and put back, typed, as ``Literal``s;
 - its comparison value keeps no JSON type (``true`` and ``"true"`` look the same):
   token values are wrapped in ``Literal`` before the parser sees them;
 - it gives ``and`` and ``or`` the same precedence: unparenthesized chains are
@@ -17,6 +19,8 @@ Three quirks of the library are handled around it rather than patched:
 """
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
@@ -237,7 +241,7 @@ class Literal:
 
     __slots__ = ("value",)
 
-    def __init__(self, value: str | int | bool | None) -> None:
+    def __init__(self, value: str | int | float | bool | None) -> None:
         self.value = value
 
     def __repr__(self) -> str:
@@ -247,33 +251,48 @@ class Literal:
 _TYPED = {"TRUE": True, "FALSE": False, "NULL": None}
 
 
+#: a JSON string (RFC 8259 §7, escapes included)
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+#: a JSON number standing as a comparison value (RFC 7644 §3.4.2.2 compValue)
+_JSON_NUMBER = re.compile(r"(?i)(\b(?:eq|ne|co|sw|ew|gt|ge|lt|le)\s+)(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?=[\s)\]]|$)")
+#: stands in for a lifted value inside the text the library lexes
+_MARK = "\ue000"
+
+
+def _lift_values(text: str) -> tuple[str, list[str | int | float]]:
+    """The filter with each JSON string and number replaced by a numbered mark, and the values."""
+    values: list[str | int | float] = []
+
+    def string(match: re.Match[str]) -> str:
+        try:
+            values.append(json.loads(match.group(0)))
+        except ValueError as exc:
+            raise InvalidFilter(f"The string {match.group(0)} is not a valid JSON string") from exc
+        return f'"{_MARK}{len(values) - 1}"'
+
+    def number(match: re.Match[str]) -> str:
+        literal_text = match.group(2)
+        is_integer = not any(c in literal_text for c in ".eE")
+        values.append(int(literal_text) if is_integer else float(literal_text))
+        return f'{match.group(1)}"{_MARK}{len(values) - 1}"'
+
+    if _MARK in text:
+        raise InvalidFilter("The filter contains a character it may not contain")
+    return _JSON_NUMBER.sub(number, _JSON_STRING.sub(string, text)), values
+
+
 def _tokens(text: str) -> Iterator[Any]:
-    """The library's tokens, with adjacent digits merged into one number and comparison values typed."""
-    number = None
-    for token in SCIMLexer().tokenize(text):
-        if token.type == "NUMBER" and number is not None and number.end == token.index:
-            number.value += token.value
-            number.end = token.end
-            continue
-        if number is not None:
-            yield _typed(number)
-            number = None
-        if token.type == "NUMBER":
-            number = token
-        else:
-            yield _typed(token)
-    if number is not None:
-        yield _typed(number)
-
-
-def _typed(token: Any) -> Any:
-    if token.type == "NUMBER":
-        token.value = Literal(int(token.value))
-    elif token.type in _TYPED:
-        token.value = Literal(_TYPED[token.type])
-    elif token.type == "COMP_VALUE":
-        token.value = Literal(token.value)
-    return token
+    """The library's tokens, with the lifted JSON values put back typed."""
+    lexable, values = _lift_values(text)
+    for token in SCIMLexer().tokenize(lexable):
+        if token.type == "COMP_VALUE" and token.value.startswith(_MARK):
+            token.value = Literal(values[int(token.value[1:])])
+        elif token.type == "NUMBER":
+            # Every number value was lifted: a digit left over stands where no value may.
+            raise InvalidFilter(f"Unexpected number in the filter {text!r}")
+        elif token.type in _TYPED:
+            token.value = Literal(_TYPED[token.type])
+        yield token
 
 
 def parse(text: str) -> ast.Filter:

@@ -165,9 +165,26 @@ def test_group_filters_rfc7643_4_2(app: Any, people: Any) -> None:
         assert groups("not (externalId pr)") == {"Everyone"}
 
 
+def test_json_string_escapes_and_numbers_are_values_rfc7644_3_4_2_2_rfc8259(app: Any, org: Any, source: Any) -> None:
+    # compValue is a JSON string, number, true, false or null: escapes, negatives and decimals included.
+    with app.app_context():
+        source_id = source_row(source.id).id
+        add_member(org.id, source_id, "quote@acme.com", name='Ann "The Hammer" Lee', employee_id="-5")
+        add_member(org.id, source_id, "decimal@acme.com", name="Back\\slash", employee_id="1.5")
+        db.session.commit()
+        assert users('displayName eq "Ann \\"The Hammer\\" Lee"') == {"quote"}
+        assert users('displayName co "\\u0022The"') == {"quote"}
+        assert users('displayName eq "Back\\\\slash"') == {"decimal"}
+        assert users("employeeNumber eq -5") == {"quote"}
+        assert users("employeeNumber eq 1.5 or employeeNumber eq 2") == {"decimal"}
+        assert users('displayName eq "a 1.5 eq 7 inside a string"') == set()
+
+
 @pytest.mark.parametrize("text", [
     "",
     "userName eq",
+    'displayName eq "bad \\x escape"',
+    "userName eq 1 2",
     'userName eq "a" and',
     'userName xx "a"',
     'bogus eq "x"',
