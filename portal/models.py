@@ -66,6 +66,17 @@ def norm(value: str | None) -> str | None:
     return value.strip().lower() if value is not None else None
 
 
+def normalizes(column: str, norm_column: str) -> Any:
+    """A validator that keeps ``norm_column`` the case-folded copy of ``column`` whenever it is set."""
+
+    @validates(column)
+    def _set_norm(self: Any, key: str, value: str) -> str:
+        setattr(self, norm_column, norm(value))
+        return value
+
+    return _set_norm
+
+
 class Organization(db.Model):
     __tablename__ = "organizations"
 
@@ -74,10 +85,7 @@ class Organization(db.Model):
     name_norm: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    @validates("name")
-    def _set_norm(self, key: str, value: str) -> str:
-        self.name_norm = norm(value)
-        return value
+    _name_norm = normalizes("name", "name_norm")
 
 
 class Admin(UserMixin, db.Model):
@@ -115,10 +123,7 @@ class Admin(UserMixin, db.Model):
 
     org: Mapped[Organization] = relationship()
 
-    @validates("email")
-    def _set_norm(self, key: str, value: str) -> str:
-        self.email_norm = norm(value)
-        return value
+    _email_norm = normalizes("email", "email_norm")
 
     @property
     def is_primary(self) -> bool:
@@ -157,10 +162,7 @@ class WorkforceType(db.Model):
     name_norm: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    @validates("name")
-    def _set_norm(self, key: str, value: str) -> str:
-        self.name_norm = norm(value)
-        return value
+    _name_norm = normalizes("name", "name_norm")
 
 
 class SyncSource(db.Model):
@@ -246,10 +248,7 @@ class Department(db.Model):
     parent: Mapped[Department | None] = relationship(remote_side=[id])
     source: Mapped[SyncSource | None] = relationship()
 
-    @validates("name")
-    def _set_norm(self, key: str, value: str) -> str:
-        self.name_norm = norm(value)
-        return value
+    _name_norm = normalizes("name", "name_norm")
 
 
 class JobTitle(db.Model):
@@ -265,10 +264,7 @@ class JobTitle(db.Model):
 
     source: Mapped[SyncSource | None] = relationship()
 
-    @validates("name")
-    def _set_norm(self, key: str, value: str) -> str:
-        self.name_norm = norm(value)
-        return value
+    _name_norm = normalizes("name", "name_norm")
 
 
 member_departments = Table(
@@ -360,20 +356,11 @@ class Member(db.Model):
         secondary=group_members, back_populates="members", viewonly=True, order_by="UserGroup.display_name"
     )
 
-    @validates("external_id")
-    def _set_external_norm(self, key: str, value: str) -> str:
-        self.external_id_norm = norm(value)
-        return value
+    _external_id_norm = normalizes("external_id", "external_id_norm")
 
-    @validates("email")
-    def _set_email_norm(self, key: str, value: str) -> str:
-        self.email_norm = norm(value)
-        return value
+    _email_norm = normalizes("email", "email_norm")
 
-    @validates("name")
-    def _set_name_norm(self, key: str, value: str) -> str:
-        self.name_norm = norm(value)
-        return value
+    _name_norm = normalizes("name", "name_norm")
 
     @property
     def active(self) -> bool:
@@ -408,10 +395,7 @@ class UserGroup(db.Model):
         secondary=group_members, back_populates="groups", lazy="select", order_by="Member.name"
     )
 
-    @validates("display_name")
-    def _set_norm(self, key: str, value: str) -> str:
-        self.display_name_norm = norm(value)
-        return value
+    _display_name_norm = normalizes("display_name", "display_name_norm")
 
 
 class Field(db.Model):
@@ -441,10 +425,7 @@ class Field(db.Model):
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    @validates("name")
-    def _set_norm(self, key: str, value: str) -> str:
-        self.name_norm = norm(value)
-        return value
+    _name_norm = normalizes("name", "name_norm")
 
 
 class SyncLog(db.Model):
