@@ -54,6 +54,7 @@ def load_config(instance_path: Path) -> dict:
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "SCIM_RATE_LIMIT": os.environ.get("SCIM_RATE_LIMIT", "100 per second"),
+        "SCIM_AUTH_FAILURE_LIMIT": os.environ.get("SCIM_AUTH_FAILURE_LIMIT", "30 per minute"),
         # A source's last request/status is rewritten at most this often for a repeated outcome (None: 1 s, 0 under TESTING).
         "SCIM_NOTE_INTERVAL": float(os.environ["SCIM_NOTE_INTERVAL"]) if os.environ.get("SCIM_NOTE_INTERVAL") else None,
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),

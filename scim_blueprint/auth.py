@@ -65,6 +65,17 @@ limiter.shared_limit(lambda: current_app.config["SCIM_RATE_LIMIT"], scope="scim"
                      on_breach=_on_breach)(bp)
 
 
+def _refused_token(response: Response) -> bool:
+    return response.status_code == 401
+
+
+# Each wrong token would get a budget of its own above, and every refusal costs a write and a
+# notification: refusals are also counted per client address, and past the limit that address waits.
+limiter.shared_limit(lambda: current_app.config["SCIM_AUTH_FAILURE_LIMIT"], scope="scim-refused",
+                     key_func=lambda: "scim-refused:" + (request.remote_addr or ""),
+                     deduct_when=_refused_token, on_breach=_on_breach)(bp)
+
+
 def request_info() -> synclog.RequestInfo:
     """What the sync log keeps about this request (the body parsed by the view, when there is one)."""
     return synclog.RequestInfo(

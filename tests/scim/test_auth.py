@@ -136,6 +136,22 @@ def test_rate_limit_per_token_is_429_with_retry_after_and_scim_error(app: Any, s
     assert scim.get("/Users/x", token="another token").status_code == 401
 
 
+def test_refused_tokens_are_limited_per_client_address_whatever_the_token(app: Any, scim: Scim) -> None:
+    """Random wrong tokens each have a fresh per-token budget; refusals count per address (RFC 6585 §4)."""
+    from portal.extensions import limiter
+
+    app.config.update(RATELIMIT_ENABLED=True, SCIM_AUTH_FAILURE_LIMIT="3 per minute")
+    limiter.init_app(app)
+    # Successful requests do not count against the refusals' budget.
+    assert [scim.get("/Users/x").status_code for _ in range(5)] == [404] * 5
+    assert [scim.get("/Users", token=f"wrong-{n}").status_code for n in range(3)] == [401] * 3
+    response = scim.get("/Users", token="wrong-again")
+    assert_scim_error(response, 429, "tooMany")
+    assert int(response.headers["Retry-After"]) >= 1
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.max(Notification.count))) == 3
+
+
 def test_ratelimit_enabled_false_turns_the_limit_off(app: Any, scim: Scim) -> None:
     """Issue 3: RATELIMIT_ENABLED=false turns every limit off."""
     app.config["SCIM_RATE_LIMIT"] = "1 per minute"
