@@ -41,7 +41,15 @@ PATCH_INACTIVE = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                   "Operations": [{"op": "replace", "path": "active", "value": False}]}
 
 
-def cost(send: Callable[[int], Any], requests: int, statements: list[str] | None = None) -> tuple[float, float]:
+#: operations to profile with cProfile (``--profile``), and how many functions to print
+PROFILE: set[str] = set()
+PROFILE_TOP = 45
+#: measure only these app operations (``--only``); empty: all
+ONLY: set[str] = set()
+
+
+def cost(send: Callable[[int], Any], requests: int, statements: list[str] | None = None,
+         name: str = "") -> tuple[float, float]:
     """(CPU ms per request, SQL statements per request) of ``send(i)`` after 20 unmeasured calls."""
     for i in range(20):
         send(-i - 1)
@@ -51,6 +59,15 @@ def cost(send: Callable[[int], Any], requests: int, statements: list[str] | None
     for i in range(requests):
         send(i)
     cpu = (time.process_time() - started) / requests * 1000
+    if name in PROFILE:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(lambda: [send(requests + i) for i in range(requests)])
+        print(f"\n## cProfile of {name}, {requests} requests")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(PROFILE_TOP)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(PROFILE_TOP)
     return cpu, (len(statements) / requests if statements is not None else float("nan"))
 
 
@@ -107,7 +124,8 @@ def app_costs(workdir: Path, requests: int, members: int) -> dict[str, tuple[flo
         "put": put,
         "delete": lambda i: checked(client.delete(f"{base}/{ids[3 * share + 20 + i][0]}", headers=headers)),
     }
-    out = {name: cost(send, requests, statements) for name, send in operations.items()}
+    out = {name: cost(send, requests, statements, name) for name, send in operations.items()
+           if not ONLY or name in ONLY}
     with app.app_context():
         db.engine.dispose()
     return out
@@ -157,11 +175,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300, help="measured requests per operation (300)")
     parser.add_argument("--members", type=int, default=20_000, help="members seeded in the app (20,000)")
+    parser.add_argument("--profile", default="", help="comma-separated app operations to profile with cProfile")
+    parser.add_argument("--only", default="", help="comma-separated app operations to measure (app only)")
     args = parser.parse_args(argv)
+    PROFILE.update(filter(None, args.profile.split(",")))
+    ONLY.update(filter(None, args.only.split(",")))
     workdir = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
     try:
-        rows = [("bare-flask", name, *value) for name, value in bare_costs(workdir, args.requests).items()]
-        rows += [("scim2-server", name, *value) for name, value in peer_costs(args.requests).items()]
+        rows = []
+        if not ONLY:
+            rows += [("bare-flask", name, *value) for name, value in bare_costs(workdir, args.requests).items()]
+            rows += [("scim2-server", name, *value) for name, value in peer_costs(args.requests).items()]
         rows += [("app", name, *value) for name, value in app_costs(workdir, args.requests, args.members).items()]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

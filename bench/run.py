@@ -81,9 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backends", default=None,
                         help="comma-separated databases to measure: sqlite, postgresql (default: sqlite, and "
                              "postgresql when a database URL is given)")
-    parser.add_argument("--app-config", choices=("production", "bench"), default="production",
-                        help="gunicorn config of the app: its own gunicorn.conf.py (JSON access log, default) "
-                             "or the references' bench config (no access log)")
+    parser.add_argument("--app-config", choices=("production", "bench"), default="bench",
+                        help="gunicorn config of the app: the references' bench config (default: the same "
+                             "gunicorn settings for every server, no access log) or its own gunicorn.conf.py "
+                             "(production: JSON access log, one line per request)")
     parser.add_argument("--scale-members", type=int, default=100_000, help="members of the large scale run (100,000)")
     parser.add_argument("--sync-users", type=int, default=100_000, help="users of the initial sync (100,000; 0 skips)")
     parser.add_argument("--sync-deadline", type=int, default=900, help="seconds the initial sync may take at most")

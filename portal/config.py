@@ -57,6 +57,9 @@ def load_config(instance_path: Path) -> dict:
         "SCIM_AUTH_FAILURE_LIMIT": os.environ.get("SCIM_AUTH_FAILURE_LIMIT", "30 per minute"),
         # A source's last request/status is rewritten at most this often for a repeated outcome (None: 1 s, 0 under TESTING).
         "SCIM_NOTE_INTERVAL": float(os.environ["SCIM_NOTE_INTERVAL"]) if os.environ.get("SCIM_NOTE_INTERVAL") else None,
+        # A SCIM token accepted once is trusted this long per process (None: 1 s, 0 under TESTING).
+        "SCIM_AUTH_CACHE_SECONDS": (float(os.environ["SCIM_AUTH_CACHE_SECONDS"])
+                                    if os.environ.get("SCIM_AUTH_CACHE_SECONDS") else None),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
         "SMTP_URL": os.environ.get("SMTP_URL", ""),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Directory Sync Portal <no-reply@localhost>"),

@@ -81,11 +81,19 @@ def unique_flush() -> Iterator[None]:
             yield
         db.session.flush()
     except IntegrityError as exc:
-        text = str(exc.orig)
-        for column, field in _UNIQUE_COLUMNS:
-            if column in text:
-                raise Conflict(f"{field} is already taken in this organization", field=field) from exc
-        raise
+        conflict = conflict_for(exc)
+        if conflict is None:
+            raise
+        raise conflict from exc
+
+
+def conflict_for(exc: IntegrityError) -> Conflict | None:
+    """The Conflict naming the field whose unique constraint ``exc`` violated, or None for another violation."""
+    text = str(exc.orig)
+    for column, field in _UNIQUE_COLUMNS:
+        if column in text:
+            return Conflict(f"{field} is already taken in this organization", field=field)
+    return None
 
 
 # ---------------------------------------------------------------- organizations

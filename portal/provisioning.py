@@ -8,21 +8,37 @@ and the door rolls everything back before logging the failure.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, directory, sync, synclog
+from . import audit, directory, member_records, sync, synclog
 from .actors import Actor
 from .errors import Conflict, Invalid, NotFound, PreconditionFailed
 from .extensions import db
-from .models import Department, JobTitle, Member, SyncSource, UserGroup, WorkforceType, group_members, norm, utcnow
+from .member_records import MemberRecord
+from .models import (
+    Department,
+    JobTitle,
+    Member,
+    SyncSource,
+    UserGroup,
+    WorkforceType,
+    group_members,
+    new_public_id,
+    norm,
+    utcnow,
+)
+from .sync import Source
 from .synclog import RequestInfo
 
+_T = TypeVar("_T")
+
 #: member values a request sets as plain columns
-_PLAIN = ("external_id", "email", "name", "first_name", "last_name", "another_name", "employee_id",
-          "user_type", "work_country", "mobile", "scim_external_id")
+_PLAIN = member_records.PLAIN_FIELDS
 
 _MATCH_COLUMNS = {"email": Member.email_norm, "employee_id": Member.employee_id, "mobile": Member.mobile}
 _MATCH_LABELS = {"email": "email", "employee_id": "employee ID", "mobile": "mobile"}
@@ -31,18 +47,15 @@ _MATCH_LABELS = {"email": "email", "employee_id": "employee ID", "mobile": "mobi
 # ---------------------------------------------------------------- lookups
 
 
-def get_member(source: SyncSource, public_id: str, options: tuple[Any, ...] = ()) -> Member:
-    """A member the source manages, by SCIM id, or NotFound; ``options`` are loader options for what the caller reads."""
-    member = db.session.scalar(
-        select(Member).where(Member.public_id == public_id, Member.org_id == source.org_id,
-                             Member.source_id == source.id).options(*options)
-    )
-    if member is None:
+def get_member(source: Source, public_id: str) -> MemberRecord:
+    """A member the source manages, by SCIM id, or NotFound."""
+    record = member_records.get(source.org_id, source.id, public_id)
+    if record is None:
         raise NotFound(f"User {public_id} not found")
-    return member
+    return record
 
 
-def get_group(source: SyncSource, public_id: str) -> UserGroup:
+def get_group(source: Source, public_id: str) -> UserGroup:
     """A user group the source manages, by SCIM id, or NotFound (its members are not loaded)."""
     group = db.session.scalar(
         select(UserGroup).where(UserGroup.public_id == public_id, UserGroup.org_id == source.org_id,
@@ -53,7 +66,7 @@ def get_group(source: SyncSource, public_id: str) -> UserGroup:
     return group
 
 
-def check_version(obj: Member | UserGroup, if_match: str | None) -> None:
+def check_version(obj: Member | MemberRecord | UserGroup, if_match: str | None) -> None:
     """Refuse a write whose ``If-Match`` names another version (RFC 7644 §3.14)."""
     if not if_match or if_match.strip() == "*":
         return
@@ -62,7 +75,23 @@ def check_version(obj: Member | UserGroup, if_match: str | None) -> None:
         raise PreconditionFailed(f"The resource changed: its version is W/\"{obj.version}\", not {if_match}")
 
 
+def _orm_member(record: MemberRecord) -> Member:
+    """The ORM object of a member read as a record, at the version read (else the write lost a race)."""
+    member = db.session.get(Member, record.id, populate_existing=True)
+    if member is None:
+        raise NotFound(f"User {record.public_id} not found")
+    if member.version != record.version:
+        raise StaleDataError(f"members row {record.id} changed since it was read")
+    return member
+
+
 # ---------------------------------------------------------------- members
+#
+# The common requests (a create that meets nobody, a PUT or PATCH of a member
+# without a manager, a suspend) run as a few SQL Core statements on records
+# (portal.member_records). The rest (linking an existing member, a manager
+# reference, the Delete rule) runs through the ORM, where those rules live;
+# both write the same rows and the same sync log row.
 
 
 @dataclass
@@ -93,7 +122,7 @@ def _require(values: dict[str, Any]) -> None:
         raise Invalid(f"userName {values['external_id']!r} must equal the work email {email!r}", field="userName")
 
 
-def _resolve_manager(source: SyncSource, ref: str, member: Member | None) -> Member | None:
+def _resolve_manager(source: Source, ref: str, member: Member | None) -> Member | None:
     """The member a manager reference names: its SCIM id, else its userName, else its externalId."""
     for column in (Member.public_id, Member.external_id_norm, Member.scim_external_id):
         wanted = norm(ref) if column is Member.external_id_norm else ref
@@ -105,7 +134,16 @@ def _resolve_manager(source: SyncSource, ref: str, member: Member | None) -> Mem
     return None
 
 
-def _resolve(source: SyncSource, values: dict[str, Any], member: Member | None) -> _Resolved:
+def _workforce_type(source: Source, values: dict[str, Any], notes: list[str]) -> WorkforceType | None:
+    if not values.get("user_type"):
+        return None
+    found = sync.workforce_type_for(source, values["user_type"])
+    if found is None:
+        notes.append(f"No workforce type rule for userType {values['user_type']!r}: workforce type left empty")
+    return found
+
+
+def _resolve(source: Source, values: dict[str, Any], member: Member | None) -> _Resolved:
     """Find or create the title and department, map the workforce type, find the manager.
 
     Runs before the member changes, so a lookup's flush never meets a half-made member.
@@ -118,10 +156,7 @@ def _resolve(source: SyncSource, values: dict[str, Any], member: Member | None) 
     if values.get("department"):
         out.department, created = directory.find_or_create_department(source.org_id, values["department"], actor)
         out.associated.append({"type": "department", "name": out.department.name, "created": created})
-    if values.get("user_type"):
-        out.employee_type = sync.workforce_type_for(source, values["user_type"])
-        if out.employee_type is None:
-            out.notes.append(f"No workforce type rule for userType {values['user_type']!r}: workforce type left empty")
+    out.employee_type = _workforce_type(source, values, out.notes)
     ref = values.get("manager")
     if ref:
         out.manager = _resolve_manager(source, ref, member)
@@ -129,6 +164,78 @@ def _resolve(source: SyncSource, values: dict[str, Any], member: Member | None) 
         if out.manager is None:
             out.notes.append(f"Manager {ref!r} is not a member of the organization: kept as a reference")
     return out
+
+
+@dataclass
+class _Refs:
+    """The title, department and workforce type a record's values name, as (id, name)."""
+
+    job_title: tuple[int, str] | None = None
+    department: tuple[int, str] | None = None
+    employee_type: tuple[int, str] | None = None
+    associated: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _resolve_refs(source: Source, values: dict[str, Any], title: tuple[int, str] | None = None,
+                  department: tuple[int, str] | None = None) -> _Refs:
+    """``_resolve`` without a manager: looked up in SQL Core (or given, already looked up), created when missing."""
+    out = _Refs()
+    if values.get("job_title"):
+        out.job_title, created = title or member_records.lookup_title(source.org_id, values["job_title"]), False
+        if out.job_title is None:
+            made, created = directory.find_or_create_job_title(source.org_id, values["job_title"],
+                                                               Actor.for_source(source))
+            out.job_title = (made.id, made.name)
+        out.associated.append({"type": "job_title", "name": out.job_title[1], "created": created})
+    if values.get("department"):
+        out.department = department or member_records.lookup_department(source.org_id, values["department"])
+        created = False
+        if out.department is None:
+            made_department, created = directory.find_or_create_department(source.org_id, values["department"],
+                                                                           Actor.for_source(source))
+            out.department = (made_department.id, made_department.name)
+        out.associated.append({"type": "department", "name": out.department[1], "created": created})
+    employee_type = _workforce_type(source, values, out.notes)
+    if employee_type is not None:
+        out.employee_type = (employee_type.id, employee_type.name)
+    return out
+
+
+def _kept_refs(member: MemberRecord, values: dict[str, Any]) -> tuple[tuple[int, str] | None, tuple[int, str] | None]:
+    """The member's own title and department when the values name them again (any case): no lookup needed.
+
+    A member already in a department of that name stays in it, even when another
+    department of the same name exists elsewhere in the tree.
+    """
+    title = department = None
+    if values.get("job_title") and member.job_title_id is not None and norm(values["job_title"]) == norm(member.job_title):
+        title = (member.job_title_id, member.job_title or "")
+    if values.get("department") and len(member.departments) == 1 \
+            and norm(values["department"]) == norm(member.departments[0][1]):
+        department = member.departments[0]
+    return title, department
+
+
+def _record_values(values: dict[str, Any], refs: _Refs) -> dict[str, Any]:
+    """The record fields a member's values and their references set (status only when ``active`` is sent)."""
+    out: dict[str, Any] = {key: values.get(key) for key in member_records.PLAIN_FIELDS}
+    out.update(
+        job_title_id=refs.job_title[0] if refs.job_title else None,
+        job_title=refs.job_title[1] if refs.job_title else None,
+        employee_type_id=refs.employee_type[0] if refs.employee_type else None,
+        employee_type=refs.employee_type[1] if refs.employee_type else None,
+        departments=[refs.department] if refs.department else [],
+    )
+    if "active" in values:
+        out["status"] = "active" if values["active"] else "inactive"
+    return out
+
+
+def _newly_given(associated: list[dict[str, Any]], changes: dict[str, Any]) -> list[dict[str, Any]]:
+    """Associated objects worth a line: those created now, and those newly given to the member."""
+    return [a for a in associated
+            if a["created"] or {"job_title": "job_title", "department": "departments"}[a["type"]] in changes]
 
 
 def _assign(member: Member, values: dict[str, Any], resolved: _Resolved) -> None:
@@ -145,7 +252,7 @@ def _assign(member: Member, values: dict[str, Any], resolved: _Resolved) -> None
         member.status = "active" if values["active"] else "inactive"
 
 
-def _find_existing(source: SyncSource, values: dict[str, Any]) -> tuple[Member | None, str | None]:
+def _find_existing(source: Source, values: dict[str, Any]) -> tuple[Member | None, str | None]:
     """An existing member of the organization this create is about: by userName, then the match attributes."""
     by_name = db.session.scalar(
         select(Member).where(Member.org_id == source.org_id, Member.external_id_norm == norm(values["external_id"]))
@@ -166,7 +273,7 @@ def _find_existing(source: SyncSource, values: dict[str, Any]) -> tuple[Member |
     return None, None
 
 
-def _check_linkable(source: SyncSource, member: Member, how: str) -> None:
+def _check_linkable(source: Source, member: Member, how: str) -> None:
     """A member managed by this source already exists (409), or by another active source (409)."""
     label = "userName" if how == "userName" else _MATCH_LABELS[how]
     if member.source_id == source.id:
@@ -209,15 +316,61 @@ def _write_member(member: Member, values: dict[str, Any], resolved: _Resolved, b
         changes = audit.diff(before, _state(member))
         if changes and not new:
             member.updated_at = utcnow()  # a departments-only change still bumps the version
-    # Associated objects worth a line: those created now, and those newly given to the member.
-    resolved.associated = [a for a in resolved.associated
-                           if a["created"] or {"job_title": "job_title", "department": "departments"}[a["type"]] in changes]
+    resolved.associated = _newly_given(resolved.associated, changes)
     return changes
 
 
-def create_member(source: SyncSource, values: dict[str, Any], info: RequestInfo | None) -> tuple[Member, str]:
+def _unique(write: Callable[[], _T]) -> _T:
+    """Run a Core write; a unique violation becomes Conflict naming the field (as ``directory.unique_flush``)."""
+    try:
+        return write()
+    except IntegrityError as exc:
+        conflict = directory.conflict_for(exc)
+        if conflict is None:
+            raise
+        raise conflict from exc
+
+
+def _probes(source: Source, values: dict[str, Any]) -> dict[str, Any]:
+    """What ``_find_existing`` looks for: userName, then the source's match attributes, as stored."""
+    probes = {"userName": norm(values["external_id"])}
+    for attribute in source.match_attributes or []:
+        value = values.get(attribute)
+        if value and attribute in _MATCH_COLUMNS:
+            probes[attribute] = norm(value) if attribute == "email" else value
+    return probes
+
+
+def _create_record(source: Source, values: dict[str, Any], info: RequestInfo | None) -> MemberRecord | None:
+    """Create a member that meets nobody, in SQL Core; None when an existing member needs the ORM path."""
+    matched, title, department = member_records.create_lookups(
+        source.org_id, _probes(source, values), values.get("job_title"), values.get("department"))
+    if matched:
+        return None
+    refs = _resolve_refs(source, values, title, department)
+    now = utcnow()
+    fields = {"status": "active", **_record_values(values, refs)}
+    record = member_records.MemberRecord(
+        id=0, public_id=new_public_id(), org_id=source.org_id, source_id=source.id, manager_ref=None,
+        created_at=now, updated_at=now, version=1, manager_id=None, manager_public_id=None, manager_name=None,
+        manager_external_id=None, **fields)
+    record.id = _unique(lambda: member_records.insert_record(record))
+    changes = audit.diff({}, record.state())
+    synclog.record(
+        source.id, source.org_id, info, operation="create", result="success", status_code=201,
+        object_type="member", object_id=record.public_id, object_name=record.external_id,
+        changes=changes, associated=_newly_given(refs.associated, changes), notes=refs.notes,
+    )
+    return record
+
+
+def create_member(source: Source, values: dict[str, Any], info: RequestInfo | None) -> tuple[MemberRecord, str]:
     """Create a member from a SCIM POST, or link the existing one it identifies; returns it and the operation."""
     _require(values)
+    if not values.get("manager"):
+        record = _create_record(source, values, info)
+        if record is not None:
+            return record, "create"
     existing, how = _find_existing(source, values)
     notes: list[str] = []
     if existing is not None:
@@ -237,14 +390,34 @@ def create_member(source: SyncSource, values: dict[str, Any], info: RequestInfo 
         object_type="member", object_id=member.public_id, object_name=member.external_id,
         changes=changes, associated=resolved.associated, notes=notes + resolved.notes,
     )
-    return member, operation
+    return member_records.get_by_id(member.id), operation
 
 
-def replace_member(source: SyncSource, member: Member, values: dict[str, Any], info: RequestInfo | None,
-                   *, if_match: str | None = None) -> Member:
-    """Replace a member's values (PUT, and PATCH on its final state); left-out values are cleared."""
+def replace_member(source: Source, member: MemberRecord, values: dict[str, Any], info: RequestInfo | None,
+                   *, if_match: str | None = None) -> MemberRecord:
+    """Replace a member's values (PUT, and PATCH on its final state); left-out values are cleared.
+
+    A member with a manager (or given one) is written through the ORM, the rest in SQL Core.
+    """
     check_version(member, if_match)
     _require(values)
+    if values.get("manager") or member.manager_id is not None or member.manager_ref:
+        return _replace_through_orm(source, _orm_member(member), values, info)
+    refs = _resolve_refs(source, values, *_kept_refs(member, values))
+    after = member_records.copy(member, **_record_values(values, refs))
+    changes = audit.diff(member.state(), after.state())
+    after = _unique(lambda: member_records.update_record(member, after, utcnow()))
+    synclog.record(
+        source.id, source.org_id, info, operation=_status_operation(member.status, after.status),
+        result="success", status_code=200, object_type="member", object_id=after.public_id,
+        object_name=after.external_id, changes=changes, associated=_newly_given(refs.associated, changes),
+        notes=refs.notes,
+    )
+    return after
+
+
+def _replace_through_orm(source: Source, member: Member, values: dict[str, Any],
+                         info: RequestInfo | None) -> MemberRecord:
     status_before = member.status
     before = _state(member)
     resolved = _resolve(source, values, member)
@@ -254,27 +427,28 @@ def replace_member(source: SyncSource, member: Member, values: dict[str, Any], i
         result="success", status_code=200, object_type="member", object_id=member.public_id,
         object_name=member.external_id, changes=changes, associated=resolved.associated, notes=resolved.notes,
     )
-    return member
+    return member_records.get_by_id(member.id)
 
 
-def delete_member(source: SyncSource, member: Member, info: RequestInfo | None, *, if_match: str | None = None) -> None:
+def delete_member(source: Source, member: MemberRecord, info: RequestInfo | None, *,
+                  if_match: str | None = None) -> None:
     """Apply the source's member deletion rule: suspend and unlink, or remove from the organization."""
     check_version(member, if_match)
-    before = directory.member_snapshot(member)
     public_id, name = member.public_id, member.external_id
     if source.deletion_rule == "delete":
+        orm = _orm_member(member)
+        before = directory.member_snapshot(orm)
         db.session.execute(delete(group_members).where(group_members.c.member_id == member.id))
         db.session.execute(update(Member).where(Member.manager_id == member.id)
                            .values(manager_id=None, manager_ref=public_id)
                            .execution_options(synchronize_session=False))
-        db.session.delete(member)
+        db.session.delete(orm)
         db.session.flush()
         changes, notes = audit.diff(before, {}), ["Member deletion rule: Delete member (removed from the organization)"]
     else:
-        member.status = "inactive"
-        member.source_id = None
-        db.session.flush()
-        changes = audit.diff({"status": before["status"], "data_source": source.name},
+        if not member_records.suspend(member, utcnow()):
+            raise StaleDataError(f"members row {member.id} changed since it was read")
+        changes = audit.diff({"status": member.status, "data_source": source.name},
                              {"status": "inactive", "data_source": "Admin Console"})
         notes = ["Member deletion rule: Suspend member (kept as Inactive, unlinked from the source)"]
     synclog.record(source.id, source.org_id, info, operation="delete", result="success", status_code=204,
@@ -298,7 +472,7 @@ class GroupChange:
     member_steps: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
-def _member_ids(source: SyncSource, public_ids: list[str]) -> dict[str, int]:
+def _member_ids(source: Source, public_ids: list[str]) -> dict[str, int]:
     """SCIM id -> internal id of members of the source's organization; an unknown id is invalid."""
     if not public_ids:
         return {}
@@ -346,7 +520,7 @@ def _insert_memberships(group_id: int, member_ids: set[int]) -> None:
     db.session.execute(stmt, rows)
 
 
-def _apply_member_steps(source: SyncSource, group: UserGroup, steps: list[tuple[str, list[str]]]) -> _MemberDelta:
+def _apply_member_steps(source: Source, group: UserGroup, steps: list[tuple[str, list[str]]]) -> _MemberDelta:
     """Run the member steps in SQL without loading the group's members."""
     delta = _MemberDelta()
     for kind, public_ids in steps:
@@ -375,7 +549,7 @@ def _names(member_ids: set[int]) -> list[str]:
     return sorted(db.session.scalars(select(Member.external_id).where(Member.id.in_(member_ids))))
 
 
-def _write_group(source: SyncSource, group: UserGroup, change: GroupChange, *, new: bool,
+def _write_group(source: Source, group: UserGroup, change: GroupChange, *, new: bool,
                  if_match: str | None = None) -> dict[str, Any]:
     before = {} if new else {"displayName": group.display_name, "externalId": group.scim_external_id}
     version = group.version
@@ -409,7 +583,7 @@ def _write_group(source: SyncSource, group: UserGroup, change: GroupChange, *, n
     return changes
 
 
-def create_group(source: SyncSource, change: GroupChange, info: RequestInfo | None) -> UserGroup:
+def create_group(source: Source, change: GroupChange, info: RequestInfo | None) -> UserGroup:
     """Create a user group from a SCIM POST, with this source as its data source."""
     now = utcnow()
     group = UserGroup(org_id=source.org_id, source_id=source.id, created_at=now, updated_at=now)
@@ -419,7 +593,7 @@ def create_group(source: SyncSource, change: GroupChange, info: RequestInfo | No
     return group
 
 
-def update_group(source: SyncSource, group: UserGroup, change: GroupChange, info: RequestInfo | None,
+def update_group(source: Source, group: UserGroup, change: GroupChange, info: RequestInfo | None,
                  *, if_match: str | None = None) -> UserGroup:
     """Change a user group (PUT or PATCH): name, externalId and members, in SQL."""
     check_version(group, if_match)
@@ -429,7 +603,7 @@ def update_group(source: SyncSource, group: UserGroup, change: GroupChange, info
     return group
 
 
-def delete_group(source: SyncSource, group: UserGroup, info: RequestInfo | None, *, if_match: str | None = None) -> None:
+def delete_group(source: Source, group: UserGroup, info: RequestInfo | None, *, if_match: str | None = None) -> None:
     """Delete a user group; its members stay untouched."""
     check_version(group, if_match)
     public_id, name = group.public_id, group.display_name

@@ -10,11 +10,12 @@ import hashlib
 import hmac
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Union
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from . import audit, notify
 from .actors import Actor
@@ -40,6 +41,48 @@ TOKEN_WARNING_DAYS = 14
 
 DELETION_RULE_LABELS = {"suspend": "Suspend member", "delete": "Delete member"}
 MATCH_ATTRIBUTE_LABELS = {"email": "Email", "employee_id": "Employee ID", "mobile": "Mobile"}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """What a SCIM request needs of its authenticated source, read in one SQL statement.
+
+    Loading the ORM object on every request cost more than the lookup itself;
+    the SCIM door and ``portal.provisioning`` read only these values, and
+    anything that changes the source loads it with ``load_source``.
+    """
+
+    id: int
+    org_id: int
+    public_id: str
+    name: str
+    provider: str
+    status: str
+    deletion_rule: str
+    match_attributes: list[str]
+    workforce_rules: list[dict[str, Any]]
+    is_deleted: bool = False
+
+
+#: what the SCIM domain operations accept: the ORM source or its request-time snapshot
+Source = Union[SyncSource, SourceRef]
+
+_sources = SyncSource.__table__
+_AUTH_SELECT = select(
+    _sources.c.id, _sources.c.org_id, _sources.c.public_id, _sources.c.name, _sources.c.provider,
+    _sources.c.status, _sources.c.deletion_rule, _sources.c.match_attributes, _sources.c.workforce_rules,
+    _sources.c.deleted_at, _sources.c.token_hash, _sources.c.token_expires_at,
+).where(_sources.c.public_id == bindparam("public_id"))
+
+
+def load_source(source: Source) -> SyncSource:
+    """The ORM object of a source (for the rare paths that change it or notify about it)."""
+    if isinstance(source, SyncSource):
+        return source
+    loaded = db.session.get(SyncSource, source.id)
+    if loaded is None:  # deleted for good between the request's start and now
+        raise NotFound("No such sync source")
+    return loaded
 
 
 class AuthFailure(Exception):
@@ -242,7 +285,7 @@ def configure_source(
     return source
 
 
-def workforce_type_for(source: SyncSource, user_type: str | None) -> WorkforceType | None:
+def workforce_type_for(source: Source, user_type: str | None) -> WorkforceType | None:
     """The workforce type the source's rules map a SCIM ``userType`` to (value matched in any case)."""
     if not user_type:
         return None
@@ -312,25 +355,58 @@ def source_for_url(public_id: str) -> SyncSource | None:
     return db.session.scalar(select(SyncSource).where(SyncSource.public_id == public_id))
 
 
-def authenticate(public_id: str, authorization: str | None, now: datetime | None = None) -> SyncSource:
-    """The sync source a SCIM request may act as, or AuthFailure.
+#: cached successful authentications per process, at most this many (a full cache starts again empty)
+AUTH_CACHE_SIZE = 1024
+
+
+def _auth_cache_seconds() -> float:
+    configured = current_app.config.get("SCIM_AUTH_CACHE_SECONDS")
+    if configured is None:
+        return 0.0 if current_app.testing else 1.0
+    return float(configured)
+
+
+def authenticate(public_id: str, authorization: str | None, now: datetime | None = None) -> SourceRef:
+    """The sync source a SCIM request may act as, or AuthFailure (which carries the ORM source).
 
     The token is compared by hash in constant time against the source named in
-    the URL, so a token of another source or organization never matches.
+    the URL, so a token of another source or organization never matches. One
+    Core SELECT, and a success is remembered per process for SCIM_AUTH_CACHE_SECONDS
+    (default 1 s, 0 under TESTING) under the source and the token's hash: an
+    identity provider's initial sync sends hundreds of requests a second with one
+    token. A refreshed token, a deactivated or deleted source, or a changed
+    configuration therefore takes effect within that second; refusals are never cached.
     """
-    source = source_for_url(public_id)
-    if source is None or source.is_deleted:
-        raise NotFound("No such sync source")
+    ttl = _auth_cache_seconds() if now is None else 0.0
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise AuthFailure("missing", source)
-    if source.token_hash is None or not hmac.compare_digest(hash_token(token), source.token_hash):
-        raise AuthFailure("invalid", source)
-    if source.token_expires_at is not None and source.token_expires_at <= (now or utcnow()):
-        raise AuthFailure("expired", source)
-    if source.status != "active":
+    bearer = scheme.lower() == "bearer" and bool(token)
+    key = (public_id, hash_token(token)) if bearer else None
+    cache: dict[tuple[str, str], tuple[float, SourceRef, datetime | None]] = current_app.extensions.setdefault(
+        "scim_auth_cache", {})
+    if ttl > 0 and key is not None:
+        hit = cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < ttl and (hit[2] is None or hit[2] > utcnow()):
+            return hit[1]
+    row = db.session.connection().execute(_AUTH_SELECT, {"public_id": public_id}).first()
+    if row is None or row.deleted_at is not None:
+        raise NotFound("No such sync source")
+    if key is None:
+        raise AuthFailure("missing", db.session.get(SyncSource, row.id))
+    if row.token_hash is None or not hmac.compare_digest(key[1], row.token_hash):
+        raise AuthFailure("invalid", db.session.get(SyncSource, row.id))
+    if row.token_expires_at is not None and row.token_expires_at <= (now or utcnow()):
+        raise AuthFailure("expired", db.session.get(SyncSource, row.id))
+    if row.status != "active":
         raise Forbidden("sync source is not activated")
+    source = SourceRef(id=row.id, org_id=row.org_id, public_id=row.public_id, name=row.name, provider=row.provider,
+                       status=row.status, deletion_rule=row.deletion_rule,
+                       match_attributes=list(row.match_attributes or []),
+                       workforce_rules=list(row.workforce_rules or []))
+    if ttl > 0:
+        if len(cache) >= AUTH_CACHE_SIZE:
+            cache.clear()
+        cache[key] = (time.monotonic(), source, row.token_expires_at)
     return source
 
 

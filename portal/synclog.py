@@ -10,10 +10,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert
+
 from .extensions import db
-from .models import SyncLog
+from .models import SyncLog, utcnow
 
 REDACTED = "[redacted]"
+_INSERT = insert(SyncLog.__table__)
 _SECRET_NAMES = ("password",)
 
 
@@ -70,9 +73,14 @@ def record(
     notes: list[str] | None = None,
     scim_type: str | None = None,
     error_detail: str | None = None,
-) -> SyncLog:
-    """Write one sync log row in the caller's transaction (flushed, not committed)."""
-    entry = SyncLog(
+) -> None:
+    """Write one sync log row in the caller's transaction (not committed).
+
+    A Core INSERT, not an ORM object: every SCIM request writes one, and nothing
+    reads the row back in the same request.
+    """
+    db.session.execute(_INSERT, dict(
+        created_at=utcnow(),
         source_id=source_id,
         org_id=org_id,
         operation=operation,
@@ -91,7 +99,4 @@ def record(
         method=info.method[:8] if info else None,
         path=info.path[:500] if info else None,
         request_body=redact(info.body) if info else None,
-    )
-    db.session.add(entry)
-    db.session.flush()
-    return entry
+    ))

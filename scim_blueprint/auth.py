@@ -170,9 +170,10 @@ def finish(response: Response) -> Response:
                            object_id=object_id, object_name=object_name, scim_type=scim_type, error_detail=detail)
             if request.method != "GET" or response.status_code >= 500:
                 # A refused write is a sync failure the chosen administrators hear about (folded per hour).
-                notify.sync_failure(g.source, scim_type or f"HTTP {response.status_code}", detail)
+                notify.sync_failure(sync.load_source(g.source), scim_type or f"HTTP {response.status_code}", detail)
         sync.note_request(ids[0], response.status_code, detail)
-        db.session.commit()
+        if db.session().in_transaction():
+            db.session.commit()
     except Exception:  # the answer stands even when its bookkeeping fails
         db.session.rollback()
         log.exception("Could not record the SCIM request on its source")

@@ -7,13 +7,17 @@ resources.py so rendering it costs a fixed number of statements whatever its siz
 """
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from flask import Response, g, request
 from sqlalchemy import ColumnElement, func, select, true
 
+from portal import member_records
 from portal.extensions import db
+from portal.member_records import MemberRecord
 from portal.models import Member, UserGroup
 
 from . import bp, filters, resources
@@ -125,13 +129,23 @@ class ResourceKind:
     name: str
     model: Any
     scope: Callable[[Any], tuple[ColumnElement[bool], ...]]
-    load_options: Callable[[Query], tuple[Any, ...]]
+    #: the page: (conditions, order, offset, limit, query) -> rows
+    load: Callable[[tuple[ColumnElement[bool], ...], list[Any], int, int, Query], list[Any]]
     render: Callable[[Any, str, Query], dict[str, Any]]
 
 
-def _group_loads(query: Query) -> tuple[Any, ...]:
+def _load_groups(conditions: tuple[ColumnElement[bool], ...], order: list[Any], offset: int, limit: int,
+                 query: Query) -> list[UserGroup]:
     # excludedAttributes=members (Entra) must not load the members at all.
-    return resources.GROUP_LOAD_OPTIONS if returns_attribute("members", query.attributes, query.excluded_attributes) else ()
+    wanted = returns_attribute("members", query.attributes, query.excluded_attributes)
+    statement = (select(UserGroup).where(*conditions).order_by(*order).offset(offset).limit(limit)
+                 .options(*(resources.GROUP_LOAD_OPTIONS if wanted else ())))
+    return list(db.session.scalars(statement))
+
+
+def _load_users(conditions: tuple[ColumnElement[bool], ...], order: list[Any], offset: int, limit: int,
+                query: Query) -> list[MemberRecord]:
+    return member_records.fetch(member_records.select_records(*conditions).order_by(*order).offset(offset).limit(limit))
 
 
 def _render_group(group: UserGroup, base_url: str, query: Query) -> dict[str, Any]:
@@ -140,10 +154,10 @@ def _render_group(group: UserGroup, base_url: str, query: Query) -> dict[str, An
 
 
 USERS = ResourceKind(
-    "User", Member, resources.user_scope, lambda query: resources.USER_LOAD_OPTIONS,
+    "User", Member, resources.user_scope, _load_users,
     lambda member, base_url, query: resources.user_to_scim(member, base_url),
 )
-GROUPS = ResourceKind("Group", UserGroup, resources.group_scope, _group_loads, _render_group)
+GROUPS = ResourceKind("Group", UserGroup, resources.group_scope, _load_groups, _render_group)
 
 
 def _condition(kind: ResourceKind, query: Query) -> ColumnElement[bool]:
@@ -174,15 +188,7 @@ def _count(kind: ResourceKind, condition: ColumnElement[bool]) -> int:
 def _rows(kind: ResourceKind, condition: ColumnElement[bool], query: Query, offset: int, limit: int) -> list[Any]:
     if limit <= 0:
         return []
-    statement = (
-        select(kind.model)
-        .where(*kind.scope(g.source), condition)
-        .order_by(*_order(kind, query))
-        .offset(offset)
-        .limit(limit)
-        .options(*kind.load_options(query))
-    )
-    return list(db.session.scalars(statement))
+    return kind.load((*kind.scope(g.source), condition), _order(kind, query), offset, limit, query)
 
 
 def _render(kind: ResourceKind, rows: list[Any], query: Query, base_url: str) -> list[dict[str, Any]]:
@@ -192,8 +198,42 @@ def _render(kind: ResourceKind, rows: list[Any], query: Query, base_url: str) ->
     ]
 
 
+#: the commonest request of all: an identity provider looking a user up before it creates it
+_USER_NAME_EQ = re.compile(r'\s*username\s+eq\s+("(?:[^"\\]|\\.)*")\s*', re.IGNORECASE)
+
+
+def _user_name_lookup(query: Query) -> str | None:
+    """The userName of a first-page ``userName eq "..."`` filter, else None (the general path takes it)."""
+    if not query.filter or query.sort_by or query.start_index != 1 or query.count < 1:
+        return None
+    match = _USER_NAME_EQ.fullmatch(query.filter)
+    if match is None:
+        return None
+    try:
+        value = json.loads(match.group(1))
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _list(total: int, query: Query, resources_found: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "schemas": [resources.LIST_SCHEMA],
+        "totalResults": total,
+        "startIndex": query.start_index,
+        "itemsPerPage": len(resources_found),
+        "Resources": resources_found,
+    }
+
+
 def list_response(kinds: tuple[ResourceKind, ...], query: Query) -> dict[str, Any]:
     """A ListResponse (§3.4.2) over one resource type, or several one after the other (root search)."""
+    if kinds == (USERS,):
+        user_name = _user_name_lookup(query)
+        if user_name is not None:
+            # The same answer as the general path (userName is unique), from one prepared statement.
+            rows = member_records.by_user_name(g.source.org_id, g.source.id, user_name)
+            return _list(len(rows), query, _render(USERS, rows, query, resources.resource_base_url()))
     conditions: list[tuple[ResourceKind, ColumnElement[bool]]] = []
     errors: list[filters.InvalidFilter] = []
     for kind in kinds:
@@ -221,13 +261,7 @@ def list_response(kinds: tuple[ResourceKind, ...], query: Query) -> dict[str, An
         found.extend(_render(kind, rows, query, base_url))
         remaining -= len(rows)
         offset = max(offset - kind_total, 0)
-    return {
-        "schemas": [resources.LIST_SCHEMA],
-        "totalResults": total,
-        "startIndex": query.start_index,
-        "itemsPerPage": len(found),
-        "Resources": found,
-    }
+    return _list(total, query, found)
 
 
 # ---------------------------------------------------------------- endpoints

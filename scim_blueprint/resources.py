@@ -11,8 +11,9 @@ discovery endpoints:
   source sees. A source sees only the members and groups it manages (data source
   = this source): a member unlinked by the "Suspend member" deletion rule, or
   made by hand, answers 404 to it; suspended members it manages stay visible.
-- ``USER_LOAD_OPTIONS`` / ``GROUP_LOAD_OPTIONS`` are the loader options a query
-  needs so that rendering a page of resources costs no query per row.
+- Members are read as ``portal.member_records.MemberRecord`` (their departments
+  and groups with them); ``GROUP_LOAD_OPTIONS`` are the loader options a group
+  query needs so that rendering a page of groups costs no query per row.
 - ``USER_ATTRIBUTES``, ``ENTERPRISE_ATTRIBUTES``, ``GROUP_ATTRIBUTES`` describe
   exactly what is stored and returned (RFC 7643 §7): /Schemas is built from them,
   and every ``readWrite`` attribute listed round-trips through POST, PUT and PATCH.
@@ -27,9 +28,11 @@ from typing import Any
 
 from flask import current_app, g, request
 from sqlalchemy import ColumnElement
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
-from portal.models import Member, SyncSource, UserGroup
+from portal.member_records import MemberRecord
+from portal.models import Member, UserGroup
+from portal.sync import Source
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -38,23 +41,16 @@ LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
-def user_scope(source: SyncSource) -> tuple[ColumnElement[bool], ...]:
+def user_scope(source: Source) -> tuple[ColumnElement[bool], ...]:
     """The members a source sees over SCIM: those of its organization that it manages."""
     return (Member.org_id == source.org_id, Member.source_id == source.id)
 
 
-def group_scope(source: SyncSource) -> tuple[ColumnElement[bool], ...]:
+def group_scope(source: Source) -> tuple[ColumnElement[bool], ...]:
     """The user groups a source sees over SCIM: those of its organization that it manages."""
     return (UserGroup.org_id == source.org_id, UserGroup.source_id == source.id)
 
 
-#: loader options for rendering members with ``user_to_scim`` without a query per row
-USER_LOAD_OPTIONS = (
-    selectinload(Member.departments),
-    selectinload(Member.groups),
-    joinedload(Member.job_title),
-    joinedload(Member.manager),
-)
 #: loader options for rendering groups with their members
 GROUP_LOAD_OPTIONS = (selectinload(UserGroup.members),)
 
@@ -195,12 +191,12 @@ def scim_datetime(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def etag(obj: Member | UserGroup) -> str:
+def etag(obj: MemberRecord | UserGroup) -> str:
     """The weak ETag of a resource (RFC 7644 §3.14): its optimistic-lock version."""
     return f'W/"{obj.version}"'
 
 
-def _meta(obj: Member | UserGroup, resource_type: str, location: str) -> dict[str, Any]:
+def _meta(obj: MemberRecord | UserGroup, resource_type: str, location: str) -> dict[str, Any]:
     return {
         "resourceType": resource_type,
         "created": scim_datetime(obj.created_at),
@@ -224,24 +220,23 @@ def group_location(base_url: str, public_id: str) -> str:
     return f"{base_url}/Groups/{public_id}"
 
 
-def _manager(member: Member, base_url: str) -> dict[str, Any] | None:
-    manager = member.manager
-    if manager is not None:
+def _manager(member: MemberRecord, base_url: str) -> dict[str, Any] | None:
+    if member.manager_public_id is not None:
         return _drop_empty({
-            "value": member.manager_ref or manager.public_id,
-            "$ref": user_location(base_url, manager.public_id),
-            "displayName": manager.name,
+            "value": member.manager_ref or member.manager_public_id,
+            "$ref": user_location(base_url, member.manager_public_id),
+            "displayName": member.manager_name,
         })
     if member.manager_ref:
         return {"value": member.manager_ref}
     return None
 
 
-def user_to_scim(member: Member, base_url: str) -> dict[str, Any]:
-    """The full SCIM User (RFC 7643 §4.1 + enterprise extension §4.3) of a member."""
+def user_to_scim(member: MemberRecord, base_url: str) -> dict[str, Any]:
+    """The full SCIM User (RFC 7643 §4.1 + enterprise extension §4.3) of a member record."""
     enterprise = _drop_empty({
         "employeeNumber": member.employee_id,
-        "department": member.departments[0].name if member.departments else None,
+        "department": member.departments[0][1] if member.departments else None,
         "manager": _manager(member, base_url),
     })
     resource = _drop_empty({
@@ -252,14 +247,14 @@ def user_to_scim(member: Member, base_url: str) -> dict[str, Any]:
         "name": _drop_empty({"givenName": member.first_name, "familyName": member.last_name}),
         "displayName": member.name,
         "nickName": member.another_name,
-        "title": member.job_title.name if member.job_title else None,
+        "title": member.job_title,
         "userType": member.user_type,
         "emails": [{"value": member.email, "type": "work", "primary": True}],
         "phoneNumbers": [{"value": member.mobile, "type": "work"}] if member.mobile else None,
         "addresses": [{"country": member.work_country, "type": "work"}] if member.work_country else None,
         "groups": [
-            {"value": grp.public_id, "$ref": group_location(base_url, grp.public_id), "display": grp.display_name}
-            for grp in member.groups
+            {"value": public_id, "$ref": group_location(base_url, public_id), "display": display_name}
+            for public_id, display_name in member.groups
         ],
         ENTERPRISE_SCHEMA: enterprise,
     })

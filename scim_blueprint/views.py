@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from portal import provisioning
 from portal.extensions import db
+from portal.member_records import MemberRecord
 from portal.models import Member, UserGroup
 from portal.provisioning import GroupChange
 
@@ -71,7 +72,7 @@ def read_body() -> dict[str, Any]:
     return body
 
 
-def respond(document: dict[str, Any] | None, status: int = 200, obj: Member | UserGroup | None = None,
+def respond(document: dict[str, Any] | None, status: int = 200, obj: MemberRecord | UserGroup | None = None,
             location: str | None = None) -> Response:
     """A SCIM response with the resource's ETag (RFC 7644 §3.14) and, on create, its Location."""
     response = Response(json.dumps(document) if document is not None else None, status=status,
@@ -89,7 +90,7 @@ def _about(kind: str, public_id: str | None, name: Any, operation: str) -> None:
     g.scim_object = (kind, public_id, name if isinstance(name, str) else None)
 
 
-def _not_modified(obj: Member | UserGroup) -> bool:
+def _not_modified(obj: MemberRecord | UserGroup) -> bool:
     wanted = request.headers.get("If-None-Match")
     return bool(wanted) and resources.etag(obj).removeprefix("W/") in {
         tag.strip().removeprefix("W/") for tag in wanted.split(",")}
@@ -122,11 +123,9 @@ def _last_writer_wins(write: Callable[[], Response], model: type[Member] | type[
 # ---------------------------------------------------------------- Users
 
 
-def _load_member(member_id: str, operation: str) -> Member:
+def _load_member(member_id: str, operation: str) -> MemberRecord:
     _about("member", member_id, None, operation)
-    # What rendering (and the sync log's before-state) reads, loaded with the member: no lazy load per relation.
-    options = () if operation == "delete" else resources.USER_LOAD_OPTIONS
-    member = provisioning.get_member(g.source, member_id, options)
+    member = provisioning.get_member(g.source, member_id)
     _about("member", member.public_id, member.external_id, operation)
     return member
 
@@ -135,11 +134,9 @@ def _user_values(document: dict[str, Any]) -> dict[str, Any]:
     return mapping.member_values(schemas.load(schemas.USER_PAYLOAD, document))
 
 
-def _user_response(member: Member, status: int, created: bool = False) -> Response:
+def _user_response(member: MemberRecord, status: int, created: bool = False) -> Response:
     base = resources.resource_base_url()
     document = resources.user_to_scim(member, base)
-    # The response (and its ETag) before the commit: the version is flushed already,
-    # and reading it after the commit would reload the expired member.
     response = respond(document, status, member, document["meta"]["location"] if created else None)
     db.session.commit()
     return response
@@ -173,8 +170,8 @@ def replace_user(source_id: str, member_id: str) -> Response:
 
     def write() -> Response:
         member = _load_member(member_id, "update")
-        provisioning.replace_member(g.source, member, _user_values(body), request_info(),
-                                    if_match=request.headers.get("If-Match"))
+        member = provisioning.replace_member(g.source, member, _user_values(body), request_info(),
+                                             if_match=request.headers.get("If-Match"))
         return _user_response(member, 200)
 
     return _last_writer_wins(write, Member, member_id)
@@ -192,7 +189,8 @@ def patch_user(source_id: str, member_id: str) -> Response:
         for read_only in ("id", "meta", "groups", "schemas"):
             document.pop(read_only, None)
         values = _user_values(patch.apply_to_user(document, operations))
-        provisioning.replace_member(g.source, member, values, request_info(), if_match=request.headers.get("If-Match"))
+        member = provisioning.replace_member(g.source, member, values, request_info(),
+                                             if_match=request.headers.get("If-Match"))
         return _user_response(member, 200)
 
     return _last_writer_wins(write, Member, member_id)

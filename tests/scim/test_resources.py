@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from portal import member_records
 from portal.extensions import db
 from portal.models import JobTitle, Member, UserGroup
 from scim_blueprint import resources
@@ -28,7 +29,7 @@ def test_user_resource_has_seed_mapping_and_meta_rfc7643_4_1_and_3_1(app: Any, o
     with app.test_request_context("/scim/v2/src/Users", base_url="https://idp.example/"):
         member, group = _objects(app, org.id)
         base = "https://portal.example/scim/v2/src"
-        user = resources.user_to_scim(member, base)
+        user = resources.user_to_scim(member_records.get_by_id(member.id), base)
         assert user["id"] == member.public_id and isinstance(user["id"], str)
         assert user["userName"] == "Ann@acme.test"
         assert user["emails"] == [{"value": "ann@acme.test", "type": "work", "primary": True}]
@@ -39,7 +40,8 @@ def test_user_resource_has_seed_mapping_and_meta_rfc7643_4_1_and_3_1(app: Any, o
         assert user["externalId"] == "okta-1"
         enterprise = user[resources.ENTERPRISE_SCHEMA]
         assert enterprise["employeeNumber"] == "E1"
-        assert enterprise["manager"]["value"] == member.manager.public_id
+        assert enterprise["manager"] == {"value": member.manager.public_id, "displayName": "Boss",
+                                         "$ref": f"{base}/Users/{member.manager.public_id}"}
         assert user["groups"] == [{"value": group.public_id, "$ref": f"{base}/Groups/{group.public_id}",
                                    "display": "Sales"}]
         meta = user["meta"]
