@@ -9,6 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import sqlite_writes
 from .config import load_config
 from .extensions import csrf, db, htmx, limiter, login_manager, migrate
 
@@ -63,6 +64,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         engine: Engine = db.engine
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+            if engine.url.database and engine.url.database != ":memory:" and app.config["SQLITE_WRITE_QUEUE"]:
+                sqlite_writes.install(engine, engine.url.database)
             event.listen(engine, "savepoint", _sqlite_savepoint)
 
     from . import auth, cli, logs, web

@@ -60,6 +60,8 @@ def load_config(instance_path: Path) -> dict:
         # A SCIM token accepted once is trusted this long per process (None: 1 s, 0 under TESTING).
         "SCIM_AUTH_CACHE_SECONDS": (float(os.environ["SCIM_AUTH_CACHE_SECONDS"])
                                     if os.environ.get("SCIM_AUTH_CACHE_SECONDS") else None),
+        # SQLite writers of all workers queue on a file lock instead of sleeping in SQLite's busy handler.
+        "SQLITE_WRITE_QUEUE": os.environ.get("SQLITE_WRITE_QUEUE", "true").lower() not in ("0", "false", "no"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
         "SMTP_URL": os.environ.get("SMTP_URL", ""),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Directory Sync Portal <no-reply@localhost>"),

@@ -135,11 +135,10 @@ def _user_values(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _user_response(member: MemberRecord, status: int, created: bool = False) -> Response:
-    base = resources.resource_base_url()
-    document = resources.user_to_scim(member, base)
-    response = respond(document, status, member, document["meta"]["location"] if created else None)
+    # The record holds all the response shows: commit first, so the write lock is held no longer than the writes.
     db.session.commit()
-    return response
+    document = resources.user_to_scim(member, resources.resource_base_url())
+    return respond(document, status, member, document["meta"]["location"] if created else None)
 
 
 @bp.route("/Users", methods=["POST"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -248,3 +249,35 @@ def test_other_content_types_are_415_scim_error_rfc7644_3_1(app: Any, scim: Scim
     """RFC 7644 §3.1: requests are application/scim+json (application/json tolerated); a form is refused."""
     assert_scim_error(scim.post("/Users", raw="userName=x", content_type="application/x-www-form-urlencoded"), 415)
     assert [r.status_code for r in sync_logs(app)] == [415]
+
+
+
+def test_an_accepted_token_is_trusted_for_scim_auth_cache_seconds_then_checked_again(
+        app: Any, runner: Any, scim: Scim) -> None:
+    """SCIM_AUTH_CACHE_SECONDS: an initial sync's requests skip the source lookup; a change lands within the TTL."""
+    app.config["SCIM_AUTH_CACHE_SECONDS"] = 0.5
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    lookup = '/Users?filter=userName eq "nobody@acme.test"'
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert scim.get(lookup).status_code == 200
+        first = len(statements)
+        assert any("FROM sync_sources" in s for s in statements)
+        statements.clear()
+        assert scim.get(lookup).status_code == 200
+        assert len(statements) == first - 1 and not any("FROM sync_sources" in s for s in statements)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    # A wrong token is never answered from the cache.
+    assert_scim_error(scim.get("/Users", token="dsp_wrong"), 401)
+    # A refreshed token: the old one is refused once its accepted check is older than the TTL.
+    result = runner.invoke(args=["sync-source", "refresh-token", scim.source.id])
+    assert result.exit_code == 0, result.output
+    time.sleep(0.6)
+    assert_scim_error(scim.get(lookup), 401)
