@@ -354,13 +354,15 @@ def _create_record(source: Source, values: dict[str, Any], info: RequestInfo | N
         id=0, public_id=new_public_id(), org_id=source.org_id, source_id=source.id, manager_ref=None,
         created_at=now, updated_at=now, version=1, manager_id=None, manager_public_id=None, manager_name=None,
         manager_external_id=None, **fields)
-    record.id = _unique(lambda: member_records.insert_record(record))
     changes = audit.diff({}, record.state())
-    synclog.record(
+    # The log row is built first: between the first INSERT and COMMIT, other writers wait.
+    log_row = synclog.entry(
         source.id, source.org_id, info, operation="create", result="success", status_code=201,
         object_type="member", object_id=record.public_id, object_name=record.external_id,
         changes=changes, associated=_newly_given(refs.associated, changes), notes=refs.notes,
     )
+    record.id = _unique(lambda: member_records.insert_record(record))
+    synclog.write(log_row)
     return record
 
 
@@ -406,13 +408,14 @@ def replace_member(source: Source, member: MemberRecord, values: dict[str, Any],
     refs = _resolve_refs(source, values, *_kept_refs(member, values))
     after = member_records.copy(member, **_record_values(values, refs))
     changes = audit.diff(member.state(), after.state())
-    after = _unique(lambda: member_records.update_record(member, after, utcnow()))
-    synclog.record(
+    log_row = synclog.entry(
         source.id, source.org_id, info, operation=_status_operation(member.status, after.status),
         result="success", status_code=200, object_type="member", object_id=after.public_id,
         object_name=after.external_id, changes=changes, associated=_newly_given(refs.associated, changes),
         notes=refs.notes,
     )
+    after = _unique(lambda: member_records.update_record(member, after, utcnow()))
+    synclog.write(log_row)
     return after
 
 

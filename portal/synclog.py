@@ -57,7 +57,7 @@ def redact(body: Any) -> Any:
     return body
 
 
-def record(
+def entry(
     source_id: int,
     org_id: int,
     info: RequestInfo | None,
@@ -73,13 +73,9 @@ def record(
     notes: list[str] | None = None,
     scim_type: str | None = None,
     error_detail: str | None = None,
-) -> None:
-    """Write one sync log row in the caller's transaction (not committed).
-
-    A Core INSERT, not an ORM object: every SCIM request writes one, and nothing
-    reads the row back in the same request.
-    """
-    db.session.execute(_INSERT, dict(
+) -> dict[str, Any]:
+    """The values of one sync log row, ready for ``write`` (built before a write takes the database's lock)."""
+    return dict(
         created_at=utcnow(),
         source_id=source_id,
         org_id=org_id,
@@ -99,4 +95,18 @@ def record(
         method=info.method[:8] if info else None,
         path=info.path[:500] if info else None,
         request_body=redact(info.body) if info else None,
-    ))
+    )
+
+
+def write(values: dict[str, Any]) -> None:
+    """INSERT a row built by ``entry`` in the caller's transaction (not committed).
+
+    A Core INSERT, not an ORM object: every SCIM request writes one, and nothing
+    reads the row back in the same request.
+    """
+    db.session.execute(_INSERT, values)
+
+
+def record(source_id: int, org_id: int, info: RequestInfo | None, **fields: Any) -> None:
+    """Write one sync log row in the caller's transaction (``entry`` then ``write``)."""
+    write(entry(source_id, org_id, info, **fields))

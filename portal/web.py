@@ -39,8 +39,8 @@ def _request_id() -> None:
 
 def _headers(response: Response) -> Response:
     response.headers["X-Request-ID"] = g.get("request_id", "")
-    response.vary.add("HX-Request")
     if not request.path.startswith("/scim/"):
+        response.vary.add("HX-Request")
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
