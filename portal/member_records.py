@@ -17,10 +17,21 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, delete, insert, literal, null, or_, select, union_all, update
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.exc import StaleDataError
 
 from .extensions import db
-from .models import Department, JobTitle, Member, UserGroup, WorkforceType, group_members, member_departments, norm
+from .models import (
+    Department,
+    JobTitle,
+    Member,
+    UserGroup,
+    WorkforceType,
+    group_members,
+    member_departments,
+    norm,
+    utcnow,
+)
 
 _members = Member.__table__
 _titles = JobTitle.__table__
@@ -266,6 +277,30 @@ def lookup_title(org_id: int, name: str) -> tuple[int, str] | None:
     """(id, name) of the organization's job title of that name, in any case."""
     row = db.session.connection().execute(_TITLE, {"org_id": org_id, "name": norm(name)}).first()
     return (row[0], row[1]) if row is not None else None
+
+
+_CREATE_TITLE: dict[str, Any] = {}
+
+
+def create_title(org_id: int, name: str, source_id: int | None) -> tuple[tuple[int, str], bool]:
+    """The job title named ``name`` made now with the source as its data source, or the one a parallel
+    request just made (INSERT ... ON CONFLICT DO NOTHING: no savepoint); and whether it was made here."""
+    name = name.strip()
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    statement = _CREATE_TITLE.get(dialect)
+    if statement is None:
+        insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _CREATE_TITLE[dialect] = (insert_for(_titles).on_conflict_do_nothing()
+                                              .returning(_titles.c.id, _titles.c.name))
+    row = connection.execute(statement, {"org_id": org_id, "name": name, "name_norm": norm(name),
+                                         "source_id": source_id, "created_at": utcnow()}).first()
+    if row is not None:
+        return (row[0], row[1]), True
+    found = lookup_title(org_id, name)
+    if found is None:  # cannot happen: the conflicting row is committed or ours
+        raise LookupError(f"job title {name!r} neither inserted nor found")
+    return found, False
 
 
 def lookup_department(org_id: int, name: str) -> tuple[int, str] | None:
