@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.app_target import app_target  # noqa: E402
 from bench.app_target import temporary_postgres  # noqa: E402
-from bench.initial_sync import initial_sync  # noqa: E402
+from bench.initial_sync import initial_sync, initial_sync_wrk  # noqa: E402
 from bench.loadgen import LoadSettings  # noqa: E402
 from bench.loadgen import find_wrk  # noqa: E402
 from bench.reference.targets import bare_flask_target  # noqa: E402
@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scale-members", type=int, default=100_000, help="members of the large scale run (100,000)")
     parser.add_argument("--sync-users", type=int, default=100_000, help="users of the initial sync (100,000; 0 skips)")
     parser.add_argument("--sync-deadline", type=int, default=900, help="seconds the initial sync may take at most")
+    parser.add_argument("--sync-loader", choices=("wrk", "python"), default="wrk",
+                        help="initial sync driven by wrk (bench/lua/scim_initial_sync.lua, one thread, default) "
+                             "or by bench/initial_sync.py's Python threads (each user's create waits for its lookup)")
     parser.add_argument("--skip-scale", action="store_true", help="only the main table")
     parser.add_argument("--skip-references", action="store_true", help="measure the app only")
     parser.add_argument("--ops", default=None, help="app operations to measure (default: all six)")
@@ -172,9 +175,10 @@ def run_initial_sync(backend: str, args: argparse.Namespace, app_options: dict[s
     try:
         log(f"[{backend}] initial sync of {args.sync_users:,} users, {args.connections} connections")
         with serving(target, ctx):
-            result = initial_sync(ctx.base_url, ctx.options["scim_base"], ctx.token, args.sync_users,
-                                  concurrency=args.connections, deadline=args.sync_deadline)
-        return result.as_dict()
+            push = initial_sync_wrk if args.sync_loader == "wrk" else initial_sync
+            result = push(ctx.base_url, ctx.options["scim_base"], ctx.token, args.sync_users,
+                          concurrency=args.connections, deadline=args.sync_deadline)
+        return {**result.as_dict(), "loader": args.sync_loader}
     finally:
         if not args.keep_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -232,7 +236,8 @@ def run_backend(backend: str, args: argparse.Namespace, settings: LoadSettings,
                      if not sync["finished"] and sync["users_per_second"] else "")
         print(f"{sync['created']:,} created in {sync['seconds']:.1f} s ({sync['users_per_second']:.0f} users/s, "
               f"{'complete' if sync['finished'] else 'NOT complete: stopped at --sync-deadline'}{projected}); "
-              f"per user (lookup + create) p50 {sync['latency_ms']['p50']:.1f} ms, "
+              f"{'per request' if sync['loader'] == 'wrk' else 'per user (lookup + create)'} "
+              f"p50 {sync['latency_ms']['p50']:.1f} ms, "
               f"p99 {sync['latency_ms']['p99']:.1f} ms; status {sync['status']}\n", flush=True)
     return result
 

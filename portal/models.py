@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -282,6 +283,12 @@ group_members = Table(
 )
 
 
+def _present(name: str, *columns: str) -> Index:
+    """An index of the rows where the last column has a value (SQLite and PostgreSQL partial index)."""
+    present = text(f"{columns[-1]} IS NOT NULL")
+    return Index(name, *columns, sqlite_where=present, postgresql_where=present)
+
+
 class Member(db.Model):
     """A member of the organization (a SCIM User)."""
 
@@ -292,13 +299,17 @@ class Member(db.Model):
         # NULLs are distinct in both databases: unique only when present.
         UniqueConstraint("org_id", "employee_id"),
         CheckConstraint("status IN ('active', 'inactive')", name="status"),
-        Index("ix_members_org_scim_external_id", "org_id", "scim_external_id"),
-        Index("ix_members_org_name", "org_id", "name"),
+        # Partial where most members have no value (a JumpCloud push sends no externalId,
+        # mobile, manager or userType): a create then writes no page of these indexes,
+        # and ``column = value`` (which implies IS NOT NULL) still uses them.
+        _present("ix_members_org_scim_external_id", "org_id", "scim_external_id"),
+        _present("ix_members_manager_id", "manager_id"),
+        _present("ix_members_employee_type_id", "employee_type_id"),
         # The Members page: sorted by name, filtered by status or data source, searched by name prefix.
         Index("ix_members_org_name_norm", "org_id", "name_norm", "id"),
         Index("ix_members_org_status_name_norm", "org_id", "status", "name_norm", "id"),
         Index("ix_members_org_source_name_norm", "org_id", "source_id", "name_norm", "id"),
-        Index("ix_members_org_mobile", "org_id", "mobile"),
+        _present("ix_members_org_mobile", "org_id", "mobile"),
         Index("ix_members_org_created", "org_id", "created_at", "id"),
         Index("ix_members_org_modified", "org_id", "updated_at", "id"),
     )
@@ -324,13 +335,11 @@ class Member(db.Model):
     employee_id: Mapped[str | None] = mapped_column(String(255))
     #: the SCIM userType as received; the workforce type is what the rules made of it
     user_type: Mapped[str | None] = mapped_column(String(255))
-    employee_type_id: Mapped[int | None] = mapped_column(
-        ForeignKey("workforce_types.id", ondelete="SET NULL"), index=True
-    )
+    employee_type_id: Mapped[int | None] = mapped_column(ForeignKey("workforce_types.id", ondelete="SET NULL"))
     job_title_id: Mapped[int | None] = mapped_column(ForeignKey("job_titles.id", ondelete="SET NULL"), index=True)
     work_country: Mapped[str | None] = mapped_column(String(255))
     mobile: Mapped[str | None] = mapped_column(String(64))
-    manager_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     #: the manager value as received, when it is not the SCIM id of ``manager`` (or names no member)
     manager_ref: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="active")

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
+import threading
+import time
 from typing import Any
 
 from sqlalchemy import event
@@ -21,8 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 
 _WRITES = ("insert", "update", "delete", "replace")
 _HELD = "sqlite_write_lock_held"
-#: a process checkpoints the write-ahead log after this many of its commits (SQLite's own: every 1,000 pages)
-CHECKPOINT_EVERY = 200
+#: seconds between a process's checkpoints of the write-ahead log, when it committed since the last one
+CHECKPOINT_INTERVAL = 0.5
 
 
 class WriteQueue:
@@ -30,9 +33,11 @@ class WriteQueue:
 
     def __init__(self, database_path: str) -> None:
         self.path = f"{database_path}.write-lock"
+        self.database_path = database_path
         self._fd: int | None = None
         self._pid = 0
         self._commits = 0
+        self._checkpointer_pid = 0
 
     def _descriptor(self) -> int:
         # One descriptor per process: gunicorn forks workers after the app is built,
@@ -53,21 +58,44 @@ class WriteQueue:
         if info.pop(_HELD, False):
             fcntl.flock(self._descriptor(), fcntl.LOCK_UN)
 
-    def committed(self, dbapi_connection: Any) -> None:
-        """Count a commit; every CHECKPOINT_EVERY, copy the log back into the database, outside the lock.
+    def committed(self) -> None:
+        """Count a commit, and make sure this process has a thread checkpointing the log.
 
-        SQLite's automatic checkpoint runs inside COMMIT, that is while the lock is
-        held, and its fsync would hold up every queued writer; a PASSIVE checkpoint
-        run after the release blocks nobody.
+        SQLite's automatic checkpoint runs inside the COMMIT that crosses 1,000 pages
+        of log: while the lock is held, and in the middle of one unlucky request, which
+        then took 20 ms and more. A thread of each process copies the log back into the
+        database every CHECKPOINT_INTERVAL instead (PASSIVE: it waits for nobody, and
+        the driver lets the request thread run meanwhile).
         """
         self._commits += 1
-        if self._commits % CHECKPOINT_EVERY == 0:
-            dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+        if self._checkpointer_pid != os.getpid():
+            self._checkpointer_pid = os.getpid()
+            threading.Thread(target=self._checkpoint_forever, name="sqlite-checkpoint", daemon=True).start()
+
+    def _checkpoint_forever(self) -> None:
+        pid, seen = os.getpid(), -1
+        connection = sqlite3.connect(self.database_path, timeout=10, check_same_thread=False)
+        try:
+            while pid == os.getpid():
+                time.sleep(CHECKPOINT_INTERVAL)
+                if self._commits != seen:
+                    seen = self._commits
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+        except sqlite3.Error:  # the database went away (a test's temporary file): nothing left to copy
+            pass
+        finally:
+            connection.close()
+
+
+#: one queue (lock descriptor, commit count, checkpoint thread) per database file and process
+_QUEUES: dict[str, WriteQueue] = {}
 
 
 def install(engine: Engine, database_path: str) -> WriteQueue:
     """Queue the engine's writers on ``<database_path>.write-lock``."""
-    queue = WriteQueue(database_path)
+    queue = _QUEUES.get(os.path.abspath(database_path))
+    if queue is None:
+        queue = _QUEUES[os.path.abspath(database_path)] = WriteQueue(database_path)
 
     @event.listens_for(engine, "connect")
     def _no_automatic_checkpoint(dbapi_connection: Any, record: Any) -> None:
@@ -91,7 +119,7 @@ def install(engine: Engine, database_path: str) -> WriteQueue:
             dbapi_connection = conn.connection.dbapi_connection
             dbapi_connection.commit()
             queue.release(conn.info)
-            queue.committed(dbapi_connection)
+            queue.committed()
 
     @event.listens_for(engine, "rollback")
     def _rollback(conn: Connection) -> None:

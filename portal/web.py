@@ -4,7 +4,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Flask, Response, g, make_response, render_template, request
+from flask import Flask, Request, Response, g, make_response, render_template, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import current_user
 
 from .actors import Actor
@@ -62,8 +63,22 @@ def _error_page(status: int, title: str, text: str) -> Any:
     return handler
 
 
+class ConsoleSessions(SecureCookieSessionInterface):
+    """The console's signed-cookie sessions; SCIM requests get none (a bearer token is their only credential).
+
+    Opening a session builds its signing serializer on every request: work the SCIM
+    door, which answers most of the requests, never needs.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/scim/"):
+            return self.null_session_class()
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
-    """Install request ids, security headers and the error pages."""
+    """Install request ids, security headers, console sessions and the error pages."""
+    app.session_interface = ConsoleSessions()
     app.before_request(_request_id)
     app.after_request(_headers)
     app.register_error_handler(403, _error_page(403, "No access", "You do not have permission to open this page."))

@@ -155,7 +155,8 @@ def _failure_detail(response: Response) -> tuple[str | None, str | None]:
 @bp.after_request
 def finish(response: Response) -> Response:
     """SCIM media type on every response; the source's last request; a sync log row for a refused one."""
-    response.mimetype = SCIM_MEDIA_TYPE
+    if not (response.content_type or "").startswith(SCIM_MEDIA_TYPE):  # setting it re-parses the header
+        response.mimetype = SCIM_MEDIA_TYPE
     ids: tuple[int, int] | None = g.get("source_ids")
     if ids is None:
         return response

@@ -97,3 +97,23 @@ def test_a_writer_of_another_process_waits_for_the_lock_then_writes(app: Any, or
         assert float(out.strip()) >= 0.9
         names = db.session.scalars(sa.select(JobTitle.name).order_by(JobTitle.id)).all()
     assert names == ["First", "Second"]
+
+
+def test_a_thread_checkpoints_the_log_outside_any_request(app: Any, org: Any, lock_path: str) -> None:
+    """No COMMIT copies the log back itself (wal_autocheckpoint=0); the process's checkpoint thread does."""
+    import threading
+
+    from portal import sqlite_writes
+
+    database = lock_path.removesuffix(".write-lock")
+    with app.app_context():
+        assert db.session.execute(sa.text("PRAGMA wal_autocheckpoint")).scalar() == 0
+        before = os.stat(database).st_mtime_ns
+        for i in range(20):
+            _insert_title(org, f"Title {i}")
+            db.session.commit()
+    assert any(thread.name == "sqlite-checkpoint" for thread in threading.enumerate())
+    deadline = time.monotonic() + sqlite_writes.CHECKPOINT_INTERVAL * 6
+    while os.stat(database).st_mtime_ns == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.stat(database).st_mtime_ns != before, "the database file received the log's pages"
