@@ -217,12 +217,21 @@ def insert_record(record: MemberRecord) -> int:
     return int(member_id)
 
 
-#: the columns ``MemberRecord.columns`` gives, all written by one prepared UPDATE
-_WRITTEN = (*PLAIN_FIELDS, *_NORMS.values(), "status", "job_title_id", "employee_type_id", "manager_id", "manager_ref")
-_UPDATE = (
-    update(_members).where(_members.c.id == bindparam("_id"), _members.c.version == bindparam("_version"))
-    .values({name: bindparam(name) for name in (*_WRITTEN, "version", "updated_at")})
-)
+#: prepared UPDATEs by the set of columns they write: SQLite rewrites every index holding a
+#: column named in SET, changed or not, so an UPDATE names only the columns that changed
+_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _update_statement(names: tuple[str, ...]) -> Any:
+    statement = _UPDATES.get(names)
+    if statement is None:
+        statement = _UPDATES[names] = (
+            update(_members).where(_members.c.id == bindparam("_id"), _members.c.version == bindparam("_version"))
+            .values({name: bindparam(name) for name in (*names, "version", "updated_at")})
+        )
+    return statement
+
+
 _SUSPEND = (
     update(_members).where(_members.c.id == bindparam("_id"), _members.c.version == bindparam("_version"))
     .values(status="inactive", source_id=None, version=bindparam("version"), updated_at=bindparam("updated_at"))
@@ -238,13 +247,13 @@ def update_record(before: MemberRecord, after: MemberRecord, now: datetime) -> M
     """
     columns = after.columns()
     old = before.columns()
-    changed = any(old[key] != value for key, value in columns.items())
+    changed = {key: value for key, value in columns.items() if old[key] != value}
     departments_changed = [d for d, _ in before.departments] != [d for d, _ in after.departments]
     if not changed and not departments_changed:
         return after
     connection = db.session.connection()
-    result = connection.execute(_UPDATE, {**columns, "_id": before.id, "_version": before.version,
-                                          "version": before.version + 1, "updated_at": now})
+    result = connection.execute(_update_statement(tuple(changed)), {
+        **changed, "_id": before.id, "_version": before.version, "version": before.version + 1, "updated_at": now})
     if result.rowcount != 1:
         raise StaleDataError(f"members row {before.id} changed since it was read")
     if departments_changed:
