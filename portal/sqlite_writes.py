@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 _WRITES = ("insert", "update", "delete", "replace")
 _HELD = "sqlite_write_lock_held"
 #: seconds between a process's checkpoints of the write-ahead log, when it committed since the last one
-CHECKPOINT_INTERVAL = 0.5
+CHECKPOINT_INTERVAL = 2.0
 
 
 class WriteQueue:
