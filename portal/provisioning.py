@@ -40,7 +40,8 @@ _T = TypeVar("_T")
 #: member values a request sets as plain columns
 _PLAIN = member_records.PLAIN_FIELDS
 
-_MATCH_COLUMNS = {"email": Member.email_norm, "employee_id": Member.employee_id, "mobile": Member.mobile}
+#: the match attributes a source may choose, as stored columns
+_MATCH_COLUMNS = {name: member_records.MATCH_COLUMNS[name] for name in ("email", "employee_id", "mobile")}
 _MATCH_LABELS = {"email": "email", "employee_id": "employee ID", "mobile": "mobile"}
 
 

@@ -374,9 +374,9 @@ def test_no_query_parameters_give_a_server_error_rfc7644_3_4_2(scim: Scim, three
 def test_username_lookup_answers_as_the_general_filter_does_rfc7644_3_4_2_2(scim: Scim) -> None:
     """`userName eq "..."` (every IdP's lookup before a create) has a prepared statement: same answer, any case."""
     created = scim.create_user('O"Brien@acme.test')
-    for text in ('userName eq "o\\"brien@ACME.test"', '  USERNAME eq "O\\"Brien@acme.test"  '):
-        fast = scim.get("/Users", query_string={"filter": text}).get_json()
-        general = scim.get("/Users", query_string={"filter": f"({text}) and userName pr"}).get_json()
+    for lookup in ('userName eq "o\\"brien@ACME.test"', '  USERNAME eq "O\\"Brien@acme.test"  '):
+        fast = scim.get("/Users", query_string={"filter": lookup}).get_json()
+        general = scim.get("/Users", query_string={"filter": f"({lookup}) and userName pr"}).get_json()
         assert fast == general
         assert fast["totalResults"] == 1 and fast["Resources"][0]["id"] == created["id"]
     none = scim.get("/Users", query_string={"filter": 'userName eq "nobody@acme.test"'}).get_json()
