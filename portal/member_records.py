@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, delete, insert, literal, null, or_, select, union_all, update
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.exc import StaleDataError
 
 from .extensions import db
@@ -30,7 +29,6 @@ from .models import (
     group_members,
     member_departments,
     norm,
-    utcnow,
 )
 
 _members = Member.__table__
@@ -272,44 +270,27 @@ def suspend(record: MemberRecord, now: datetime) -> bool:
     return result.rowcount == 1
 
 
-_TITLE = select(_titles.c.id, _titles.c.name).where(_titles.c.org_id == bindparam("org_id"),
-                                                    _titles.c.name_norm == bindparam("name"))
-_DEPARTMENT = (
-    select(_departments.c.id, _departments.c.name)
-    .where(_departments.c.org_id == bindparam("org_id"), _departments.c.name_norm == bindparam("name"),
-           _departments.c.parent_id.is_not(None))
-    .order_by(_departments.c.id).limit(1)
-)
+def _title_select(name: str) -> Select[Any]:
+    return select(_titles.c.id, _titles.c.name).where(_titles.c.org_id == bindparam("org_id"),
+                                                      _titles.c.name_norm == bindparam(name))
+
+
+def _department_select(name: str) -> Select[Any]:
+    """The department ``directory.find_or_create_department`` would find: any level but the root, oldest first."""
+    return (select(_departments.c.id, _departments.c.name)
+            .where(_departments.c.org_id == bindparam("org_id"), _departments.c.name_norm == bindparam(name),
+                   _departments.c.parent_id.is_not(None))
+            .order_by(_departments.c.id).limit(1))
+
+
+_TITLE = _title_select("name")
+_DEPARTMENT = _department_select("name")
 
 
 def lookup_title(org_id: int, name: str) -> tuple[int, str] | None:
     """(id, name) of the organization's job title of that name, in any case."""
     row = db.session.connection().execute(_TITLE, {"org_id": org_id, "name": norm(name)}).first()
     return (row[0], row[1]) if row is not None else None
-
-
-_CREATE_TITLE: dict[str, Any] = {}
-
-
-def create_title(org_id: int, name: str, source_id: int | None) -> tuple[tuple[int, str], bool]:
-    """The job title named ``name`` made now with the source as its data source, or the one a parallel
-    request just made (INSERT ... ON CONFLICT DO NOTHING: no savepoint); and whether it was made here."""
-    name = name.strip()
-    connection = db.session.connection()
-    dialect = connection.dialect.name
-    statement = _CREATE_TITLE.get(dialect)
-    if statement is None:
-        insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = _CREATE_TITLE[dialect] = (insert_for(_titles).on_conflict_do_nothing()
-                                              .returning(_titles.c.id, _titles.c.name))
-    row = connection.execute(statement, {"org_id": org_id, "name": name, "name_norm": norm(name),
-                                         "source_id": source_id, "created_at": utcnow()}).first()
-    if row is not None:
-        return (row[0], row[1]), True
-    found = lookup_title(org_id, name)
-    if found is None:  # cannot happen: the conflicting row is committed or ours
-        raise LookupError(f"job title {name!r} neither inserted nor found")
-    return found, False
 
 
 def lookup_department(org_id: int, name: str) -> tuple[int, str] | None:
@@ -325,7 +306,6 @@ def copy(record: MemberRecord, **changes: Any) -> MemberRecord:
     return replace(record, **changes)
 
 
-
 _LOOKUPS: dict[tuple[tuple[str, ...], bool, bool], Any] = {}
 
 
@@ -335,16 +315,10 @@ def _lookups_statement(shape: tuple[tuple[str, ...], bool, bool]) -> Any:
              .limit(1).subquery())
     parts = [select(literal(0).label("kind"), probe.c.id, null().label("name"))]
     if shape[1]:
-        title = (select(_titles.c.id, _titles.c.name)
-                 .where(_titles.c.org_id == bindparam("org_id"), _titles.c.name_norm == bindparam("_title"))
-                 .subquery())
+        title = _title_select("_title").subquery()
         parts.append(select(literal(1), title.c.id, title.c.name))
     if shape[2]:
-        department = (select(_departments.c.id, _departments.c.name)
-                      .where(_departments.c.org_id == bindparam("org_id"),
-                             _departments.c.name_norm == bindparam("_department"),
-                             _departments.c.parent_id.is_not(None))
-                      .order_by(_departments.c.id).limit(1).subquery())
+        department = _department_select("_department").subquery()
         parts.append(select(literal(2), department.c.id, department.c.name))
     return union_all(*parts)
 

@@ -185,7 +185,7 @@ def _resolve_refs(source: Source, values: dict[str, Any], title: tuple[int, str]
     if values.get("job_title"):
         out.job_title, created = title or member_records.lookup_title(source.org_id, values["job_title"]), False
         if out.job_title is None:
-            out.job_title, created = member_records.create_title(source.org_id, values["job_title"], source.id)
+            out.job_title, created = directory.make_job_title(source.org_id, values["job_title"], source.id)
         out.associated.append({"type": "job_title", "name": out.job_title[1], "created": created})
     if values.get("department"):
         out.department = department or member_records.lookup_department(source.org_id, values["department"])

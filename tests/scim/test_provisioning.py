@@ -67,14 +67,14 @@ def test_uniqueness_is_a_conflict_from_the_database_seed_faq(app: Any, source: A
 
 def test_a_job_title_made_by_a_parallel_request_is_found_not_made_twice(app: Any, source: Any) -> None:
     """INSERT ... ON CONFLICT DO NOTHING: the second maker (any case) gets the first one's title, created False."""
-    from portal import member_records
+    from portal import directory
     from portal.models import JobTitle
 
     with app.app_context():
         src = db.session.scalar(sa.select(SyncSource))
-        first, made = member_records.create_title(src.org_id, " Staff Engineer ", src.id)
+        first, made = directory.make_job_title(src.org_id, " Staff Engineer ", src.id)
         assert made and first[1] == "Staff Engineer"
-        again, made_again = member_records.create_title(src.org_id, "staff engineer", src.id)
+        again, made_again = directory.make_job_title(src.org_id, "staff engineer", src.id)
         assert (again, made_again) == (first, False)
         rows = db.session.execute(sa.select(JobTitle.name, JobTitle.source_id)).all()
         assert rows == [("Staff Engineer", src.id)]
