@@ -417,14 +417,18 @@ def _noted_recently(source_id: int, status: int, error: str | None, interval: fl
     request made every read a write transaction and queued concurrent requests on
     that row's lock (PostgreSQL) or the write lock (SQLite). The badge needs the
     outcome and a recent time, so a repeated outcome is written at most once per
-    interval per process; a new status or error is always written. Kept per app.
+    interval per process; a failure's status or error is always written when it is
+    new. Every success is one outcome: an initial sync alternates lookups (200) and
+    creates (201), and telling those apart made every request write again.
+    Kept per app.
     """
     noted: dict[int, tuple[float, int, str | None]] = current_app.extensions.setdefault("sync_noted", {})
     clock = time.monotonic()
+    outcome = (status if status >= 400 else 200, error)
     last = noted.get(source_id)
-    if last is not None and last[1:] == (status, error) and clock - last[0] < interval:
+    if last is not None and last[1:] == outcome and clock - last[0] < interval:
         return True
-    noted[source_id] = (clock, status, error)
+    noted[source_id] = (clock, *outcome)
     return False
 
 
@@ -444,9 +448,9 @@ def note_request(source_id: int, status: int, error: str | None = None, now: dat
                               "last_error": (error or "")[:2000] or None if status >= 400 else None}
     if status < 400:
         values["last_success_at"] = now
-    # One UPDATE without loading the row or bumping updated_at: this runs on every request.
-    db.session.execute(update(SyncSource).where(SyncSource.id == source_id).values(**values)
-                       .execution_options(synchronize_session=False))
+    # One Core UPDATE without loading the row or bumping updated_at: this runs on every request.
+    table = SyncSource.__table__
+    db.session.execute(update(table).where(table.c.id == source_id).values(**values))
 
 
 def notify_auth_failure(source: SyncSource, reason: str, detail: str) -> None:
