@@ -9,7 +9,8 @@ sends the same JumpCloud-shaped requests through each WSGI app's test client
 per request and, for the app, the SQL statements per request:
 
 * the app on a fresh SQLite database made like ``make bench`` makes it (CLI
-  organization and JumpCloud source, bulk-seeded members);
+  organization and JumpCloud source, bulk-seeded members), and ``sync``: one
+  user of an initial sync (the lookup that finds nobody, then the create);
 * the bare Flask ceiling (echo, one indexed SELECT, one INSERT + COMMIT);
 * the peer scim2-server in memory (filter, create, PATCH).
 
@@ -114,6 +115,12 @@ def app_costs(workdir: Path, requests: int, members: int) -> dict[str, tuple[flo
         user = jumpcloud_user(10_000_000 + i + 100, "cpu{n}@acme.com")
         return checked(client.post(base, data=json.dumps(user), headers=headers))
 
+    def sync_user(i: int) -> Any:
+        # One user of an initial sync: the lookup that finds nobody, then the create.
+        user = jumpcloud_user(20_000_000 + i + 100, "sync{n}@acme.com")
+        checked(client.get(base, headers=headers, query_string={"filter": f'userName eq "{user["userName"]}"'}))
+        return checked(client.post(base, data=json.dumps(user), headers=headers))
+
     operations: dict[str, Callable[[int], Any]] = {
         "filter": lambda i: checked(client.get(base, headers=headers, query_string={
             "filter": f'userName eq "user{rng.randint(1, members)}@acme.com"'})),
@@ -123,6 +130,7 @@ def app_costs(workdir: Path, requests: int, members: int) -> dict[str, tuple[flo
         "get": lambda i: checked(client.get(f"{base}/{ids[2 * share + i % share][0]}", headers=headers)),
         "put": put,
         "delete": lambda i: checked(client.delete(f"{base}/{ids[3 * share + 20 + i][0]}", headers=headers)),
+        "sync": sync_user,
     }
     out = {name: cost(send, requests, statements, name) for name, send in operations.items()
            if not ONLY or name in ONLY}
