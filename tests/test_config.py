@@ -1,6 +1,11 @@
 """Settings from the environment (issue: foundation, point 2)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from portal import create_app
@@ -54,3 +59,12 @@ def test_proxy_hops_installs_proxyfix(monkeypatch, database_url):
         "X-Forwarded-Proto": "https", "X-Forwarded-Host": "portal.example", "X-Forwarded-For": "203.0.113.9",
     }).get_data(as_text=True)
     assert body == "https portal.example 203.0.113.9"
+
+
+def test_the_wsgi_entry_point_freezes_what_the_app_holds_out_of_full_collections(tmp_path):
+    # Without gc.freeze() a full collection walked every object of the app: 30-40 ms pauses under load.
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}", "SECRET_KEY": "x" * 32}
+    completed = subprocess.run(
+        [sys.executable, "-c", "import gc, wsgi; print(gc.get_freeze_count())"],
+        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert int(completed.stdout.strip().splitlines()[-1]) > 10_000
