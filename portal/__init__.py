@@ -24,6 +24,8 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA mmap_size=268435456")
+    # The writer that starts the log again cuts the file back to this (sqlite_writes restarts it).
+    cursor.execute("PRAGMA journal_size_limit=67108864")
     cursor.close()
 
 

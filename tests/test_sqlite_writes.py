@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from typing import Any, Iterator
 
@@ -117,3 +119,84 @@ def test_a_thread_checkpoints_the_log_outside_any_request(app: Any, org: Any, lo
     while os.stat(database).st_mtime_ns == before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert os.stat(database).st_mtime_ns != before, "the database file received the log's pages"
+
+
+def _log_frames(database: str) -> int:
+    """Frames in the write-ahead log (what a PASSIVE checkpoint reports)."""
+    connection = sqlite3.connect(database)
+    try:
+        return connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+    finally:
+        connection.close()
+
+
+def _fill_log(org: Any, prefix: str, count: int) -> None:
+    for i in range(count):
+        _insert_title(org, f"{prefix} {i}")
+        db.session.commit()
+
+
+def test_a_log_kept_busy_by_a_reader_starts_again_from_its_beginning(
+        app: Any, org: Any, lock_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under load a PASSIVE checkpoint never catches up, and the log grew without end (2 GB in a bench run).
+
+    A reader's snapshot keeps the last commits out of the PASSIVE checkpoint; the
+    RESTART that follows waits for it (here it ends after 0.3 s), so the next
+    write starts the log again and it holds a few frames instead of all of them.
+    """
+    from portal import sqlite_writes
+
+    monkeypatch.setattr(sqlite_writes, "WAL_RESTART_BYTES", 0)
+    monkeypatch.setattr(sqlite_writes, "RESTART_WAIT", 10.0)
+    database = lock_path.removesuffix(".write-lock")
+    with app.app_context():
+        _fill_log(org, "Before", 30)
+        reader = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM job_titles").fetchone()  # its snapshot: the log as it is now
+        _fill_log(org, "After", 30)
+        frames = _log_frames(database)
+        assert frames > 60
+        threading.Timer(0.3, lambda: reader.execute("COMMIT")).start()
+        queue = sqlite_writes._QUEUES[os.path.abspath(database)]
+        checkpointer = sqlite3.connect(database, check_same_thread=False)
+        lock = os.open(lock_path, os.O_RDWR)
+        try:
+            queue._checkpoint(checkpointer, lock)
+        finally:
+            checkpointer.close()
+            os.close(lock)
+            reader.close()
+        assert not _held(lock_path), "the checkpoint gives the write lock back"
+        _fill_log(org, "Restarted", 1)
+        assert _log_frames(database) < 10
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(JobTitle)) == 61
+
+
+def test_a_long_reader_makes_the_restart_give_up_instead_of_holding_the_writers(
+        app: Any, org: Any, lock_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portal import sqlite_writes
+
+    monkeypatch.setattr(sqlite_writes, "WAL_RESTART_BYTES", 0)
+    database = lock_path.removesuffix(".write-lock")
+    with app.app_context():
+        _fill_log(org, "Before", 5)
+        reader = sqlite3.connect(database, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM job_titles").fetchone()
+        _fill_log(org, "After", 5)
+        queue = sqlite_writes._QUEUES[os.path.abspath(database)]
+        checkpointer = sqlite3.connect(database, check_same_thread=False)
+        lock = os.open(lock_path, os.O_RDWR)
+        started = time.monotonic()
+        try:
+            queue._checkpoint(checkpointer, lock)
+        finally:
+            checkpointer.close()
+            os.close(lock)
+        waited = time.monotonic() - started
+        assert not _held(lock_path)
+        _fill_log(org, "Meanwhile", 1)  # a writer gets through while the reader still reads
+        reader.execute("COMMIT")
+        reader.close()
+    assert waited < sqlite_writes.RESTART_WAIT + 2.0
