@@ -172,11 +172,8 @@ def finish(response: Response) -> Response:
             if request.method != "GET" or response.status_code >= 500:
                 # A refused write is a sync failure the chosen administrators hear about (folded per hour).
                 notify.sync_failure(sync.load_source(g.source), scim_type or f"HTTP {response.status_code}", detail)
-        noted = sync.note_request(ids[0], response.status_code, detail)
-        # A successful read that noted nothing wrote nothing: the session's close at teardown
-        # ends its transaction, and a COMMIT here would be one more round for nothing.
-        wrote = noted or response.status_code >= 400 or request.method not in ("GET", "HEAD")
-        if wrote and db.session().in_transaction():
+        sync.note_request(ids[0], response.status_code, detail)
+        if db.session().in_transaction():
             db.session.commit()
     except Exception:  # the answer stands even when its bookkeeping fails
         db.session.rollback()

@@ -64,26 +64,3 @@ def test_lookups_and_creates_are_one_success_outcome_within_the_interval(app: An
     _backdate(app)
     scim.create_user()
     assert _last(app) == (LONG_AGO, 200)
-
-
-def test_a_read_that_noted_nothing_commits_nothing(app: Any, scim: Scim) -> None:
-    # Its transaction ends when the session closes at teardown; a COMMIT as well cost a round per lookup.
-    app.config["SCIM_NOTE_INTERVAL"] = 3600.0
-    member = scim.create_user()
-    assert scim.get(f"/Users/{member['id']}").status_code == 200
-    commits: list[Any] = []
-
-    def count(connection: Any) -> None:
-        commits.append(connection)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "commit", count)
-    try:
-        assert scim.get(f"/Users/{member['id']}").status_code == 200
-    finally:
-        sa.event.remove(engine, "commit", count)
-    assert commits == []
-    _backdate(app)
-    assert scim.get("/Users/no-such-id").status_code == 404  # a failure is noted and committed
-    assert _last(app)[1] == 404
