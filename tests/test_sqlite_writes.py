@@ -136,6 +136,31 @@ def _fill_log(org: Any, prefix: str, count: int) -> None:
         db.session.commit()
 
 
+def _reader_in_a_snapshot(database: str) -> sqlite3.Connection:
+    """A reader inside a read transaction: its snapshot is the log as it is now."""
+    reader = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM job_titles").fetchone()
+    return reader
+
+
+def _checkpoint_once(lock_path: str) -> float:
+    """Run the checkpoint thread's step once, here; returns the seconds it took."""
+    from portal import sqlite_writes
+
+    database = lock_path.removesuffix(".write-lock")
+    queue = sqlite_writes._QUEUES[os.path.abspath(database)]
+    checkpointer = sqlite3.connect(database, check_same_thread=False)
+    lock = os.open(lock_path, os.O_RDWR)
+    started = time.monotonic()
+    try:
+        queue._checkpoint(checkpointer, lock)
+    finally:
+        checkpointer.close()
+        os.close(lock)
+    return time.monotonic() - started
+
+
 def test_a_log_kept_busy_by_a_reader_starts_again_from_its_beginning(
         app: Any, org: Any, lock_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Under load a PASSIVE checkpoint never catches up, and the log grew without end (2 GB in a bench run).
@@ -151,21 +176,14 @@ def test_a_log_kept_busy_by_a_reader_starts_again_from_its_beginning(
     database = lock_path.removesuffix(".write-lock")
     with app.app_context():
         _fill_log(org, "Before", 30)
-        reader = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
-        reader.execute("BEGIN")
-        reader.execute("SELECT count(*) FROM job_titles").fetchone()  # its snapshot: the log as it is now
+        reader = _reader_in_a_snapshot(database)
         _fill_log(org, "After", 30)
         frames = _log_frames(database)
         assert frames > 60
         threading.Timer(0.3, lambda: reader.execute("COMMIT")).start()
-        queue = sqlite_writes._QUEUES[os.path.abspath(database)]
-        checkpointer = sqlite3.connect(database, check_same_thread=False)
-        lock = os.open(lock_path, os.O_RDWR)
         try:
-            queue._checkpoint(checkpointer, lock)
+            _checkpoint_once(lock_path)
         finally:
-            checkpointer.close()
-            os.close(lock)
             reader.close()
         assert not _held(lock_path), "the checkpoint gives the write lock back"
         _fill_log(org, "Restarted", 1)
@@ -181,20 +199,9 @@ def test_a_long_reader_makes_the_restart_give_up_instead_of_holding_the_writers(
     database = lock_path.removesuffix(".write-lock")
     with app.app_context():
         _fill_log(org, "Before", 5)
-        reader = sqlite3.connect(database, isolation_level=None)
-        reader.execute("BEGIN")
-        reader.execute("SELECT count(*) FROM job_titles").fetchone()
+        reader = _reader_in_a_snapshot(database)
         _fill_log(org, "After", 5)
-        queue = sqlite_writes._QUEUES[os.path.abspath(database)]
-        checkpointer = sqlite3.connect(database, check_same_thread=False)
-        lock = os.open(lock_path, os.O_RDWR)
-        started = time.monotonic()
-        try:
-            queue._checkpoint(checkpointer, lock)
-        finally:
-            checkpointer.close()
-            os.close(lock)
-        waited = time.monotonic() - started
+        waited = _checkpoint_once(lock_path)
         assert not _held(lock_path)
         _fill_log(org, "Meanwhile", 1)  # a writer gets through while the reader still reads
         reader.execute("COMMIT")
