@@ -136,11 +136,16 @@ def _fill_log(org: Any, prefix: str, count: int) -> None:
         db.session.commit()
 
 
-def _reader_in_a_snapshot(database: str) -> sqlite3.Connection:
-    """A reader inside a read transaction: its snapshot is the log as it is now."""
+def _commits_behind_a_reader(org: Any, database: str, count: int) -> sqlite3.Connection:
+    """``count`` commits, a reader that opens a read transaction, ``count`` more commits; returns the reader.
+
+    The reader's snapshot keeps the later commits out of any checkpoint until it ends.
+    """
+    _fill_log(org, "Before", count)
     reader = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM job_titles").fetchone()
+    _fill_log(org, "After", count)
     return reader
 
 
@@ -175,9 +180,7 @@ def test_a_log_kept_busy_by_a_reader_starts_again_from_its_beginning(
     monkeypatch.setattr(sqlite_writes, "RESTART_WAIT", 10.0)
     database = lock_path.removesuffix(".write-lock")
     with app.app_context():
-        _fill_log(org, "Before", 30)
-        reader = _reader_in_a_snapshot(database)
-        _fill_log(org, "After", 30)
+        reader = _commits_behind_a_reader(org, database, 30)
         frames = _log_frames(database)
         assert frames > 60
         threading.Timer(0.3, lambda: reader.execute("COMMIT")).start()
@@ -198,9 +201,7 @@ def test_a_long_reader_makes_the_restart_give_up_instead_of_holding_the_writers(
     monkeypatch.setattr(sqlite_writes, "WAL_RESTART_BYTES", 0)
     database = lock_path.removesuffix(".write-lock")
     with app.app_context():
-        _fill_log(org, "Before", 5)
-        reader = _reader_in_a_snapshot(database)
-        _fill_log(org, "After", 5)
+        reader = _commits_behind_a_reader(org, database, 5)
         waited = _checkpoint_once(lock_path)
         assert not _held(lock_path)
         _fill_log(org, "Meanwhile", 1)  # a writer gets through while the reader still reads
