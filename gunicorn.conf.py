@@ -17,16 +17,16 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-# JSON access lines (portal.gunicorn_logger); the Authorization header is never part of them.
-logger_class = "portal.gunicorn_logger.JsonLogger"
+# JSON access lines (portal.infra.gunicorn_logger); the Authorization header is never part of them.
+logger_class = "portal.infra.gunicorn_logger.JsonLogger"
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "portal.logs.json_formatter"},
+        "json": {"()": "portal.infra.logs.json_formatter"},
         "raw": {"format": "%(message)s"},
     },
-    "filters": {"request_id": {"()": "portal.logs.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "portal.infra.logs.RequestIdFilter"}},
     "handlers": {
         "error": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"],
                   "stream": "ext://sys.stderr"},

@@ -107,8 +107,8 @@ def bulk_seed_members(database_url: str, source_public_id: str, count: int, ids_
     from sqlalchemy import text
 
     from portal import create_app
-    from portal import directory
-    from portal.actors import Actor
+    from portal.core import directory
+    from portal.core.actors import Actor
     from portal.extensions import db
     from portal.models import Member
     from portal.models import SyncSource

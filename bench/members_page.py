@@ -26,8 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, select, text  # noqa: E402
 
-from portal import create_app, directory  # noqa: E402
-from portal.actors import Actor  # noqa: E402
+from portal import create_app  # noqa: E402
+from portal.core import directory
+from portal.core.actors import Actor  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import Department, JobTitle, Member, WorkforceType, member_departments, utcnow  # noqa: E402
 

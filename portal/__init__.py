@@ -9,8 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import sqlite_writes
-from .config import load_config
+from portal.infra import sqlite_writes
+from portal.infra.config import load_config
 from .extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,11 +72,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 sqlite_writes.install(engine, engine.url.database)
             event.listen(engine, "savepoint", _sqlite_savepoint)
 
-    from . import auth, cli, logs, web
+    from portal import cli
+    from portal.views import access, web
+    from portal.infra import logs
     from .views import register_views
     from scim_blueprint import bp as scim_bp
 
-    auth.init_app(app)
+    access.init_app(app)
     web.init_app(app)
     register_views(app)
     app.register_blueprint(scim_bp)

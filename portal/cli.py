@@ -9,9 +9,9 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
-from . import directory, sync
-from .actors import Actor
-from .errors import DomainError
+from portal.core import directory, sync_sources
+from portal.core.actors import Actor
+from portal.core.errors import DomainError
 from .extensions import db
 from .models import DELETION_RULES, MATCH_ATTRIBUTES, PERMISSIONS, PROVIDERS, Organization, SyncSource
 
@@ -78,7 +78,7 @@ def demo() -> None:
 
 def _print_source(source: SyncSource, token: str | None, as_json: bool) -> None:
     """Print a source's id, SCIM base URL and token (shown only now), as text or JSON."""
-    out = {"id": source.public_id, "url": sync.scim_base_url(source), "token": token}
+    out = {"id": source.public_id, "url": sync_sources.scim_base_url(source), "token": token}
     if as_json:
         click.echo(json.dumps(out))
     else:
@@ -87,7 +87,7 @@ def _print_source(source: SyncSource, token: str | None, as_json: bool) -> None:
 
 
 def _source(public_id: str) -> SyncSource:
-    source = sync.source_for_url(public_id)
+    source = sync_sources.source_for_url(public_id)
     if source is None or source.is_deleted:
         fail(f"No sync source with id {public_id}")
     assert source is not None
@@ -118,13 +118,13 @@ def source_add(org_name: str, provider: str, name: str | None, activate: bool, d
     actor = Actor.cli()
     try:
         org = directory.find_organization(org_name)
-        source, token = sync.create_source(org.id, provider, actor, name=name)
-        sync.configure_source(
+        source, token = sync_sources.create_source(org.id, provider, actor, name=name)
+        sync_sources.configure_source(
             org.id, source.id, actor, deletion_rule=deletion_rule,
             match_attributes=list(match_attributes) if match_attributes else None,
             workforce_rules=[_workforce_rule(r) for r in workforce_rules] if workforce_rules else None,
         )
-        sync.set_active(org.id, source.id, activate, actor)
+        sync_sources.set_active(org.id, source.id, activate, actor)
     except DomainError as exc:
         fail(exc.message)
     db.session.commit()
@@ -138,7 +138,7 @@ def source_refresh_token(source_id: str, as_json: bool) -> None:
     """Issue a new token for the source; the old one stops working at once."""
     source = _source(source_id)
     try:
-        token = sync.refresh_token(source.org_id, source.id, Actor.cli())
+        token = sync_sources.refresh_token(source.org_id, source.id, Actor.cli())
     except DomainError as exc:
         fail(exc.message)
     db.session.commit()
@@ -162,7 +162,7 @@ def source_deactivate(source_id: str) -> None:
 def _set_active(source_id: str, active: bool) -> None:
     source = _source(source_id)
     try:
-        sync.set_active(source.org_id, source.id, active, Actor.cli())
+        sync_sources.set_active(source.org_id, source.id, active, Actor.cli())
     except DomainError as exc:
         fail(exc.message)
     db.session.commit()

@@ -20,10 +20,10 @@ from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, default_exceptions
 
-from portal import notify, sync, synclog
-from portal.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, PreconditionFailed
+from portal.core import notifications, sync_sources, sync_log
+from portal.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, PreconditionFailed
 from portal.extensions import db, limiter
-from portal.sync import AuthFailure
+from portal.core.sync_sources import AuthFailure
 
 from . import bp
 from .errors import SCIM_MEDIA_TYPE, ScimError, scim_error
@@ -76,9 +76,9 @@ limiter.shared_limit(lambda: current_app.config["SCIM_AUTH_FAILURE_LIMIT"], scop
                      deduct_when=_refused_token, on_breach=_on_breach)(bp)
 
 
-def request_info() -> synclog.RequestInfo:
+def request_info() -> sync_log.RequestInfo:
     """What the sync log keeps about this request (the body parsed by the view, when there is one)."""
-    return synclog.RequestInfo(
+    return sync_log.RequestInfo(
         request_id=g.get("request_id"),
         method=request.method,
         path=request.path,
@@ -93,17 +93,17 @@ def authenticate() -> Response | None:
     g.scim_started = time.perf_counter()
     public_id = (request.view_args or {}).get("source_id", "")
     try:
-        source = sync.authenticate(public_id, request.headers.get("Authorization"))
+        source = sync_sources.authenticate(public_id, request.headers.get("Authorization"))
     except AuthFailure as exc:
         assert exc.source is not None
-        sync.notify_auth_failure(exc.source, exc.reason, _AUTH_DETAILS[exc.reason])
-        sync.note_request(exc.source.id, 401, _AUTH_DETAILS[exc.reason])
+        sync_sources.notify_auth_failure(exc.source, exc.reason, _AUTH_DETAILS[exc.reason])
+        sync_sources.note_request(exc.source.id, 401, _AUTH_DETAILS[exc.reason])
         db.session.commit()
         return scim_error(401, _AUTH_DETAILS[exc.reason], headers={"WWW-Authenticate": 'Bearer realm="SCIM"'})
     except Forbidden as exc:
-        source = sync.source_for_url(public_id)
+        source = sync_sources.source_for_url(public_id)
         if source is not None:
-            sync.note_request(source.id, 403, exc.message)
+            sync_sources.note_request(source.id, 403, exc.message)
             db.session.commit()
         return scim_error(403, exc.message)
     g.source = source
@@ -166,13 +166,13 @@ def finish(response: Response) -> Response:
             detail, scim_type = _failure_detail(response)
             db.session.rollback()
             object_type, object_id, object_name = g.get("scim_object", (None, None, None))
-            synclog.record(ids[0], ids[1], request_info(), operation=g.get("scim_operation", "request"),
+            sync_log.record(ids[0], ids[1], request_info(), operation=g.get("scim_operation", "request"),
                            result="failure", status_code=response.status_code, object_type=object_type,
                            object_id=object_id, object_name=object_name, scim_type=scim_type, error_detail=detail)
             if request.method != "GET" or response.status_code >= 500:
                 # A refused write is a sync failure the chosen administrators hear about (folded per hour).
-                notify.sync_failure(sync.load_source(g.source), scim_type or f"HTTP {response.status_code}", detail)
-        sync.note_request(ids[0], response.status_code, detail)
+                notifications.sync_failure(sync_sources.load_source(g.source), scim_type or f"HTTP {response.status_code}", detail)
+        sync_sources.note_request(ids[0], response.status_code, detail)
         if db.session().in_transaction():
             db.session.commit()
     except Exception:  # the answer stands even when its bookkeeping fails

@@ -15,9 +15,9 @@ from typing import Any, Callable
 from flask import Response, g, request
 from sqlalchemy import ColumnElement, func, select, true
 
-from portal import member_records
+from portal.core import members
 from portal.extensions import db
-from portal.member_records import MemberRecord
+from portal.core.members import MemberRecord
 from portal.models import Member, UserGroup
 
 from . import bp, filters, resources
@@ -145,7 +145,7 @@ def _load_groups(conditions: tuple[ColumnElement[bool], ...], order: list[Any], 
 
 def _load_users(conditions: tuple[ColumnElement[bool], ...], order: list[Any], offset: int, limit: int,
                 query: Query) -> list[MemberRecord]:
-    return member_records.fetch(member_records.select_records(*conditions).order_by(*order).offset(offset).limit(limit))
+    return members.fetch(members.select_records(*conditions).order_by(*order).offset(offset).limit(limit))
 
 
 def _render_group(group: UserGroup, base_url: str, query: Query) -> dict[str, Any]:
@@ -232,7 +232,7 @@ def list_response(kinds: tuple[ResourceKind, ...], query: Query) -> dict[str, An
         user_name = _user_name_lookup(query)
         if user_name is not None:
             # The same answer as the general path (userName is unique), from one prepared statement.
-            rows = member_records.by_user_name(g.source.org_id, g.source.id, user_name)
+            rows = members.by_user_name(g.source.org_id, g.source.id, user_name)
             return _list(len(rows), query, _render(USERS, rows, query, resources.resource_base_url()))
     conditions: list[tuple[ResourceKind, ColumnElement[bool]]] = []
     errors: list[filters.InvalidFilter] = []

@@ -11,7 +11,7 @@ discovery endpoints:
   source sees. A source sees only the members and groups it manages (data source
   = this source): a member unlinked by the "Suspend member" deletion rule, or
   made by hand, answers 404 to it; suspended members it manages stay visible.
-- Members are read as ``portal.member_records.MemberRecord`` (their departments
+- Members are read as ``portal.core.members.MemberRecord`` (their departments
   and groups with them); ``GROUP_LOAD_OPTIONS`` are the loader options a group
   query needs so that rendering a page of groups costs no query per row.
 - ``USER_ATTRIBUTES``, ``ENTERPRISE_ATTRIBUTES``, ``GROUP_ATTRIBUTES`` describe
@@ -30,9 +30,9 @@ from flask import current_app, g, request
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import selectinload
 
-from portal.member_records import MemberRecord
+from portal.core.members import MemberRecord
 from portal.models import Member, UserGroup
-from portal.sync import Source
+from portal.core.sync_sources import Source
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

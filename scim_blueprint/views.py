@@ -1,6 +1,6 @@
 """SCIM write endpoints and single-resource reads: /Users and /Groups (RFC 7644 §3.3, §3.4.1, §3.5, §3.6).
 
-Each view parses and maps the request, calls one ``portal.provisioning``
+Each view parses and maps the request, calls one ``portal.core.provisioning``
 operation (which writes the sync log row), renders the resource, then commits
 once. Lists, searches and discovery live in ``query.py`` and ``discovery.py``.
 """
@@ -13,11 +13,11 @@ from flask import Response, g, request
 from sqlalchemy import update
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal import provisioning
+from portal.core import provisioning
 from portal.extensions import db
-from portal.member_records import MemberRecord
+from portal.core.members import MemberRecord
 from portal.models import Member, UserGroup
-from portal.provisioning import GroupChange
+from portal.core.provisioning import GroupChange
 
 from . import bp, mapping, patch, resources, schemas
 from .auth import request_info

@@ -11,8 +11,8 @@ import urllib.request
 from datetime import datetime
 from typing import Any
 
-from portal import directory, sync
-from portal.actors import Actor
+from portal.core import directory, sync_sources
+from portal.core.actors import Actor
 from portal.extensions import db
 from portal.models import Member, SyncLog, SyncSource, utcnow
 
@@ -21,9 +21,9 @@ def make_source_with_token(app: Any, org_id: int, name: str = "JumpCloud", provi
                            notified_admin_ids: list[int] | None = None) -> tuple[int, str, str]:
     """An active sync source of the organization; returns its id, its SCIM id (public_id) and its token."""
     with app.app_context():
-        source, token = sync.create_source(org_id, provider, Actor.cli(), name=name)
+        source, token = sync_sources.create_source(org_id, provider, Actor.cli(), name=name)
         source.notified_admin_ids = list(notified_admin_ids or [])
-        sync.set_active(org_id, source.id, True, Actor.cli())
+        sync_sources.set_active(org_id, source.id, True, Actor.cli())
         db.session.commit()
         return source.id, source.public_id, token
 

@@ -22,8 +22,8 @@ class OrgData:
 def make_org(app: Any, name: str = "Acme", email: str = "owner@acme.test",
              password: str = "correct horse battery staple") -> OrgData:
     """Create an organization with its primary administrator and commit."""
-    from portal import directory
-    from portal.actors import Actor
+    from portal.core import directory
+    from portal.core.actors import Actor
 
     with app.app_context():
         org = directory.create_organization(name, email, password, Actor.cli())
@@ -37,8 +37,8 @@ def make_org(app: Any, name: str = "Acme", email: str = "owner@acme.test",
 def make_admin(app: Any, org: OrgData, email: str, permissions: set[str],
                password: str = "another long password") -> int:
     """Create a non-primary administrator with ``permissions`` and commit; return its id."""
-    from portal import directory
-    from portal.actors import Actor
+    from portal.core import directory
+    from portal.core.actors import Actor
     from portal.models import Organization
 
     with app.app_context():

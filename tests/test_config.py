@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from portal import create_app
-from portal.config import ConfigError, load_config
+from portal.infra.config import ConfigError, load_config
 
 
 def test_production_refuses_to_start_without_secret_key(monkeypatch, tmp_path):

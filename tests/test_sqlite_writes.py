@@ -1,4 +1,4 @@
-"""SQLite writers queue on <database>.write-lock (portal.sqlite_writes): held from the first write to COMMIT or ROLLBACK.
+"""SQLite writers queue on <database>.write-lock (portal.infra.sqlite_writes): held from the first write to COMMIT or ROLLBACK.
 
 The lock is checked the way another gunicorn worker meets it: through a second
 open file description of the lock file, with a non-blocking ``flock``.
@@ -105,7 +105,7 @@ def test_a_thread_checkpoints_the_log_outside_any_request(app: Any, org: Any, lo
     """No COMMIT copies the log back itself (wal_autocheckpoint=0); the process's checkpoint thread does."""
     import threading
 
-    from portal import sqlite_writes
+    from portal.infra import sqlite_writes
 
     database = lock_path.removesuffix(".write-lock")
     with app.app_context():
@@ -151,7 +151,7 @@ def _commits_behind_a_reader(org: Any, database: str, count: int) -> sqlite3.Con
 
 def _checkpoint_once(lock_path: str) -> float:
     """Run the checkpoint thread's step once, here; returns the seconds it took."""
-    from portal import sqlite_writes
+    from portal.infra import sqlite_writes
 
     database = lock_path.removesuffix(".write-lock")
     queue = sqlite_writes._QUEUES[os.path.abspath(database)]
@@ -174,7 +174,7 @@ def test_a_log_kept_busy_by_a_reader_starts_again_from_its_beginning(
     RESTART that follows waits for it (here it ends after 0.3 s), so the next
     write starts the log again and it holds a few frames instead of all of them.
     """
-    from portal import sqlite_writes
+    from portal.infra import sqlite_writes
 
     monkeypatch.setattr(sqlite_writes, "WAL_RESTART_BYTES", 0)
     monkeypatch.setattr(sqlite_writes, "RESTART_WAIT", 10.0)
@@ -196,7 +196,7 @@ def test_a_log_kept_busy_by_a_reader_starts_again_from_its_beginning(
 
 def test_a_long_reader_makes_the_restart_give_up_instead_of_holding_the_writers(
         app: Any, org: Any, lock_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from portal import sqlite_writes
+    from portal.infra import sqlite_writes
 
     monkeypatch.setattr(sqlite_writes, "WAL_RESTART_BYTES", 0)
     database = lock_path.removesuffix(".write-lock")

@@ -1,4 +1,4 @@
-"""portal.sync for the console: deleting a source, members per source, connection state, rule errors (seed 1.1, 2)."""
+"""portal.core.sync_sources for the console: deleting a source, members per source, connection state, rule errors (seed 1.1, 2)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from portal import sync
-from portal.actors import Actor
-from portal.errors import NotFound
+from portal.core import sync_sources
+from portal.core.actors import Actor
+from portal.core.errors import NotFound
 from portal.extensions import db
 from portal.models import AdminLog, Member, SyncSource, WorkforceType, utcnow
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.both_databases
 
 
 def _source(org_id: int, provider: str = "jumpcloud") -> tuple[SyncSource, str]:
-    source, token = sync.create_source(org_id, provider, Actor.cli())
+    source, token = sync_sources.create_source(org_id, provider, Actor.cli())
     db.session.commit()
     return source, token
 
@@ -25,19 +25,19 @@ def _source(org_id: int, provider: str = "jumpcloud") -> tuple[SyncSource, str]:
 def test_delete_source_kills_the_token_keeps_members_and_logs_seed_2(app: Any, org: Any) -> None:
     with app.app_context():
         source, token = _source(org.id)
-        sync.set_active(org.id, source.id, True, Actor.cli())
+        sync_sources.set_active(org.id, source.id, True, Actor.cli())
         db.session.add(Member(org_id=org.id, external_id="ann@acme.test", email="ann@acme.test", name="Ann",
                               source_id=source.id))
         db.session.commit()
-        sync.delete_source(org.id, source.id, Actor.cli())
+        sync_sources.delete_source(org.id, source.id, Actor.cli())
         db.session.commit()
         row = db.session.get(SyncSource, source.id)
         assert row.deleted_at is not None and row.token_hash is None and row.status == "inactive"
         with pytest.raises(NotFound):
-            sync.authenticate(row.public_id, f"Bearer {token}")
+            sync_sources.authenticate(row.public_id, f"Bearer {token}")
         with pytest.raises(NotFound):
-            sync.get_source(org.id, source.id)
-        assert sync.list_sources(org.id) == []
+            sync_sources.get_source(org.id, source.id)
+        assert sync_sources.list_sources(org.id) == []
         member = db.session.scalar(select(Member))
         assert member.source_id == source.id and member.name == "Ann"
         entry = db.session.scalar(select(AdminLog).where(AdminLog.event_type == "Delete sync source"))
@@ -54,8 +54,8 @@ def test_members_synced_counts_per_source_in_one_query(app: Any, org: Any) -> No
                                   name=f"U{n}", source_id=source.id))
         db.session.add(Member(org_id=org.id, external_id="hand@acme.test", email="hand@acme.test", name="Hand"))
         db.session.commit()
-        assert sync.members_synced(org.id, [first.id, second.id, third.id]) == {first.id: 2, second.id: 1}
-        assert sync.members_synced(org.id, []) == {}
+        assert sync_sources.members_synced(org.id, [first.id, second.id, third.id]) == {first.id: 2, second.id: 1}
+        assert sync_sources.members_synced(org.id, []) == {}
 
 
 @pytest.mark.parametrize("status, state", [(None, "waiting"), (200, "connected"), (201, "connected"),
@@ -63,23 +63,23 @@ def test_members_synced_counts_per_source_in_one_query(app: Any, org: Any) -> No
                                            (500, "failing")])
 def test_connection_state_follows_the_last_request(status: int | None, state: str) -> None:
     source = SyncSource(last_request_at=utcnow() if status else None, last_status=status)
-    assert sync.connection_state(source) == state
+    assert sync_sources.connection_state(source) == state
 
 
 def test_token_days_left_counts_whole_days_and_none_without_token() -> None:
     now = utcnow()
     source = SyncSource(token_hash="x", token_expires_at=now + timedelta(days=14, hours=2))
-    assert sync.token_days_left(source, now) == 14
+    assert sync_sources.token_days_left(source, now) == 14
     source.token_expires_at = now - timedelta(hours=1)
-    assert sync.token_days_left(source, now) == -1
+    assert sync_sources.token_days_left(source, now) == -1
     source.token_hash = None
-    assert sync.token_days_left(source, now) is None
+    assert sync_sources.token_days_left(source, now) is None
 
 
 def test_workforce_rule_errors_name_each_row_seed_1_1_step_4(app: Any, org: Any) -> None:
     with app.app_context():
         intern = db.session.scalar(select(WorkforceType.id).where(WorkforceType.name == "intern"))
-        errors = sync.workforce_rule_errors(org.id, [
+        errors = sync_sources.workforce_rule_errors(org.id, [
             {"value": "Regular", "workforce_type_id": intern},
             {"value": "", "workforce_type_id": None},
             {"value": "regular", "workforce_type_id": intern},
@@ -90,5 +90,5 @@ def test_workforce_rule_errors_name_each_row_seed_1_1_step_4(app: Any, org: Any)
                                "workforce_rules.4.value"}
         assert "two rules" in errors["workforce_rules.2.value"]
         many = [{"value": f"v{i}", "workforce_type_id": intern} for i in range(16)]
-        assert list(sync.workforce_rule_errors(org.id, many)) == ["workforce_rules"]
-        assert sync.workforce_rule_errors(org.id, many[:15]) == {}
+        assert list(sync_sources.workforce_rule_errors(org.id, many)) == ["workforce_rules"]
+        assert sync_sources.workforce_rule_errors(org.id, many[:15]) == {}

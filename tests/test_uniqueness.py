@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from portal import directory
-from portal.actors import Actor
-from portal.errors import Conflict
+from portal.core import directory
+from portal.core.actors import Actor
+from portal.core.errors import Conflict
 from portal.extensions import db
 from portal.models import Admin, Department, JobTitle, Member, UserGroup
 

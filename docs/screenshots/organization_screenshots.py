@@ -18,8 +18,9 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from portal import create_app, directory, sync  # noqa: E402
-from portal.actors import Actor  # noqa: E402
+from portal import create_app  # noqa: E402
+from portal.core import directory, sync_sources
+from portal.core.actors import Actor  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import Member, SyncLog, WorkforceType  # noqa: E402
 
@@ -44,8 +45,8 @@ def seed(app) -> None:
         org = directory.create_organization("Northwind Labs", "admin@northwind.test", PASSWORD, Actor.cli())
         db.session.flush()
         admin_actor = Actor.cli()
-        source, _token = sync.create_source(org.id, "jumpcloud", admin_actor, name="JumpCloud")
-        sync.set_active(org.id, source.id, True, admin_actor)
+        source, _token = sync_sources.create_source(org.id, "jumpcloud", admin_actor, name="JumpCloud")
+        sync_sources.set_active(org.id, source.id, True, admin_actor)
         actor = Actor.for_source(source)
         regular = db.session.scalar(select(WorkforceType).where(WorkforceType.org_id == org.id,
                                                                 WorkforceType.name == "regular employee"))

@@ -6,10 +6,10 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from flask_login import current_user, login_required, login_user
 
-from .. import admins
-from ..errors import DomainError
+from portal.core import administrators
+from portal.core.errors import DomainError
 from ..extensions import db, limiter
-from ..web import current_actor, render
+from portal.views.web import current_actor, render
 
 bp = Blueprint("account", __name__)
 
@@ -35,7 +35,7 @@ def index() -> Any:
     if request.method == "POST":
         form = request.form
         try:
-            admins.change_own_password(admin, form.get("current_password", ""), form.get("new_password", ""),
+            administrators.change_own_password(admin, form.get("current_password", ""), form.get("new_password", ""),
                                        form.get("confirm_password", ""), current_actor())
         except DomainError as exc:
             db.session.rollback()
@@ -46,7 +46,7 @@ def index() -> Any:
             login_user(admin)
             changed = True
     return render("account/index.html", "account/_password_form.html", status=422 if errors else 200,
-                  admin=admin, permission_labels=admins.permission_labels(admin), errors=errors, changed=changed)
+                  admin=admin, permission_labels=administrators.permission_labels(admin), errors=errors, changed=changed)
 
 
 @bp.route("/set-password/<token>", methods=["GET", "POST"])
@@ -54,10 +54,10 @@ def set_password(token: str) -> Any:
     """The page a set-password link opens: choose a password, once, before the link expires."""
     errors: dict[str, str] = {}
     done = False
-    valid = admins.valid_token(token) is not None
+    valid = administrators.valid_token(token) is not None
     if request.method == "POST" and valid:
         try:
-            admins.set_password_with_token(token, request.form.get("new_password", ""),
+            administrators.set_password_with_token(token, request.form.get("new_password", ""),
                                            request.form.get("confirm_password", ""), request.remote_addr)
         except DomainError as exc:
             db.session.rollback()

@@ -11,11 +11,11 @@ from flask import Blueprint, abort, request, url_for
 from flask_login import current_user
 from sqlalchemy import Select
 
-from .. import audit, synclog_query
-from ..auth import require
-from ..errors import NotFound
+from portal.core import admin_log, sync_log_query
+from portal.views.access import require
+from portal.core.errors import NotFound
 from ..models import Admin, AdminLog
-from ..web import render
+from portal.views.web import render
 from . import log_tools
 
 bp = Blueprint("admin_log", __name__, url_prefix="/compliance/audit-log")
@@ -31,9 +31,9 @@ CSV_HEADER = ["Time (UTC)", "Category", "Event type", "Administrator", "IP addre
 def _filters(admins: list[Admin]) -> tuple[Select[tuple[AdminLog]] | None, dict[str, Any]]:
     """The filtered query (None when the time range is refused) and what the filter form shows."""
     args = request.args
-    grouped = audit.event_types_by_category()
+    grouped = admin_log.event_types_by_category()
     categories = [c for c in args.getlist("category") if c in grouped]
-    event_types = [e for e in args.getlist("event_type") if e in audit.EVENT_TYPES]
+    event_types = [e for e in args.getlist("event_type") if e in admin_log.EVENT_TYPES]
     chosen = list(dict.fromkeys(event_types + [e for c in categories for e in grouped[c]]))
     admin_ids = {str(a.id) for a in admins}
     admin_id = args.get("admin", "") if args.get("admin", "") in admin_ids else ""
@@ -44,7 +44,7 @@ def _filters(admins: list[Admin]) -> tuple[Select[tuple[AdminLog]] | None, dict[
     if window.errors:
         return None, form
     assert window.start is not None and window.end is not None
-    stmt = audit.query(current_user.org_id, start=window.start, end=window.end, event_types=chosen or None,
+    stmt = admin_log.query(current_user.org_id, start=window.start, end=window.end, event_types=chosen or None,
                        admin_id=int(admin_id) if admin_id else None, search=search or None)
     return stmt, form
 
@@ -53,7 +53,7 @@ def _filters(admins: list[Admin]) -> tuple[Select[tuple[AdminLog]] | None, dict[
 @require("admin_log")
 def index() -> Any:
     """The Admin log with its filters; htmx gets the filters and results panel only."""
-    admins = audit.administrators(current_user.org_id)
+    admins = admin_log.administrators(current_user.org_id)
     stmt, form = _filters(admins)
     window = form["window"]
     # Links carry the range actually queried, so a page or an export repeats this exact query.
@@ -72,16 +72,16 @@ def index() -> Any:
 def detail(entry_id: int) -> Any:
     """One entry: who, when, from which IP, and the field-by-field change."""
     try:
-        entry = audit.get_entry(current_user.org_id, entry_id)
+        entry = admin_log.get_entry(current_user.org_id, entry_id)
     except NotFound:
         abort(404)
     return render("admin_log/detail.html", "admin_log/_drawer.html", entry=entry,
-                  changes=synclog_query.labelled(entry.changes))
+                  changes=sync_log_query.labelled(entry.changes))
 
 
 def _changes_text(changes: dict[str, Any]) -> str:
-    return "; ".join(f"{name}: {synclog_query.shown_value(pair[0])} -> {synclog_query.shown_value(pair[1])}"
-                     for name, pair in synclog_query.labelled(changes).items())
+    return "; ".join(f"{name}: {sync_log_query.shown_value(pair[0])} -> {sync_log_query.shown_value(pair[1])}"
+                     for name, pair in sync_log_query.labelled(changes).items())
 
 
 def _csv_rows(entries: Iterator[AdminLog]) -> Iterator[list[Any]]:
@@ -94,7 +94,7 @@ def _csv_rows(entries: Iterator[AdminLog]) -> Iterator[list[Any]]:
 @require("admin_log")
 def export() -> Any:
     """The filtered entries as a CSV file, streamed; the same 180-day limit as the page."""
-    stmt, form = _filters(audit.administrators(current_user.org_id))
+    stmt, form = _filters(admin_log.administrators(current_user.org_id))
     if stmt is None:
         abort(400)
     return log_tools.csv_response("admin-log.csv", CSV_HEADER, _csv_rows(log_tools.stream(stmt)))

@@ -6,12 +6,12 @@ from typing import Any, Callable
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from .. import admins
-from ..auth import require
-from ..errors import DomainError, Forbidden, NotFound
+from portal.core import administrators
+from portal.views.access import require
+from portal.core.errors import DomainError, Forbidden, NotFound
 from ..extensions import db
 from ..models import PERMISSION_LABELS, PERMISSIONS, Admin
-from ..web import current_actor, render, wants_fragment
+from portal.views.web import current_actor, render, wants_fragment
 from .account import form_errors
 
 bp = Blueprint("administrators", __name__, url_prefix="/settings/administrators")
@@ -28,12 +28,12 @@ PERMISSION_HELP = {
 
 def _context(**extra: Any) -> dict[str, Any]:
     return {"permissions": [(p, PERMISSION_LABELS[p], PERMISSION_HELP[p]) for p in PERMISSIONS],
-            "permission_labels": admins.permission_labels, **extra}
+            "permission_labels": administrators.permission_labels, **extra}
 
 
 def _org_admin(admin_id: int) -> Admin:
     try:
-        return admins.get_admin(current_user.org_id, admin_id)
+        return administrators.get_admin(current_user.org_id, admin_id)
     except NotFound:
         abort(404)
 
@@ -46,9 +46,9 @@ def _link_url(token: str) -> str:
     return url_for("account.set_password", token=token, _external=True)
 
 
-def _credentials(creds: admins.Credentials, action: str) -> Any:
+def _credentials(creds: administrators.Credentials, action: str) -> Any:
     """The one page that ever shows an initial password, or says where the set-password link went."""
-    emailed = admins.send_set_password_link(creds.admin, _link_url(creds.token)) if creds.token else False
+    emailed = administrators.send_set_password_link(creds.admin, _link_url(creds.token)) if creds.token else False
     db.session.commit()
     return render("administrators/credentials.html", "administrators/_credentials.html",
                   **_context(admin=creds.admin, password=creds.password, emailed=emailed, action=action))
@@ -59,7 +59,7 @@ def _credentials(creds: admins.Credentials, action: str) -> Any:
 def index() -> Any:
     """The administrators of the organization with their role, permissions, status and last sign-in."""
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    rows, total = admins.list_admins(current_user.org_id, page=page, per_page=PER_PAGE)
+    rows, total = administrators.list_admins(current_user.org_id, page=page, per_page=PER_PAGE)
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     return render("administrators/index.html", "administrators/_table.html",
                   **_context(rows=rows, total=total, page_number=page, pages=pages,
@@ -77,7 +77,7 @@ def add() -> Any:
                   "permissions": request.form.getlist("permissions"),
                   "delivery": request.form.get("delivery", "password")}
         try:
-            creds = admins.add_administrator(current_user.org_id, current_actor(), **values)
+            creds = administrators.add_administrator(current_user.org_id, current_actor(), **values)
         except DomainError as exc:
             db.session.rollback()
             errors = form_errors(exc)
@@ -118,7 +118,7 @@ def _change(admin_id: int, change: Callable[[Admin], Any], notice: str) -> Any:
 @require(primary=True)
 def edit_permissions(admin_id: int) -> Any:
     """Save permissions; they take effect at the administrator's next request."""
-    return _change(admin_id, lambda a: admins.edit_permissions(a.org_id, a.id, request.form.getlist("permissions"),
+    return _change(admin_id, lambda a: administrators.edit_permissions(a.org_id, a.id, request.form.getlist("permissions"),
                                                                current_actor()),
                    "Permissions saved. They apply from the administrator's next page load.")
 
@@ -127,7 +127,7 @@ def edit_permissions(admin_id: int) -> Any:
 @require(primary=True)
 def deactivate(admin_id: int) -> Any:
     """Deactivate administrator: no more sign-in, open sessions end at their next request."""
-    return _change(admin_id, lambda a: admins.set_active(a.org_id, a.id, False, current_actor()),
+    return _change(admin_id, lambda a: administrators.set_active(a.org_id, a.id, False, current_actor()),
                    "Administrator deactivated. Their open sessions have ended.")
 
 
@@ -135,7 +135,7 @@ def deactivate(admin_id: int) -> Any:
 @require(primary=True)
 def reactivate(admin_id: int) -> Any:
     """Reactivate administrator: they can sign in again with their password."""
-    return _change(admin_id, lambda a: admins.set_active(a.org_id, a.id, True, current_actor()),
+    return _change(admin_id, lambda a: administrators.set_active(a.org_id, a.id, True, current_actor()),
                    "Administrator reactivated.")
 
 
@@ -145,7 +145,7 @@ def reset_password(admin_id: int) -> Any:
     """Reset password: a new initial password shown once, or a set-password link."""
     admin = _org_admin(admin_id)
     try:
-        creds = admins.reset_password(admin.org_id, admin.id, current_actor(),
+        creds = administrators.reset_password(admin.org_id, admin.id, current_actor(),
                                       delivery=request.form.get("delivery", "password"))
     except DomainError as exc:
         db.session.rollback()
@@ -161,7 +161,7 @@ def transfer() -> Any:
     chosen = request.form.get("admin_id", request.args.get("admin_id", ""))
     if request.method == "POST":
         try:
-            new = admins.transfer_primary(current_user.org_id, chosen, current_actor(),
+            new = administrators.transfer_primary(current_user.org_id, chosen, current_actor(),
                                           password=request.form.get("password", ""))
         except Forbidden:
             abort(403)
@@ -181,6 +181,6 @@ def transfer() -> Any:
     return render("administrators/transfer.html", "administrators/_transfer_form.html",
                   status=422 if errors else 200,
                   **_context(candidates=[(a.id, f"{a.display_name} ({a.email})")
-                                         for a in admins.transfer_candidates(current_user.org_id)],
+                                         for a in administrators.transfer_candidates(current_user.org_id)],
                              chosen=chosen,
                              errors=errors))

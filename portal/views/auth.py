@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user, login_user, logout_user
 
-from .. import accounts
+from portal.core import accounts
 from ..extensions import db, limiter
-from ..web import render
+from portal.views.web import render
 
 bp = Blueprint("auth", __name__)
 

@@ -13,12 +13,12 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, request, se
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from .. import directory, notify, sync
-from ..auth import require
-from ..errors import DomainError, NotFound
+from portal.core import directory, notifications, sync_sources
+from portal.views.access import require
+from portal.core.errors import DomainError, NotFound
 from ..extensions import db
 from ..models import MATCH_ATTRIBUTES, MAX_WORKFORCE_RULES, PROVIDER_LABELS, PROVIDERS, SyncSource
-from ..web import current_actor, render, wants_fragment
+from portal.views.web import current_actor, render, wants_fragment
 
 bp = Blueprint("directory_sync", __name__, url_prefix="/settings/directory-sync")
 
@@ -33,7 +33,7 @@ _WIZARD_KEY = "sync_wizard"
 
 def _source(source_id: int) -> SyncSource:
     try:
-        return sync.get_source(current_user.org_id, source_id)
+        return sync_sources.get_source(current_user.org_id, source_id)
     except NotFound:
         abort(404)
 
@@ -65,11 +65,11 @@ def _take_token(source: SyncSource) -> str | None:
 
 def _card_context(sources: list[SyncSource]) -> dict[str, Any]:
     return {
-        "counts": sync.members_synced(current_user.org_id, [s.id for s in sources]),
+        "counts": sync_sources.members_synced(current_user.org_id, [s.id for s in sources]),
         "scim_base_url": scim_base_url,
-        "connection_state": sync.connection_state,
-        "token_days_left": sync.token_days_left,
-        "warning_days": sync.TOKEN_WARNING_DAYS,
+        "connection_state": sync_sources.connection_state,
+        "token_days_left": sync_sources.token_days_left,
+        "warning_days": sync_sources.TOKEN_WARNING_DAYS,
     }
 
 
@@ -127,7 +127,7 @@ def _step_errors(step: int, state: dict[str, Any]) -> dict[str, str]:
     if step == 2:
         # A row left entirely blank is not a rule.
         state["rules"] = [r for r in state["rules"] if r["value"] or r["workforce_type_id"]]
-        return sync.workforce_rule_errors(current_user.org_id, state["rules"])
+        return sync_sources.workforce_rule_errors(current_user.org_id, state["rules"])
     if step == 3 and not state["name"]:
         return {"name": "Enter a name for this sync source."}
     return {}
@@ -145,8 +145,8 @@ def _render_wizard(source: SyncSource, step: int, state: dict[str, Any], *, erro
         token=_take_token(source) if step == 1 else None,
         scim_url=scim_base_url(source), workforce_types=workforce_types,
         type_names={t.id: t.name for t in workforce_types},
-        sync_admins=notify.sync_admins(org_id), max_rules=MAX_WORKFORCE_RULES,
-        deletion_rules=sync.DELETION_RULE_LABELS, match_labels=sync.MATCH_ATTRIBUTE_LABELS,
+        sync_admins=notifications.sync_admins(org_id), max_rules=MAX_WORKFORCE_RULES,
+        deletion_rules=sync_sources.DELETION_RULE_LABELS, match_labels=sync_sources.MATCH_ATTRIBUTE_LABELS,
         title="Edit sync source" if source.status != "draft" else "Add sync source",
     )
 
@@ -179,7 +179,7 @@ def _goto_step(source: SyncSource, step: int, state: dict[str, Any]) -> Response
 @require("org_data_sync")
 def index() -> Any:
     """The Sync App cards, or an empty state explaining sync sources."""
-    sources = sync.list_sources(current_user.org_id)
+    sources = sync_sources.list_sources(current_user.org_id)
     return render("directory_sync/index.html", sources=sources, title="Directory Sync", **_card_context(sources))
 
 
@@ -200,7 +200,7 @@ def _providers_panel(error: str | None = None) -> Any:
 def create() -> Any:
     """Create the draft source (token issued, SCIM still denied) and open step 1 of the wizard."""
     try:
-        source, token = sync.create_source(current_user.org_id, request.form.get("provider", ""), current_actor())
+        source, token = sync_sources.create_source(current_user.org_id, request.form.get("provider", ""), current_actor())
     except DomainError as exc:
         return _providers_panel(exc.message)
     db.session.commit()
@@ -257,13 +257,13 @@ def _save(source: SyncSource, state: dict[str, Any], *, activate: bool) -> Respo
     """Preview's Save (a draft becomes inactive) or Save and Activate."""
     actor = current_actor()
     try:
-        sync.configure_source(
+        sync_sources.configure_source(
             current_user.org_id, source.id, actor, name=state["name"], workforce_rules=state["rules"],
             deletion_rule=state["deletion_rule"], notified_admin_ids=state["notified_admin_ids"],
             match_attributes=state["match_attributes"],
         )
         if activate or source.status == "draft":
-            sync.set_active(current_user.org_id, source.id, activate, actor)
+            sync_sources.set_active(current_user.org_id, source.id, activate, actor)
     except DomainError as exc:
         db.session.rollback()
         field = exc.field or ""
@@ -294,8 +294,8 @@ def _detail_page(source: SyncSource) -> Response:
     return render(
         "directory_sync/detail.html", source=source, title=source.name, token=_take_token(source),
         type_names={t.id: t.name for t in workforce_types},
-        admin_emails={a.id: a.display_name for a in notify.sync_admins(current_user.org_id)},
-        deletion_rules=sync.DELETION_RULE_LABELS, match_labels=sync.MATCH_ATTRIBUTE_LABELS,
+        admin_emails={a.id: a.display_name for a in notifications.sync_admins(current_user.org_id)},
+        deletion_rules=sync_sources.DELETION_RULE_LABELS, match_labels=sync_sources.MATCH_ATTRIBUTE_LABELS,
         **_card_context([source]),
     )
 
@@ -305,13 +305,13 @@ def _detail_page(source: SyncSource) -> Response:
 def connection(source_id: int) -> Any:
     """The connection badge alone, polled by the card until the source is connected."""
     try:
-        source = sync.get_source(current_user.org_id, source_id, include_deleted=True)
+        source = sync_sources.get_source(current_user.org_id, source_id, include_deleted=True)
     except NotFound:
         abort(404)
     if source.is_deleted:
         # 286 tells htmx to stop polling: the source was deleted in another window.
         return current_app.response_class("", 286)
-    return render("directory_sync/_connection.html", source=source, state=sync.connection_state(source))
+    return render("directory_sync/_connection.html", source=source, state=sync_sources.connection_state(source))
 
 
 def _after_change(source: SyncSource) -> Response:
@@ -328,7 +328,7 @@ def _after_change(source: SyncSource) -> Response:
 def activate(source_id: int) -> Any:
     """Activate: SCIM requests are accepted from now on."""
     source = _source(source_id)
-    return _after_change(sync.set_active(current_user.org_id, source.id, True, current_actor()))
+    return _after_change(sync_sources.set_active(current_user.org_id, source.id, True, current_actor()))
 
 
 @bp.route("/<int:source_id>/deactivate", methods=["POST"])
@@ -336,7 +336,7 @@ def activate(source_id: int) -> Any:
 def deactivate(source_id: int) -> Any:
     """Deactivate: every SCIM request is denied until activated again."""
     source = _source(source_id)
-    return _after_change(sync.set_active(current_user.org_id, source.id, False, current_actor()))
+    return _after_change(sync_sources.set_active(current_user.org_id, source.id, False, current_actor()))
 
 
 @bp.route("/<int:source_id>/delete", methods=["POST"])
@@ -344,7 +344,7 @@ def deactivate(source_id: int) -> Any:
 def delete(source_id: int) -> Any:
     """Delete for good; members already synced keep their data."""
     source = _source(source_id)
-    sync.delete_source(current_user.org_id, source.id, current_actor())
+    sync_sources.delete_source(current_user.org_id, source.id, current_actor())
     db.session.commit()
     _drop_state(source)
     flash(f"{source.name} was deleted. Its token no longer works; synced members were kept.", "success")
@@ -356,7 +356,7 @@ def delete(source_id: int) -> Any:
 def refresh(source_id: int) -> Any:
     """Refresh token: the old token dies now, the new one is shown once."""
     source = _source(source_id)
-    token = sync.refresh_token(current_user.org_id, source.id, current_actor())
+    token = sync_sources.refresh_token(current_user.org_id, source.id, current_actor())
     db.session.commit()
     _issue(source, token)
     if request.form.get("back") == "wizard":

@@ -7,7 +7,7 @@ from flask import Blueprint, redirect, url_for
 from flask_login import login_required
 
 from . import visible_nav
-from ..web import render
+from portal.views.web import render
 
 bp = Blueprint("home", __name__)
 

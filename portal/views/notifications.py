@@ -6,10 +6,10 @@ from typing import Any
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from .. import notify
+from portal.core import notifications
 from ..extensions import db
 from ..models import Notification
-from ..web import render
+from portal.views.web import render
 from .paging import page_number, pager
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -20,7 +20,7 @@ PER_PAGE = 20
 @bp.app_template_global("unread_notifications")
 def unread_notifications() -> int:
     """The signed-in admin's unread count, for the bell on every page."""
-    return notify.unread_count(current_user.id) if current_user.is_authenticated else 0
+    return notifications.unread_count(current_user.id) if current_user.is_authenticated else 0
 
 
 @bp.route("/")
@@ -28,7 +28,7 @@ def unread_notifications() -> int:
 def index() -> Any:
     """The admin's notifications, latest activity first."""
     number = page_number()
-    rows, total = notify.for_admin(current_user.id, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
+    rows, total = notifications.for_admin(current_user.id, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
     return render("notifications/index.html", "notifications/_list.html", title="Notifications",
                   notifications=rows, pager=pager("notifications.index", total, PER_PAGE, number))
 
@@ -44,7 +44,7 @@ def bell() -> Any:
 @login_required
 def read_all() -> Any:
     """Mark every notification of the admin read."""
-    notify.mark_read(current_user.id)
+    notifications.mark_read(current_user.id)
     db.session.commit()
     if request.headers.get("HX-Request"):
         response = index()
@@ -60,7 +60,7 @@ def open_one(notification_id: int) -> Any:
     note = db.session.get(Notification, notification_id)
     if note is None or note.admin_id != current_user.id:
         abort(404)
-    notify.mark_read(current_user.id, note.id)
+    notifications.mark_read(current_user.id, note.id)
     db.session.commit()
     # Links are written by the domain and always local paths.
     target = note.link if note.link and note.link.startswith("/") and not note.link.startswith("//") else None

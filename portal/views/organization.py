@@ -6,13 +6,13 @@ from typing import Any, Callable
 from flask import Blueprint, Response, abort, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from .. import directory, notify
-from ..auth import require
-from ..errors import DomainError, NotFound
+from portal.core import directory, notifications
+from portal.views.access import require
+from portal.core.errors import DomainError, NotFound
 from ..extensions import db
 from ..models import MEMBER_STATUSES, Member, SyncSource
-from ..sync import list_sources
-from ..web import current_actor, render, wants_fragment
+from portal.core.sync_sources import list_sources
+from portal.views.web import current_actor, render, wants_fragment
 from .paging import page_number, pager
 
 bp = Blueprint("organization", __name__, url_prefix="/organization")
@@ -32,8 +32,8 @@ def _org_id() -> int:
     return current_user.org_id
 
 
-def _banners() -> list[notify.Banner]:
-    return notify.banners(current_user)
+def _banners() -> list[notifications.Banner]:
+    return notifications.banners(current_user)
 
 
 def _drawer(fragment: str, *, status: int = 200, **context: Any) -> Response:
@@ -80,7 +80,7 @@ def _tabs() -> list[tuple[str, str, str]]:
 @require("directory")
 def dismiss_banner(source_id: int) -> Any:
     """Hide a sync source's change banner for this administrator."""
-    notify.dismiss_banner(current_user, source_id)
+    notifications.dismiss_banner(current_user, source_id)
     db.session.commit()
     if wants_fragment():
         return "", 204

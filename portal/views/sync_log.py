@@ -6,12 +6,12 @@ from typing import Any, Iterator
 from flask import Blueprint, abort, request, url_for
 from flask_login import current_user
 
-from .. import sync, synclog_query
-from ..auth import require
-from ..errors import NotFound
+from portal.core import sync_sources, sync_log_query
+from portal.views.access import require
+from portal.core.errors import NotFound
 from ..models import SyncLog, SyncSource
-from ..synclog_query import OBJECT_TYPES, OPERATIONS, RESULTS, SyncLogFilters
-from ..web import render
+from portal.core.sync_log_query import OBJECT_TYPES, OPERATIONS, RESULTS, SyncLogFilters
+from portal.views.web import render
 from . import log_tools
 
 bp = Blueprint("sync_log", __name__, url_prefix="/settings/directory-sync/<int:source_id>/sync-log")
@@ -23,7 +23,7 @@ CSV_HEADER = ["Time (UTC)", "Operation", "Object type", "Object", "Object ID", "
 
 def _source(source_id: int) -> SyncSource:
     try:
-        return sync.get_source(current_user.org_id, source_id)
+        return sync_sources.get_source(current_user.org_id, source_id)
     except NotFound:
         abort(404)
 
@@ -51,14 +51,14 @@ def index(source_id: int) -> Any:
     kept = log_tools.filter_args(request.args, FILTER_NAMES)
     entries, pager = [], None
     if not window.errors:
-        entries, pager = log_tools.page_of(synclog_query.query(source.org_id, source.id, filters),
+        entries, pager = log_tools.page_of(sync_log_query.query(source.org_id, source.id, filters),
                                            "sync_log.index", source_id=source.id, **kept)
     return render(
         "sync_log/index.html", "sync_log/_panel.html",
         status=422 if window.errors else 200,
         source=source, filters=filters, window=window, entries=entries, pager=pager,
         operations=OPERATIONS, results=RESULTS, object_types=OBJECT_TYPES,
-        message=synclog_query.message,
+        message=sync_log_query.message,
         export_url=url_for("sync_log.export", source_id=source.id, **kept),
         filtered=bool(kept),
     )
@@ -70,22 +70,22 @@ def detail(source_id: int, log_id: int) -> Any:
     """One entry: changed fields, associated objects, error with a hint, duration and redacted request."""
     source = _source(source_id)
     try:
-        entry = synclog_query.get_entry(source.org_id, source.id, log_id)
+        entry = sync_log_query.get_entry(source.org_id, source.id, log_id)
     except NotFound:
         abort(404)
     return render(
         "sync_log/detail.html", "sync_log/_drawer.html",
-        source=source, entry=entry, associated_labels=synclog_query.ASSOCIATED_LABELS,
-        changes=synclog_query.labelled(entry.changes),
-        hint=synclog_query.hint(entry, source.provider_label),
-        request_json=synclog_query.request_json(entry),
+        source=source, entry=entry, associated_labels=sync_log_query.ASSOCIATED_LABELS,
+        changes=sync_log_query.labelled(entry.changes),
+        hint=sync_log_query.hint(entry, source.provider_label),
+        request_json=sync_log_query.request_json(entry),
     )
 
 
 def _csv_rows(entries: Iterator[SyncLog]) -> Iterator[list[Any]]:
     for e in entries:
         yield [e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.operation, e.object_type, e.object_name, e.object_id,
-               e.result, e.status_code, e.scim_type, synclog_query.message(e), e.duration_ms, e.request_id]
+               e.result, e.status_code, e.scim_type, sync_log_query.message(e), e.duration_ms, e.request_id]
 
 
 @bp.route("/export.csv")
@@ -96,5 +96,5 @@ def export(source_id: int) -> Any:
     filters, window = _filters()
     if window.errors:
         abort(400)
-    stmt = synclog_query.query(source.org_id, source.id, filters)
+    stmt = sync_log_query.query(source.org_id, source.id, filters)
     return log_tools.csv_response(f"sync-log-{source.id}.csv", CSV_HEADER, _csv_rows(log_tools.stream(stmt)))

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal import directory, sync
-from portal.actors import Actor
+from portal.core import directory, sync_sources
+from portal.core.actors import Actor
 from portal.extensions import db
 from portal.models import Admin
 from tests.directory_support import scim_call
@@ -42,16 +42,16 @@ def configure_sync(app: Any, org: Any) -> tuple[int, str, str]:
     helper = make_admin(app, org, "maria.garcia@acme.test", {"org_data_sync"})
     with app.app_context():
         owner = Actor.for_admin(db.session.get(Admin, org.admin_id), "203.0.113.24")
-        source, _ = sync.create_source(org.id, "jumpcloud", owner)
+        source, _ = sync_sources.create_source(org.id, "jumpcloud", owner)
         regular = next(wt for wt in directory.workforce_types(org.id) if wt.name == "regular employee")
-        sync.configure_source(org.id, source.id, owner, workforce_rules=[{"value": "Regular", "workforce_type_id": regular.id}],
+        sync_sources.configure_source(org.id, source.id, owner, workforce_rules=[{"value": "Regular", "workforce_type_id": regular.id}],
                               deletion_rule="suspend", notified_admin_ids=[org.admin_id, helper],
                               match_attributes=["email", "employee_id"])
-        sync.set_active(org.id, source.id, True, owner)
-        token = sync.refresh_token(org.id, source.id, owner)
+        sync_sources.set_active(org.id, source.id, True, owner)
+        token = sync_sources.refresh_token(org.id, source.id, owner)
         maria = Actor.for_admin(db.session.get(Admin, helper), "198.51.100.61")
-        okta, _ = sync.create_source(org.id, "okta", maria)
-        sync.delete_source(org.id, okta.id, maria)
+        okta, _ = sync_sources.create_source(org.id, "okta", maria)
+        sync_sources.delete_source(org.id, okta.id, maria)
         db.session.commit()
         return source.id, source.public_id, token
 

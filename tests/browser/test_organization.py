@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal import directory
-from portal.actors import Actor
+from portal.core import directory
+from portal.core.actors import Actor
 from portal.extensions import db
 from tests.directory_support import make_source_with_token
 

@@ -61,11 +61,11 @@ def test_administrators_screenshot(page: Page, live_server: Any, app: Any, org: 
         page.get_by_role("button", name="Reset password").click()
         page.get_by_role("textbox", name="Initial password", exact=True).wait_for()
         page.screenshot(path=str(Path(OUT) / "administrators-initial-password.png"), full_page=True)
-        from portal import admins
-        from portal.actors import Actor
+        from portal.core import administrators
+        from portal.core.actors import Actor
 
         with app.app_context():
-            token = admins.reset_password(org.id, ids[1], Actor.cli(), delivery="link").token
+            token = administrators.reset_password(org.id, ids[1], Actor.cli(), delivery="link").token
             db.session.commit()
         page.goto(f"{live_server.url}/set-password/{token}")
         page.screenshot(path=str(Path(OUT) / "set-password.png"), full_page=True)

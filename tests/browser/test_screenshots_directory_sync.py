@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal import sync
-from portal.actors import Actor
+from portal.core import sync_sources
+from portal.core.actors import Actor
 from portal.extensions import db
 from portal.models import Member, SyncSource, utcnow
 from tests.factories import make_admin
@@ -86,8 +86,8 @@ def test_directory_sync_screenshots(page: Page, live_server: Any, app: Any, org:
         jc.last_request_at, jc.last_status, jc.last_success_at = utcnow(), 201, utcnow()
         okta.last_request_at, okta.last_status = utcnow(), 401
         okta.last_error = "The token is invalid: paste the current token into Okta"
-        entra, _ = sync.create_source(org.id, "entra", Actor.cli(), name="Entra ID · Contractors")
-        sync.set_active(org.id, entra.id, False, Actor.cli())
+        entra, _ = sync_sources.create_source(org.id, "entra", Actor.cli(), name="Entra ID · Contractors")
+        sync_sources.set_active(org.id, entra.id, False, Actor.cli())
         entra.token_expires_at = utcnow() + timedelta(days=9, hours=1)
         entra.last_request_at, entra.last_status = utcnow() - timedelta(days=2), 200
         for n, name in enumerate(("Ann Lee", "Bo Chen", "Cara Diaz", "Dev Patel", "Eli Moss")):

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from portal import sync
+from portal.core import sync_sources
 from portal.extensions import db
 from portal.models import Member, SyncSource, WorkforceType
 from tests.factories import make_admin
@@ -61,7 +61,7 @@ def test_add_jumpcloud_sync_source_save_and_activate_then_deactivate_seed_1_1(
     url = page.locator("#scim-url").input_value()
     source = _source(app)
     assert url == f"{live_server.url}/scim/v2/{source.public_id}"
-    assert source.status == "draft" and source.token_hash == sync.hash_token(token)
+    assert source.status == "draft" and source.token_hash == sync_sources.hash_token(token)
     expect(page.get_by_role("button", name="Copy Token")).to_be_visible()
     expect(page.get_by_role("button", name="Copy URL")).to_be_visible()
     expect(page.get_by_role("complementary", name="Set up JumpCloud")).to_contain_text("Test User Email")
@@ -128,10 +128,10 @@ def test_add_jumpcloud_sync_source_save_and_activate_then_deactivate_seed_1_1(
 
 def test_delete_asks_for_confirmation_and_keeps_the_card_on_cancel_seed_2(
         page: Page, live_server: Any, app: Any, org: Any) -> None:
-    from portal.actors import Actor
+    from portal.core.actors import Actor
 
     with app.app_context():
-        sync.create_source(org.id, "okta", Actor.cli())
+        sync_sources.create_source(org.id, "okta", Actor.cli())
         db.session.commit()
     _sign_in(page, live_server, org.email, org.password)
     page.goto(f"{live_server.url}/settings/directory-sync/")
@@ -150,10 +150,10 @@ def test_delete_asks_for_confirmation_and_keeps_the_card_on_cancel_seed_2(
 
 def test_refresh_token_asks_first_then_shows_the_new_token_once_seed_2(
         page: Page, live_server: Any, app: Any, org: Any) -> None:
-    from portal.actors import Actor
+    from portal.core.actors import Actor
 
     with app.app_context():
-        source, old = sync.create_source(org.id, "entra", Actor.cli())
+        source, old = sync_sources.create_source(org.id, "entra", Actor.cli())
         db.session.commit()
         source_id = source.id
     _sign_in(page, live_server, org.email, org.password)
@@ -164,6 +164,6 @@ def test_refresh_token_asks_first_then_shows_the_new_token_once_seed_2(
     expect(dialog).to_contain_text("stops working at once")
     dialog.get_by_role("button", name="Refresh token").click()
     new = page.locator("#scim-token").input_value()
-    assert new != old and _source(app).token_hash == sync.hash_token(new)
+    assert new != old and _source(app).token_hash == sync_sources.hash_token(new)
     page.reload()
     expect(page.locator("#scim-token")).to_have_count(0)

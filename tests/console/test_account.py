@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from portal import passwords
+from portal.core import passwords
 from portal.extensions import db
 from portal.models import Admin, AdminLog
 from tests.conftest import Console

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal import directory, sync
-from portal.actors import Actor
+from portal.core import directory, sync_sources
+from portal.core.actors import Actor
 from portal.extensions import db
 from portal.models import Admin, AdminLog, utcnow
 from tests.conftest import Console
@@ -33,10 +33,10 @@ def sync_history(app: Any, org: Any, admin_id: int | None = None, ip: str = "203
     """Add sync source, Save and Activate, Deactivate, Refresh token: four entries written by the domain."""
     with app.app_context():
         actor = acting(app, admin_id or org.admin_id, ip)
-        source, _ = sync.create_source(org.id, "jumpcloud", actor)
-        sync.set_active(org.id, source.id, True, actor)
-        sync.set_active(org.id, source.id, False, actor)
-        sync.refresh_token(org.id, source.id, actor)
+        source, _ = sync_sources.create_source(org.id, "jumpcloud", actor)
+        sync_sources.set_active(org.id, source.id, True, actor)
+        sync_sources.set_active(org.id, source.id, False, actor)
+        sync_sources.refresh_token(org.id, source.id, actor)
         db.session.commit()
         return source.id
 
@@ -114,7 +114,7 @@ def test_filter_by_administrator_seed_3(app, org, console):
     helper = make_admin(app, org, "helper@acme.test", {"org_data_sync"})
     sync_history(app, org)
     with app.app_context():
-        source, _ = sync.create_source(org.id, "okta", acting(app, helper))
+        source, _ = sync_sources.create_source(org.id, "okta", acting(app, helper))
         db.session.commit()
     html = console.get(URL + f"?admin={helper}").get_data(as_text=True)
     assert event_rows(html) == ["Add sync source"]
@@ -210,7 +210,7 @@ def test_csv_export_has_the_filtered_entries_and_neutralises_formulas_issue_4(ap
         actor = acting(app, org.admin_id)
         directory.create_department(org.id, "=cmd|' /C calc'!A0", actor)
         directory.create_department(org.id, "+Plus", actor)
-        sync.create_source(org.id, "okta", actor)
+        sync_sources.create_source(org.id, "okta", actor)
         db.session.commit()
     response = console.get(URL + "/export.csv?event_type=Add+department")
     assert response.status_code == 200 and response.mimetype == "text/csv" and response.is_streamed
@@ -300,11 +300,11 @@ def test_htmx_gets_the_panel_and_a_reload_the_full_page(app, org, console):
 def test_each_organization_data_sync_event_type_filters_its_entries_seed_3(app, org, console):
     with app.app_context():
         actor = acting(app, org.admin_id)
-        source, _ = sync.create_source(org.id, "jumpcloud", actor)
+        source, _ = sync_sources.create_source(org.id, "jumpcloud", actor)
         regular = next(wt for wt in directory.workforce_types(org.id) if wt.name == "regular employee")
-        sync.configure_source(org.id, source.id, actor, workforce_rules=[{"value": "Regular", "workforce_type_id": regular.id}])
-        sync.set_active(org.id, source.id, True, actor)
-        sync.delete_source(org.id, source.id, actor)
+        sync_sources.configure_source(org.id, source.id, actor, workforce_rules=[{"value": "Regular", "workforce_type_id": regular.id}])
+        sync_sources.set_active(org.id, source.id, True, actor)
+        sync_sources.delete_source(org.id, source.id, actor)
         db.session.commit()
     for event in SYNC_EVENTS:
         html = console.get(URL + "?" + urlencode({"event_type": event})).get_data(as_text=True)

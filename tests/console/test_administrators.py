@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal import audit
+from portal.core import admin_log
 from portal.extensions import db
 from portal.models import Admin, AdminLog, PasswordResetToken, utcnow
 from tests.conftest import Console
@@ -130,7 +130,7 @@ def test_add_administrator_refuses_bad_input_with_422_next_to_the_field_issue_7(
 
 def test_add_administrator_with_a_link_writes_it_to_the_server_log_without_smtp_issue_7(app, client, console, org,
                                                                                       caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="portal.admins"):
+    with caplog.at_level(logging.WARNING, logger="portal.core.administrators"):
         response = console.post(f"{BASE}/new", {"name": "Lee", "email": "lee@acme.test",
                                                 "permissions": ["admin_log"], "delivery": "link"})
     assert response.status_code == 200
@@ -157,7 +157,7 @@ def test_add_administrator_with_a_link_writes_it_to_the_server_log_without_smtp_
 
 
 def test_set_password_link_expires_issue_7(app, console, org, caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="portal.admins"):
+    with caplog.at_level(logging.WARNING, logger="portal.core.administrators"):
         console.post(f"{BASE}/new", {"name": "Kim", "email": "kim@acme.test", "delivery": "link"})
     link = re.search(r"(/set-password/[\w-]+)", caplog.text).group(1)
     with app.app_context():
@@ -168,7 +168,7 @@ def test_set_password_link_expires_issue_7(app, console, org, caplog) -> None:
 
 
 def test_deactivation_ends_an_unused_set_password_link_issue_7(app, console, org, caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="portal.admins"):
+    with caplog.at_level(logging.WARNING, logger="portal.core.administrators"):
         console.post(f"{BASE}/new", {"name": "Kim", "email": "kim@acme.test", "delivery": "link"})
     link = re.search(r"(/set-password/[\w-]+)", caplog.text).group(1)
     with app.app_context():
@@ -180,10 +180,10 @@ def test_deactivation_ends_an_unused_set_password_link_issue_7(app, console, org
 
 def test_set_password_link_is_emailed_after_commit_when_smtp_is_configured_issue_7(app, console, org,
                                                                                    monkeypatch) -> None:
-    from portal import notify
+    from portal.core import notifications
 
     sent: list[Any] = []
-    monkeypatch.setattr(notify, "deliver", sent.append)
+    monkeypatch.setattr(notifications, "deliver", sent.append)
     app.config["SMTP_URL"] = "smtp://127.0.0.1:2525"
     response = console.post(f"{BASE}/new", {"name": "Mo", "email": "mo@acme.test", "delivery": "link"})
     assert "was emailed to mo@acme.test" in response.get_data(as_text=True)
@@ -301,8 +301,8 @@ def test_transfer_is_refused_without_a_valid_confirmation_issue_7(app, console, 
 def test_two_transfers_at_once_still_leave_exactly_one_primary_issue_7(app, org) -> None:
     import threading
 
-    from portal import admins
-    from portal.actors import Actor
+    from portal.core import administrators
+    from portal.core.actors import Actor
 
     targets = [make_admin(app, org, f"next{i}@acme.test", set()) for i in range(2)]
     barrier = threading.Barrier(2)
@@ -313,7 +313,7 @@ def test_two_transfers_at_once_still_leave_exactly_one_primary_issue_7(app, org)
             actor = Actor.for_admin(db.session.get(Admin, org.admin_id))
             barrier.wait()
             try:
-                admins.transfer_primary(org.id, target, actor, password=org.password)
+                administrators.transfer_primary(org.id, target, actor, password=org.password)
                 db.session.commit()
                 outcomes.append("done")
             except Exception as exc:  # the loser is refused (Forbidden) or finds the database locked (SQLite)
@@ -372,6 +372,6 @@ def test_administrator_events_are_filterable_in_the_admin_log_issue_7(app, conso
     console.post(f"{BASE}/{helper}/deactivate")
     with app.app_context():
         now = utcnow()
-        rows = db.session.scalars(audit.query(org.id, start=now - timedelta(hours=1), end=now + timedelta(hours=1),
+        rows = db.session.scalars(admin_log.query(org.id, start=now - timedelta(hours=1), end=now + timedelta(hours=1),
                                               event_types=["Deactivate administrator"])).all()
         assert [r.target_name for r in rows] == ["helper@acme.test"]

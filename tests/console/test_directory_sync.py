@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from portal import sync
+from portal.core import sync_sources
 from portal.extensions import db
 from portal.models import AdminLog, Member, SyncSource, WorkforceType, utcnow
 from tests.conftest import Console
@@ -117,7 +117,7 @@ def test_unknown_provider_is_refused_and_nothing_is_created(app: Any, console: C
 def test_configure_access_security_shows_url_and_token_once_seed_1_1_step_3(app: Any, console: Console) -> None:
     source_id, token = _add_source(console)
     source = _source(app, source_id)
-    assert source.status == "draft" and source.token_hash == sync.hash_token(token)
+    assert source.status == "draft" and source.token_hash == sync_sources.hash_token(token)
     page = console.get(f"{BASE}/{source_id}/setup?step=1").get_data(as_text=True)
     assert URL_RE.search(page).group(1) == f"http://localhost/scim/v2/{source.public_id}"
     assert "Copy URL" in page and 'data-copy-target="#scim-url"' in page
@@ -543,9 +543,9 @@ def test_another_organizations_source_is_not_found(app: Any, console: Console) -
 
     other = make_org(app, "Globex", "owner@globex.test")
     with app.app_context():
-        from portal.actors import Actor
+        from portal.core.actors import Actor
 
-        source, _ = sync.create_source(other.id, "okta", Actor.cli())
+        source, _ = sync_sources.create_source(other.id, "okta", Actor.cli())
         db.session.commit()
         foreign = source.id
     assert console.get(f"{BASE}/{foreign}").status_code == 404

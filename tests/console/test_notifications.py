@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from tests.factories import make_admin
 from tests.directory_support import make_source
-from portal import notify
+from portal.core import notifications
 from portal.extensions import db
 from portal.models import Notification, SyncSource
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.both_databases
 
 def _fail(app: Any, source_id: int, kind: str, detail: str = "userName is already taken", *, commit: bool = True) -> None:
     with app.app_context():
-        notify.sync_failure(db.session.get(SyncSource, source_id), kind, detail)
+        notifications.sync_failure(db.session.get(SyncSource, source_id), kind, detail)
         if commit:
             db.session.commit()
         else:
@@ -83,7 +83,7 @@ def test_repeated_failures_fold_into_one_notification_per_source_kind_and_hour(a
     assert _recipients(app) == {admins["chosen"]: [("sync_failure", 3), ("sync_failure", 1)]}
 
     later = datetime(2031, 1, 1, 9, 0)
-    monkeypatch.setattr(notify, "utcnow", lambda: later)
+    monkeypatch.setattr(notifications, "utcnow", lambda: later)
     _fail(app, source_id, "uniqueness")
     assert _recipients(app)[admins["chosen"]] == [("sync_failure", 3), ("sync_failure", 1), ("sync_failure", 1)]
 

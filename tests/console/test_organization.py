@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from portal import directory
-from portal.actors import Actor
+from portal.core import directory
+from portal.core.actors import Actor
 from portal.extensions import db
 from portal.models import AdminLog, Department, Field, Member, SyncSource, UserGroup, utcnow
 from tests.directory_support import log_sync, make_source, sync_member
@@ -293,7 +293,7 @@ def test_synced_member_fields_are_refused_by_the_domain_too(app, org):
     source_id = make_source(app, org.id, name="JumpCloud")
     sync_member(app, org.id, source_id, "ada@acme.test", "Ada Lovelace")
     with app.app_context():
-        from portal.errors import Invalid
+        from portal.core.errors import Invalid
 
         with pytest.raises(Invalid, match="JumpCloud"):
             directory.update_member(org.id, _member_id(app, "ada@acme.test"), {"name": "Changed"}, Actor.cli())

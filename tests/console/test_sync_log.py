@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from markupsafe import escape
 
-from portal import sync
-from portal.actors import Actor
+from portal.core import sync_sources
+from portal.core.actors import Actor
 from portal.extensions import db
 from portal.models import Admin, SyncLog, SyncSource, utcnow
 from tests.conftest import Console
@@ -27,7 +27,7 @@ def add_source(app: Any, org: Any, provider: str = "jumpcloud") -> int:
     """A sync source of ``org`` created the way the wizard does."""
     with app.app_context():
         admin = db.session.get(Admin, org.admin_id)
-        source, _token = sync.create_source(org.id, provider, Actor.for_admin(admin, "198.51.100.4"))
+        source, _token = sync_sources.create_source(org.id, provider, Actor.for_admin(admin, "198.51.100.4"))
         db.session.commit()
         return source.id
 

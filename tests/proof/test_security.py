@@ -14,8 +14,8 @@ from typing import Any, Iterator
 import pytest
 from sqlalchemy import select
 
-from portal import directory
-from portal.actors import Actor
+from portal.core import directory
+from portal.core.actors import Actor
 from portal.extensions import db
 from portal.models import Admin, AdminLog, Department, Member, SyncLog, SyncSource, UserGroup
 from tests.console.test_url_map import _console_rules, _url

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal import sync
-from portal.actors import Actor
+from portal.core import sync_sources
+from portal.core.actors import Actor
 from portal.extensions import db
 from portal.models import Notification, SyncLog, SyncSource, utcnow
 from tests.factories import make_admin, make_org
@@ -64,7 +64,7 @@ def test_source_not_activated_is_403_seed_1_1_step_6(app: Any, runner: Any, clie
 
 def test_draft_source_denies_until_save_and_activate_seed_1_1_step_6(app: Any, client: Any, org: Any) -> None:
     with app.app_context():
-        source, token = sync.create_source(org.id, "jumpcloud", Actor.cli())
+        source, token = sync_sources.create_source(org.id, "jumpcloud", Actor.cli())
         db.session.commit()
         public_id = source.public_id
     response = client.get(f"/scim/v2/{public_id}/Users/x", headers={"Authorization": f"Bearer {token}"})
@@ -99,7 +99,7 @@ def test_wrong_token_notifies_every_sync_admin_whatever_the_setting_folded_per_h
     sync_admin = make_admin(app, org, "sync@acme.test", {"org_data_sync"})
     chosen_without_permission = make_admin(app, org, "logs@acme.test", {"admin_log"})
     with app.app_context():
-        # The Administrator notification setting names only the admin who may not configure the sync.
+        # The Administrator notification setting names only the admin who may not configure the sync_sources.
         db.session.execute(sa.update(SyncSource).values(notified_admin_ids=[chosen_without_permission]))
         db.session.commit()
     for header in ("Bearer wrong-token", "", "Bearer another-wrong-one"):
@@ -219,7 +219,7 @@ def test_token_never_reaches_the_database_or_the_logs(app: Any, scim: Scim, capl
 
 def test_unexpected_error_is_a_scim_500_without_html(app: Any, scim: Scim, monkeypatch: Any) -> None:
     """RFC 7644 §3.12: even an unexpected failure answers a SCIM error document; the request changes nothing."""
-    from portal import provisioning
+    from portal.core import provisioning
 
     def boom(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("boom")
@@ -234,7 +234,7 @@ def test_refused_write_notifies_the_chosen_administrators_seed_1_1_step_5(app: A
     chosen = make_admin(app, org, "ops@acme.test", {"org_data_sync"})
     with app.app_context():
         source = db.session.scalar(sa.select(SyncSource))
-        sync.configure_source(org.id, source.id, Actor.cli(), notified_admin_ids=[chosen])
+        sync_sources.configure_source(org.id, source.id, Actor.cli(), notified_admin_ids=[chosen])
         db.session.commit()
     scim.create_user()
     scim.post("/Users", user())

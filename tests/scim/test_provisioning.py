@@ -1,4 +1,4 @@
-"""Domain operations of a sync source (portal.provisioning, portal.synclog): state change and its one log row."""
+"""Domain operations of a sync source (portal.core.provisioning, portal.core.sync_log): state change and its one log row."""
 from __future__ import annotations
 
 import time
@@ -7,14 +7,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal import provisioning, synclog
-from portal.errors import Conflict, Invalid
+from portal.core import provisioning, sync_log
+from portal.core.errors import Conflict, Invalid
 from portal.extensions import db
 from portal.models import Member, SyncLog, SyncSource
 
 pytestmark = pytest.mark.both_databases
 
-INFO = synclog.RequestInfo(request_id="r1", method="POST", path="/scim/v2/x/Users",
+INFO = sync_log.RequestInfo(request_id="r1", method="POST", path="/scim/v2/x/Users",
                            body={"userName": "a@acme.test", "password": "pw",
                                  "Operations": [{"op": "replace", "path": "password", "value": "pw2"}]},
                            started=time.perf_counter())
@@ -67,7 +67,7 @@ def test_uniqueness_is_a_conflict_from_the_database_seed_faq(app: Any, source: A
 
 def test_a_job_title_made_by_a_parallel_request_is_found_not_made_twice(app: Any, source: Any) -> None:
     """INSERT ... ON CONFLICT DO NOTHING: the second maker (any case) gets the first one's title, created False."""
-    from portal import directory
+    from portal.core import directory
     from portal.models import JobTitle
 
     with app.app_context():

@@ -342,12 +342,12 @@ def test_lookup_filters_use_an_index_rfc7644_3_4_2_2(app: Any, source: Any, thre
 
 def test_another_sources_token_sees_nothing_of_this_source_rfc7644_3_4_2(app: Any, org: Any, client: Any,
                                                                          three: Any) -> None:
-    from portal import sync
-    from portal.actors import Actor
+    from portal.core import sync_sources
+    from portal.core.actors import Actor
 
     with app.app_context():
-        okta, token = sync.create_source(org.id, "okta", Actor.cli())
-        sync.set_active(org.id, okta.id, True, Actor.cli())
+        okta, token = sync_sources.create_source(org.id, "okta", Actor.cli())
+        sync_sources.set_active(org.id, okta.id, True, Actor.cli())
         db.session.commit()
         other = Scim(client, SourceData(okta.public_id, "", token))
     assert scim_body(other.get("/Users"))["totalResults"] == 0

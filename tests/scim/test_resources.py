@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from portal import member_records
+from portal.core import members
 from portal.extensions import db
 from portal.models import JobTitle, Member, UserGroup
 from scim_blueprint import resources
@@ -29,7 +29,7 @@ def test_user_resource_has_seed_mapping_and_meta_rfc7643_4_1_and_3_1(app: Any, o
     with app.test_request_context("/scim/v2/src/Users", base_url="https://idp.example/"):
         member, group = _objects(app, org.id)
         base = "https://portal.example/scim/v2/src"
-        user = resources.user_to_scim(member_records.get_by_id(member.id), base)
+        user = resources.user_to_scim(members.get_by_id(member.id), base)
         assert user["id"] == member.public_id and isinstance(user["id"], str)
         assert user["userName"] == "Ann@acme.test"
         assert user["emails"] == [{"value": "ann@acme.test", "type": "work", "primary": True}]

@@ -1,4 +1,4 @@
-"""portal.sync.configure_source: the seed's Set attributes and General settings pages (seed 1.1 steps 4-5)."""
+"""portal.core.sync_sources.configure_source: the seed's Set attributes and General settings pages (seed 1.1 steps 4-5)."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from portal import sync
-from portal.actors import Actor
-from portal.errors import Invalid
+from portal.core import sync_sources
+from portal.core.actors import Actor
+from portal.core.errors import Invalid
 from portal.extensions import db
 from portal.models import AdminLog, SyncSource, WorkforceType
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.both_databases
 
 def _source(app: Any, org_id: int) -> int:
     with app.app_context():
-        source, _ = sync.create_source(org_id, "jumpcloud", Actor.cli())
+        source, _ = sync_sources.create_source(org_id, "jumpcloud", Actor.cli())
         db.session.commit()
         return source.id
 
@@ -26,7 +26,7 @@ def test_configure_source_saves_settings_and_logs_the_diff_seed_1_1_steps_4_5(ap
     source_id = _source(app, org.id)
     with app.app_context():
         regular = db.session.scalar(select(WorkforceType).where(WorkforceType.name == "regular employee"))
-        sync.configure_source(
+        sync_sources.configure_source(
             org.id, source_id, Actor.cli(), name="JC prod",
             workforce_rules=[{"value": "Regular", "workforce_type_id": regular.id},
                              {"value": "Consultant", "workforce_type": "Consultant"}, {"value": ""}],
@@ -43,8 +43,8 @@ def test_configure_source_saves_settings_and_logs_the_diff_seed_1_1_steps_4_5(ap
         assert entry.changes["notified_admins"] == [[], [org.email]]
         assert entry.changes["match_attributes"] == [["Email"], ["Email", "Mobile"]]
         assert entry.changes["workforce_rules"] == [[], ["Regular = regular employee", "Consultant = consultant"]]
-        assert sync.workforce_type_for(source, "REGULAR").name == "regular employee"
-        assert sync.workforce_type_for(source, "Intern") is None
+        assert sync_sources.workforce_type_for(source, "REGULAR").name == "regular employee"
+        assert sync_sources.workforce_type_for(source, "Intern") is None
 
 
 @pytest.mark.parametrize("rules, message", [
@@ -56,15 +56,15 @@ def test_workforce_rules_are_validated_seed_1_1_step_4(app: Any, org: Any, rules
     source_id = _source(app, org.id)
     with app.app_context():
         with pytest.raises(Invalid, match=message):
-            sync.configure_source(org.id, source_id, Actor.cli(), workforce_rules=rules)
+            sync_sources.configure_source(org.id, source_id, Actor.cli(), workforce_rules=rules)
 
 
 def test_unknown_match_attribute_and_deletion_rule_are_refused_seed_1_1_step_5(app: Any, org: Any) -> None:
     source_id = _source(app, org.id)
     with app.app_context():
         with pytest.raises(Invalid):
-            sync.configure_source(org.id, source_id, Actor.cli(), match_attributes=["phone"])
+            sync_sources.configure_source(org.id, source_id, Actor.cli(), match_attributes=["phone"])
         with pytest.raises(Invalid):
-            sync.configure_source(org.id, source_id, Actor.cli(), deletion_rule="archive")
+            sync_sources.configure_source(org.id, source_id, Actor.cli(), deletion_rule="archive")
         with pytest.raises(Invalid):
-            sync.configure_source(org.id, source_id, Actor.cli(), notified_admin_ids=[999])
+            sync_sources.configure_source(org.id, source_id, Actor.cli(), notified_admin_ids=[999])

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal import sync
+from portal.core import sync_sources
 from portal.extensions import db
 from portal.models import AdminLog, SyncSource
 from tests.scim.conftest import Scim, SourceData, add_source, assert_scim_error, user
@@ -24,7 +24,7 @@ def _row(app: Any, public_id: str) -> SyncSource:
 
 def test_add_prints_id_url_token_as_json_and_logs_actor_cli(app: Any, runner: Any, org: Any) -> None:
     """Issue 3, CLI: sync-source add with every option; --json prints id, url, token; admin log actor CLI."""
-    app.config["PUBLIC_BASE_URL"] = "https://sync.example.com"
+    app.config["PUBLIC_BASE_URL"] = "https://sync_sources.example.com"
     result = runner.invoke(args=["sync-source", "add", "--org", "ACME", "--provider", "okta", "--name", "Okta prod",
                                  "--activate", "--deletion-rule", "delete", "--match-attribute", "employee_id",
                                  "--match-attribute", "email", "--workforce-rule", "Regular=regular employee",
@@ -32,12 +32,12 @@ def test_add_prints_id_url_token_as_json_and_logs_actor_cli(app: Any, runner: An
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert set(data) == {"id", "url", "token"}
-    assert data["url"] == f"https://sync.example.com/scim/v2/{data['id']}"
+    assert data["url"] == f"https://sync_sources.example.com/scim/v2/{data['id']}"
     row = _row(app, data["id"])
     assert (row.provider, row.name, row.status, row.deletion_rule) == ("okta", "Okta prod", "active", "delete")
     assert row.match_attributes == ["email", "employee_id"]
     assert [r["value"] for r in row.workforce_rules] == ["Regular", "Intern"]
-    assert row.token_hash == sync.hash_token(data["token"]) and data["token"] not in (row.token_prefix or "x" * 99)
+    assert row.token_hash == sync_sources.hash_token(data["token"]) and data["token"] not in (row.token_prefix or "x" * 99)
     with app.app_context():
         entries = db.session.scalars(sa.select(AdminLog).where(AdminLog.target_id == data["id"])
                                      .order_by(AdminLog.id)).all()

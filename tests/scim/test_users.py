@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from portal import sync
-from portal.actors import Actor
+from portal.core import sync_sources
+from portal.core.actors import Actor
 from portal.extensions import db
 from portal.models import Department, JobTitle, Member, SyncLog, SyncSource, UserGroup, WorkforceType
 from tests.scim.conftest import ENTERPRISE, Scim, add_source, assert_scim_error, sync_logs, user
@@ -139,7 +139,7 @@ def test_email_taken_by_another_member_of_the_source_is_409(app: Any, scim: Scim
 
 
 def _hand_member(app: Any, org_id: int, **values: Any) -> str:
-    from portal import directory
+    from portal.core import directory
 
     with app.app_context():
         base = {"external_id": "jdoe", "email": "jdoe@acme.test", "name": "J Doe"}
@@ -283,11 +283,11 @@ def test_etag_and_if_match_rfc7644_3_14(app: Any, scim: Scim) -> None:
 
 
 def test_meta_is_complete_and_location_absolute_behind_a_proxy_rfc7643_3_1(app: Any, scim: Scim) -> None:
-    app.config["PUBLIC_BASE_URL"] = "https://sync.example.com"
+    app.config["PUBLIC_BASE_URL"] = "https://sync_sources.example.com"
     created = scim.create_user()
     meta = created["meta"]
     assert meta["resourceType"] == "User" and meta["created"] == meta["lastModified"]
-    assert meta["location"] == f"https://sync.example.com{scim.source.path}/Users/{created['id']}"
+    assert meta["location"] == f"https://sync_sources.example.com{scim.source.path}/Users/{created['id']}"
 
 
 @pytest.mark.parametrize("rule, after", [("suspend", "inactive"), ("delete", None)])
@@ -295,7 +295,7 @@ def test_delete_follows_the_member_deletion_rule_seed_1_1_step_5(app: Any, scim:
                                                                   after: str | None) -> None:
     with app.app_context():
         source = db.session.scalar(sa.select(SyncSource))
-        sync.configure_source(org.id, source.id, Actor.cli(), deletion_rule=rule)
+        sync_sources.configure_source(org.id, source.id, Actor.cli(), deletion_rule=rule)
         db.session.commit()
     created = scim.create_user(**{ENTERPRISE: {"department": "Sales"}})
     group = scim.post("/Groups", {"displayName": "Team", "members": [{"value": created["id"]}]}).get_json()

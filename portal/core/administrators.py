@@ -15,11 +15,11 @@ from typing import Iterable
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, directory, notify, passwords
-from .actors import Actor
-from .errors import Conflict, Forbidden, Invalid, NotFound
-from .extensions import db
-from .models import PERMISSION_LABELS, PERMISSIONS, Admin, Organization, PasswordResetToken, utcnow
+from portal.core import admin_log, directory, notifications, passwords
+from portal.core.actors import Actor
+from portal.core.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.extensions import db
+from portal.models import PERMISSION_LABELS, PERMISSIONS, Admin, Organization, PasswordResetToken, utcnow
 
 #: how long a set-password link works
 SET_PASSWORD_LINK_LIFETIME = timedelta(hours=48)
@@ -136,7 +136,7 @@ def add_administrator(org_id: int, actor: Actor, *, name: str, email: str, permi
     # With a link the random password is never shown: nobody knows it until the link sets one.
     initial = passwords.generate()
     admin = directory.create_admin(org, email, initial, actor, name=name, permissions=chosen, log=False)
-    audit.record(actor, org_id, "Add administrator", target_type="admin", target_id=admin.id,
+    admin_log.record(actor, org_id, "Add administrator", target_type="admin", target_id=admin.id,
                  target_name=admin.email,
                  changes={"name": [None, admin.name], "permissions": [None, permission_labels(admin)]},
                  summary="Initial password shown once" if delivery == "password" else "Set-password link sent")
@@ -155,7 +155,7 @@ def edit_permissions(org_id: int, admin_id: int, permissions: Iterable[str], act
     db.session.flush()
     after = permission_labels(admin)
     if before != after:
-        audit.record(actor, org_id, "Edit administrator permissions", target_type="admin", target_id=admin.id,
+        admin_log.record(actor, org_id, "Edit administrator permissions", target_type="admin", target_id=admin.id,
                      target_name=admin.email, changes={"permissions": [before, after]})
     return admin
 
@@ -172,7 +172,7 @@ def set_active(org_id: int, admin_id: int, active: bool, actor: Actor) -> Admin:
         admin.session_version += 1
         _revoke_tokens(admin)
     db.session.flush()
-    audit.record(actor, org_id, "Reactivate administrator" if active else "Deactivate administrator",
+    admin_log.record(actor, org_id, "Reactivate administrator" if active else "Deactivate administrator",
                  target_type="admin", target_id=admin.id, target_name=admin.email,
                  changes={"status": [before, status_label(admin)]})
     return admin
@@ -192,7 +192,7 @@ def reset_password(org_id: int, admin_id: int, actor: Actor, *, delivery: str) -
     else:
         result = Credentials(admin, token=_issue_token(admin))
     db.session.flush()
-    audit.record(actor, org_id, "Reset password", target_type="admin", target_id=admin.id, target_name=admin.email,
+    admin_log.record(actor, org_id, "Reset password", target_type="admin", target_id=admin.id, target_name=admin.email,
                  summary="New initial password shown once" if delivery == "password" else "Set-password link sent")
     return result
 
@@ -202,7 +202,7 @@ def send_set_password_link(admin: Admin, url: str) -> bool:
     text = (f"You are an administrator of {admin.org.name} in Directory Sync Portal.\n\n"
             f"Set your password here (the link works once, for {SET_PASSWORD_LINK_LIFETIME.days * 24} hours):\n"
             f"{url}\n")
-    if notify.queue_mail(admin.email, "Set your Directory Sync Portal password", text):
+    if notifications.queue_mail(admin.email, "Set your Directory Sync Portal password", text):
         return True
     # No mail server: the operator hands the link over. It is a one-time secret, never a password.
     log.warning("SMTP_URL is not set; set-password link for %s: %s", admin.email, url)
@@ -247,7 +247,7 @@ def set_password_with_token(token: str, password: str, confirm: str, ip: str | N
     admin.password_hash = passwords.hash_password(password)
     admin.session_version += 1
     db.session.flush()
-    audit.record(Actor.for_admin(admin, ip), admin.org_id, "Reset password", target_type="admin", target_id=admin.id,
+    admin_log.record(Actor.for_admin(admin, ip), admin.org_id, "Reset password", target_type="admin", target_id=admin.id,
                  target_name=admin.email, summary="Password set with a set-password link")
     return admin
 
@@ -268,7 +268,7 @@ def change_own_password(admin: Admin, current: str, new: str, confirm: str, acto
     admin.password_hash = passwords.hash_password(new)
     admin.session_version += 1
     db.session.flush()
-    audit.record(actor, admin.org_id, "Reset password", target_type="admin", target_id=admin.id,
+    admin_log.record(actor, admin.org_id, "Reset password", target_type="admin", target_id=admin.id,
                  target_name=admin.email, summary="Changed their own password")
     return admin
 
@@ -305,6 +305,6 @@ def transfer_primary(org_id: int, to_admin_id: int | str, actor: Actor, *, passw
         db.session.flush()
     except IntegrityError as exc:
         raise Conflict("The primary administrator changed meanwhile. Reload the page.") from exc
-    audit.record(actor, org_id, "Transfer primary administrator", target_type="admin", target_id=new.id,
+    admin_log.record(actor, org_id, "Transfer primary administrator", target_type="admin", target_id=new.id,
                  target_name=new.email, changes={"primary administrator": [old.email, new.email]})
     return new

@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlalchemy import Select, or_, select
 
-from .actors import Actor
-from .extensions import db
-from .errors import NotFound
-from .models import Admin, AdminLog
+from portal.core.actors import Actor
+from portal.extensions import db
+from portal.core.errors import NotFound
+from portal.models import Admin, AdminLog
 
 SYNC_CATEGORY = "Settings > Organization Data Sync"
 DIRECTORY_CATEGORY = "Organization > Member and Department"
@@ -112,7 +112,7 @@ def query(
         stmt = stmt.where(AdminLog.admin_id == admin_id)
     if search:
         # Imported here: directory imports this module to write its entries.
-        from .directory import escape_like
+        from portal.core.directory import escape_like
 
         like = f"%{escape_like(search.strip())}%"
         stmt = stmt.where(or_(AdminLog.target_name.ilike(like, escape="\\"), AdminLog.actor.ilike(like, escape="\\"),

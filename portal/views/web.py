@@ -8,8 +8,8 @@ from flask import Flask, Request, Response, g, make_response, render_template, r
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import current_user
 
-from .actors import Actor
-from .extensions import htmx
+from portal.core.actors import Actor
+from portal.extensions import htmx
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -19,8 +19,8 @@ from sqlalchemy import ColumnElement, Select, bindparam, delete, insert, literal
 
 from sqlalchemy.orm.exc import StaleDataError
 
-from .extensions import db
-from .models import (
+from portal.extensions import db
+from portal.models import (
     Department,
     JobTitle,
     Member,

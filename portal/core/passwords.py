@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .errors import Invalid
+from portal.core.errors import Invalid
 
 MIN_LENGTH = 12
 #: bcrypt-style limits do not apply to scrypt, but an unbounded input lets anyone burn CPU

@@ -7,7 +7,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from .logs import access_record
+from portal.infra.logs import access_record
 
 
 class JsonLogger(Logger):

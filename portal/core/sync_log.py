@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from .extensions import db
-from .models import SyncLog, utcnow
+from portal.extensions import db
+from portal.models import SyncLog, utcnow
 
 REDACTED = "[redacted]"
 _INSERT = insert(SyncLog.__table__)

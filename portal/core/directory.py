@@ -17,11 +17,11 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.exc import IntegrityError
-from . import audit, passwords
-from .actors import Actor
-from .errors import Conflict, Invalid, NotFound
-from .extensions import db
-from .models import (
+from portal.core import admin_log, passwords
+from portal.core.actors import Actor
+from portal.core.errors import Conflict, Invalid, NotFound
+from portal.extensions import db
+from portal.models import (
     DEFAULT_WORKFORCE_TYPES,
     MEMBER_STATUSES,
     Admin,
@@ -120,7 +120,7 @@ def create_organization(name: str, admin_email: str, admin_password: str, actor:
                   required=required, unique=unique, position=position)
         )
     admin = create_admin(org, admin_email, admin_password, actor, role="primary", log=False)
-    audit.record(actor, org.id, "Create organization", target_type="organization", target_id=org.id,
+    admin_log.record(actor, org.id, "Create organization", target_type="organization", target_id=org.id,
                  target_name=name, summary=f"Organization created with primary administrator {admin.email}")
     return org
 
@@ -161,7 +161,7 @@ def create_admin(
     with unique_flush():
         db.session.add(admin)
     if log:
-        audit.record(actor, org.id, "Add administrator", target_type="admin", target_id=admin.id,
+        admin_log.record(actor, org.id, "Add administrator", target_type="admin", target_id=admin.id,
                      target_name=admin.email, changes={"permissions": [None, sorted(admin.permissions)]})
     return admin
 
@@ -203,8 +203,8 @@ def create_department(org_id: int, name: str, actor: Actor, parent_id: int | Non
     except Conflict as exc:
         raise Conflict(f"A department named {name!r} already exists under {parent_name}", field="name") from exc
     if actor.kind != "source":
-        audit.record(actor, org_id, "Add department", target_type="department", target_id=dept.id,
-                     target_name=dept.name, changes=audit.diff({}, _department_snapshot(dept)))
+        admin_log.record(actor, org_id, "Add department", target_type="department", target_id=dept.id,
+                     target_name=dept.name, changes=admin_log.diff({}, _department_snapshot(dept)))
     return dept
 
 
@@ -235,9 +235,9 @@ def update_department(org_id: int, department_id: int, actor: Actor, *, name: st
                 dept.parent = new_parent
     except Conflict as exc:
         raise Conflict(f"A department named {name or before['name']!r} already exists there", field="name") from exc
-    changes = audit.diff(before, _department_snapshot(dept))
+    changes = admin_log.diff(before, _department_snapshot(dept))
     if changes:
-        audit.record(actor, org_id, "Edit department", target_type="department", target_id=dept.id,
+        admin_log.record(actor, org_id, "Edit department", target_type="department", target_id=dept.id,
                      target_name=dept.name, changes=changes)
     return dept
 
@@ -405,8 +405,8 @@ def create_member(org_id: int, values: dict[str, Any], actor: Actor) -> Member:
             _apply_associations(member, values, actor)
     except Conflict as exc:
         raise _member_conflict(exc) from exc
-    audit.record(actor, org_id, "Add member", target_type="member", target_id=member.public_id,
-                 target_name=member.name, changes=audit.diff({}, member_snapshot(member)))
+    admin_log.record(actor, org_id, "Add member", target_type="member", target_id=member.public_id,
+                 target_name=member.name, changes=admin_log.diff({}, member_snapshot(member)))
     return member
 
 
@@ -428,9 +428,9 @@ def update_member(org_id: int, member_id: int, values: dict[str, Any], actor: Ac
             _apply_associations(member, values, actor)
     except Conflict as exc:
         raise _member_conflict(exc) from exc
-    changes = audit.diff(before, member_snapshot(member))
+    changes = admin_log.diff(before, member_snapshot(member))
     if changes:
-        audit.record(actor, org_id, "Edit member", target_type="member", target_id=member.public_id,
+        admin_log.record(actor, org_id, "Edit member", target_type="member", target_id=member.public_id,
                      target_name=member.name, changes=changes)
     return member
 
@@ -476,10 +476,10 @@ def set_custom_fields(org_id: int, member_id: int, raw: dict[str, Any], actor: A
     after = {**before, **{k: None for k in raw}, **_custom_field_values(org_id, raw)}
     member.custom_fields = {k: v for k, v in after.items() if v is not None}
     db.session.flush()
-    changes = audit.diff({f"custom.{k}": v for k, v in before.items()},
+    changes = admin_log.diff({f"custom.{k}": v for k, v in before.items()},
                          {f"custom.{k}": v for k, v in member.custom_fields.items()})
     if changes:
-        audit.record(actor, org_id, "Edit member", target_type="member", target_id=member.public_id,
+        admin_log.record(actor, org_id, "Edit member", target_type="member", target_id=member.public_id,
                      target_name=member.name, changes=changes)
     return member
 
@@ -502,7 +502,7 @@ def set_member_active(org_id: int, member_id: int, active: bool, actor: Actor) -
     member.status = "active" if active else "inactive"
     db.session.flush()
     if before != member.status:
-        audit.record(actor, org_id, "Reactivate member" if active else "Suspend member", target_type="member",
+        admin_log.record(actor, org_id, "Reactivate member" if active else "Suspend member", target_type="member",
                      target_id=member.public_id, target_name=member.name, changes={"status": [before, member.status]})
     return member
 
@@ -520,8 +520,8 @@ def delete_member(org_id: int, member_id: int, actor: Actor) -> None:
                        .execution_options(synchronize_session=False))
     db.session.delete(member)
     db.session.flush()
-    audit.record(actor, org_id, "Delete member", target_type="member", target_id=public_id, target_name=name,
-                 changes=audit.diff(snapshot, {}))
+    admin_log.record(actor, org_id, "Delete member", target_type="member", target_id=public_id, target_name=name,
+                 changes=admin_log.diff(snapshot, {}))
 
 
 @dataclass(frozen=True)
@@ -700,8 +700,8 @@ def delete_department(org_id: int, department_id: int, actor: Actor) -> None:
     dept_id, name = dept.id, dept.name
     db.session.delete(dept)
     db.session.flush()
-    audit.record(actor, org_id, "Delete department", target_type="department", target_id=dept_id, target_name=name,
-                 changes=audit.diff(snapshot, {}))
+    admin_log.record(actor, org_id, "Delete department", target_type="department", target_id=dept_id, target_name=name,
+                 changes=admin_log.diff(snapshot, {}))
 
 
 # ---------------------------------------------------------------- user groups by hand
@@ -762,7 +762,7 @@ def create_group(org_id: int, display_name: str, actor: Actor, description: str 
             db.session.add(group)
     except Conflict as exc:
         raise _group_conflict(name) from exc
-    audit.record(actor, org_id, "Add user group", target_type="group", target_id=group.public_id,
+    admin_log.record(actor, org_id, "Add user group", target_type="group", target_id=group.public_id,
                  target_name=name, changes={"display_name": [None, name]})
     return group
 
@@ -783,9 +783,9 @@ def update_group(org_id: int, group_id: int, actor: Actor, *, display_name: str 
                 group.description = _clean(description)
     except Conflict as exc:
         raise _group_conflict(name) from exc
-    changes = audit.diff(before, {"display_name": group.display_name, "description": group.description})
+    changes = admin_log.diff(before, {"display_name": group.display_name, "description": group.description})
     if changes:
-        audit.record(actor, org_id, "Edit user group", target_type="group", target_id=group.public_id,
+        admin_log.record(actor, org_id, "Edit user group", target_type="group", target_id=group.public_id,
                      target_name=group.display_name, changes=changes)
     return group
 
@@ -804,7 +804,7 @@ def add_group_member(org_id: int, group_id: int, who: str, actor: Actor) -> Memb
     if already is None:
         db.session.execute(group_members.insert().values(group_id=group.id, member_id=member.id))
         db.session.expire(group, ["members"])
-        audit.record(actor, org_id, "Edit user group", target_type="group", target_id=group.public_id,
+        admin_log.record(actor, org_id, "Edit user group", target_type="group", target_id=group.public_id,
                      target_name=group.display_name, changes={"members": [None, f"+ {member.email}"]})
     return member
 
@@ -818,7 +818,7 @@ def remove_group_member(org_id: int, group_id: int, member_id: int, actor: Actor
         group_members.c.group_id == group.id, group_members.c.member_id == member.id)).rowcount
     if removed:
         db.session.expire(group, ["members"])
-        audit.record(actor, org_id, "Edit user group", target_type="group", target_id=group.public_id,
+        admin_log.record(actor, org_id, "Edit user group", target_type="group", target_id=group.public_id,
                      target_name=group.display_name, changes={"members": [f"- {member.email}", None]})
 
 
@@ -829,7 +829,7 @@ def delete_group(org_id: int, group_id: int, actor: Actor) -> None:
     public_id, name = group.public_id, group.display_name
     db.session.delete(group)
     db.session.flush()
-    audit.record(actor, org_id, "Delete user group", target_type="group", target_id=public_id, target_name=name,
+    admin_log.record(actor, org_id, "Delete user group", target_type="group", target_id=public_id, target_name=name,
                  changes={"display_name": [name, None]})
 
 
@@ -873,7 +873,7 @@ def create_field(org_id: int, name: str, field_type: str, actor: Actor, options:
             db.session.add(created)
     except Conflict as exc:
         raise Conflict(f"A field named {name!r} already exists", field="name") from exc
-    audit.record(actor, org_id, "Add field", target_type="field", target_id=created.id, target_name=name,
+    admin_log.record(actor, org_id, "Add field", target_type="field", target_id=created.id, target_name=name,
                  changes={"name": [None, name], "type": [None, field_type], "options": [None, created.options or None]})
     return created
 
@@ -886,7 +886,7 @@ def delete_field(org_id: int, field_id: int, actor: Actor) -> None:
     name = found.name
     db.session.delete(found)
     db.session.flush()
-    audit.record(actor, org_id, "Delete field", target_type="field", target_id=field_id, target_name=name,
+    admin_log.record(actor, org_id, "Delete field", target_type="field", target_id=field_id, target_name=name,
                  changes={"name": [name, None]})
 
 

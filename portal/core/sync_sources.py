@@ -17,11 +17,11 @@ from typing import Any, Union
 from flask import current_app
 from sqlalchemy import bindparam, func, select, update
 
-from . import audit, notify
-from .actors import Actor
-from .errors import Forbidden, Invalid, NotFound
-from .extensions import db
-from .models import (
+from portal.core import admin_log, notifications
+from portal.core.actors import Actor
+from portal.core.errors import Forbidden, Invalid, NotFound
+from portal.extensions import db
+from portal.models import (
     DELETION_RULES,
     MATCH_ATTRIBUTES,
     MAX_WORKFORCE_RULES,
@@ -48,7 +48,7 @@ class SourceRef:
     """What a SCIM request needs of its authenticated source, read in one SQL statement.
 
     Loading the ORM object on every request cost more than the lookup itself;
-    the SCIM door and ``portal.provisioning`` read only these values, and
+    the SCIM door and ``portal.core.provisioning`` read only these values, and
     anything that changes the source loads it with ``load_source``.
     """
 
@@ -142,7 +142,7 @@ def create_source(org_id: int, provider: str, actor: Actor, *, name: str | None 
     token = _new_token(source)
     db.session.add(source)
     db.session.flush()
-    audit.record(actor, org_id, "Add sync source", target_type="sync_source", target_id=source.public_id,
+    admin_log.record(actor, org_id, "Add sync source", target_type="sync_source", target_id=source.public_id,
                  target_name=source.name, changes={"provider": [None, source.provider_label], "status": [None, "draft"]})
     return source, token
 
@@ -153,7 +153,7 @@ def refresh_token(org_id: int, source_id: int, actor: Actor) -> str:
     old_prefix = source.token_prefix
     token = _new_token(source)
     db.session.flush()
-    audit.record(actor, org_id, "Refresh token", target_type="sync_source", target_id=source.public_id,
+    admin_log.record(actor, org_id, "Refresh token", target_type="sync_source", target_id=source.public_id,
                  target_name=source.name, changes={"token": [f"{old_prefix}…", f"{source.token_prefix}…"]})
     return token
 
@@ -165,7 +165,7 @@ def set_active(org_id: int, source_id: int, active: bool, actor: Actor) -> SyncS
     source.status = "active" if active else "inactive"
     db.session.flush()
     if before != source.status:
-        audit.record(actor, org_id, "Activate/Deactivate or Stop Sync Settings", target_type="sync_source",
+        admin_log.record(actor, org_id, "Activate/Deactivate or Stop Sync Settings", target_type="sync_source",
                      target_id=source.public_id, target_name=source.name, changes={"status": [before, source.status]})
     return source
 
@@ -278,9 +278,9 @@ def configure_source(
             raise Invalid(f"Unknown attribute for identifying users: {unknown[0]}", field="match_attributes")
         source.match_attributes = [a for a in MATCH_ATTRIBUTES if a in match_attributes]
     db.session.flush()
-    changes = audit.diff(before, _source_settings(source))
+    changes = admin_log.diff(before, _source_settings(source))
     if changes:
-        audit.record(actor, org_id, "Edit sync configurations", target_type="sync_source",
+        admin_log.record(actor, org_id, "Edit sync configurations", target_type="sync_source",
                      target_id=source.public_id, target_name=source.name, changes=changes)
     return source
 
@@ -306,7 +306,7 @@ def delete_source(org_id: int, source_id: int, actor: Actor) -> SyncSource:
     source.status = "inactive"
     source.token_hash = None
     db.session.flush()
-    audit.record(actor, org_id, "Delete sync source", target_type="sync_source", target_id=source.public_id,
+    admin_log.record(actor, org_id, "Delete sync source", target_type="sync_source", target_id=source.public_id,
                  target_name=source.name, changes={"status": [before, "deleted"]})
     return source
 
@@ -457,13 +457,13 @@ def notify_auth_failure(source: SyncSource, reason: str, detail: str) -> None:
     """Tell the sync administrators that a request came with a bad token (seed 1.1 step 5).
 
     An expired token is told at most once a day; a missing or wrong one is folded
-    per hour by ``notify.sync_failure``, so a misconfigured identity provider retrying
+    per hour by ``notifications.sync_failure``, so a misconfigured identity provider retrying
     all day raises a count instead of flooding anyone.
     """
     if reason == "expired":
         notify_token_expired(source)
     else:
-        notify.sync_failure(source, "token_invalid", detail)
+        notifications.sync_failure(source, "token_invalid", detail)
 
 
 def notify_token_expired(source: SyncSource, now: datetime | None = None) -> bool:
@@ -471,7 +471,7 @@ def notify_token_expired(source: SyncSource, now: datetime | None = None) -> boo
     now = now or utcnow()
     if source.expired_notice_at is not None and source.expired_notice_at > now - timedelta(days=1):
         return False
-    notify.sync_failure(source, "token_expired",
+    notifications.sync_failure(source, "token_expired",
                         "Synchronization requests are refused: refresh the token and enter the new one in the identity provider.")
     source.expired_notice_at = now
     db.session.flush()

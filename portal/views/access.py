@@ -7,8 +7,8 @@ from typing import Any, Callable, TypeVar
 from flask import Flask, abort, make_response, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from .extensions import db, htmx, login_manager
-from .models import Admin
+from portal.extensions import db, htmx, login_manager
+from portal.models import Admin
 
 F = TypeVar("F", bound=Callable[..., Any])
 

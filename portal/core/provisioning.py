@@ -15,12 +15,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, directory, member_records, sync, synclog
-from .actors import Actor
-from .errors import Conflict, Invalid, NotFound, PreconditionFailed
-from .extensions import db
-from .member_records import MemberRecord
-from .models import (
+from portal.core import admin_log, directory, members, sync_sources, sync_log
+from portal.core.actors import Actor
+from portal.core.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from portal.extensions import db
+from portal.core.members import MemberRecord
+from portal.models import (
     Department,
     JobTitle,
     Member,
@@ -32,16 +32,16 @@ from .models import (
     norm,
     utcnow,
 )
-from .sync import Source
-from .synclog import RequestInfo
+from portal.core.sync_sources import Source
+from portal.core.sync_log import RequestInfo
 
 _T = TypeVar("_T")
 
 #: member values a request sets as plain columns
-_PLAIN = member_records.PLAIN_FIELDS
+_PLAIN = members.PLAIN_FIELDS
 
 #: the match attributes a source may choose, as stored columns
-_MATCH_COLUMNS = {name: member_records.MATCH_COLUMNS[name] for name in ("email", "employee_id", "mobile")}
+_MATCH_COLUMNS = {name: members.MATCH_COLUMNS[name] for name in ("email", "employee_id", "mobile")}
 _MATCH_LABELS = {"email": "email", "employee_id": "employee ID", "mobile": "mobile"}
 
 
@@ -50,7 +50,7 @@ _MATCH_LABELS = {"email": "email", "employee_id": "employee ID", "mobile": "mobi
 
 def get_member(source: Source, public_id: str) -> MemberRecord:
     """A member the source manages, by SCIM id, or NotFound."""
-    record = member_records.get(source.org_id, source.id, public_id)
+    record = members.get(source.org_id, source.id, public_id)
     if record is None:
         raise NotFound(f"User {public_id} not found")
     return record
@@ -90,7 +90,7 @@ def _orm_member(record: MemberRecord) -> Member:
 #
 # The common requests (a create that meets nobody, a PUT or PATCH of a member
 # without a manager, a suspend) run as a few SQL Core statements on records
-# (portal.member_records). The rest (linking an existing member, a manager
+# (portal.core.members). The rest (linking an existing member, a manager
 # reference, the Delete rule) runs through the ORM, where those rules live;
 # both write the same rows and the same sync log row.
 
@@ -138,7 +138,7 @@ def _resolve_manager(source: Source, ref: str, member: Member | None) -> Member 
 def _workforce_type(source: Source, values: dict[str, Any], notes: list[str]) -> WorkforceType | None:
     if not values.get("user_type"):
         return None
-    found = sync.workforce_type_for(source, values["user_type"])
+    found = sync_sources.workforce_type_for(source, values["user_type"])
     if found is None:
         notes.append(f"No workforce type rule for userType {values['user_type']!r}: workforce type left empty")
     return found
@@ -183,12 +183,12 @@ def _resolve_refs(source: Source, values: dict[str, Any], title: tuple[int, str]
     """``_resolve`` without a manager: looked up in SQL Core (or given, already looked up), created when missing."""
     out = _Refs()
     if values.get("job_title"):
-        out.job_title, created = title or member_records.lookup_title(source.org_id, values["job_title"]), False
+        out.job_title, created = title or members.lookup_title(source.org_id, values["job_title"]), False
         if out.job_title is None:
             out.job_title, created = directory.make_job_title(source.org_id, values["job_title"], source.id)
         out.associated.append({"type": "job_title", "name": out.job_title[1], "created": created})
     if values.get("department"):
-        out.department = department or member_records.lookup_department(source.org_id, values["department"])
+        out.department = department or members.lookup_department(source.org_id, values["department"])
         created = False
         if out.department is None:
             made_department, created = directory.find_or_create_department(source.org_id, values["department"],
@@ -218,7 +218,7 @@ def _kept_refs(member: MemberRecord, values: dict[str, Any]) -> tuple[tuple[int,
 
 def _record_values(values: dict[str, Any], refs: _Refs) -> dict[str, Any]:
     """The record fields a member's values and their references set (status only when ``active`` is sent)."""
-    out: dict[str, Any] = {key: values.get(key) for key in member_records.PLAIN_FIELDS}
+    out: dict[str, Any] = {key: values.get(key) for key in members.PLAIN_FIELDS}
     out.update(
         job_title_id=refs.job_title[0] if refs.job_title else None,
         job_title=refs.job_title[1] if refs.job_title else None,
@@ -312,7 +312,7 @@ def _write_member(member: Member, values: dict[str, Any], resolved: _Resolved, b
         _assign(member, values, resolved)
         if new:
             db.session.add(member)
-        changes = audit.diff(before, _state(member))
+        changes = admin_log.diff(before, _state(member))
         if changes and not new:
             member.updated_at = utcnow()  # a departments-only change still bumps the version
     resolved.associated = _newly_given(resolved.associated, changes)
@@ -342,26 +342,26 @@ def _probes(source: Source, values: dict[str, Any]) -> dict[str, Any]:
 
 def _create_record(source: Source, values: dict[str, Any], info: RequestInfo | None) -> MemberRecord | None:
     """Create a member that meets nobody, in SQL Core; None when an existing member needs the ORM path."""
-    matched, title, department = member_records.create_lookups(
+    matched, title, department = members.create_lookups(
         source.org_id, _probes(source, values), values.get("job_title"), values.get("department"))
     if matched:
         return None
     refs = _resolve_refs(source, values, title, department)
     now = utcnow()
     fields = {"status": "active", **_record_values(values, refs)}
-    record = member_records.MemberRecord(
+    record = members.MemberRecord(
         id=0, public_id=new_public_id(), org_id=source.org_id, source_id=source.id, manager_ref=None,
         created_at=now, updated_at=now, version=1, manager_id=None, manager_public_id=None, manager_name=None,
         manager_external_id=None, **fields)
-    changes = audit.diff({}, record.state())
+    changes = admin_log.diff({}, record.state())
     # The log row is built first: between the first INSERT and COMMIT, other writers wait.
-    log_row = synclog.entry(
+    log_row = sync_log.entry(
         source.id, source.org_id, info, operation="create", result="success", status_code=201,
         object_type="member", object_id=record.public_id, object_name=record.external_id,
         changes=changes, associated=_newly_given(refs.associated, changes), notes=refs.notes,
     )
-    record.id = _unique(lambda: member_records.insert_record(record))
-    synclog.write(log_row)
+    record.id = _unique(lambda: members.insert_record(record))
+    sync_log.write(log_row)
     return record
 
 
@@ -386,12 +386,12 @@ def create_member(source: Source, values: dict[str, Any], info: RequestInfo | No
         new, operation, before = True, "create", {}
     resolved = _resolve(source, values, None if new else member)
     changes = _write_member(member, values, resolved, before, new=new)
-    synclog.record(
+    sync_log.record(
         source.id, source.org_id, info, operation=operation, result="success", status_code=201,
         object_type="member", object_id=member.public_id, object_name=member.external_id,
         changes=changes, associated=resolved.associated, notes=notes + resolved.notes,
     )
-    return member_records.get_by_id(member.id), operation
+    return members.get_by_id(member.id), operation
 
 
 def replace_member(source: Source, member: MemberRecord, values: dict[str, Any], info: RequestInfo | None,
@@ -405,16 +405,16 @@ def replace_member(source: Source, member: MemberRecord, values: dict[str, Any],
     if values.get("manager") or member.manager_id is not None or member.manager_ref:
         return _replace_through_orm(source, _orm_member(member), values, info)
     refs = _resolve_refs(source, values, *_kept_refs(member, values))
-    after = member_records.copy(member, **_record_values(values, refs))
-    changes = audit.diff(member.state(), after.state())
-    log_row = synclog.entry(
+    after = members.copy(member, **_record_values(values, refs))
+    changes = admin_log.diff(member.state(), after.state())
+    log_row = sync_log.entry(
         source.id, source.org_id, info, operation=_status_operation(member.status, after.status),
         result="success", status_code=200, object_type="member", object_id=after.public_id,
         object_name=after.external_id, changes=changes, associated=_newly_given(refs.associated, changes),
         notes=refs.notes,
     )
-    after = _unique(lambda: member_records.update_record(member, after, utcnow()))
-    synclog.write(log_row)
+    after = _unique(lambda: members.update_record(member, after, utcnow()))
+    sync_log.write(log_row)
     return after
 
 
@@ -424,12 +424,12 @@ def _replace_through_orm(source: Source, member: Member, values: dict[str, Any],
     before = _state(member)
     resolved = _resolve(source, values, member)
     changes = _write_member(member, values, resolved, before, new=False)
-    synclog.record(
+    sync_log.record(
         source.id, source.org_id, info, operation=_status_operation(status_before, member.status),
         result="success", status_code=200, object_type="member", object_id=member.public_id,
         object_name=member.external_id, changes=changes, associated=resolved.associated, notes=resolved.notes,
     )
-    return member_records.get_by_id(member.id)
+    return members.get_by_id(member.id)
 
 
 def delete_member(source: Source, member: MemberRecord, info: RequestInfo | None, *,
@@ -446,14 +446,14 @@ def delete_member(source: Source, member: MemberRecord, info: RequestInfo | None
                            .execution_options(synchronize_session=False))
         db.session.delete(orm)
         db.session.flush()
-        changes, notes = audit.diff(before, {}), ["Member deletion rule: Delete member (removed from the organization)"]
+        changes, notes = admin_log.diff(before, {}), ["Member deletion rule: Delete member (removed from the organization)"]
     else:
-        if not member_records.suspend(member, utcnow()):
+        if not members.suspend(member, utcnow()):
             raise StaleDataError(f"members row {member.id} changed since it was read")
-        changes = audit.diff({"status": member.status, "data_source": source.name},
+        changes = admin_log.diff({"status": member.status, "data_source": source.name},
                              {"status": "inactive", "data_source": "Admin Console"})
         notes = ["Member deletion rule: Suspend member (kept as Inactive, unlinked from the source)"]
-    synclog.record(source.id, source.org_id, info, operation="delete", result="success", status_code=204,
+    sync_log.record(source.id, source.org_id, info, operation="delete", result="success", status_code=204,
                    object_type="member", object_id=public_id, object_name=name, changes=changes, notes=notes)
 
 
@@ -565,7 +565,7 @@ def _write_group(source: Source, group: UserGroup, change: GroupChange, *, new: 
         if new:
             db.session.add(group)
     delta = _apply_member_steps(source, group, change.member_steps)
-    changes = audit.diff(before, {"displayName": group.display_name, "externalId": group.scim_external_id})
+    changes = admin_log.diff(before, {"displayName": group.display_name, "externalId": group.scim_external_id})
     if delta.added:
         changes["members added"] = [None, _names(delta.added)]
     if delta.removed:
@@ -590,7 +590,7 @@ def create_group(source: Source, change: GroupChange, info: RequestInfo | None) 
     now = utcnow()
     group = UserGroup(org_id=source.org_id, source_id=source.id, created_at=now, updated_at=now)
     changes = _write_group(source, group, change, new=True)
-    synclog.record(source.id, source.org_id, info, operation="create", result="success", status_code=201,
+    sync_log.record(source.id, source.org_id, info, operation="create", result="success", status_code=201,
                    object_type="group", object_id=group.public_id, object_name=group.display_name, changes=changes)
     return group
 
@@ -600,7 +600,7 @@ def update_group(source: Source, group: UserGroup, change: GroupChange, info: Re
     """Change a user group (PUT or PATCH): name, externalId and members, in SQL."""
     check_version(group, if_match)
     changes = _write_group(source, group, change, new=False, if_match=if_match)
-    synclog.record(source.id, source.org_id, info, operation="update", result="success", status_code=200,
+    sync_log.record(source.id, source.org_id, info, operation="update", result="success", status_code=200,
                    object_type="group", object_id=group.public_id, object_name=group.display_name, changes=changes)
     return group
 
@@ -612,6 +612,6 @@ def delete_group(source: Source, group: UserGroup, info: RequestInfo | None, *, 
     db.session.execute(delete(group_members).where(group_members.c.group_id == group.id))
     db.session.delete(group)
     db.session.flush()
-    synclog.record(source.id, source.org_id, info, operation="delete", result="success", status_code=204,
+    sync_log.record(source.id, source.org_id, info, operation="delete", result="success", status_code=204,
                    object_type="group", object_id=public_id, object_name=name,
                    changes={"displayName": [name, None]})

@@ -20,8 +20,8 @@ from sqlalchemy import event, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .extensions import db
-from .models import Admin, BannerDismissal, Department, Notification, SyncLog, SyncSource, utcnow
+from portal.extensions import db
+from portal.models import Admin, BannerDismissal, Department, Notification, SyncLog, SyncSource, utcnow
 
 log = logging.getLogger(__name__)
 

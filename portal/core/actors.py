@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .models import Admin, SyncSource
+    from portal.models import Admin, SyncSource
 
 
 @dataclass(frozen=True)

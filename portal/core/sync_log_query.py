@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from .directory import STANDARD_FIELDS, escape_like
-from .errors import NotFound
-from .extensions import db
-from .models import SyncLog
-from .synclog import redact
+from portal.core.directory import STANDARD_FIELDS, escape_like
+from portal.core.errors import NotFound
+from portal.extensions import db
+from portal.models import SyncLog
+from portal.core.sync_log import redact
 
 #: the operations an administrator can filter on (``request`` rows are rejected requests)
 OPERATIONS = ("create", "update", "deactivate", "reactivate", "delete", "link")

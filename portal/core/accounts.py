@@ -4,8 +4,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
-from .models import Admin, norm, utcnow
+from portal.extensions import db
+from portal.models import Admin, norm, utcnow
 
 # Checked against when the email is unknown, so both failures cost the same time.
 _DUMMY_HASH = generate_password_hash("not-a-password-of-anyone")

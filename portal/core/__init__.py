@@ -1,0 +1,1 @@
+"""The domain: every write to the directory's records, logs and audits happens here."""

@@ -1,0 +1,1 @@
+"""Configuration, the SQLite write queue, logging and mail transport: no domain rules."""
