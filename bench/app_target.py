@@ -107,7 +107,8 @@ def bulk_seed_members(database_url: str, source_public_id: str, count: int, ids_
     from sqlalchemy import text
 
     from portal import create_app
-    from portal.core import directory
+
+    from portal.core import departments, workforce
     from portal.core.actors import Actor
     from portal.extensions import db
     from portal.models import Member
@@ -123,8 +124,8 @@ def bulk_seed_members(database_url: str, source_public_id: str, count: int, ids_
         if source is None:
             raise BenchError(f"no sync source {source_public_id}")
         actor = Actor.for_source(source)
-        department, _ = directory.find_or_create_department(source.org_id, "Engineering", actor)
-        title, _ = directory.find_or_create_job_title(source.org_id, "Engineer", actor)
+        department, _ = departments.find_or_create_department(source.org_id, "Engineering", actor.source_id)
+        title, _ = workforce.find_or_create_job_title(source.org_id, "Engineer", actor)
         db.session.commit()
         now = utcnow()
         next_id = (db.session.scalar(select(Member.id).order_by(Member.id.desc()).limit(1)) or 0) + 1
@@ -169,12 +170,16 @@ def bulk_seed_members(database_url: str, source_public_id: str, count: int, ids_
     return count
 
 
-def prepare_app_database(database_url: str) -> dict[str, str]:
-    """Migrate, create the organization and an active JumpCloud source; return {"id", "url", "token"}."""
+def prepare_app_database(database_url: str, base_url: str) -> dict[str, str]:
+    """Migrate, create the organization and an active JumpCloud source; return {"id", "url", "token"}.
+
+    ``base_url`` is where the app will be reached (the CLI refuses to print a SCIM URL without one).
+    """
     env = app_environment(database_url)
     flask_cli(["db", "upgrade"], env)
     flask_cli(["org", "create", ORG_NAME, "--admin-email", ADMIN_EMAIL, "--admin-password", ADMIN_PASSWORD], env)
-    out = flask_cli(["sync-source", "add", "--org", ORG_NAME, "--provider", "jumpcloud", "--activate", "--json"], env)
+    out = flask_cli(["sync-source", "add", "--org", ORG_NAME, "--provider", "jumpcloud", "--activate", "--json",
+                     "--base-url", base_url], env)
     source = json.loads(out.strip().splitlines()[-1])
     if not source.get("token"):
         raise BenchError(f"sync-source add printed no token: {out!r}")
@@ -186,7 +191,7 @@ def _app_setup(members: int, extra: int):
 
     def setup(ctx: ServerContext) -> dict[str, str]:
         database_url = _database_url(ctx)
-        source = prepare_app_database(database_url)
+        source = prepare_app_database(database_url, f"http://{ctx.host}:{ctx.port}")
         ctx.token = source["token"]
         ctx.options["scim_base"] = f"/scim/v2/{source['id']}"
         ctx.options["source_id"] = source["id"]

@@ -84,7 +84,7 @@ def app_costs(workdir: Path, requests: int, members: int) -> dict[str, tuple[flo
     from sqlalchemy import event
 
     url = f"sqlite:///{workdir / 'app.sqlite3'}"
-    source = prepare_app_database(url)
+    source = prepare_app_database(url, "http://localhost")  # the test client's address
     ids_path = workdir / "ids.txt"
     bulk_seed_members(url, source["id"], members, ids_path)
     ids = [line.split("\t") for line in ids_path.read_text().splitlines()]

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert, select, text  # noqa: E402
 
 from portal import create_app  # noqa: E402
-from portal.core import directory
+from portal.core import departments, member_list, organizations
 from portal.core.actors import Actor  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import Department, JobTitle, Member, WorkforceType, member_departments, utcnow  # noqa: E402
@@ -41,9 +41,9 @@ LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", 
 def seed(app: Any, members: int) -> tuple[int, int]:
     """An organization with ``members`` members in 20 departments, bulk inserted; returns (org id, a department id)."""
     with app.app_context():
-        org = directory.create_organization("Bench", "admin@bench.test", PASSWORD, Actor.cli())
+        org = organizations.create_organization("Bench", "admin@bench.test", PASSWORD, Actor.cli())
         db.session.flush()
-        depts = [directory.create_department(org.id, f"Department {i:02}", Actor.cli()) for i in range(20)]
+        depts = [departments.create_department(org.id, f"Department {i:02}", Actor.cli()) for i in range(20)]
         titles = [JobTitle(org_id=org.id, name=f"Title {i}") for i in range(30)]
         db.session.add_all(titles)
         db.session.flush()
@@ -106,10 +106,10 @@ def plans(app: Any, org_id: int) -> None:
     from sqlalchemy import func
 
     with app.app_context():
-        for label, flt in (("first page", directory.MemberFilter()), ("search 'grace'", directory.MemberFilter(search="grace"))):
-            count = select(func.count(Member.id)).where(*directory.member_conditions(org_id, flt))
+        for label, flt in (("first page", member_list.MemberFilter()), ("search 'grace'", member_list.MemberFilter(search="grace"))):
+            count = select(func.count(Member.id)).where(*member_list.member_conditions(org_id, flt))
             total = db.session.scalar(count)
-            page = directory.member_page_ids(org_id, flt, total, limit=50, offset=0)
+            page = member_list.member_page_ids(org_id, flt, total, limit=50, offset=0)
             for part, stmt in (("count", count), ("page ids", page)):
                 compiled = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
                 rows = db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()

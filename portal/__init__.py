@@ -4,16 +4,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from portal.core.errors import NotFound
 from portal.infra import sqlite_writes
 from portal.infra.config import load_config
 from .extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: the errors a door answers in its own language: these statuses, and the domain's NotFound (a 404)
+ROUTED_ERRORS: tuple[int | type[Exception], ...] = (403, 404, 405, 413, 429, 500, NotFound)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
@@ -37,6 +43,21 @@ def _sqlite_savepoint(conn: Any, name: str) -> None:
     dbapi_connection = conn.connection.dbapi_connection
     if not dbapi_connection.in_transaction:
         dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
+def route_error(error: Exception) -> Any:
+    """Answer an error in the language of the door whose URL prefix the request falls under.
+
+    Each door registers ``(prefix, renderer)`` in ``app.extensions["error_renderers"]`` when it is
+    installed: the console ``/``, the SCIM door ``/scim/``; the longest prefix wins. Needed at the
+    app level because Flask gives the errors of URLs no route matches (404, 405) to app handlers
+    only; a door's own views may still answer their errors first (the SCIM blueprint does).
+    """
+    renderers = sorted(current_app.extensions.get("error_renderers", ()), key=lambda entry: len(entry[0]), reverse=True)
+    for prefix, renderer in renderers:
+        if request.path.startswith(prefix):
+            return renderer(error)
+    return error if isinstance(error, HTTPException) else HTTPNotFound()
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -78,11 +99,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .views import register_views
     from scim_blueprint import bp as scim_bp
 
+    # The two doors: each installs its own error renderer for its URL prefix (route_error picks one).
+    app.extensions.setdefault("error_renderers", [])
     access.init_app(app)
     web.init_app(app)
     register_views(app)
     app.register_blueprint(scim_bp)
     csrf.exempt(scim_bp)
+    for error in ROUTED_ERRORS:
+        app.register_error_handler(error, route_error)
     cli.init_app(app)
 
     if not app.testing:

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
-from portal.core import directory, sync_sources
+from portal.core import administrators, organizations, sync_sources
 from portal.core.actors import Actor
 from portal.core.errors import DomainError
 from .extensions import db
@@ -34,7 +34,7 @@ def fail(message: str) -> None:
 def org_create(name: str, admin_email: str, admin_password: str) -> None:
     """Create an organization and its primary administrator; print the organization id."""
     try:
-        org = directory.create_organization(name, admin_email, admin_password, Actor.cli())
+        org = organizations.create_organization(name, admin_email, admin_password, Actor.cli())
     except DomainError as exc:
         fail(exc.message)
     db.session.commit()
@@ -51,8 +51,8 @@ def org_create(name: str, admin_email: str, admin_password: str) -> None:
 def admin_create(org_name: str, email: str, password: str, name: str, permissions: tuple[str, ...]) -> None:
     """Create an administrator of an organization with the given permissions."""
     try:
-        org = directory.find_organization(org_name)
-        admin = directory.create_admin(org, email, password, Actor.cli(), name=name, permissions=set(permissions))
+        org = organizations.find_organization(org_name)
+        admin = administrators.create_admin(org, email, password, Actor.cli(), name=name, permissions=permissions)
     except DomainError as exc:
         fail(exc.message)
     db.session.commit()
@@ -68,7 +68,7 @@ def demo() -> None:
         return
     email = "admin@demo.example"
     password = secrets.token_urlsafe(12)
-    directory.create_organization("Demo", email, password, Actor.cli())
+    organizations.create_organization("Demo", email, password, Actor.cli())
     db.session.commit()
     click.echo("Created the organization Demo. Sign in at http://127.0.0.1:5000/login with")
     click.echo(f"  email:    {email}")
@@ -76,9 +76,35 @@ def demo() -> None:
     click.echo("(the password is shown only now)")
 
 
-def _print_source(source: SyncSource, token: str | None, as_json: bool) -> None:
+def _check_base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The --base-url option: an http(s) URL without query or fragment, trailing slash stripped."""
+    if value is None:
+        return None
+    try:
+        return sync_sources.check_base_url(value)
+    except DomainError as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+base_url_option = click.option(
+    "--base-url", callback=_check_base_url, default=None,
+    help="External address of the portal, e.g. https://portal.example.com, for the printed SCIM URL "
+         "(default: PUBLIC_BASE_URL; one of the two is required).")
+
+
+def _public_root(base_url: str | None) -> str:
+    """The root of the printed SCIM URL; without --base-url or PUBLIC_BASE_URL, exit 1 before changing anything."""
+    try:
+        return sync_sources.public_root(base_url)
+    except DomainError:
+        fail("PUBLIC_BASE_URL is not set, so the SCIM URL is unknown: pass --base-url https://portal.example.com "
+             "(the address identity providers reach this portal at) or set PUBLIC_BASE_URL. Nothing was changed.")
+        raise  # unreachable: fail exits
+
+
+def _print_source(source: SyncSource, token: str | None, as_json: bool, root: str) -> None:
     """Print a source's id, SCIM base URL and token (shown only now), as text or JSON."""
-    out = {"id": source.public_id, "url": sync_sources.scim_base_url(source), "token": token}
+    out = {"id": source.public_id, "url": sync_sources.scim_base_url(source, root), "token": token}
     if as_json:
         click.echo(json.dumps(out))
     else:
@@ -112,12 +138,15 @@ def _workforce_rule(text: str) -> dict[str, str]:
 @click.option("--workforce-rule", "workforce_rules", multiple=True,
               help='Workforce type rule "Regular=regular employee" (repeatable, 15 at most).')
 @click.option("--json", "as_json", is_flag=True, help='Print {"id", "url", "token"} as JSON.')
+@base_url_option
 def source_add(org_name: str, provider: str, name: str | None, activate: bool, deletion_rule: str | None,
-               match_attributes: tuple[str, ...], workforce_rules: tuple[str, ...], as_json: bool) -> None:
+               match_attributes: tuple[str, ...], workforce_rules: tuple[str, ...], as_json: bool,
+               base_url: str | None) -> None:
     """Create a sync source and print its id, SCIM URL and token (the token is shown only now)."""
+    root = _public_root(base_url)
     actor = Actor.cli()
     try:
-        org = directory.find_organization(org_name)
+        org = organizations.find_organization(org_name)
         source, token = sync_sources.create_source(org.id, provider, actor, name=name)
         sync_sources.configure_source(
             org.id, source.id, actor, deletion_rule=deletion_rule,
@@ -128,21 +157,24 @@ def source_add(org_name: str, provider: str, name: str | None, activate: bool, d
     except DomainError as exc:
         fail(exc.message)
     db.session.commit()
-    _print_source(source, token, as_json)
+    _print_source(source, token, as_json, root)
 
 
 @source_cli.command("refresh-token")
 @click.argument("source_id")
 @click.option("--json", "as_json", is_flag=True, help='Print {"id", "url", "token"} as JSON.')
-def source_refresh_token(source_id: str, as_json: bool) -> None:
+@base_url_option
+def source_refresh_token(source_id: str, as_json: bool, base_url: str | None) -> None:
     """Issue a new token for the source; the old one stops working at once."""
+    # Checked first: a refused command must not have killed the old token.
+    root = _public_root(base_url)
     source = _source(source_id)
     try:
         token = sync_sources.refresh_token(source.org_id, source.id, Actor.cli())
     except DomainError as exc:
         fail(exc.message)
     db.session.commit()
-    _print_source(source, token, as_json)
+    _print_source(source, token, as_json, root)
 
 
 @source_cli.command("activate")

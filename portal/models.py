@@ -46,7 +46,6 @@ PROVIDER_LABELS = {
     "entra": "Microsoft Entra ID",
     "generic": "Generic SCIM 2.0",
 }
-SOURCE_STATUSES = ("draft", "inactive", "active")
 DELETION_RULES = ("suspend", "delete")
 MATCH_ATTRIBUTES = ("email", "employee_id", "mobile")
 MEMBER_STATUSES = ("active", "inactive")
@@ -300,6 +299,11 @@ def _present(name: str, *columns: str) -> Index:
     return Index(name, *columns, sqlite_where=present, postgresql_where=present)
 
 
+#: a member's columns kept as the case-folded copy of another (the ORM's validators and
+#: portal.core.members' SQL Core writes both read this map)
+MEMBER_NORMS = {"external_id": "external_id_norm", "email": "email_norm", "name": "name_norm"}
+
+
 class Member(db.Model):
     """A member of the organization (a SCIM User)."""
 
@@ -376,11 +380,10 @@ class Member(db.Model):
         secondary=group_members, back_populates="members", viewonly=True, order_by="UserGroup.display_name"
     )
 
-    _external_id_norm = normalizes("external_id", "external_id_norm")
-
-    _email_norm = normalizes("email", "email_norm")
-
-    _name_norm = normalizes("name", "name_norm")
+    # The same map as portal.core.members writes in SQL Core: one definition of a member's norms.
+    _external_id_norm = normalizes("external_id", MEMBER_NORMS["external_id"])
+    _email_norm = normalizes("email", MEMBER_NORMS["email"])
+    _name_norm = normalizes("name", MEMBER_NORMS["name"])
 
     @property
     def active(self) -> bool:
@@ -456,12 +459,22 @@ class SyncLog(db.Model):
         Index("ix_sync_logs_source_created", "source_id", "created_at", "id"),
         Index("ix_sync_logs_org_created", "org_id", "created_at", "id"),
         Index("ix_sync_logs_object", "org_id", "object_id"),
+        # One row per source, refusal reason and minute, held by the database (see portal.core.sync_log.refused).
+        Index("ix_sync_logs_fold_key", "fold_key", unique=True,
+              sqlite_where=text("fold_key IS NOT NULL"), postgresql_where=text("fold_key IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     source_id: Mapped[int] = mapped_column(ForeignKey("sync_sources.id"))
+    #: when the request came; a folded refusal keeps its first request's time
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: how many requests this row stands for: 1, or the refusals folded into it within its minute
+    repeat_count: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    #: a folded refusal's last request (NULL on other rows)
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: "<source id>:<reason>:<minute>" on a refused request's row, the key repeats fold on (NULL on other rows)
+    fold_key: Mapped[str | None] = mapped_column(String(64))
     #: create, update, deactivate, reactivate, delete, link, or request (rejected before an operation)
     operation: Mapped[str] = mapped_column(String(16))
     #: member or group

@@ -1,9 +1,12 @@
 """Every request on the SCIM blueprint: rate limit, bearer authentication, size, errors, media type, logging.
 
-Order per request: the per-token rate limit (flask-limiter, before any database
-work, so a flood costs nothing), then the bearer token (RFC 7644 §2; 401 with
+Order per request: the per-token rate limit (flask-limiter, before any other
+database work: a refused request costs a source lookup and one folded write),
+then the bearer token (RFC 7644 §2; 401 with
 ``WWW-Authenticate: Bearer``), the source's state (403 until Save and Activate),
-then the body size (413). After authentication every failure response leaves one
+then the body size (413). A request refused at a source's URL (401, 403, 429) is
+logged by the domain (``sync_sources.refuse``: one row per source, reason and minute,
+with a repeat count). After authentication every failure response leaves one
 sync log row, written in a fresh transaction after the request's own changes
 were rolled back, and a refused write notifies the administrators chosen for
 sync failures; every response records the source's last request and status.
@@ -15,6 +18,7 @@ import logging
 import time
 
 from flask import Response, current_app, g, request
+from flask.blueprints import BlueprintSetupState
 from flask_limiter import RequestLimit
 from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.orm.exc import StaleDataError
@@ -25,7 +29,7 @@ from portal.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFou
 from portal.extensions import db, limiter
 from portal.core.sync_sources import AuthFailure
 
-from . import bp
+from .blueprint import bp
 from .errors import SCIM_MEDIA_TYPE, ScimError, scim_error
 
 log = logging.getLogger(__name__)
@@ -55,10 +59,32 @@ def _token_key() -> str:
     return "scim-anon:" + (request.remote_addr or "")
 
 
-def _on_breach(limit: RequestLimit) -> Response:
+def _limited(reason: str, detail: str, limit: RequestLimit) -> Response:
+    """The 429 answer; at a source's URL the refusal is logged first (``sync_sources.refuse``).
+
+    Committed here: the limit is checked before ``authenticate``, and the error handler
+    that answers rolls back. The answer stands even when that bookkeeping fails.
+    """
+    public_id = (request.view_args or {}).get("source_id")
+    try:
+        source = sync_sources.source_for_url(public_id) if public_id else None
+        if source is not None and not source.is_deleted:
+            sync_sources.refuse(source, reason, detail, request_info(), scim_type="tooMany")
+            db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("Could not log the rate-limited SCIM request")
     retry = max(1, int(limit.reset_at - time.time()))
-    return scim_error(429, f"Too many requests: the limit is {limit.limit}", "tooMany",
-                      headers={"Retry-After": str(retry)})
+    return scim_error(429, detail, "tooMany", headers={"Retry-After": str(retry)})
+
+
+def _on_breach(limit: RequestLimit) -> Response:
+    return _limited("rate_limited", f"Too many requests: the limit is {limit.limit}", limit)
+
+
+def _on_refusals_breach(limit: RequestLimit) -> Response:
+    return _limited("refusals_limited",
+                    f"Too many requests with a refused token from this address: the limit is {limit.limit}", limit)
 
 
 limiter.shared_limit(lambda: current_app.config["SCIM_RATE_LIMIT"], scope="scim", key_func=_token_key,
@@ -73,7 +99,7 @@ def _refused_token(response: Response) -> bool:
 # notification: refusals are also counted per client address, and past the limit that address waits.
 limiter.shared_limit(lambda: current_app.config["SCIM_AUTH_FAILURE_LIMIT"], scope="scim-refused",
                      key_func=lambda: "scim-refused:" + (request.remote_addr or ""),
-                     deduct_when=_refused_token, on_breach=_on_breach)(bp)
+                     deduct_when=_refused_token, on_breach=_on_refusals_breach)(bp)
 
 
 def request_info() -> sync_log.RequestInfo:
@@ -96,14 +122,13 @@ def authenticate() -> Response | None:
         source = sync_sources.authenticate(public_id, request.headers.get("Authorization"))
     except AuthFailure as exc:
         assert exc.source is not None
-        sync_sources.notify_auth_failure(exc.source, exc.reason, _AUTH_DETAILS[exc.reason])
-        sync_sources.note_request(exc.source.id, 401, _AUTH_DETAILS[exc.reason])
+        sync_sources.refuse(exc.source, exc.reason, _AUTH_DETAILS[exc.reason], request_info())
         db.session.commit()
         return scim_error(401, _AUTH_DETAILS[exc.reason], headers={"WWW-Authenticate": 'Bearer realm="SCIM"'})
     except Forbidden as exc:
         source = sync_sources.source_for_url(public_id)
         if source is not None:
-            sync_sources.note_request(source.id, 403, exc.message)
+            sync_sources.refuse(source, "inactive", exc.message, request_info())
             db.session.commit()
         return scim_error(403, exc.message)
     g.source = source
@@ -143,6 +168,16 @@ def to_scim_error(exc: Exception) -> Response:
 bp.register_error_handler(Exception, to_scim_error)
 for _code in default_exceptions:
     bp.register_error_handler(_code, to_scim_error)
+
+#: the URLs this door answers, its views or not (an unknown path, a wrong method)
+URL_PREFIX = "/scim/"
+
+
+@bp.record_once
+def _register_error_renderer(state: BlueprintSetupState) -> None:
+    # Flask gives the errors of URLs no view matches to the app's handlers only; the app
+    # factory routes those under URL_PREFIX here, so they are SCIM error documents too.
+    state.app.extensions.setdefault("error_renderers", []).append((URL_PREFIX, to_scim_error))
 
 
 def _failure_detail(response: Response) -> tuple[str | None, str | None]:

@@ -11,14 +11,13 @@ from typing import Any
 
 from flask import Response
 
-from . import bp, resources
+from portal.core.scim_urns import RESOURCE_TYPE_SCHEMA, SCHEMA_SCHEMA, SPC_SCHEMA
+
+from . import resources
+from .blueprint import bp
 from .errors import ScimError
 from .query import MAX_RESULTS
 from .views import respond
-
-SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
-RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
-SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 
 #: (id, endpoint, description, schema, extension schemas) of each resource type
 RESOURCE_TYPES: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (

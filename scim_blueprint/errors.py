@@ -5,7 +5,8 @@ import json
 
 from flask import Response
 
-ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+from portal.core.scim_urns import ERROR_SCHEMA
+
 SCIM_MEDIA_TYPE = "application/scim+json"
 
 

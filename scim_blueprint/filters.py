@@ -31,11 +31,8 @@ from scim2_filter_parser.parser import SCIMParser, SCIMParserError
 from sqlalchemy import ColumnElement, and_, exists, false, func, literal, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
+from portal.core.scim_urns import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 from portal.models import Department, JobTitle, Member, UserGroup, group_members, member_departments
-
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 Condition = ColumnElement[bool]
 Scope = Callable[[Condition], Condition]

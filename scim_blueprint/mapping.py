@@ -23,28 +23,6 @@ from __future__ import annotations
 
 from typing import Any
 
-#: the member values a SCIM User sets; a key left out of a request is cleared (PUT semantics)
-MEMBER_KEYS = ("external_id", "email", "name", "first_name", "last_name", "another_name", "employee_id",
-               "user_type", "job_title", "department", "work_country", "mobile", "manager", "scim_external_id")
-
-#: member value -> the SCIM attribute it comes from, for error messages and the sync log
-SCIM_NAMES = {
-    "external_id": "userName",
-    "email": 'emails[type eq "work"].value',
-    "name": "displayName",
-    "first_name": "name.givenName",
-    "last_name": "name.familyName",
-    "another_name": "nickName",
-    "employee_id": "employeeNumber",
-    "user_type": "userType",
-    "job_title": "title",
-    "department": "department",
-    "work_country": "addresses.country",
-    "mobile": "phoneNumbers.value",
-    "manager": "manager",
-    "scim_external_id": "externalId",
-}
-
 
 def pick(entries: list[dict[str, Any]] | None, type_: str = "work") -> dict[str, Any] | None:
     """The entry of ``type_`` (any case), else the primary one, else the first (the seed's work value)."""

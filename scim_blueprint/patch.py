@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from marshmallow import ValidationError
 
-from portal.core.provisioning import GroupChange
+from portal.core.groups import GroupChange
 
 from .errors import ScimError
 from .resources import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA

@@ -20,7 +20,8 @@ from portal.extensions import db
 from portal.core.members import MemberRecord
 from portal.models import Member, UserGroup
 
-from . import bp, filters, resources
+from . import filters, resources
+from .blueprint import bp
 from .errors import ScimError
 from .views import read_body, respond
 

@@ -6,7 +6,8 @@ discovery endpoints:
 - ``user_to_scim(member, base_url)`` / ``group_to_scim(group, base_url, include_members)``
   render a stored object as a full SCIM resource (no nulls, ``id`` a string,
   ``meta`` with an absolute ``location`` and a weak ``version``).
-- ``resource_base_url()`` is ``{PUBLIC_BASE_URL or the request's root}/scim/v2/{source}``.
+- ``resource_base_url()`` is ``{PUBLIC_BASE_URL or the request's root}/scim/v2/{source}``, built by
+  ``portal.core.sync_sources.scim_base_url``.
 - ``user_scope(source)`` / ``group_scope(source)``: the WHERE conditions of what a
   source sees. A source sees only the members and groups it manages (data source
   = this source): a member unlinked by the "Suspend member" deletion rule, or
@@ -26,20 +27,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, g, request
+from flask import g, request
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import selectinload
 
 from portal.core.members import MemberRecord
 from portal.models import Member, UserGroup
-from portal.core.sync_sources import Source
-
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
-LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+from portal.core.sync_sources import SCIM_PATH, Source, scim_base_url
+# The URNs are defined once, in the core; the door's modules read them here as ``resources.USER_SCHEMA`` ...
+from portal.core.scim_urns import (  # noqa: F401  (re-exported)
+    ENTERPRISE_SCHEMA, GROUP_SCHEMA, LIST_SCHEMA, PATCH_SCHEMA, SEARCH_SCHEMA, USER_SCHEMA,
+)
 
 def user_scope(source: Source) -> tuple[ColumnElement[bool], ...]:
     """The members a source sees over SCIM: those of its organization that it manages."""
@@ -177,13 +175,12 @@ COMMON_ATTRIBUTES: tuple[Attribute, ...] = (
 
 
 def resource_base_url() -> str:
-    """The SCIM base URL of the authenticated source: absolute, right behind a proxy."""
-    root = current_app.config.get("PUBLIC_BASE_URL") or request.url_root
+    """The SCIM base URL of the authenticated source (built by the core): absolute, right behind a proxy."""
     if g.get("source") is not None:
         source_id = g.source.public_id
     else:  # before authentication: the id as written in the URL
-        source_id = request.path.partition("/scim/v2/")[2].partition("/")[0]
-    return f"{root.rstrip('/')}/scim/v2/{source_id}"
+        source_id = request.path.partition(f"{SCIM_PATH}/")[2].partition("/")[0]
+    return scim_base_url(source_id, fallback=request.url_root)
 
 
 def scim_datetime(value: datetime) -> str:

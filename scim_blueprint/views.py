@@ -17,9 +17,10 @@ from portal.core import provisioning
 from portal.extensions import db
 from portal.core.members import MemberRecord
 from portal.models import Member, UserGroup
-from portal.core.provisioning import GroupChange
+from portal.core.groups import GroupChange
 
-from . import bp, mapping, patch, resources, schemas
+from . import mapping, patch, resources, schemas
+from .blueprint import bp
 from .auth import request_info
 from .errors import SCIM_MEDIA_TYPE, ScimError
 
@@ -125,7 +126,7 @@ def _last_writer_wins(write: Callable[[], Response], model: type[Member] | type[
 
 def _load_member(member_id: str, operation: str) -> MemberRecord:
     _about("member", member_id, None, operation)
-    member = provisioning.get_member(g.source, member_id)
+    member = provisioning.managed_member(g.source, member_id)
     _about("member", member.public_id, member.external_id, operation)
     return member
 
@@ -146,7 +147,7 @@ def create_user(source_id: str) -> Response:
     """Create a user, or link the existing member it identifies (RFC 7644 §3.3; seed 1.1 step 5)."""
     body = read_body()
     _about("member", None, body.get("userName"), "create")
-    member, _operation = provisioning.create_member(g.source, _user_values(body), request_info())
+    member, _operation = provisioning.provision_member(g.source, _user_values(body), request_info())
     return _user_response(member, 201, created=True)
 
 
@@ -199,7 +200,7 @@ def patch_user(source_id: str, member_id: str) -> Response:
 def delete_user(source_id: str, member_id: str) -> Response:
     """Delete a user by the source's member deletion rule (RFC 7644 §3.6; seed 1.1 step 5)."""
     member = _load_member(member_id, "delete")
-    provisioning.delete_member(g.source, member, request_info(), if_match=request.headers.get("If-Match"))
+    provisioning.deprovision_member(g.source, member, request_info(), if_match=request.headers.get("If-Match"))
     db.session.commit()
     return respond(None, 204)
 
@@ -209,7 +210,7 @@ def delete_user(source_id: str, member_id: str) -> Response:
 
 def _load_group(group_id: str, operation: str) -> UserGroup:
     _about("group", group_id, None, operation)
-    group = provisioning.get_group(g.source, group_id)
+    group = provisioning.managed_group(g.source, group_id)
     _about("group", group.public_id, group.display_name, operation)
     return group
 
@@ -245,7 +246,7 @@ def create_group(source_id: str) -> Response:
     """Create a user group with its members (RFC 7644 §3.3)."""
     body = read_body()
     _about("group", None, body.get("displayName"), "create")
-    group = provisioning.create_group(g.source, _group_change(body), request_info())
+    group = provisioning.provision_group(g.source, _group_change(body), request_info())
     return _group_response(group, 201, created=True)
 
 
@@ -266,7 +267,7 @@ def replace_group(source_id: str, group_id: str) -> Response:
 
     def write() -> Response:
         group = _load_group(group_id, "update")
-        provisioning.update_group(g.source, group, _group_change(body), request_info(),
+        provisioning.change_group(g.source, group, _group_change(body), request_info(),
                                   if_match=request.headers.get("If-Match"))
         return _group_response(group, 200)
 
@@ -281,7 +282,7 @@ def patch_group(source_id: str, group_id: str) -> Response:
 
     def write() -> Response:
         group = _load_group(group_id, "update")
-        provisioning.update_group(g.source, group, patch.group_change(operations), request_info(),
+        provisioning.change_group(g.source, group, patch.group_change(operations), request_info(),
                                   if_match=request.headers.get("If-Match"))
         if not _members_wanted():
             response = respond(None, 204, group)
@@ -296,7 +297,7 @@ def patch_group(source_id: str, group_id: str) -> Response:
 def delete_group(source_id: str, group_id: str) -> Response:
     """Delete a group; its members stay (RFC 7644 §3.6)."""
     group = _load_group(group_id, "delete")
-    provisioning.delete_group(g.source, group, request_info(), if_match=request.headers.get("If-Match"))
+    provisioning.deprovision_group(g.source, group, request_info(), if_match=request.headers.get("If-Match"))
     db.session.commit()
     return respond(None, 204)
 

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
+import jinja2
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -109,6 +110,8 @@ def _empty_tables() -> None:
 def app(database_url: str) -> Iterator[Any]:
     """The application on an empty, migrated database."""
     app = create_app(_config(database_url))
+    # A variable a template uses but its view did not pass fails the test instead of printing "".
+    app.jinja_env.undefined = jinja2.StrictUndefined
     with app.app_context():
         _empty_tables()
     yield app

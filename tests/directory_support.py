@@ -11,7 +11,7 @@ import urllib.request
 from datetime import datetime
 from typing import Any
 
-from portal.core import directory, sync_sources
+from portal.core import departments, sync_sources, workforce
 from portal.core.actors import Actor
 from portal.extensions import db
 from portal.models import Member, SyncLog, SyncSource, utcnow
@@ -59,11 +59,11 @@ def sync_member(app: Any, org_id: int, source_id: int, user_name: str, name: str
                         source_id=source_id, custom_fields={}, **fields)
         associated = []
         if department:
-            dept, created = directory.find_or_create_department(org_id, department, actor)
+            dept, created = departments.find_or_create_department(org_id, department, actor.source_id)
             member.departments = [dept]
             associated.append({"type": "department", "name": dept.name, "created": created})
         if job_title:
-            title, created = directory.find_or_create_job_title(org_id, job_title, actor)
+            title, created = workforce.find_or_create_job_title(org_id, job_title, actor)
             member.job_title = title
             associated.append({"type": "job_title", "name": title.name, "created": created})
         db.session.add(member)

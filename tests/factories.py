@@ -22,11 +22,11 @@ class OrgData:
 def make_org(app: Any, name: str = "Acme", email: str = "owner@acme.test",
              password: str = "correct horse battery staple") -> OrgData:
     """Create an organization with its primary administrator and commit."""
-    from portal.core import directory
+    from portal.core import organizations
     from portal.core.actors import Actor
 
     with app.app_context():
-        org = directory.create_organization(name, email, password, Actor.cli())
+        org = organizations.create_organization(name, email, password, Actor.cli())
         db.session.commit()
         from portal.models import Admin
 
@@ -37,12 +37,12 @@ def make_org(app: Any, name: str = "Acme", email: str = "owner@acme.test",
 def make_admin(app: Any, org: OrgData, email: str, permissions: set[str],
                password: str = "another long password") -> int:
     """Create a non-primary administrator with ``permissions`` and commit; return its id."""
-    from portal.core import directory
+    from portal.core import administrators
     from portal.core.actors import Actor
     from portal.models import Organization
 
     with app.app_context():
-        admin = directory.create_admin(db.session.get(Organization, org.id), email, password, Actor.cli(),
-                                       permissions=permissions)
+        admin = administrators.create_admin(db.session.get(Organization, org.id), email, password, Actor.cli(),
+                                            permissions=permissions)
         db.session.commit()
         return admin.id

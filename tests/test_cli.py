@@ -28,8 +28,14 @@ def test_org_create_makes_the_org_its_defaults_and_primary_admin(app, runner):
         assert admin.role == "primary" and admin.email == "Owner@Acme.test"
         assert admin.password_hash != "correct horse battery staple"
         assert check_password_hash(admin.password_hash, "correct horse battery staple")
-        log = db.session.scalar(sa.select(AdminLog).where(AdminLog.org_id == org_id))
-        assert log.actor == "CLI" and log.event_type == "Create organization"
+        entries = list(db.session.scalars(sa.select(AdminLog).where(AdminLog.org_id == org_id).order_by(AdminLog.id)))
+        assert [(e.actor, e.event_type) for e in entries] == [("CLI", "Add administrator"), ("CLI", "Create organization")]
+        added = entries[0]
+        assert (added.target_type, added.target_id, added.target_name) == ("admin", str(admin.id), "Owner@Acme.test")
+        # No name was given; the primary holds every permission.
+        assert added.changes == {"permissions": [None, ["Organization data synchronization", "Administrator log",
+                                                        "Members and departments"]]}
+        assert added.summary == "Primary administrator of the new organization"
 
 
 def test_a_second_org_with_the_same_name_is_refused(app, runner):
@@ -51,6 +57,57 @@ def test_admin_create_grants_the_named_permissions(app, runner, org):
         admin = db.session.get(Admin, int(result.output.strip()))
         assert admin.role == "admin"
         assert admin.permissions == {"org_data_sync", "admin_log"}
+
+
+def _row(app, email: str, target_id: str | None = None) -> dict:
+    """The "Add administrator" entry of ``email`` (of the admin ``target_id``) as plain values, one per column."""
+    with app.app_context():
+        stmt = sa.select(AdminLog).where(AdminLog.event_type == "Add administrator", AdminLog.target_name == email)
+        if target_id is not None:
+            stmt = stmt.where(AdminLog.target_id == target_id)
+        [entry] = db.session.scalars(stmt)
+        return {column.key: getattr(entry, column.key) for column in AdminLog.__table__.columns}
+
+
+def test_admin_create_logs_the_entry_adding_one_in_the_console_logs_issue_7(app, runner, org):
+    """One administrator, added once in Settings > Administrators and once with `flask admin create`: the two
+    "Add administrator" entries differ only in who acted, the new admin's id, when, and the console's delivery."""
+    from tests.conftest import Console
+
+    console = Console(app.test_client())
+    assert console.login(org.email, org.password).status_code == 302
+    response = console.post("/settings/administrators/new", {
+        "name": "Sam Sync", "email": "sam@acme.test", "permissions": ["org_data_sync", "admin_log"],
+        "delivery": "password"})
+    assert response.status_code == 200
+    in_console = _row(app, "sam@acme.test")
+    # Emails are unique across organizations: move the first Sam to another address (the entry keeps the name
+    # it was written with) and add Sam again from the command line.
+    with app.app_context():
+        db.session.get(Admin, int(in_console["target_id"])).email = "sam.before@acme.test"
+        db.session.commit()
+    result = runner.invoke(args=["admin", "create", "--org", org.name, "--email", "sam@acme.test", "--name", "Sam Sync",
+                                 "--password", "another long password", "--permission", "org_data_sync",
+                                 "--permission", "admin_log"])
+    assert result.exit_code == 0, result.output
+    cli_admin_id = int(result.output.strip())
+    from_cli = _row(app, "sam@acme.test", target_id=str(cli_admin_id))
+
+    same = ["org_id", "event_type", "category", "target_type", "target_name", "changes"]
+    assert {k: from_cli[k] for k in same} == {k: in_console[k] for k in same}
+    assert from_cli["event_type"] == "Add administrator" and from_cli["target_type"] == "admin"
+    assert from_cli["target_name"] == "sam@acme.test"
+    assert from_cli["changes"] == {"name": [None, "Sam Sync"],
+                                   "permissions": [None, ["Organization data synchronization", "Administrator log"]]}
+    # The actor: the signed-in primary in the console, the CLI (no administrator, no address) from the command line.
+    assert (in_console["actor"], in_console["admin_id"]) == (org.email, org.admin_id)
+    assert in_console["ip"] is not None
+    assert (from_cli["actor"], from_cli["admin_id"], from_cli["ip"]) == ("CLI", None, None)
+    # Each entry names the administrator it added; only the console chose how the password was handed over.
+    assert from_cli["target_id"] == str(cli_admin_id) != in_console["target_id"]
+    assert in_console["summary"] == "Initial password shown once" and from_cli["summary"] is None
+    compared = set(same) | {"actor", "admin_id", "ip", "target_id", "summary", "id", "created_at"}
+    assert compared == set(from_cli), "a new column of the admin log: compare it here too"
 
 
 def test_admin_create_for_an_unknown_org_fails_cleanly(runner):

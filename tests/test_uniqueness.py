@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from portal.core import directory
+from portal.core import departments, members
 from portal.core.actors import Actor
 from portal.core.errors import Conflict
 from portal.extensions import db
@@ -64,7 +64,7 @@ def test_the_same_user_name_in_two_organizations_is_fine(app, org):
 
 def test_department_name_is_unique_under_one_parent_only(app, org):
     with app.app_context():
-        root = directory.root_department(org.id)
+        root = departments.root_department(org.id)
         sales = Department(org_id=org.id, parent_id=root.id, name="Sales")
         db.session.add(sales)
         db.session.commit()
@@ -97,11 +97,11 @@ def test_one_primary_administrator_per_organization(app, org):
 def test_domain_reports_a_uniqueness_violation_as_a_named_conflict(app, org, field, overrides):
     values = {"external_id": "first@acme.test", "email": "first@acme.test", "name": "First", "employee_id": "E-1"}
     with app.app_context():
-        directory.create_member(org.id, values, Actor.cli())
+        members.create_member(org.id, values, Actor.cli())
         db.session.commit()
         second = {"external_id": "second@acme.test", "email": "second@acme.test", "name": "Second", **overrides}
         with pytest.raises(Conflict) as caught:
-            directory.create_member(org.id, second, Actor.cli())
+            members.create_member(org.id, second, Actor.cli())
         assert caught.value.field == field
         db.session.rollback()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Member)) == 1
@@ -109,7 +109,7 @@ def test_domain_reports_a_uniqueness_violation_as_a_named_conflict(app, org, fie
 
 def test_domain_names_the_department_conflict(app, org):
     with app.app_context():
-        directory.create_department(org.id, "Sales", Actor.cli())
+        departments.create_department(org.id, "Sales", Actor.cli())
         with pytest.raises(Conflict) as caught:
-            directory.create_department(org.id, "sales", Actor.cli())
+            departments.create_department(org.id, "sales", Actor.cli())
         assert caught.value.field == "name"

@@ -19,7 +19,7 @@ from sqlalchemy import select  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from portal import create_app  # noqa: E402
-from portal.core import directory, sync_sources
+from portal.core import departments, fields, groups, members, organizations, sync_sources, workforce
 from portal.core.actors import Actor  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import Member, SyncLog, WorkforceType  # noqa: E402
@@ -42,7 +42,7 @@ PEOPLE = [
 
 def seed(app) -> None:
     with app.app_context():
-        org = directory.create_organization("Northwind Labs", "admin@northwind.test", PASSWORD, Actor.cli())
+        org = organizations.create_organization("Northwind Labs", "admin@northwind.test", PASSWORD, Actor.cli())
         db.session.flush()
         admin_actor = Actor.cli()
         source, _token = sync_sources.create_source(org.id, "jumpcloud", admin_actor, name="JumpCloud")
@@ -55,8 +55,8 @@ def seed(app) -> None:
         for i, (name, dept_name, title_name) in enumerate(PEOPLE):
             first, last = name.split(" ", 1)
             email = f"{first.lower()}.{last.lower().replace(' ', '').replace(chr(39), '')}@northwind.test"
-            dept, dept_created = directory.find_or_create_department(org.id, dept_name, actor)
-            title, title_created = directory.find_or_create_job_title(org.id, title_name, actor)
+            dept, dept_created = departments.find_or_create_department(org.id, dept_name, actor.source_id)
+            title, title_created = workforce.find_or_create_job_title(org.id, title_name, actor)
             member = Member(org_id=org.id, external_id=email, email=email, name=name, first_name=first, last_name=last,
                             employee_id=f"NW-{1040 + i}", status="inactive" if i in (7, 15) else "active",
                             source_id=source.id, custom_fields={}, work_country="US" if i % 3 else "DE",
@@ -81,15 +81,15 @@ def seed(app) -> None:
             db.session.add(SyncLog(org_id=org.id, source_id=source.id, operation="deactivate", object_type="member",
                                    object_id=None, object_name=None, result="success", status_code=200, changes={},
                                    associated=[], notes=[], method="PATCH", path="/Users", request_body={}))
-        eng = directory.find_or_create_department(org.id, "Engineering", actor)[0]
+        eng = departments.find_or_create_department(org.id, "Engineering", actor.source_id)[0]
         for sub in ("Platform", "Mobile"):
-            directory.create_department(org.id, sub, Actor.cli(), parent_id=eng.id)
+            departments.create_department(org.id, sub, Actor.cli(), parent_id=eng.id)
         for name, email in (("Grace Okafor", "grace.okafor@northwind.test"), ("Daniel Reyes", "daniel.reyes@northwind.test")):
-            directory.create_member(org.id, {"external_id": email, "email": email, "name": name,
+            members.create_member(org.id, {"external_id": email, "email": email, "name": name,
                                              "job_title": "Office Manager"}, Actor.cli())
-        directory.create_group(org.id, "All engineers", Actor.cli(), "Everyone in Engineering")
-        directory.create_field(org.id, "T-shirt size", "option", Actor.cli(), options=["S", "M", "L", "XL"])
-        directory.create_field(org.id, "Start date", "date", Actor.cli())
+        groups.create_group(org.id, "All engineers", Actor.cli(), "Everyone in Engineering")
+        fields.create_field(org.id, "T-shirt size", "option", Actor.cli(), options=["S", "M", "L", "XL"])
+        fields.create_field(org.id, "Start date", "date", Actor.cli())
         db.session.commit()
 
 

@@ -1,25 +1,30 @@
-"""Administrators of an organization: add, permissions, status, passwords, the primary role.
+"""Administrators of an organization: add, sign in, permissions, status, passwords, the primary role.
 
+The one module for administrators, whichever door asks (console, CLI, ``create_organization``).
 Every change writes its admin log entry here, so neither the console nor the CLI can skip it.
-Passwords never reach the log: entries say what happened, not the secret.
+Passwords never reach the log: entries say what happened, not the secret. The password policy
+and the password hash live here too, the same for every door.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Iterable
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from portal.core import admin_log, directory, notifications, passwords
+from portal.core import admin_log, notifications
 from portal.core.actors import Actor
 from portal.core.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.extensions import db
-from portal.models import PERMISSION_LABELS, PERMISSIONS, Admin, Organization, PasswordResetToken, utcnow
+from portal.models import PERMISSION_LABELS, PERMISSIONS, Admin, Organization, PasswordResetToken, norm, utcnow
 
 #: how long a set-password link works
 SET_PASSWORD_LINK_LIFETIME = timedelta(hours=48)
@@ -27,6 +32,84 @@ SET_PASSWORD_LINK_LIFETIME = timedelta(hours=48)
 DELIVERIES = ("password", "link")
 
 log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- the password policy and hash
+
+PASSWORD_MIN_LENGTH = 12
+#: bcrypt-style limits do not apply to scrypt, but an unbounded input lets anyone burn CPU
+PASSWORD_MAX_LENGTH = 256
+
+TOO_SHORT = f"Use at least {PASSWORD_MIN_LENGTH} characters."
+TOO_LONG = f"Use at most {PASSWORD_MAX_LENGTH} characters."
+TOO_COMMON = "This password is on a list of commonly used passwords. Choose one that is harder to guess."
+
+_SPACES = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    # zxcvbn (Dropbox's estimator, Python port) ships the 30,000 most common passwords of
+    # the Xato 10-million-password corpus; loaded on first use, not at import time.
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def _is_common(password: str) -> bool:
+    folded = _SPACES.sub("", password).lower()
+    common = _common_passwords()
+    if folded in common:
+        return True
+    # "qwertyqwerty", "passwordpassword": a common password repeated is no better.
+    for size in range(1, len(folded) // 2 + 1):
+        if len(folded) % size == 0 and folded[:size] * (len(folded) // size) == folded:
+            return folded[:size] in common or size <= 2
+    return False
+
+
+def check_password_policy(password: str, field: str = "password") -> None:
+    """Raise Invalid (naming ``field``) unless the password is long enough and not a common one."""
+    if len(password or "") < PASSWORD_MIN_LENGTH:
+        raise Invalid(TOO_SHORT, field=field)
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise Invalid(TOO_LONG, field=field)
+    if _is_common(password):
+        raise Invalid(TOO_COMMON, field=field)
+
+
+def hash_password(password: str) -> str:
+    """A slow salted hash (werkzeug's scrypt) of a password that passed the policy."""
+    return generate_password_hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches the stored hash."""
+    return check_password_hash(password_hash, password)
+
+
+def generate_password() -> str:
+    """A random initial password that passes the policy (about 96 bits)."""
+    return secrets.token_urlsafe(12)
+
+
+# Checked against when the email is unknown, so both failures cost the same time.
+_DUMMY_HASH = hash_password("not-a-password-of-anyone")
+
+
+def check_credentials(email: str, password: str) -> Admin | None:
+    """The active admin with this email and password, or None; records the sign-in time."""
+    admin = db.session.scalar(select(Admin).where(Admin.email_norm == norm(email))) if email else None
+    if admin is None:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(admin.password_hash, password) or not admin.active:
+        return None
+    admin.last_login_at = utcnow()
+    return admin
+
+
+# ---------------------------------------------------------------- administrators
 
 
 @dataclass(frozen=True)
@@ -122,6 +205,39 @@ def _issue_token(admin: Admin) -> str:
     return token
 
 
+def create_admin(org: Organization, email: str, password: str, actor: Actor, *, name: str = "",
+                 role: str = "admin", permissions: Iterable[str] = (), summary: str | None = None) -> Admin:
+    """Create an administrator of ``org`` with a hashed password that passes the policy; log "Add administrator".
+
+    Every administrator comes to be here: the console's ``add_administrator``, the CLI's ``admin create``
+    and the primary of ``create_organization``. So each leaves the same entry, whoever the actor.
+    """
+    email = (email or "").strip()
+    if "@" not in email:
+        raise Invalid("Enter a valid email address", field="email")
+    chosen = _clean_permissions(permissions)
+    check_password_policy(password)
+    taken = Conflict("An administrator with this email already exists", field="email")
+    if db.session.scalar(select(Admin.id).where(Admin.email_norm == norm(email))) is not None:
+        raise taken
+    admin = Admin(org_id=org.id, email=email, name=(name or "").strip(), role=role,
+                  password_hash=hash_password(password),
+                  **{f"perm_{permission}": permission in chosen for permission in PERMISSIONS})
+    db.session.add(admin)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        # Another request took the email between the look and the insert; the door rolls back.
+        if "email_norm" in str(exc.orig):
+            raise taken from exc
+        raise
+    admin_log.record(actor, org.id, "Add administrator", target_type="admin", target_id=admin.id,
+                     target_name=admin.email,
+                     changes=admin_log.diff({}, {"name": admin.name or None, "permissions": permission_labels(admin)}),
+                     summary=summary)
+    return admin
+
+
 def add_administrator(org_id: int, actor: Actor, *, name: str, email: str, permissions: Iterable[str],
                       delivery: str) -> Credentials:
     """Add an administrator with ``permissions``; they get an initial password or a set-password link."""
@@ -134,12 +250,9 @@ def add_administrator(org_id: int, actor: Actor, *, name: str, email: str, permi
     if org is None:
         raise NotFound("No such organization")
     # With a link the random password is never shown: nobody knows it until the link sets one.
-    initial = passwords.generate()
-    admin = directory.create_admin(org, email, initial, actor, name=name, permissions=chosen, log=False)
-    admin_log.record(actor, org_id, "Add administrator", target_type="admin", target_id=admin.id,
-                 target_name=admin.email,
-                 changes={"name": [None, admin.name], "permissions": [None, permission_labels(admin)]},
-                 summary="Initial password shown once" if delivery == "password" else "Set-password link sent")
+    initial = generate_password()
+    admin = create_admin(org, email, initial, actor, name=name, permissions=chosen,
+                         summary="Initial password shown once" if delivery == "password" else "Set-password link sent")
     if delivery == "password":
         return Credentials(admin, password=initial)
     return Credentials(admin, token=_issue_token(admin))
@@ -185,8 +298,8 @@ def reset_password(org_id: int, admin_id: int, actor: Actor, *, delivery: str) -
     if not admin.active:
         raise Invalid("Reactivate the administrator before resetting their password.")
     if delivery == "password":
-        initial = passwords.generate()
-        admin.password_hash = passwords.hash_password(initial)
+        initial = generate_password()
+        admin.password_hash = hash_password(initial)
         admin.session_version += 1
         result = Credentials(admin, password=initial)
     else:
@@ -244,7 +357,7 @@ def set_password_with_token(token: str, password: str, confirm: str, ip: str | N
         raise Invalid("This link was already used.", field="token")
     admin = db.session.get(Admin, row.admin_id)
     assert admin is not None
-    admin.password_hash = passwords.hash_password(password)
+    admin.password_hash = hash_password(password)
     admin.session_version += 1
     db.session.flush()
     admin_log.record(Actor.for_admin(admin, ip), admin.org_id, "Reset password", target_type="admin", target_id=admin.id,
@@ -253,19 +366,19 @@ def set_password_with_token(token: str, password: str, confirm: str, ip: str | N
 
 
 def _check_new_password(password: str, confirm: str) -> None:
-    passwords.check_policy(password, field="new_password")
+    check_password_policy(password, field="new_password")
     if password != confirm:
         raise Invalid("The passwords do not match.", field="confirm_password")
 
 
 def change_own_password(admin: Admin, current: str, new: str, confirm: str, actor: Actor) -> Admin:
     """Change one's own password; the current one is required. Other open sessions end."""
-    if not passwords.verify(admin.password_hash, current or ""):
+    if not verify_password(admin.password_hash, current or ""):
         raise Invalid("The current password is incorrect.", field="current_password")
     _check_new_password(new, confirm)
     if new == current:
         raise Invalid("Choose a password different from the current one.", field="new_password")
-    admin.password_hash = passwords.hash_password(new)
+    admin.password_hash = hash_password(new)
     admin.session_version += 1
     db.session.flush()
     admin_log.record(actor, admin.org_id, "Reset password", target_type="admin", target_id=admin.id,
@@ -284,7 +397,7 @@ def transfer_primary(org_id: int, to_admin_id: int | str, actor: Actor, *, passw
     )
     if old is None or old.id != actor.admin.id:
         raise Forbidden("Only the primary administrator can transfer the role")
-    if not passwords.verify(old.password_hash, password or ""):
+    if not verify_password(old.password_hash, password or ""):
         raise Invalid("The password is incorrect.", field="password")
     try:
         new = get_admin(org_id, int(to_admin_id), lock=True)

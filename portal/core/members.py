@@ -1,35 +1,53 @@
-"""Members as the SCIM door reads and writes them: plain records and SQL Core statements.
+"""A member's record and its one writer: both doors call this module to change a member.
 
-An identity provider's initial sync is a lookup and a create per user, then
-PATCHes: the ORM's identity map, unit of work and relationship loaders cost
-several times the SQL itself on these requests (BENCHMARKS.md, "CPU cost per
-request"). The SCIM operations read a member as one ``MemberRecord`` (one
-statement with its title, workforce type and manager, one more for the
-departments and groups of a whole page) and write it with single INSERT and
-UPDATE statements. The console keeps the ORM: these functions write the same
-rows, and ``*_norm`` columns are computed with the same ``norm``.
+It owns what a member row is made of: normalization (``models.MEMBER_NORMS``),
+the uniqueness keys, the references (department, job title, manager, workforce
+type), the INSERT, UPDATE and DELETE statements, and the snapshot written to the
+Admin log and the Sync log. The console door calls ``create_member`` and its
+siblings below; the SCIM door goes through ``portal.core.provisioning``, which
+adds a source's matching, linking and deletion rule on top of the same
+``resolve_refs``, ``assign``, ``insert_record``, ``update_record`` and
+``delete_record``.
+
+Writes are SQL Core statements on ``MemberRecord``s: an identity provider's
+initial sync is a lookup and a create per user, and the ORM's identity map, unit
+of work and relationship loaders cost several times the SQL itself on these
+requests (BENCHMARKS.md, "CPU cost per request"). The console still reads
+members through the ORM (``Member``); after a write here its objects are
+expired, so it reads what was written.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy import ColumnElement, Select, bindparam, delete, insert, literal, null, or_, select, union_all, update
-
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from portal.core import admin_log
+from portal.core.actors import Actor
+from portal.core.errors import Conflict, Invalid, NotFound
+from portal.core.unique import conflict_for
+from portal.core.workforce import make_job_title
 from portal.extensions import db
 from portal.models import (
+    MEMBER_NORMS,
     Department,
     JobTitle,
     Member,
+    SyncSource,
     UserGroup,
     WorkforceType,
     group_members,
     member_departments,
+    new_public_id,
     norm,
+    utcnow,
 )
+
+_T = TypeVar("_T")
 
 _members = Member.__table__
 _titles = JobTitle.__table__
@@ -47,8 +65,6 @@ PLAIN_FIELDS = ("external_id", "email", "name", "first_name", "last_name", "anot
 #: the columns a create is matched on (``userName`` and the sources' match attributes), as stored
 MATCH_COLUMNS = {"userName": _members.c.external_id_norm, "email": _members.c.email_norm,
                  "employee_id": _members.c.employee_id, "mobile": _members.c.mobile}
-#: columns kept as the case-folded copy of another (models.normalizes does the same for the ORM)
-_NORMS = {"external_id": "external_id_norm", "email": "email_norm", "name": "name_norm"}
 
 
 @dataclass(slots=True)
@@ -97,7 +113,7 @@ class MemberRecord:
         return [name for _, name in self.departments]
 
     def snapshot(self) -> dict[str, Any]:
-        """The member's fields as plain values, as ``directory.member_snapshot`` gives them."""
+        """The member's fields as plain values: what the Admin log's and the Sync log's changes compare."""
         return {
             "external_id": self.external_id,
             "email": self.email,
@@ -123,12 +139,12 @@ class MemberRecord:
         return out
 
     def columns(self) -> dict[str, Any]:
-        """The values of the ``members`` columns a SCIM write may change."""
+        """The values of the ``members`` columns a write may change."""
         out = {key: getattr(self, key) for key in PLAIN_FIELDS}
-        for key, norm_key in _NORMS.items():
+        for key, norm_key in MEMBER_NORMS.items():
             out[norm_key] = norm(out[key])
         out.update(status=self.status, job_title_id=self.job_title_id, employee_type_id=self.employee_type_id,
-                   manager_id=self.manager_id, manager_ref=self.manager_ref)
+                   manager_id=self.manager_id, manager_ref=self.manager_ref, source_id=self.source_id)
         return out
 
 
@@ -197,9 +213,17 @@ def by_user_name(org_id: int, source_id: int, user_name: str) -> list[MemberReco
     return fetch(_BY_USER_NAME, {"name": norm(user_name), "org_id": org_id, "source_id": source_id})
 
 
-def get_by_id(member_id: int) -> MemberRecord:
-    """A member by its primary key (after a write through the ORM)."""
-    return fetch(_BY_ID, {"id": member_id})[0]
+def get_by_id(member_id: int) -> MemberRecord | None:
+    """A member by its primary key."""
+    found = fetch(_BY_ID, {"id": member_id})
+    return found[0] if found else None
+
+
+def first_matching(org_id: int, attribute: str, value: Any) -> MemberRecord | None:
+    """The oldest member of the organization whose match attribute (``MATCH_COLUMNS``, as stored) has this value."""
+    found = fetch(select_records(MATCH_COLUMNS[attribute] == value, _members.c.org_id == org_id)
+                  .order_by(_members.c.id).limit(1))
+    return found[0] if found else None
 
 
 def insert_record(record: MemberRecord) -> int:
@@ -230,12 +254,6 @@ def _update_statement(names: tuple[str, ...]) -> Any:
     return statement
 
 
-_SUSPEND = (
-    update(_members).where(_members.c.id == bindparam("_id"), _members.c.version == bindparam("_version"))
-    .values(status="inactive", source_id=None, version=bindparam("version"), updated_at=bindparam("updated_at"))
-)
-
-
 def update_record(before: MemberRecord, after: MemberRecord, now: datetime) -> MemberRecord:
     """Write what changed from ``before`` to ``after`` (columns, departments); returns the record as stored.
 
@@ -263,20 +281,13 @@ def update_record(before: MemberRecord, after: MemberRecord, now: datetime) -> M
     return after
 
 
-def suspend(record: MemberRecord, now: datetime) -> bool:
-    """Mark the member inactive and unlinked from its source (the Suspend deletion rule); False on a version race."""
-    result = db.session.connection().execute(_SUSPEND, {"_id": record.id, "_version": record.version,
-                                                        "version": record.version + 1, "updated_at": now})
-    return result.rowcount == 1
-
-
 def _title_select(name: str) -> Select[Any]:
     return select(_titles.c.id, _titles.c.name).where(_titles.c.org_id == bindparam("org_id"),
                                                       _titles.c.name_norm == bindparam(name))
 
 
 def _department_select(name: str) -> Select[Any]:
-    """The department ``directory.find_or_create_department`` would find: any level but the root, oldest first."""
+    """The department ``departments.find_or_create_department`` would find: any level but the root, oldest first."""
     return (select(_departments.c.id, _departments.c.name)
             .where(_departments.c.org_id == bindparam("org_id"), _departments.c.name_norm == bindparam(name),
                    _departments.c.parent_id.is_not(None))
@@ -294,7 +305,7 @@ def lookup_title(org_id: int, name: str) -> tuple[int, str] | None:
 
 
 def lookup_department(org_id: int, name: str) -> tuple[int, str] | None:
-    """(id, name) of the department ``directory.find_or_create_department`` would find, or None."""
+    """(id, name) of the department ``departments.find_or_create_department`` would find, or None."""
     row = db.session.connection().execute(_DEPARTMENT, {"org_id": org_id, "name": norm(name)}).first()
     return (row[0], row[1]) if row is not None else None
 
@@ -341,3 +352,356 @@ def create_lookups(org_id: int, probes: dict[str, Any], title: str | None,
         else:
             found_department = (row_id, name)
     return matched, found_title, found_department
+
+
+# ---------------------------------------------------------------- writes that remove
+
+
+_DELETE = delete(_members).where(_members.c.id == bindparam("_id"), _members.c.version == bindparam("_version"))
+# Members managed by a removed member lose the link and keep its SCIM id as a reference (an
+# identity provider that still names it gets it back); their version moves on, so an ETag of
+# them is stale, as after any change.
+_UNLINK_MANAGED = (
+    update(_members).where(_members.c.manager_id == bindparam("_id"))
+    .values(manager_id=None, manager_ref=bindparam("_ref"), version=_members.c.version + 1,
+            updated_at=bindparam("_now"))
+)
+
+
+def delete_record(record: MemberRecord) -> None:
+    """DELETE a member at the version read (its departments and group memberships go with it)."""
+    connection = db.session.connection()
+    connection.execute(_UNLINK_MANAGED, {"_id": record.id, "_ref": record.public_id, "_now": utcnow()})
+    connection.execute(delete(member_departments).where(member_departments.c.member_id == record.id))
+    connection.execute(delete(group_members).where(group_members.c.member_id == record.id))
+    if connection.execute(_DELETE, {"_id": record.id, "_version": record.version}).rowcount != 1:
+        raise StaleDataError(f"members row {record.id} changed since it was read")
+
+
+def unique(write: Callable[[], _T]) -> _T:
+    """Run a write; a violated unique constraint becomes a Conflict naming the field."""
+    try:
+        return write()
+    except IntegrityError as exc:
+        conflict = conflict_for(exc)
+        if conflict is None:
+            raise
+        raise conflict from exc
+
+
+# ---------------------------------------------------------------- references
+
+
+@dataclass
+class Refs:
+    """What a member's values refer to, as (id, name), looked up (or made) before the member is written."""
+
+    job_title: tuple[int, str] | None = None
+    departments: list[tuple[int, str]] = field(default_factory=list)
+    employee_type: tuple[int, str] | None = None
+    #: (id, SCIM id, display name, userName) of the manager, when the reference names a member
+    manager: tuple[int, str, str, str] | None = None
+    manager_ref: str | None = None
+    #: the title and departments named, and whether this request made them (for the Sync log)
+    associated: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+_MANAGER_COLUMNS = (_members.c.id, _members.c.public_id, _members.c.name, _members.c.external_id)
+
+
+def _manager(org_id: int, ref: str, member_id: int | None) -> tuple[int, str, str, str] | None:
+    """The member a manager reference names: its SCIM id, else its userName, else its externalId (never itself)."""
+    connection = db.session.connection()
+    for column, wanted in ((_members.c.public_id, ref), (_members.c.external_id_norm, norm(ref)),
+                           (_members.c.scim_external_id, ref)):
+        row = connection.execute(select(*_MANAGER_COLUMNS).where(_members.c.org_id == org_id, column == wanted)
+                                 .order_by(_members.c.id).limit(1)).first()
+        if row is not None:
+            return None if row[0] == member_id else (row[0], row[1], row[2], row[3])
+    return None
+
+
+def _departments_by_id(org_id: int, ids: list[Any]) -> list[tuple[int, str]]:
+    wanted = [int(i) for i in ids if str(i).strip()]
+    if not wanted:
+        return []
+    found = dict(db.session.connection().execute(
+        select(_departments.c.id, _departments.c.name).where(_departments.c.org_id == org_id,
+                                                             _departments.c.id.in_(wanted))).all())
+    if len(found) != len(set(wanted)):
+        raise Invalid("Choose departments of this organization", field="department_ids")
+    return sorted(((i, found[i]) for i in dict.fromkeys(wanted)), key=lambda d: (d[1], d[0]))
+
+
+def _workforce_type_by_id(org_id: int, type_id: Any) -> tuple[int, str] | None:
+    if not type_id:
+        return None
+    row = db.session.connection().execute(select(_types.c.id, _types.c.name).where(
+        _types.c.org_id == org_id, _types.c.id == int(type_id))).first()
+    if row is None:
+        raise Invalid("Choose a workforce type of this organization", field="employee_type_id")
+    return (row[0], row[1])
+
+
+def resolve_refs(org_id: int, source_id: int | None, values: dict[str, Any], *, member: MemberRecord | None = None,
+                 title: tuple[int, str] | None = None, department: tuple[int, str] | None = None) -> Refs:
+    """Look up what the values name, making a missing job title or department with ``source_id`` as its source.
+
+    Keys: ``job_title`` (a name), ``department`` (a name; any level, oldest first) or
+    ``department_ids``, ``employee_type_id``, ``manager`` (SCIM id, userName or
+    externalId). A key that is absent names nothing. ``member`` is the member being
+    changed: a title or department it already has by that name (any case) needs no
+    lookup. ``title`` and ``department`` are found already (``create_lookups``).
+    """
+    from portal.core.departments import find_or_create_department  # departments reads members' counts
+
+    out = Refs()
+    if values.get("job_title"):
+        name = values["job_title"]
+        created = False
+        if member is not None and member.job_title_id is not None and norm(name) == norm(member.job_title):
+            out.job_title = (member.job_title_id, member.job_title or "")
+        else:
+            out.job_title = title or lookup_title(org_id, name)
+            if out.job_title is None:
+                out.job_title, created = make_job_title(org_id, name, source_id)
+        out.associated.append({"type": "job_title", "name": out.job_title[1], "created": created})
+    if values.get("department"):
+        name = values["department"]
+        created = False
+        found = department
+        if member is not None and len(member.departments) == 1 and norm(name) == norm(member.departments[0][1]):
+            # A member already in a department of that name stays in it, even when another
+            # department of the same name exists elsewhere in the tree.
+            found = member.departments[0]
+        found = found or lookup_department(org_id, name)
+        if found is None:
+            made, created = find_or_create_department(org_id, name, source_id)
+            found = (made.id, made.name)
+        out.departments = [found]
+        out.associated.append({"type": "department", "name": found[1], "created": created})
+    elif "department_ids" in values:
+        out.departments = _departments_by_id(org_id, values["department_ids"] or [])
+    out.employee_type = _workforce_type_by_id(org_id, values.get("employee_type_id"))
+    ref = values.get("manager")
+    if ref:
+        out.manager = _manager(org_id, ref, member.id if member is not None else None)
+        out.manager_ref = None if out.manager is not None and out.manager[1] == ref else ref
+        if out.manager is None:
+            out.notes.append(f"Manager {ref!r} is not a member of the organization: kept as a reference")
+    return out
+
+
+def newly_given(associated: list[dict[str, Any]], changes: dict[str, Any]) -> list[dict[str, Any]]:
+    """Associated objects worth a log line: those made now, and those newly given to the member."""
+    return [a for a in associated
+            if a["created"] or {"job_title": "job_title", "department": "departments"}[a["type"]] in changes]
+
+
+#: the reference keys of a member's values, and the record fields each one sets
+_REFERENCE_KEYS = {"job_title": ("job_title_id", "job_title"), "department": ("departments",),
+                   "department_ids": ("departments",), "employee_type_id": ("employee_type_id", "employee_type"),
+                   "manager": ("manager_id", "manager_ref", "manager_public_id", "manager_name",
+                               "manager_external_id")}
+
+
+def assign(record: MemberRecord, values: dict[str, Any], refs: Refs, *, replace_all: bool) -> MemberRecord:
+    """The record with the values and their references set, as a new record (``record`` stays as read).
+
+    ``replace_all`` (SCIM PUT, and PATCH on its final state): a value left out is
+    cleared. Otherwise (the console's form) only the values given change. Status
+    changes only when ``active`` is given.
+    """
+    changes: dict[str, Any] = {key: values.get(key) for key in PLAIN_FIELDS if replace_all or key in values}
+    given = {key for key in _REFERENCE_KEYS if replace_all or key in values}
+    if given & {"job_title"}:
+        changes.update(job_title_id=refs.job_title[0] if refs.job_title else None,
+                       job_title=refs.job_title[1] if refs.job_title else None)
+    if given & {"department", "department_ids"}:
+        changes["departments"] = list(refs.departments)
+    if given & {"employee_type_id"}:
+        changes.update(employee_type_id=refs.employee_type[0] if refs.employee_type else None,
+                       employee_type=refs.employee_type[1] if refs.employee_type else None)
+    if given & {"manager"}:
+        manager = refs.manager
+        changes.update(manager_id=manager[0] if manager else None, manager_public_id=manager[1] if manager else None,
+                       manager_name=manager[2] if manager else None,
+                       manager_external_id=manager[3] if manager else None, manager_ref=refs.manager_ref)
+    if "active" in values:
+        changes["status"] = "active" if values["active"] else "inactive"
+    return copy(record, **changes)
+
+
+def new_record(org_id: int, source_id: int | None) -> MemberRecord:
+    """A member not yet written: active, with nothing set."""
+    now = utcnow()
+    return MemberRecord(
+        id=0, public_id=new_public_id(), org_id=org_id, source_id=source_id, external_id="", email="", name="",
+        first_name=None, last_name=None, another_name=None, employee_id=None, user_type=None, work_country=None,
+        mobile=None, scim_external_id=None, manager_ref=None, status="active", created_at=now, updated_at=now,
+        version=1, job_title_id=None, employee_type_id=None, manager_id=None, job_title=None, employee_type=None,
+        manager_public_id=None, manager_name=None, manager_external_id=None)
+
+
+# ---------------------------------------------------------------- the console's members (data source Admin Console)
+
+#: member fields a person edits in the console
+MEMBER_FIELDS = ("external_id", "email", "name", "first_name", "last_name", "another_name",
+                 "employee_id", "work_country", "mobile")
+#: a unique constraint's field (as ``unique.conflict_for`` names it) -> the console's form field and label
+_CONSOLE_CONFLICTS = {"userName": ("external_id", "user ID (ExternalID)"), "email": ("email", "email"),
+                      "employeeNumber": ("employee_id", "employee ID")}
+
+
+def get_member(org_id: int, member_id: int) -> Member:
+    """A member of the organization by internal id, for the console to show, or NotFound."""
+    member = db.session.get(Member, member_id)
+    if member is None or member.org_id != org_id:
+        raise NotFound("No such member")
+    return member
+
+
+def _record(org_id: int, member_id: int) -> MemberRecord:
+    record = get_by_id(member_id)
+    if record is None or record.org_id != org_id:
+        raise NotFound("No such member")
+    return record
+
+
+def _shown(member_id: int) -> Member:
+    """The member as the console shows it after a write in SQL Core: the session's copies are stale."""
+    db.session.expire_all()
+    member = db.session.get(Member, member_id)
+    assert member is not None
+    return member
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def _form_values(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {key: _clean(values[key]) for key in (*MEMBER_FIELDS, "job_title") if key in values}
+    if "department_ids" in values:
+        out["department_ids"] = values["department_ids"] or []
+    if "employee_type_id" in values:
+        out["employee_type_id"] = values["employee_type_id"] or None
+    return out
+
+
+def _check_form(record: MemberRecord) -> None:
+    if not record.external_id:
+        raise Invalid("Enter the user ID (ExternalID)", field="external_id")
+    if not record.email or "@" not in record.email:
+        raise Invalid("Enter a valid email address", field="email")
+    if not record.name:
+        raise Invalid("Enter the member's name", field="name")
+
+
+def _console_write(write: Callable[[], _T]) -> _T:
+    try:
+        return unique(write)
+    except Conflict as exc:
+        form_field, label = _CONSOLE_CONFLICTS.get(exc.field or "", (exc.field, exc.field))
+        raise Conflict(f"This {label} is already used by another member", field=form_field) from exc
+
+
+def create_member(org_id: int, values: dict[str, Any], actor: Actor) -> Member:
+    """Create a member by hand: data source Admin Console, the same uniqueness rules as SCIM."""
+    form = _form_values(values)
+    refs = resolve_refs(org_id, actor.source_id, form)
+    record = assign(new_record(org_id, None), form, refs, replace_all=False)
+    for key in ("external_id", "email", "name"):
+        setattr(record, key, getattr(record, key) or "")
+    _check_form(record)
+    record.id = _console_write(lambda: insert_record(record))
+    admin_log.record(actor, org_id, "Add member", target_type="member", target_id=record.public_id,
+                     target_name=record.name, changes=admin_log.diff({}, record.snapshot()))
+    return _shown(record.id)
+
+
+def _source_name(source_id: int) -> str:
+    return db.session.scalar(select(SyncSource.name).where(SyncSource.id == source_id)) or ""
+
+
+def update_member(org_id: int, member_id: int, values: dict[str, Any], actor: Actor) -> Member:
+    """Edit a member by hand; the fields a sync source writes stay read-only for a synced member."""
+    before = _record(org_id, member_id)
+    form = _form_values(values)
+    if before.source_id is not None:
+        synced = set(MEMBER_FIELDS) | {"department_ids", "job_title", "employee_type_id"}
+        locked = sorted(k for k in values if k in synced)
+        if locked:
+            raise Invalid(
+                f"{', '.join(locked)} are written by the sync source {_source_name(before.source_id)}; change them there",
+                field=locked[0],
+            )
+    refs = resolve_refs(org_id, actor.source_id, form, member=before)
+    after = assign(before, form, refs, replace_all=False)
+    _check_form(after)
+    _console_write(lambda: update_record(before, after, utcnow()))
+    changes = admin_log.diff(before.snapshot(), after.snapshot())
+    if changes:
+        admin_log.record(actor, org_id, "Edit member", target_type="member", target_id=after.public_id,
+                         target_name=after.name, changes=changes)
+    return _shown(member_id)
+
+
+def _hand_made(record: MemberRecord, doing: str) -> None:
+    """Refuse to change by hand what a sync source manages: the identity provider would undo it."""
+    if record.source_id is not None:
+        raise Invalid(f"{record.name} is managed by the sync source {_source_name(record.source_id)}; "
+                      f"{doing} the user in the identity provider", field="status")
+
+
+def set_member_active(org_id: int, member_id: int, active: bool, actor: Actor) -> Member:
+    """Suspend or reactivate a member made in the Admin Console."""
+    before = _record(org_id, member_id)
+    _hand_made(before, "reactivate" if active else "suspend")
+    after = update_record(before, copy(before, status="active" if active else "inactive"), utcnow())
+    if before.status != after.status:
+        admin_log.record(actor, org_id, "Reactivate member" if active else "Suspend member", target_type="member",
+                         target_id=after.public_id, target_name=after.name,
+                         changes={"status": [before.status, after.status]})
+    return _shown(member_id)
+
+
+def delete_member(org_id: int, member_id: int, actor: Actor) -> None:
+    """Delete a member made in the Admin Console (memberships go with it)."""
+    record = _record(org_id, member_id)
+    _hand_made(record, "delete")
+    delete_record(record)
+    db.session.expire_all()
+    admin_log.record(actor, org_id, "Delete member", target_type="member", target_id=record.public_id,
+                     target_name=record.name, changes=admin_log.diff(record.snapshot(), {}))
+
+
+_SET_CUSTOM = (
+    update(_members).where(_members.c.id == bindparam("_id"), _members.c.version == bindparam("_version"))
+    .values(custom_fields=bindparam("custom_fields"), version=bindparam("version"), updated_at=bindparam("updated_at"))
+)
+
+
+def set_custom_fields(org_id: int, member_id: int, raw: dict[str, Any], actor: Actor) -> Member:
+    """Set a member's custom field values; they belong to the console, so synced members have them too."""
+    from portal.core.fields import custom_field_values
+
+    record = _record(org_id, member_id)
+    before = dict(db.session.scalar(select(_members.c.custom_fields).where(_members.c.id == member_id)) or {})
+    merged = {**before, **{k: None for k in raw}, **custom_field_values(org_id, raw)}
+    after = {k: v for k, v in merged.items() if v is not None}
+    changes = admin_log.diff({f"custom.{k}": v for k, v in before.items()}, {f"custom.{k}": v for k, v in after.items()})
+    if changes:
+        result = db.session.connection().execute(_SET_CUSTOM, {
+            "_id": record.id, "_version": record.version, "custom_fields": after, "version": record.version + 1,
+            "updated_at": utcnow()})
+        if result.rowcount != 1:
+            raise StaleDataError(f"members row {record.id} changed since it was read")
+        admin_log.record(actor, org_id, "Edit member", target_type="member", target_id=record.public_id,
+                         target_name=record.name, changes=changes)
+    return _shown(member_id)
+

@@ -8,12 +8,9 @@ after the transaction commits, so a rolled-back request never sends mail.
 from __future__ import annotations
 
 import logging
-import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import EmailMessage
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app
 from sqlalchemy import event, func, or_, select
@@ -21,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.extensions import db
+from portal.infra import mail as transport
+from portal.infra.mail import Mail
 from portal.models import Admin, BannerDismissal, Department, Notification, SyncLog, SyncSource, utcnow
 
 log = logging.getLogger(__name__)
@@ -70,9 +69,10 @@ def chosen_admins(source: SyncSource) -> list[Admin]:
     )
 
 
-def sync_log_path(source: SyncSource) -> str:
-    """The console address of the source's sync log."""
-    return f"/settings/directory-sync/{source.id}/sync-log"
+def sync_log_path(source: SyncSource | int) -> str:
+    """The console address of a source's sync log (the source or its id): the one place it is spelled."""
+    source_id = source if isinstance(source, int) else source.id
+    return f"/settings/directory-sync/{source_id}/sync-log"
 
 
 def _fold(org_id: int, admin: Admin, values: dict[str, Any], now: datetime) -> tuple[Notification, bool]:
@@ -223,7 +223,7 @@ class Banner:
 
     @property
     def link(self) -> str:
-        return f"/settings/directory-sync/{self.source_id}/sync-log"
+        return sync_log_path(self.source_id)
 
 
 def banners(admin: Admin) -> list[Banner]:
@@ -281,13 +281,12 @@ def dismiss_banner(admin: Admin, source_id: int) -> None:
 # ---------------------------------------------------------------- email
 
 
-@dataclass(frozen=True)
-class _Mail:
-    smtp_url: str
-    sender: str
-    to: str
-    subject: str
-    text: str
+# Who gets which email, and that it leaves only after the commit, is decided here; the sending itself
+# (SMTP_URL's parts, the message, the SMTP conversation) is portal.infra.mail.
+
+
+def _sender() -> str:
+    return current_app.config.get("MAIL_FROM") or "no-reply@localhost"
 
 
 def _queue_email(smtp_url: str, to: str, title: str, body: str | None, link: str | None) -> None:
@@ -298,8 +297,7 @@ def _queue_email(smtp_url: str, to: str, title: str, body: str | None, link: str
     if link:
         lines += [f"Open: {base}{link}", ""]
     lines.append("Repeats of this failure within the hour are counted in the console's notifications.")
-    mail = _Mail(smtp_url, current_app.config.get("MAIL_FROM") or "no-reply@localhost", to, title, "\n".join(lines))
-    db.session.info.setdefault(_OUTBOX, []).append(mail)
+    db.session.info.setdefault(_OUTBOX, []).append(Mail(smtp_url, _sender(), to, title, "\n".join(lines)))
 
 
 def queue_mail(to: str, subject: str, text: str) -> bool:
@@ -307,26 +305,13 @@ def queue_mail(to: str, subject: str, text: str) -> bool:
     smtp_url = current_app.config.get("SMTP_URL") or ""
     if not smtp_url:
         return False
-    sender = current_app.config.get("MAIL_FROM") or "no-reply@localhost"
-    db.session.info.setdefault(_OUTBOX, []).append(_Mail(smtp_url, sender, to, subject, text))
+    db.session.info.setdefault(_OUTBOX, []).append(Mail(smtp_url, _sender(), to, subject, text))
     return True
 
-def deliver(mail: _Mail) -> None:
-    """Send one email through the server named by ``smtp://[user:password@]host[:port][?starttls=1]`` or ``smtps://``."""
-    url = urlsplit(mail.smtp_url)
-    message = EmailMessage()
-    message["From"] = mail.sender
-    message["To"] = mail.to
-    message["Subject"] = mail.subject
-    message.set_content(mail.text)
-    secure = url.scheme == "smtps"
-    smtp_class = smtplib.SMTP_SSL if secure else smtplib.SMTP
-    with smtp_class(url.hostname or "localhost", url.port or (465 if secure else 25), timeout=10) as smtp:
-        if not secure and parse_qs(url.query).get("starttls", ["0"])[0] in {"1", "true", "yes"}:
-            smtp.starttls()
-        if url.username:
-            smtp.login(unquote(url.username), unquote(url.password or ""))
-        smtp.send_message(message)
+
+def deliver(mail: Mail) -> None:
+    """Hand one committed email to the transport (a test replaces this name to catch what would be sent)."""
+    transport.send(mail)
 
 
 @event.listens_for(Session, "after_commit")
@@ -336,7 +321,7 @@ def _send_outbox(session: Session) -> None:
     for mail in session.info.pop(_OUTBOX, []):
         try:
             deliver(mail)
-        except (OSError, smtplib.SMTPException):
+        except transport.DELIVERY_ERRORS:
             # The notification is in the console either way; a mail server outage must not fail the request.
             log.exception("could not email notification %r to %s", mail.subject, mail.to)
 

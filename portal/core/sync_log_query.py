@@ -12,11 +12,12 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from portal.core.directory import STANDARD_FIELDS, escape_like
+from portal.core.fields import STANDARD_FIELDS
+from portal.core.member_list import escape_like
 from portal.core.errors import NotFound
 from portal.extensions import db
 from portal.models import SyncLog
-from portal.core.sync_log import redact
+from portal.core.sync_log import redact, refusal_reason
 
 #: the operations an administrator can filter on (``request`` rows are rejected requests)
 OPERATIONS = ("create", "update", "deactivate", "reactivate", "delete", "link")
@@ -132,20 +133,49 @@ def _sent_value(body: Any, label: str) -> str | None:
     return None
 
 
+#: the hint of each reason a request at a source's URL is refused (``portal.core.sync_log.REFUSALS``)
+REFUSAL_HINTS = {
+    "missing": ("{provider} sent no token. Paste this sync source's token into {provider}'s SCIM settings as the "
+                "Bearer token (Refresh token on the Sync App card issues a new one if you no longer have it)."),
+    "invalid": ("{provider} sent a token this sync source does not accept. Copy the token again (Refresh token "
+                "on the Sync App card) and paste it into {provider}'s SCIM settings."),
+    "expired": ("The token has expired. Click Refresh token on the Sync App card and paste the new token "
+                "into {provider}."),
+    "inactive": "Activate the sync source: Settings > Directory Sync, then Activate on its Sync App card.",
+    "rate_limited": ("{provider} sent more requests than the rate limit allows. It retries after the time the "
+                     "answer names (Retry-After); if it keeps hitting the limit, slow its sync down or ask whoever "
+                     "runs this portal to raise SCIM_RATE_LIMIT."),
+    "refusals_limited": ("Too many requests with a refused token came from {provider}'s address, so its requests "
+                         "wait for a while. Copy the token again (Refresh token on the Sync App card) and paste it "
+                         "into {provider}'s SCIM settings."),
+}
+
+
+def _refusal(entry: SyncLog, lowered: str) -> str | None:
+    """Why the request was refused at the source's URL: its fold key's reason, else read from status and detail."""
+    reason = refusal_reason(entry.fold_key)
+    if reason is not None:
+        return reason
+    if entry.status_code == 401:
+        if "expired" in lowered:
+            return "expired"
+        return "missing" if "authentication required" in lowered else "invalid"
+    if entry.status_code == 403:
+        return "inactive"
+    if entry.status_code == 429:
+        return "refusals_limited" if "refused token" in lowered else "rate_limited"
+    return None
+
+
 def hint(entry: SyncLog, provider: str) -> str | None:
-    """How an administrator fixes a failed request, read from its status, scimType and detail."""
+    """How an administrator fixes a failed request, read from its refusal reason, status, scimType and detail."""
     if entry.result == "success":
         return None
     detail = entry.error_detail or ""
     lowered = detail.lower()
-    if entry.status_code == 401:
-        if "expired" in lowered:
-            return (f"The token has expired. Click Refresh token on the Sync App card and paste the new token "
-                    f"into {provider}.")
-        return (f"{provider} sent a token this sync source does not accept. Copy the token again (Refresh token "
-                f"on the Sync App card) and paste it into {provider}'s SCIM settings.")
-    if entry.status_code == 403:
-        return "Activate the sync source: Settings > Directory Sync, then Activate on its Sync App card."
+    refusal = _refusal(entry, lowered)
+    if refusal is not None:
+        return REFUSAL_HINTS[refusal].format(provider=provider)
     if "managed by another active sync source" in lowered:
         return (f"The member is managed by another active sync source. Deactivate that source first, or stop "
                 f"assigning this user to the app in {provider}.")
@@ -164,7 +194,7 @@ def hint(entry: SyncLog, provider: str) -> str | None:
         return f"The object no longer exists in this directory. {provider} creates it again on its next sync."
     if entry.status_code == 412:
         return f"The object changed between two requests. {provider} retries with the current version."
-    if entry.status_code == 429 or entry.status_code >= 500:
+    if entry.status_code >= 500:
         return f"A temporary error. {provider} retries on its next sync; if it keeps failing, contact support."
     return None
 

@@ -13,11 +13,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Union
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select, update
 
-from portal.core import admin_log, notifications
+from portal.core import admin_log, notifications, sync_log
 from portal.core.actors import Actor
 from portal.core.errors import Forbidden, Invalid, NotFound
 from portal.extensions import db
@@ -344,10 +345,45 @@ def token_days_left(source: SyncSource, now: datetime | None = None) -> int | No
     return (source.token_expires_at - (now or utcnow())).days
 
 
-def scim_base_url(source: SyncSource, root: str | None = None) -> str:
-    """The SCIM base URL an identity provider is given: ``{PUBLIC_BASE_URL}/scim/v2/{public id}``."""
-    root = root or current_app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000"
-    return f"{root.rstrip('/')}/scim/v2/{source.public_id}"
+#: where the SCIM door serves a source: ``{root}{SCIM_PATH}/{public id}``
+SCIM_PATH = "/scim/v2"
+
+NO_BASE_URL = "PUBLIC_BASE_URL is not set and no base URL was given, so the SCIM URL is unknown"
+
+
+def check_base_url(text: str) -> str:
+    """An external root URL given by an operator, checked: http(s), a host, no query or fragment; no trailing slash."""
+    text = (text or "").strip()
+    try:
+        url = urlsplit(text)
+        # ``url.port`` raises ValueError on a port that is no number or out of range.
+        ok = url.scheme in ("http", "https") and bool(url.hostname) and (url.port or 0) >= 0
+    except ValueError:  # a bracket left open, a bad port
+        ok = False
+    if not ok or "?" in text or "#" in text or any(c.isspace() for c in text):
+        raise Invalid(f"The base URL must be an http:// or https:// URL without ? or #, not {text!r}",
+                      field="base_url")
+    return text.rstrip("/")
+
+
+def public_root(root: str | None = None, *, fallback: str | None = None) -> str:
+    """The external root URL, without trailing slash: ``root`` given by the caller, else ``PUBLIC_BASE_URL``,
+    else ``fallback`` (the root of the request a door is serving). Invalid when none is known: an address
+    made up here would send identity providers to the wrong place."""
+    chosen = root or current_app.config.get("PUBLIC_BASE_URL") or fallback
+    if not chosen:
+        raise Invalid(NO_BASE_URL, field="base_url")
+    return chosen.rstrip("/")
+
+
+def scim_base_url(source: Source | str, root: str | None = None, *, fallback: str | None = None) -> str:
+    """The SCIM base URL an identity provider is given: ``{public root}/scim/v2/{public id}``.
+
+    ``source`` is a source or its public id; ``root`` and ``fallback`` are as in ``public_root``. This is the
+    only place the URL is built: the console, the SCIM door (``meta.location``) and the CLI all call it.
+    """
+    public_id = source if isinstance(source, str) else source.public_id
+    return f"{public_root(root, fallback=fallback)}{SCIM_PATH}/{public_id}"
 
 
 def source_for_url(public_id: str) -> SyncSource | None:
@@ -451,6 +487,28 @@ def note_request(source_id: int, status: int, error: str | None = None, now: dat
     # One Core UPDATE without loading the row or bumping updated_at: this runs on every request.
     table = SyncSource.__table__
     db.session.execute(update(table).where(table.c.id == source_id).values(**values))
+
+
+#: the refusals that are about the bearer token (401), which the sync administrators hear about
+TOKEN_REFUSALS = ("missing", "invalid", "expired")
+
+
+def refuse(source: SyncSource, reason: str, detail: str, info: sync_log.RequestInfo | None,
+           scim_type: str | None = None) -> None:
+    """A SCIM request at the source's URL is refused; ``reason`` is one of ``sync_log.REFUSALS``.
+
+    Everything a refusal leaves, in the caller's transaction (the door commits): a
+    bad token notifies the sync administrators (``notify_auth_failure``), a 401 or
+    403 is the source's last request (its Failing badge; a 429 leaves the badge to
+    the requests that got through), and the sync log row, folded per source,
+    reason and minute by ``sync_log.refused``.
+    """
+    status = sync_log.REFUSALS[reason]
+    if reason in TOKEN_REFUSALS:
+        notify_auth_failure(source, reason, detail)
+    if status != 429:
+        note_request(source.id, status, detail)
+    sync_log.refused(source.id, source.org_id, info, reason=reason, error_detail=detail, scim_type=scim_type)
 
 
 def notify_auth_failure(source: SyncSource, reason: str, detail: str) -> None:

@@ -1,62 +1,17 @@
-"""The console blueprints. Each module of this package that defines ``bp`` is registered."""
+"""The console door: its blueprints, registered by name, and the navigation every page shows."""
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from dataclasses import dataclass
-
 from flask import Flask
-from flask_login import current_user
 
-
-@dataclass(frozen=True)
-class NavItem:
-    label: str
-    endpoint: str
-    permission: str | None = None
-    primary_only: bool = False
-
-    def visible(self) -> bool:
-        """Whether the signed-in admin may open it (the navigation hides the rest)."""
-        if not current_user.is_authenticated:
-            return False
-        if self.primary_only:
-            return current_user.is_primary
-        return self.permission is None or current_user.can(self.permission)
-
-
-#: The seed's navigation: section -> items.
-NAV: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
-    ("Organization", (
-        NavItem("Member and Department", "organization.members", "directory"),
-        NavItem("User Group", "organization.groups", "directory"),
-        NavItem("Field Management", "organization.fields", "directory"),
-    )),
-    ("Settings", (
-        NavItem("Directory Sync", "directory_sync.index", "org_data_sync"),
-        NavItem("Administrators", "administrators.index", primary_only=True),
-    )),
-    ("Compliance", (
-        NavItem("Admin log", "admin_log.index", "admin_log"),
-    )),
-)
-
-
-def visible_nav() -> list[tuple[str, list[NavItem]]]:
-    """The navigation sections with only what the current admin may open."""
-    sections = []
-    for title, items in NAV:
-        shown = [item for item in items if item.visible()]
-        if shown:
-            sections.append((title, shown))
-    return sections
+from .nav import NAV, NavItem, visible_nav  # noqa: F401  (the navigation, for the templates and home)
 
 
 def register_views(app: Flask) -> None:
-    """Register every console blueprint found in this package."""
-    for info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        bp = getattr(module, "bp", None)
-        if bp is not None:
-            app.register_blueprint(bp)
+    """Register each console blueprint, named here: a new console area is added on purpose, not found."""
+    from . import (account, admin_log, administrators, auth, directory_sync, health, home, notifications,
+                   organization, sync_log)
+
+    for bp in (auth.bp, account.bp, home.bp, health.bp, notifications.bp, organization.bp, directory_sync.bp,
+               sync_log.bp, administrators.bp, admin_log.bp):
+        app.register_blueprint(bp)
     app.jinja_env.globals["visible_nav"] = visible_nav

@@ -8,8 +8,8 @@ from flask_login import current_user, login_required, login_user
 
 from portal.core import administrators
 from portal.core.errors import DomainError
-from ..extensions import db, limiter
-from portal.views.web import current_actor, render
+from ..extensions import limiter
+from portal.views.web import current_actor, refusal, render
 
 bp = Blueprint("account", __name__)
 
@@ -17,11 +17,6 @@ bp = Blueprint("account", __name__)
 def _password_limit() -> str:
     # Checking the current password is a sign-in in disguise: same limit as /login.
     return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def form_errors(exc: DomainError) -> dict[str, str]:
-    """A domain error as ``{field: message}`` for the form (``form`` when it names no field)."""
-    return {exc.field or "form": exc.message}
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -38,10 +33,8 @@ def index() -> Any:
             administrators.change_own_password(admin, form.get("current_password", ""), form.get("new_password", ""),
                                        form.get("confirm_password", ""), current_actor())
         except DomainError as exc:
-            db.session.rollback()
-            errors = form_errors(exc)
+            errors = refusal(exc)
         else:
-            db.session.commit()
             # The bumped session version ended every session of this admin; keep this one.
             login_user(admin)
             changed = True
@@ -60,11 +53,9 @@ def set_password(token: str) -> Any:
             administrators.set_password_with_token(token, request.form.get("new_password", ""),
                                            request.form.get("confirm_password", ""), request.remote_addr)
         except DomainError as exc:
-            db.session.rollback()
-            errors = form_errors(exc)
+            errors = refusal(exc)
             valid = exc.field != "token"
         else:
-            db.session.commit()
             done = True
     status = 422 if errors else (200 if valid or done else 410)
     return render("account/set_password.html", status=status, token=token, valid=valid, done=done, errors=errors)

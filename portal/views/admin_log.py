@@ -13,7 +13,6 @@ from sqlalchemy import Select
 
 from portal.core import admin_log, sync_log_query
 from portal.views.access import require
-from portal.core.errors import NotFound
 from ..models import Admin, AdminLog
 from portal.views.web import render
 from . import log_tools
@@ -71,10 +70,7 @@ def index() -> Any:
 @require("admin_log")
 def detail(entry_id: int) -> Any:
     """One entry: who, when, from which IP, and the field-by-field change."""
-    try:
-        entry = admin_log.get_entry(current_user.org_id, entry_id)
-    except NotFound:
-        abort(404)
+    entry = admin_log.get_entry(current_user.org_id, entry_id)  # NotFound: the console's 404 page
     return render("admin_log/detail.html", "admin_log/_drawer.html", entry=entry,
                   changes=sync_log_query.labelled(entry.changes))
 

@@ -8,11 +8,9 @@ from flask_login import current_user
 
 from portal.core import administrators
 from portal.views.access import require
-from portal.core.errors import DomainError, Forbidden, NotFound
-from ..extensions import db
+from portal.core.errors import DomainError, Forbidden
 from ..models import PERMISSION_LABELS, PERMISSIONS, Admin
-from portal.views.web import current_actor, render, wants_fragment
-from .account import form_errors
+from portal.views.web import current_actor, refusal, render, wants_fragment
 
 bp = Blueprint("administrators", __name__, url_prefix="/settings/administrators")
 
@@ -31,13 +29,6 @@ def _context(**extra: Any) -> dict[str, Any]:
             "permission_labels": administrators.permission_labels, **extra}
 
 
-def _org_admin(admin_id: int) -> Admin:
-    try:
-        return administrators.get_admin(current_user.org_id, admin_id)
-    except NotFound:
-        abort(404)
-
-
 def _link_url(token: str) -> str:
     # Behind a proxy the configured public address is the one an email recipient can open.
     base = current_app.config.get("PUBLIC_BASE_URL") or ""
@@ -48,8 +39,8 @@ def _link_url(token: str) -> str:
 
 def _credentials(creds: administrators.Credentials, action: str) -> Any:
     """The one page that ever shows an initial password, or says where the set-password link went."""
+    # The email is queued and leaves after the request's commit (notifications.queue_mail).
     emailed = administrators.send_set_password_link(creds.admin, _link_url(creds.token)) if creds.token else False
-    db.session.commit()
     return render("administrators/credentials.html", "administrators/_credentials.html",
                   **_context(admin=creds.admin, password=creds.password, emailed=emailed, action=action))
 
@@ -79,8 +70,7 @@ def add() -> Any:
         try:
             creds = administrators.add_administrator(current_user.org_id, current_actor(), **values)
         except DomainError as exc:
-            db.session.rollback()
-            errors = form_errors(exc)
+            errors = refusal(exc)
         else:
             return _credentials(creds, "added")
     return render("administrators/new.html", "administrators/_add_form.html", status=422 if errors else 200,
@@ -91,7 +81,7 @@ def add() -> Any:
 @require(primary=True)
 def detail(admin_id: int) -> Any:
     """One administrator: details, permissions, password and status."""
-    return _detail(_org_admin(admin_id))
+    return _detail(administrators.get_admin(current_user.org_id, admin_id))
 
 
 def _detail(admin: Admin, *, status: int = 200, errors: dict[str, str] | None = None,
@@ -102,15 +92,14 @@ def _detail(admin: Admin, *, status: int = 200, errors: dict[str, str] | None = 
 
 def _change(admin_id: int, change: Callable[[Admin], Any], notice: str) -> Any:
     """Apply one change to an administrator and answer with their page: 422 and nothing written on a refusal."""
-    admin = _org_admin(admin_id)
+    admin = administrators.get_admin(current_user.org_id, admin_id)
     try:
         change(admin)
     except Forbidden:
         abort(403)
     except DomainError as exc:
-        db.session.rollback()
-        return _detail(_org_admin(admin_id), status=422, errors=form_errors(exc))
-    db.session.commit()
+        errors = refusal(exc)
+        return _detail(administrators.get_admin(current_user.org_id, admin_id), status=422, errors=errors)
     return _detail(admin, notice=notice)
 
 
@@ -143,13 +132,13 @@ def reactivate(admin_id: int) -> Any:
 @require(primary=True)
 def reset_password(admin_id: int) -> Any:
     """Reset password: a new initial password shown once, or a set-password link."""
-    admin = _org_admin(admin_id)
+    admin = administrators.get_admin(current_user.org_id, admin_id)
     try:
         creds = administrators.reset_password(admin.org_id, admin.id, current_actor(),
                                       delivery=request.form.get("delivery", "password"))
     except DomainError as exc:
-        db.session.rollback()
-        return _detail(_org_admin(admin_id), status=422, errors=form_errors(exc))
+        errors = refusal(exc)
+        return _detail(administrators.get_admin(current_user.org_id, admin_id), status=422, errors=errors)
     return _credentials(creds, "reset")
 
 
@@ -166,10 +155,8 @@ def transfer() -> Any:
         except Forbidden:
             abort(403)
         except DomainError as exc:
-            db.session.rollback()
-            errors = form_errors(exc)
+            errors = refusal(exc)
         else:
-            db.session.commit()
             flash(f"{new.display_name} is now the primary administrator. You keep every permission.")
             target = url_for("account.index")
             if wants_fragment():

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user, login_user, logout_user
 
-from portal.core import accounts
-from ..extensions import db, limiter
+from portal.core import administrators
+from ..extensions import limiter
 from portal.views.web import render
 
 bp = Blueprint("auth", __name__)
@@ -37,12 +37,12 @@ def login() -> Any:
     email = ""
     if request.method == "POST":
         email = request.form.get("email", "").strip()
-        admin = accounts.check_credentials(email, request.form.get("password", ""))
+        admin = administrators.check_credentials(email, request.form.get("password", ""))
         if admin is None:
             error = BAD_CREDENTIALS
         else:
             login_user(admin)
-            db.session.commit()
+            # last_login_at, set by check_credentials, is committed with the redirect (a 302).
             return redirect(_safe_next(request.args.get("next")))
     return render("auth/login.html", status=401 if error else 200, error=error, email=email)
 

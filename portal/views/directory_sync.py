@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.core import directory, notifications, sync_sources
+from portal.core import notifications, sync_sources, workforce
 from portal.views.access import require
-from portal.core.errors import DomainError, NotFound
-from ..extensions import db
+from portal.core.errors import DomainError
 from ..models import MATCH_ATTRIBUTES, MAX_WORKFORCE_RULES, PROVIDER_LABELS, PROVIDERS, SyncSource
-from portal.views.web import current_actor, render, wants_fragment
+from portal.views.web import current_actor, refusal, render, wants_fragment
 
 bp = Blueprint("directory_sync", __name__, url_prefix="/settings/directory-sync")
 
@@ -31,17 +30,9 @@ _WIZARD_KEY = "sync_wizard"
 # ---------------------------------------------------------------- helpers
 
 
-def _source(source_id: int) -> SyncSource:
-    try:
-        return sync_sources.get_source(current_user.org_id, source_id)
-    except NotFound:
-        abort(404)
-
-
 def scim_base_url(source: SyncSource) -> str:
-    """The Base URL an identity provider is given: PUBLIC_BASE_URL when set, else this request's root."""
-    root = current_app.config.get("PUBLIC_BASE_URL") or request.url_root.rstrip("/")
-    return f"{root}/scim/v2/{source.public_id}"
+    """The Base URL an identity provider is given (built by the core): PUBLIC_BASE_URL, else this request's root."""
+    return sync_sources.scim_base_url(source, fallback=request.url_root)
 
 
 def _navigate(url: str) -> Response:
@@ -136,7 +127,7 @@ def _step_errors(step: int, state: dict[str, Any]) -> dict[str, str]:
 def _render_wizard(source: SyncSource, step: int, state: dict[str, Any], *, errors: dict[str, str] | None = None,
                    status: int = 200) -> Response:
     org_id = current_user.org_id
-    workforce_types = directory.workforce_types(org_id)
+    workforce_types = workforce.workforce_types(org_id)
     rules = state["rules"] or ([{"value": "", "workforce_type_id": None}] if step == 2 else [])
     return render(
         "directory_sync/wizard.html", "directory_sync/_wizard.html", status=status,
@@ -202,8 +193,8 @@ def create() -> Any:
     try:
         source, token = sync_sources.create_source(current_user.org_id, request.form.get("provider", ""), current_actor())
     except DomainError as exc:
+        refusal(exc)
         return _providers_panel(exc.message)
-    db.session.commit()
     _issue(source, token)
     return _show_issued(_render_wizard(source, 1, _saved_state(source)), url_for(".setup", source_id=source.id, step=1))
 
@@ -215,7 +206,7 @@ def create() -> Any:
 @require("org_data_sync")
 def setup(source_id: int) -> Any:
     """One step of the wizard, with the values entered so far."""
-    source = _source(source_id)
+    source = sync_sources.get_source(current_user.org_id, source_id)
     step = min(max(request.args.get("step", 1, type=int), 1), len(STEPS))
     return _render_wizard(source, step, _state(source))
 
@@ -224,7 +215,7 @@ def setup(source_id: int) -> Any:
 @require("org_data_sync")
 def edit(source_id: int) -> Any:
     """Reopen the wizard filled in with the saved configuration."""
-    source = _source(source_id)
+    source = sync_sources.get_source(current_user.org_id, source_id)
     _drop_state(source)
     return redirect(url_for(".setup", source_id=source.id, step=1))
 
@@ -233,7 +224,7 @@ def edit(source_id: int) -> Any:
 @require("org_data_sync")
 def setup_post(source_id: int) -> Any:
     """Back, Next, Save, or Save and Activate."""
-    source = _source(source_id)
+    source = sync_sources.get_source(current_user.org_id, source_id)
     step = min(max(request.form.get("step", 1, type=int), 1), len(STEPS))
     state = _state(source)
     _read_step(step, state)
@@ -265,13 +256,12 @@ def _save(source: SyncSource, state: dict[str, Any], *, activate: bool) -> Respo
         if activate or source.status == "draft":
             sync_sources.set_active(current_user.org_id, source.id, activate, actor)
     except DomainError as exc:
-        db.session.rollback()
+        errors = refusal(exc, default="")
         field = exc.field or ""
         step = _STEP_OF_FIELD.get(field.split(".")[0], len(STEPS))
-        response = _render_wizard(source, step, state, errors={field: exc.message}, status=422)
+        response = _render_wizard(source, step, state, errors=errors, status=422)
         response.headers["HX-Push-Url"] = url_for(".setup", source_id=source.id, step=step)
         return response
-    db.session.commit()
     _drop_state(source)
     flash(f"{source.name} is saved and active: {source.provider_label} can sync now." if source.status == "active"
           else f"{source.name} is saved but not active: requests from {source.provider_label} are denied until you "
@@ -286,11 +276,11 @@ def _save(source: SyncSource, state: dict[str, Any], *, activate: bool) -> Respo
 @require("org_data_sync")
 def detail(source_id: int) -> Any:
     """The sync configuration details page."""
-    return _detail_page(_source(source_id))
+    return _detail_page(sync_sources.get_source(current_user.org_id, source_id))
 
 
 def _detail_page(source: SyncSource) -> Response:
-    workforce_types = directory.workforce_types(current_user.org_id)
+    workforce_types = workforce.workforce_types(current_user.org_id)
     return render(
         "directory_sync/detail.html", source=source, title=source.name, token=_take_token(source),
         type_names={t.id: t.name for t in workforce_types},
@@ -304,10 +294,7 @@ def _detail_page(source: SyncSource) -> Response:
 @require("org_data_sync")
 def connection(source_id: int) -> Any:
     """The connection badge alone, polled by the card until the source is connected."""
-    try:
-        source = sync_sources.get_source(current_user.org_id, source_id, include_deleted=True)
-    except NotFound:
-        abort(404)
+    source = sync_sources.get_source(current_user.org_id, source_id, include_deleted=True)
     if source.is_deleted:
         # 286 tells htmx to stop polling: the source was deleted in another window.
         return current_app.response_class("", 286)
@@ -316,7 +303,6 @@ def connection(source_id: int) -> Any:
 
 def _after_change(source: SyncSource) -> Response:
     """The card again for htmx, else back to where the admin came from."""
-    db.session.commit()
     if wants_fragment():
         return render("directory_sync/_card.html", source=source, **_card_context([source]))
     back = url_for(".detail", source_id=source.id) if request.form.get("back") == "detail" else url_for(".index")
@@ -327,7 +313,7 @@ def _after_change(source: SyncSource) -> Response:
 @require("org_data_sync")
 def activate(source_id: int) -> Any:
     """Activate: SCIM requests are accepted from now on."""
-    source = _source(source_id)
+    source = sync_sources.get_source(current_user.org_id, source_id)
     return _after_change(sync_sources.set_active(current_user.org_id, source.id, True, current_actor()))
 
 
@@ -335,7 +321,7 @@ def activate(source_id: int) -> Any:
 @require("org_data_sync")
 def deactivate(source_id: int) -> Any:
     """Deactivate: every SCIM request is denied until activated again."""
-    source = _source(source_id)
+    source = sync_sources.get_source(current_user.org_id, source_id)
     return _after_change(sync_sources.set_active(current_user.org_id, source.id, False, current_actor()))
 
 
@@ -343,9 +329,8 @@ def deactivate(source_id: int) -> Any:
 @require("org_data_sync")
 def delete(source_id: int) -> Any:
     """Delete for good; members already synced keep their data."""
-    source = _source(source_id)
+    source = sync_sources.get_source(current_user.org_id, source_id)
     sync_sources.delete_source(current_user.org_id, source.id, current_actor())
-    db.session.commit()
     _drop_state(source)
     flash(f"{source.name} was deleted. Its token no longer works; synced members were kept.", "success")
     return _navigate(url_for(".index"))
@@ -355,9 +340,8 @@ def delete(source_id: int) -> Any:
 @require("org_data_sync")
 def refresh(source_id: int) -> Any:
     """Refresh token: the old token dies now, the new one is shown once."""
-    source = _source(source_id)
+    source = sync_sources.get_source(current_user.org_id, source_id)
     token = sync_sources.refresh_token(current_user.org_id, source.id, current_actor())
-    db.session.commit()
     _issue(source, token)
     if request.form.get("back") == "wizard":
         return _show_issued(_render_wizard(source, 1, _state(source)), url_for(".setup", source_id=source.id, step=1))

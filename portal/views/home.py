@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint, redirect, url_for
 from flask_login import login_required
 
-from . import visible_nav
+from .nav import visible_nav
 from portal.views.web import render
 
 bp = Blueprint("home", __name__)

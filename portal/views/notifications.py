@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from portal.core import notifications
+from portal.core.errors import NotFound
 from ..extensions import db
 from ..models import Notification
 from portal.views.web import render
@@ -45,7 +46,6 @@ def bell() -> Any:
 def read_all() -> Any:
     """Mark every notification of the admin read."""
     notifications.mark_read(current_user.id)
-    db.session.commit()
     if request.headers.get("HX-Request"):
         response = index()
         response.headers["HX-Trigger"] = "notifications-changed"
@@ -59,9 +59,8 @@ def open_one(notification_id: int) -> Any:
     """Mark one notification read and go where it points (the sync log)."""
     note = db.session.get(Notification, notification_id)
     if note is None or note.admin_id != current_user.id:
-        abort(404)
+        raise NotFound("no such notification")
     notifications.mark_read(current_user.id, note.id)
-    db.session.commit()
     # Links are written by the domain and always local paths.
     target = note.link if note.link and note.link.startswith("/") and not note.link.startswith("//") else None
     return redirect(target or url_for("notifications.index"))

@@ -3,20 +3,19 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from flask import Blueprint, Response, abort, make_response, redirect, request, url_for
+from flask import Blueprint, Response, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from portal.core import directory, notifications
+from portal.core import departments as core_departments, fields as core_fields, groups as core_groups, member_list, members as core_members, notifications, workforce
 from portal.views.access import require
 from portal.core.errors import DomainError, NotFound
-from ..extensions import db
 from ..models import MEMBER_STATUSES, Member, SyncSource
 from portal.core.sync_sources import list_sources
-from portal.views.web import current_actor, render, wants_fragment
+from portal.views.web import current_actor, refusal, render, wants_fragment
 from .paging import page_number, pager
 
 bp = Blueprint("organization", __name__, url_prefix="/organization")
-bp.add_app_template_filter(directory.scim_attribute_label, "scim_attribute")
+bp.add_app_template_filter(core_fields.scim_attribute_label, "scim_attribute")
 
 PER_PAGE = 50
 GROUP_MEMBERS_PER_PAGE = 20
@@ -55,16 +54,8 @@ def _closed(event: str, redirect_to: str) -> Response:
 
 
 def _refused(exc: DomainError, show: Callable[..., Response], **context: Any) -> Response:
-    """Roll back what the request did and show the form again with the message next to its field (422)."""
-    db.session.rollback()
-    return show(errors={exc.field or "form": exc.message}, status=422, **context)
-
-
-def _get_or_404(getter: Callable[..., Any], *args: Any) -> Any:
-    try:
-        return getter(_org_id(), *args)
-    except NotFound:
-        abort(404)
+    """Show the form again with the message next to its field: 422, so nothing the request wrote is kept."""
+    return show(errors=refusal(exc), status=422, **context)
 
 
 def _sources() -> list[SyncSource]:
@@ -81,7 +72,6 @@ def _tabs() -> list[tuple[str, str, str]]:
 def dismiss_banner(source_id: int) -> Any:
     """Hide a sync source's change banner for this administrator."""
     notifications.dismiss_banner(current_user, source_id)
-    db.session.commit()
     if wants_fragment():
         return "", 204
     return redirect(request.referrer or url_for("organization.members"))
@@ -90,10 +80,10 @@ def dismiss_banner(source_id: int) -> Any:
 # ---------------------------------------------------------------- Members
 
 
-def _member_filter() -> directory.MemberFilter:
+def _member_filter() -> member_list.MemberFilter:
     args = request.args
     dept = args.get("department", "")
-    return directory.MemberFilter(
+    return member_list.MemberFilter(
         search=args.get("q", "")[:200],
         department_id=int(dept) if dept.isdigit() else None,
         status=args.get("status", "") if args.get("status", "") in MEMBER_STATUSES else "",
@@ -103,10 +93,10 @@ def _member_filter() -> directory.MemberFilter:
 
 def _flat_departments() -> list[tuple[int, str]]:
     """(id, indented name) of every department, tree order, for the department selects."""
-    root, _nodes = directory.department_tree(_org_id(), counts=False)
+    root, _nodes = core_departments.department_tree(_org_id(), counts=False)
     rows: list[tuple[int, str]] = []
 
-    def walk(node: directory.DepartmentNode, depth: int) -> None:
+    def walk(node: core_departments.DepartmentNode, depth: int) -> None:
         rows.append((node.department.id, "\u2003" * depth + node.department.name))
         for child in node.children:
             walk(child, depth + 1)
@@ -122,7 +112,7 @@ def members() -> Any:
     flt = _member_filter()
     number = page_number()
     query_args = {"q": flt.search, "department": flt.department_id, "status": flt.status, "source": flt.source}
-    rows, total = directory.list_members(_org_id(), flt, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
+    rows, total = member_list.list_members(_org_id(), flt, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
     context = {
         "members": rows, "flt": flt,
         "pager": pager("organization.members", total, PER_PAGE, number, **query_args),
@@ -136,23 +126,23 @@ def members() -> Any:
 
 def _member_details(member: Member, **context: Any) -> Response:
     return _drawer("organization/_member_details.html", title=member.name, member=member,
-                   sync_log=directory.member_sync_log(member), custom_fields=_custom_fields(), **context)
+                   sync_log=member_list.member_sync_log(member), custom_fields=_custom_fields(), **context)
 
 
 def _custom_fields() -> list[Any]:
-    return [f for f in directory.list_fields(_org_id()) if not f.standard]
+    return [f for f in core_fields.list_fields(_org_id()) if not f.standard]
 
 
 @bp.route("/members/<int:member_id>")
 @require("directory")
 def member(member_id: int) -> Any:
     """Details of a member: every field, the data source and its recent sync log entries."""
-    return _member_details(_get_or_404(directory.get_member, member_id))
+    return _member_details(core_members.get_member(_org_id(), member_id))
 
 
 def _member_values() -> dict[str, Any]:
     form = request.form
-    values: dict[str, Any] = {key: form.get(key, "") for key in directory.MEMBER_FIELDS + MEMBER_ASSOCIATIONS}
+    values: dict[str, Any] = {key: form.get(key, "") for key in core_members.MEMBER_FIELDS + MEMBER_ASSOCIATIONS}
     dept = form.get("department_id", "")
     values["department_ids"] = [int(dept)] if dept.isdigit() else []
     return values
@@ -165,14 +155,14 @@ def _custom_values() -> dict[str, str]:
 def _member_form(member: Member | None = None, *, values: dict[str, Any] | None = None,
                  errors: dict[str, str] | None = None, status: int = 200) -> Response:
     if member is not None and values is None:
-        values = {key: getattr(member, key) or "" for key in directory.MEMBER_FIELDS}
+        values = {key: getattr(member, key) or "" for key in core_members.MEMBER_FIELDS}
         values.update(job_title=member.job_title.name if member.job_title else "",
                       employee_type_id=member.employee_type_id or "",
                       department_ids=[d.id for d in member.departments])
         values.update({f"custom.{k}": v for k, v in (member.custom_fields or {}).items()})
     return _drawer("organization/_member_form.html", status=status, title="Edit member" if member else "Add member",
                    member=member, values=values or {}, errors=errors or {}, departments=_flat_departments(),
-                   workforce_types=[(wt.id, wt.name) for wt in directory.workforce_types(_org_id())],
+                   workforce_types=[(wt.id, wt.name) for wt in workforce.workforce_types(_org_id())],
                    custom_fields=_custom_fields())
 
 
@@ -185,12 +175,11 @@ def new_member() -> Any:
     values = _member_values()
     custom = _custom_values()
     try:
-        created = directory.create_member(_org_id(), values, current_actor())
+        created = core_members.create_member(_org_id(), values, current_actor())
         if custom:
-            directory.set_custom_fields(_org_id(), created.id, custom, current_actor())
+            core_members.set_custom_fields(_org_id(), created.id, custom, current_actor())
     except DomainError as exc:
         return _refused(exc, _member_form, values={**values, **{f"custom.{k}": v for k, v in custom.items()}})
-    db.session.commit()
     return _member_done(created)
 
 
@@ -204,33 +193,31 @@ def _member_done(member: Member) -> Response:
 @require("directory")
 def edit_member(member_id: int) -> Any:
     """Edit a member; a synced member's fields from its sync source stay read-only (only custom fields change)."""
-    found: Member = _get_or_404(directory.get_member, member_id)
+    found: Member = core_members.get_member(_org_id(), member_id)
     if request.method == "GET":
         return _member_form(found)
     custom = _custom_values()
     try:
         if found.source_id is None:
-            directory.update_member(_org_id(), found.id, _member_values(), current_actor())
+            core_members.update_member(_org_id(), found.id, _member_values(), current_actor())
         if custom:
-            directory.set_custom_fields(_org_id(), found.id, custom, current_actor())
+            core_members.set_custom_fields(_org_id(), found.id, custom, current_actor())
     except DomainError as exc:
-        db.session.rollback()
-        found = directory.get_member(_org_id(), member_id)
+        errors = refusal(exc)
+        found = core_members.get_member(_org_id(), member_id)
         values = {**(_member_values() if found.source_id is None else {}),
                   **{f"custom.{k}": v for k, v in custom.items()}}
-        return _member_form(found, values=values, errors={exc.field or "form": exc.message}, status=422)
-    db.session.commit()
+        return _member_form(found, values=values, errors=errors, status=422)
     return _member_done(found)
 
 
 def _member_action(member_id: int, action: Callable[[Member], None]) -> Response:
-    found: Member = _get_or_404(directory.get_member, member_id)
+    found: Member = core_members.get_member(_org_id(), member_id)
     try:
         action(found)
     except DomainError as exc:
-        db.session.rollback()
-        return _member_details(directory.get_member(_org_id(), member_id), errors={"status": exc.message})
-    db.session.commit()
+        errors = refusal(exc, field="status")
+        return _member_details(core_members.get_member(_org_id(), member_id), errors=errors, status=422)
     return _member_done(found)
 
 
@@ -238,27 +225,26 @@ def _member_action(member_id: int, action: Callable[[Member], None]) -> Response
 @require("directory")
 def suspend_member(member_id: int) -> Any:
     """Suspend a member made in the Admin Console."""
-    return _member_action(member_id, lambda m: directory.set_member_active(_org_id(), m.id, False, current_actor()))
+    return _member_action(member_id, lambda m: core_members.set_member_active(_org_id(), m.id, False, current_actor()))
 
 
 @bp.route("/members/<int:member_id>/reactivate", methods=["POST"])
 @require("directory")
 def reactivate_member(member_id: int) -> Any:
     """Reactivate a suspended member made in the Admin Console."""
-    return _member_action(member_id, lambda m: directory.set_member_active(_org_id(), m.id, True, current_actor()))
+    return _member_action(member_id, lambda m: core_members.set_member_active(_org_id(), m.id, True, current_actor()))
 
 
 @bp.route("/members/<int:member_id>/delete", methods=["POST"])
 @require("directory")
 def delete_member(member_id: int) -> Any:
     """Delete a member made in the Admin Console."""
-    found: Member = _get_or_404(directory.get_member, member_id)
+    found: Member = core_members.get_member(_org_id(), member_id)
     try:
-        directory.delete_member(_org_id(), found.id, current_actor())
+        core_members.delete_member(_org_id(), found.id, current_actor())
     except DomainError as exc:
-        db.session.rollback()
-        return _member_details(directory.get_member(_org_id(), member_id), errors={"status": exc.message})
-    db.session.commit()
+        errors = refusal(exc, field="status")
+        return _member_details(core_members.get_member(_org_id(), member_id), errors=errors, status=422)
     return _closed("members-changed", url_for("organization.members"))
 
 
@@ -266,10 +252,10 @@ def delete_member(member_id: int) -> Any:
 
 
 def _department_details(dept_id: int, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
-    _root, nodes = directory.department_tree(_org_id())
+    _root, nodes = core_departments.department_tree(_org_id())
     node = nodes.get(dept_id)
     if node is None:
-        abort(404)
+        raise NotFound("No such department")
     below = set(node.path_ids)
     parents = [(i, label) for i, label in _flat_departments() if i not in below]
     return _drawer("organization/_department_details.html", status=status, title=node.department.name, node=node,
@@ -280,7 +266,7 @@ def _department_details(dept_id: int, *, errors: dict[str, str] | None = None, s
 @require("directory")
 def departments() -> Any:
     """The Departments tab: the department tree with member counts, expandable."""
-    root, _nodes = directory.department_tree(_org_id())
+    root, _nodes = core_departments.department_tree(_org_id())
     context = {"root": root, "errors": {}, "values": {}}
     if wants_fragment():
         return render("organization/_department_tree.html", **context)
@@ -307,17 +293,16 @@ def new_department() -> Any:
     name = request.form.get("name", "")
     parent_id = _form_int("parent_id")
     try:
-        created = directory.create_department(_org_id(), name, current_actor(), parent_id=parent_id)
+        created = core_departments.create_department(_org_id(), name, current_actor(), parent_id=parent_id)
     except DomainError as exc:
-        db.session.rollback()
-        root, _nodes = directory.department_tree(_org_id())
-        context = {"root": root, "errors": {exc.field or "name": exc.message},
+        errors = refusal(exc, default="name")
+        root, _nodes = core_departments.department_tree(_org_id())
+        context = {"root": root, "errors": errors,
                    "values": {"name": name, "parent_id": parent_id}}
         if wants_fragment():
             return render("organization/_department_add.html", status=422, departments=_flat_departments(), **context)
         return render("organization/departments.html", status=422, title="Member and Department", tabs=_tabs(),
                       tab="departments", banners=_banners(), departments=_flat_departments(), **context)
-    db.session.commit()
     if wants_fragment():
         response = render("organization/_department_add.html", departments=_flat_departments(), errors={},
                           values={}, added=created.name)
@@ -331,13 +316,11 @@ def edit_department(dept_id: int) -> Any:
     """Rename or move a department (never under itself or its sub-departments)."""
     name = request.form.get("name")
     try:
-        directory.update_department(_org_id(), dept_id, current_actor(), name=name, parent_id=_form_int("parent_id"))
+        core_departments.update_department(_org_id(), dept_id, current_actor(), name=name, parent_id=_form_int("parent_id"))
     except NotFound:
-        abort(404)
+        raise  # the console's 404 page, not a message on the form
     except DomainError as exc:
-        db.session.rollback()
-        return _department_details(dept_id, errors={exc.field or "name": exc.message}, status=422)
-    db.session.commit()
+        return _department_details(dept_id, errors=refusal(exc, default="name"), status=422)
     if wants_fragment():
         return _changed(_department_details(dept_id), "departments-changed")
     return redirect(url_for("organization.department", dept_id=dept_id))
@@ -348,13 +331,11 @@ def edit_department(dept_id: int) -> Any:
 def delete_department(dept_id: int) -> Any:
     """Delete an empty department."""
     try:
-        directory.delete_department(_org_id(), dept_id, current_actor())
+        core_departments.delete_department(_org_id(), dept_id, current_actor())
     except NotFound:
-        abort(404)
+        raise  # the console's 404 page, not a message on the form
     except DomainError as exc:
-        db.session.rollback()
-        return _department_details(dept_id, errors={"department": exc.message}, status=422)
-    db.session.commit()
+        return _department_details(dept_id, errors=refusal(exc, field="department"), status=422)
     return _closed("departments-changed", url_for("organization.departments"))
 
 
@@ -367,7 +348,7 @@ def groups() -> Any:
     """User Group: the organization's groups with member counts."""
     search = request.args.get("q", "")[:200]
     number = page_number()
-    rows, total = directory.list_groups(_org_id(), search=search, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
+    rows, total = core_groups.list_groups(_org_id(), search=search, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
     context = {"groups": rows, "search": search, "pager": pager("organization.groups", total, PER_PAGE, number, q=search),
                "self_url": url_for("organization.groups", q=search or None, page=number)}
     if wants_fragment():
@@ -377,9 +358,9 @@ def groups() -> Any:
 
 def _group_details(group_id: int, *, errors: dict[str, str] | None = None, status: int = 200,
                    values: dict[str, Any] | None = None) -> Response:
-    group = _get_or_404(directory.get_group, group_id)
+    group = core_groups.get_group(_org_id(), group_id)
     number = page_number()
-    rows, total = directory.group_members_page(group, limit=GROUP_MEMBERS_PER_PAGE,
+    rows, total = core_groups.group_members_page(group, limit=GROUP_MEMBERS_PER_PAGE,
                                                offset=(number - 1) * GROUP_MEMBERS_PER_PAGE)
     return _drawer("organization/_group_details.html", status=status, title=group.display_name, group=group,
                    group_members=rows, member_pager=pager("organization.group", total, GROUP_MEMBERS_PER_PAGE, number,
@@ -408,10 +389,9 @@ def new_group() -> Any:
         return _group_form()
     values = {"display_name": request.form.get("display_name", ""), "description": request.form.get("description", "")}
     try:
-        created = directory.create_group(_org_id(), values["display_name"], current_actor(), values["description"])
+        created = core_groups.create_group(_org_id(), values["display_name"], current_actor(), values["description"])
     except DomainError as exc:
         return _refused(exc, _group_form, values=values)
-    db.session.commit()
     return _group_done(created.id)
 
 
@@ -423,14 +403,11 @@ def _group_done(group_id: int) -> Response:
 
 def _group_write(group_id: int, write: Callable[[], Any]) -> Response:
     """Run a write on a hand-made group; a refusal shows the group again with the message."""
-    _get_or_404(directory.get_group, group_id)
+    core_groups.get_group(_org_id(), group_id)
     try:
         write()
     except DomainError as exc:
-        db.session.rollback()
-        return _group_details(group_id, errors={exc.field or "form": exc.message}, status=422,
-                              values=dict(request.form.items()))
-    db.session.commit()
+        return _group_details(group_id, errors=refusal(exc), status=422, values=dict(request.form.items()))
     return _group_done(group_id)
 
 
@@ -438,7 +415,7 @@ def _group_write(group_id: int, write: Callable[[], Any]) -> Response:
 @require("directory")
 def edit_group(group_id: int) -> Any:
     """Rename a hand-made user group or change its description."""
-    return _group_write(group_id, lambda: directory.update_group(
+    return _group_write(group_id, lambda: core_groups.update_group(
         _org_id(), group_id, current_actor(), display_name=request.form.get("display_name"),
         description=request.form.get("description")))
 
@@ -447,7 +424,7 @@ def edit_group(group_id: int) -> Any:
 @require("directory")
 def add_group_member(group_id: int) -> Any:
     """Add a member (by email or user ID) to a hand-made user group."""
-    return _group_write(group_id, lambda: directory.add_group_member(
+    return _group_write(group_id, lambda: core_groups.add_group_member(
         _org_id(), group_id, request.form.get("member", ""), current_actor()))
 
 
@@ -455,20 +432,18 @@ def add_group_member(group_id: int) -> Any:
 @require("directory")
 def remove_group_member(group_id: int, member_id: int) -> Any:
     """Take a member out of a hand-made user group."""
-    return _group_write(group_id, lambda: directory.remove_group_member(_org_id(), group_id, member_id, current_actor()))
+    return _group_write(group_id, lambda: core_groups.remove_group_member(_org_id(), group_id, member_id, current_actor()))
 
 
 @bp.route("/groups/<int:group_id>/delete", methods=["POST"])
 @require("directory")
 def delete_group(group_id: int) -> Any:
     """Delete a hand-made user group."""
-    _get_or_404(directory.get_group, group_id)
+    core_groups.get_group(_org_id(), group_id)
     try:
-        directory.delete_group(_org_id(), group_id, current_actor())
+        core_groups.delete_group(_org_id(), group_id, current_actor())
     except DomainError as exc:
-        db.session.rollback()
-        return _group_details(group_id, errors={"form": exc.message}, status=422)
-    db.session.commit()
+        return _group_details(group_id, errors=refusal(exc, field="form"), status=422)
     return _closed("groups-changed", url_for("organization.groups"))
 
 
@@ -479,7 +454,7 @@ def delete_group(group_id: int) -> Any:
 @require("directory")
 def fields() -> Any:
     """Field Management: the 12 standard member fields and the custom ones."""
-    rows = directory.list_fields(_org_id())
+    rows = core_fields.list_fields(_org_id())
     context = {"fields": rows, "sources": _sources()}
     if wants_fragment():
         return render("organization/_field_results.html", **context)
@@ -487,10 +462,10 @@ def fields() -> Any:
 
 
 def _field_details(field_id: int, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
-    found = _get_or_404(directory.get_field, field_id)
+    found = core_fields.get_field(_org_id(), field_id)
     return _drawer("organization/_field_details.html", status=status, title=found.name, field=found,
-                   field_sources=directory.field_sources(_org_id(), found), errors=errors or {},
-                   field_types=directory.FIELD_TYPES)
+                   field_sources=core_fields.field_sources(_org_id(), found), errors=errors or {},
+                   field_types=core_fields.FIELD_TYPES)
 
 
 @bp.route("/fields/<int:field_id>")
@@ -503,7 +478,7 @@ def field(field_id: int) -> Any:
 def _field_form(*, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
                 status: int = 200) -> Response:
     return _drawer("organization/_field_form.html", status=status, title="Add custom field", values=values or {},
-                   errors=errors or {}, field_types=directory.FIELD_TYPES)
+                   errors=errors or {}, field_types=core_fields.FIELD_TYPES)
 
 
 @bp.route("/fields/new", methods=["GET", "POST"])
@@ -515,11 +490,10 @@ def new_field() -> Any:
     values = {"name": request.form.get("name", ""), "field_type": request.form.get("field_type", ""),
               "options": request.form.get("options", "")}
     try:
-        created = directory.create_field(_org_id(), values["name"], values["field_type"], current_actor(),
+        created = core_fields.create_field(_org_id(), values["name"], values["field_type"], current_actor(),
                                          options=values["options"].splitlines())
     except DomainError as exc:
         return _refused(exc, _field_form, values=values)
-    db.session.commit()
     if wants_fragment():
         return _changed(_field_details(created.id), "fields-changed")
     return redirect(url_for("organization.field", field_id=created.id))
@@ -530,11 +504,9 @@ def new_field() -> Any:
 def delete_field(field_id: int) -> Any:
     """Delete a custom field."""
     try:
-        directory.delete_field(_org_id(), field_id, current_actor())
+        core_fields.delete_field(_org_id(), field_id, current_actor())
     except NotFound:
-        abort(404)
+        raise  # the console's 404 page, not a message on the form
     except DomainError as exc:
-        db.session.rollback()
-        return _field_details(field_id, errors={"field": exc.message}, status=422)
-    db.session.commit()
+        return _field_details(field_id, errors=refusal(exc, field="field"), status=422)
     return _closed("fields-changed", url_for("organization.fields"))

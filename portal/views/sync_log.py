@@ -8,8 +8,7 @@ from flask_login import current_user
 
 from portal.core import sync_sources, sync_log_query
 from portal.views.access import require
-from portal.core.errors import NotFound
-from ..models import SyncLog, SyncSource
+from ..models import SyncLog
 from portal.core.sync_log_query import OBJECT_TYPES, OPERATIONS, RESULTS, SyncLogFilters
 from portal.views.web import render
 from . import log_tools
@@ -18,14 +17,7 @@ bp = Blueprint("sync_log", __name__, url_prefix="/settings/directory-sync/<int:s
 
 FILTER_NAMES = ("operation", "result", "object_type", "start", "end", "q")
 CSV_HEADER = ["Time (UTC)", "Operation", "Object type", "Object", "Object ID", "Result", "HTTP status",
-              "SCIM error type", "Message", "Duration (ms)", "Request ID"]
-
-
-def _source(source_id: int) -> SyncSource:
-    try:
-        return sync_sources.get_source(current_user.org_id, source_id)
-    except NotFound:
-        abort(404)
+              "SCIM error type", "Message", "Duration (ms)", "Request ID", "Repeats", "Last repeat (UTC)"]
 
 
 def _filters() -> tuple[SyncLogFilters, log_tools.TimeRange]:
@@ -46,7 +38,7 @@ def _filters() -> tuple[SyncLogFilters, log_tools.TimeRange]:
 @require("org_data_sync")
 def index(source_id: int) -> Any:
     """The Sync log table with its filters; htmx gets the filters and results panel only."""
-    source = _source(source_id)
+    source = sync_sources.get_source(current_user.org_id, source_id)
     filters, window = _filters()
     kept = log_tools.filter_args(request.args, FILTER_NAMES)
     entries, pager = [], None
@@ -68,11 +60,8 @@ def index(source_id: int) -> Any:
 @require("org_data_sync")
 def detail(source_id: int, log_id: int) -> Any:
     """One entry: changed fields, associated objects, error with a hint, duration and redacted request."""
-    source = _source(source_id)
-    try:
-        entry = sync_log_query.get_entry(source.org_id, source.id, log_id)
-    except NotFound:
-        abort(404)
+    source = sync_sources.get_source(current_user.org_id, source_id)
+    entry = sync_log_query.get_entry(source.org_id, source.id, log_id)
     return render(
         "sync_log/detail.html", "sync_log/_drawer.html",
         source=source, entry=entry, associated_labels=sync_log_query.ASSOCIATED_LABELS,
@@ -85,14 +74,15 @@ def detail(source_id: int, log_id: int) -> Any:
 def _csv_rows(entries: Iterator[SyncLog]) -> Iterator[list[Any]]:
     for e in entries:
         yield [e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.operation, e.object_type, e.object_name, e.object_id,
-               e.result, e.status_code, e.scim_type, sync_log_query.message(e), e.duration_ms, e.request_id]
+               e.result, e.status_code, e.scim_type, sync_log_query.message(e), e.duration_ms, e.request_id,
+               e.repeat_count, e.last_seen_at.strftime("%Y-%m-%d %H:%M:%S") if e.last_seen_at else None]
 
 
 @bp.route("/export.csv")
 @require("org_data_sync")
 def export(source_id: int) -> Any:
     """The filtered rows as a CSV file, streamed."""
-    source = _source(source_id)
+    source = sync_sources.get_source(current_user.org_id, source_id)
     filters, window = _filters()
     if window.errors:
         abort(400)

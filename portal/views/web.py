@@ -1,15 +1,19 @@
 """What every console response shares: page-or-fragment rendering, headers, error pages, request ids."""
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
-from flask import Flask, Request, Response, g, make_response, render_template, request
+from flask import Flask, Request, Response, current_app, g, make_response, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import current_user
 
 from portal.core.actors import Actor
-from portal.extensions import htmx
+from portal.core.errors import DomainError, NotFound
+from portal.extensions import db, htmx
+
+log = logging.getLogger(__name__)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -38,9 +42,61 @@ def _request_id() -> None:
     g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
 
 
+def is_console(app: Flask, path: str) -> bool:
+    """Whether the console answers ``path``: every URL no other door claims.
+
+    Each door registers the URL prefix it answers with its error renderer in
+    ``app.extensions["error_renderers"]`` (the SCIM door ``/scim/``); the console's
+    own entry, ``/``, takes what the others leave.
+    """
+    return not any(path.startswith(prefix) for prefix, renderer in app.extensions.get("error_renderers", ())
+                   if renderer is not render_error)
+
+
+def refusal(exc: DomainError, *, field: str | None = None, default: str = "form") -> dict[str, str]:
+    """Discard what the request wrote before the domain refused it, and give the message for the form shown again.
+
+    ``{key: message}``: the key is ``field`` when given (where the page shows the message), else the
+    field the error names, else ``default``. The rollback comes first, so the form is drawn from the
+    database as it was: on PostgreSQL a refused INSERT leaves the transaction unreadable, and after a
+    failed flush the session refuses every query until it is rolled back. The view still answers 422:
+    the request's end (``_end_transaction``) decides the transaction, and below 400 it would commit.
+    """
+    db.session.rollback()
+    return {field or exc.field or default: exc.message}
+
+
+def _end_transaction(response: Response) -> Response:
+    """One commit per console request, here and nowhere else: below 400 it is kept, from 400 on rolled back.
+
+    No console view commits, so none can forget to. Another door (SCIM) ends its own transactions.
+    A commit that fails raises: Flask answers the 500 page and runs this again for it, rolling back.
+    A streamed body (CSV export) reads after this commit, in a transaction of its own that writes nothing.
+    """
+    if is_console(current_app, request.path):
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            _rollback()
+    return response
+
+
+def _rollback_on_exception(error: BaseException | None) -> None:
+    """An exception no handler turned into a response (tests propagate them): nothing of the request is kept."""
+    if error is not None and is_console(current_app, request.path):
+        _rollback()
+
+
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # the answer is an error already (/healthz: 503 on a dead database); teardown drops the session
+        log.exception("console: rolling back the request failed")
+
+
 def _headers(response: Response) -> Response:
     response.headers["X-Request-ID"] = g.get("request_id", "")
-    if not request.path.startswith("/scim/"):
+    if is_console(current_app, request.path):
         response.vary.add("HX-Request")
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -52,15 +108,25 @@ def _headers(response: Response) -> Response:
     return response
 
 
-def _error_page(status: int, title: str, text: str) -> Any:
-    def handler(error: Exception) -> Any:
-        if request.path.startswith("/scim/"):
-            from scim_blueprint.errors import scim_error
+#: the console's error pages: status -> (title, text)
+ERROR_PAGES = {
+    403: ("No access", "You do not have permission to open this page."),
+    404: ("Page not found", "There is nothing at this address."),
+    405: ("Method not allowed", "This address does not accept that method."),
+    413: ("Request too large", "The request body is larger than 1 MiB."),
+    429: ("Too many requests", "Too many attempts. Wait a minute and try again."),
+    500: ("Something went wrong", "The error was logged. Please try again."),
+}
 
-            return scim_error(status, text)
-        return render("errors/error.html", status=status, code=status, title=title, text=text)
 
-    return handler
+def render_error(error: Exception) -> Response:
+    """The console's error page for an HTTP error, or for the domain's ``NotFound`` (a 404).
+
+    The app factory sends it every routed error under the console's URLs.
+    """
+    status = 404 if isinstance(error, NotFound) else getattr(error, "code", None) or 500
+    title, text = ERROR_PAGES.get(status, ERROR_PAGES[500])
+    return render("errors/error.html", status=status, code=status, title=title, text=text)
 
 
 class ConsoleSessions(SecureCookieSessionInterface):
@@ -71,19 +137,17 @@ class ConsoleSessions(SecureCookieSessionInterface):
     """
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.path.startswith("/scim/"):
+        if not is_console(app, request.path):
             return self.null_session_class()
         return super().open_session(app, request)
 
 
 def init_app(app: Flask) -> None:
-    """Install request ids, security headers, console sessions and the error pages."""
+    """Install request ids, security headers, console sessions, the request's transaction and the error pages."""
     app.session_interface = ConsoleSessions()
     app.before_request(_request_id)
     app.after_request(_headers)
-    app.register_error_handler(403, _error_page(403, "No access", "You do not have permission to open this page."))
-    app.register_error_handler(404, _error_page(404, "Page not found", "There is nothing at this address."))
-    app.register_error_handler(405, _error_page(405, "Method not allowed", "This address does not accept that method."))
-    app.register_error_handler(413, _error_page(413, "Request too large", "The request body is larger than 1 MiB."))
-    app.register_error_handler(429, _error_page(429, "Too many requests", "Too many attempts. Wait a minute and try again."))
-    app.register_error_handler(500, _error_page(500, "Something went wrong", "The error was logged. Please try again."))
+    app.after_request(_end_transaction)
+    app.teardown_request(_rollback_on_exception)
+    # Every URL no other door claims; the app factory routes errors by these prefixes.
+    app.extensions.setdefault("error_renderers", []).append(("/", render_error))

@@ -7,45 +7,32 @@
  * everything is wired here through data- attributes and event delegation on
  * `document`, which also covers content that htmx swaps in later.
  *
- *   data-copy-target="#id"        copy #id's value (or text) to the clipboard
+ *   data-copy-target="#id"        copy #id's value to the clipboard
  *   data-confirm="#dialog-id"     on a form or submit button: confirm first
- *   data-confirm-message="…"      same, with this text (in #dialog-id if given,
- *                                 else in a generic dialog); optional
- *                                 data-confirm-title, data-confirm-label
+ *   data-confirm-message="…"      same, in a generic dialog with this text;
+ *                                 optional data-confirm-label
  *   data-drawer-close             close the #drawer dialog
- *   data-drawer-open="#template"  open #drawer with a <template>'s content
  *   data-dismiss                  hide the closest [data-dismissible]
- *   data-rows [data-max-rows] [data-min-rows] [data-next-index]
+ *   data-rows data-max-rows data-next-index
  *     data-rows-list / data-row / template[data-row-template] /
  *     data-row-add / data-row-remove / data-row-count
  *                                 repeating form rows from a <template>;
  *                                 "__index__" in its attributes is numbered
+ *   data-replace-url="…"          replace the address bar's URL on load
  *
  * htmx events used: htmx:configRequest (CSRF header), htmx:confirm (dialogs),
  * htmx:afterSwap (open drawer), htmx:responseError / htmx:sendError /
- * htmx:timeout (toasts), htmx:load (init swapped-in rows), and the custom
- * "dsp:toast" event a response can raise with
- * HX-Trigger: {"dsp:toast": {"message": "Saved", "kind": "success"}}.
+ * htmx:timeout (toasts), htmx:load (init swapped-in rows).
  */
 (function () {
   'use strict';
 
   var doc = document;
 
-  function $(selector, root) {
-    if (!selector) return null;
-    try {
-      return (root || doc).querySelector(selector);
-    } catch (e) {
-      return null; // an invalid selector in markup must not break the page
-    }
-  }
-
   /* ------------------------------------------------------------ toasts */
 
+  // base.html (_head.html's htmx-config): every failed htmx request on any console page shows an error toast.
   var ICONS = {
-    info: 'M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20zM12 16v-4M12 8h.01',
-    success: 'M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20zM8.5 12l2.5 2.5 4.5-5',
     warning: 'M10.29 3.86 1.82 18a2 2 0 0 0 1.71 3h16.94a2 2 0 0 0 1.71-3L13.71 3.86a2 2 0 0 0-3.42 0zM12 9v4M12 17h.01',
     error: 'M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20zM12 8v4M12 16h.01',
     close: 'M18 6 6 18M6 6l12 12'
@@ -82,19 +69,18 @@
     setTimeout(function () { toast.remove(); }, 200);
   }
 
-  // Errors stay until dismissed (they may need reading twice); others fade.
-  function showToast(message, kind) {
-    kind = ICONS[kind] && kind !== 'close' ? kind : 'info';
+  // Error toasts stay until dismissed: they may need reading twice.
+  function showError(message) {
     var region = toastRegion();
     var existing = region.querySelectorAll('.toast');
     for (var i = 0; i < existing.length; i++) {
       if (existing[i].dataset.message === message) return; // no duplicate stack
     }
     var toast = doc.createElement('div');
-    toast.className = 'toast toast-' + kind;
+    toast.className = 'toast toast-error';
     toast.dataset.message = message;
-    toast.setAttribute('role', kind === 'error' ? 'alert' : 'status');
-    var icon = svgIcon(kind);
+    toast.setAttribute('role', 'alert');
+    var icon = svgIcon('error');
     icon.classList.add('toast-icon');
     var text = doc.createElement('div');
     text.className = 'toast-text';
@@ -107,36 +93,41 @@
     close.addEventListener('click', function () { dismissToast(toast); });
     toast.append(icon, text, close);
     region.appendChild(toast);
-    if (kind !== 'error') setTimeout(function () { dismissToast(toast); }, 5000);
   }
 
-  doc.addEventListener('dsp:toast', function (evt) {
-    var d = evt.detail || {};
-    if (d.message || d.value) showToast(String(d.message || d.value), d.kind);
+  var STATUS_MESSAGES = {
+    400: 'The request was not accepted. Check the form and try again.',
+    401: 'Your session has ended. Sign in again to continue.',
+    403: 'You don\u2019t have permission to do that.',
+    404: 'That item no longer exists. Refresh the page to see the current list.',
+    409: 'Someone else changed this item. Refresh the page and try again.',
+    413: 'That upload is too large.',
+    429: 'Too many requests. Wait a moment and try again.'
+  };
+
+  doc.addEventListener('htmx:responseError', function (evt) {
+    var status = evt.detail && evt.detail.xhr ? evt.detail.xhr.status : 0;
+    showError(STATUS_MESSAGES[status] ||
+      (status >= 500 ? 'Something went wrong on the server (error ' + status + '). Try again in a moment.'
+        : 'The request failed (error ' + status + ').'));
+  });
+
+  doc.addEventListener('htmx:sendError', function () {
+    showError('Can\u2019t reach the server. Check your connection and try again.');
+  });
+
+  doc.addEventListener('htmx:timeout', function () {
+    showError('The server took too long to answer. Try again.');
   });
 
   /* -------------------------------------------------------------- copy */
 
+  // _macros.html copy_field (directory_sync/_step1.html, directory_sync/detail.html, administrators/_credentials.html): Copy buttons.
   var isMac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
 
-  function selectContents(el) {
-    if ('select' in el && typeof el.select === 'function') {
-      el.focus();
-      el.select();
-      if (el.setSelectionRange) el.setSelectionRange(0, el.value.length);
-      return;
-    }
-    var range = doc.createRange();
-    range.selectNodeContents(el);
-    var sel = window.getSelection();
-    sel.removeAllRanges();
-    sel.addRange(range);
-  }
-
   function copyFrom(button) {
-    var target = $(button.getAttribute('data-copy-target'));
+    var target = doc.querySelector(button.getAttribute('data-copy-target'));
     if (!target) return;
-    var text = 'value' in target && typeof target.value === 'string' ? target.value : target.textContent;
     var label = button.querySelector('[data-copy-label]') || button;
     if (button.dataset.copyOriginal === undefined) button.dataset.copyOriginal = label.textContent;
 
@@ -153,7 +144,8 @@
     // No async clipboard (plain http on an intranet host) or it was refused:
     // select the text so the admin can copy it by hand, after one legacy try.
     function fallback() {
-      selectContents(target);
+      target.focus();
+      target.select();
       var copied = false;
       try {
         copied = doc.execCommand('copy');
@@ -165,7 +157,7 @@
     }
 
     if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(function () { report('Copied', true, 2000); }, fallback);
+      navigator.clipboard.writeText(target.value).then(function () { report('Copied', true, 2000); }, fallback);
     } else {
       fallback();
     }
@@ -173,12 +165,13 @@
 
   /* ----------------------------------------------------- confirm dialog */
 
+  // administrators/_detail.html, _transfer_form.html, directory_sync/_step1.html, detail.html, _delete.html (data-confirm); organization/_*_details.html (data-confirm-message).
   function needsConfirm(el) {
     return !!el && el.nodeType === 1 &&
       (el.hasAttribute('data-confirm') || el.hasAttribute('data-confirm-message'));
   }
 
-  // Used for data-confirm-message without a dialog of the page's own.
+  // Used for data-confirm-message, which has no dialog of the page's own.
   function genericDialog() {
     var dialog = doc.getElementById('confirm-dialog');
     if (dialog) return dialog;
@@ -198,7 +191,6 @@
     var title = doc.createElement('h2');
     title.className = 'modal-title';
     title.id = 'confirm-dialog-title';
-    title.setAttribute('data-confirm-title', '');
     title.textContent = 'Are you sure?';
     head.append(icon, title);
     var text = doc.createElement('p');
@@ -236,14 +228,13 @@
   function askConfirm(source, onConfirm) {
     var selector = source.getAttribute('data-confirm');
     var message = source.getAttribute('data-confirm-message');
-    var dialog = selector ? $(selector) : genericDialog();
-    if (!dialog || typeof dialog.showModal !== 'function') {
+    var dialog = selector ? doc.querySelector(selector) : genericDialog();
+    if (!dialog) {
       if (window.confirm(message || 'Are you sure?')) onConfirm();
       return;
     }
     if (dialog.open) return; // already asking for something else
     setText(dialog, '[data-confirm-text]', message);
-    setText(dialog, '[data-confirm-title]', source.getAttribute('data-confirm-title'));
     setText(dialog, '[data-confirm-accept]', source.getAttribute('data-confirm-label'));
     // One pending action per dialog, run by the dialog form's submit handler
     // below; overwritten on every open so a stale action can never fire.
@@ -291,8 +282,7 @@
     evt.preventDefault();
     askConfirm(source, function () {
       form.dataset.confirmed = 'yes';
-      if (form.requestSubmit) form.requestSubmit(submitter && submitter.form === form ? submitter : undefined);
-      else form.submit();
+      form.requestSubmit(submitter && submitter.form === form ? submitter : undefined);
     });
   });
 
@@ -309,38 +299,13 @@
 
   /* ------------------------------------------------------------ drawer */
 
-  // The drawer is a <dialog>: showModal() gives the overlay (::backdrop),
-  // focus containment, Escape-to-close and focus return to the opener.
-  // A page may declare the drawer as a plain element (<aside id="drawer">);
-  // it is swapped in place for a <dialog> with the same id, class and
-  // content, since only a dialog gives the overlay, focus trap and Escape.
-  function drawer() {
-    var el = doc.getElementById('drawer');
-    if (el && el.tagName !== 'DIALOG') {
-      var dialog = doc.createElement('dialog');
-      for (var i = 0; i < el.attributes.length; i++) {
-        var attr = el.attributes[i];
-        if (attr.name !== 'aria-live' && attr.name !== 'role') dialog.setAttribute(attr.name, attr.value);
-      }
-      while (el.firstChild) dialog.appendChild(el.firstChild);
-      el.replaceWith(dialog);
-      el = dialog;
-    }
-    if (!el) {
-      el = doc.createElement('dialog');
-      el.id = 'drawer';
-      el.className = 'drawer';
-      doc.body.appendChild(el);
-    }
-    if (!el.hasAttribute('aria-labelledby')) el.setAttribute('aria-labelledby', 'drawer-title');
-    return el;
-  }
-
-  // Focus goes to the title (not the close button showModal would pick) so a
-  // screen reader starts by reading what the drawer is about.
-  function openDrawer() {
-    var el = drawer();
+  // base.html's <dialog id="drawer">, filled by hx-target="#drawer" (organization/*, admin_log/_panel.html, sync_log/_panel.html) with _macros.html drawer_frame.
+  function openDrawer(el) {
+    // showModal() gives the overlay (::backdrop), focus containment,
+    // Escape-to-close and focus return to the opener.
     if (!el.open) el.showModal();
+    // Focus goes to the title (not the close button showModal would pick) so
+    // a screen reader starts by reading what the drawer is about.
     var title = el.querySelector('#drawer-title');
     if (title) {
       title.tabIndex = -1;
@@ -363,57 +328,42 @@
   }
 
   doc.addEventListener('htmx:afterSwap', function (evt) {
-    // detail.target for requests; evt.target for htmx.swap() calls.
-    var target = (evt.detail && evt.detail.target) || evt.target;
+    var target = evt.detail && evt.detail.target;
     if (target && target.id === 'drawer') {
-      if (target.childElementCount) openDrawer();
+      if (target.childElementCount) openDrawer(target);
       else closeDrawer(); // an empty response means "nothing to show"
     }
   });
 
-  // Escape is native for a modal dialog; this also covers a drawer that was
-  // opened non-modally by other code.
-  doc.addEventListener('keydown', function (evt) {
-    if (evt.key !== 'Escape') return;
-    var menu = doc.querySelector('details.menu[open]');
-    if (menu) {
-      menu.open = false;
-      var summary = menu.querySelector('summary');
-      if (summary) summary.focus();
-      return;
-    }
-    var el = doc.getElementById('drawer');
-    if (el && el.open && !el.matches(':modal')) closeDrawer();
-  });
+  // Escape closes the modal natively, without closeDrawer(); 'close' does
+  // not bubble, hence the capture listener.
+  doc.addEventListener('close', function (evt) {
+    if (evt.target && evt.target.id === 'drawer') clearDrawerLater(evt.target);
+  }, true);
 
   /* ----------------------------------------------------- repeating rows */
 
+  // directory_sync/_step2.html, _rule_row.html: the workforce type rules of the Add sync source wizard.
   function rowsState(container) {
-    var rows = container.querySelectorAll('[data-row]');
+    var count = container.querySelectorAll('[data-row]').length;
     var max = parseInt(container.getAttribute('data-max-rows'), 10);
-    var min = parseInt(container.getAttribute('data-min-rows'), 10) || 0;
+    var atMax = count >= max;
     var add = container.querySelectorAll('[data-row-add]');
-    var atMax = !isNaN(max) && rows.length >= max;
     for (var i = 0; i < add.length; i++) {
       add[i].disabled = atMax;
       add[i].title = atMax ? 'Maximum of ' + max + ' reached' : '';
     }
-    var removes = container.querySelectorAll('[data-row-remove]');
-    for (var j = 0; j < removes.length; j++) removes[j].disabled = rows.length <= min;
     var counter = container.querySelector('[data-row-count]');
-    if (counter && !isNaN(max)) counter.textContent = rows.length + ' of ' + max;
+    if (counter) counter.textContent = count + ' of ' + max;
   }
 
   // Attribute values containing __index__ get a fresh number per row, so
-  // names stay unique (WTForms FieldList accepts gaps after removals).
+  // element ids (and the labels pointing at them) stay unique.
   function addRow(container) {
     var template = container.querySelector('template[data-row-template]');
-    var list = container.querySelector('[data-rows-list]') || container;
-    if (!template) return;
     var max = parseInt(container.getAttribute('data-max-rows'), 10);
-    if (!isNaN(max) && container.querySelectorAll('[data-row]').length >= max) return;
+    if (!template || container.querySelectorAll('[data-row]').length >= max) return;
     var next = parseInt(container.getAttribute('data-next-index'), 10);
-    if (isNaN(next)) next = container.querySelectorAll('[data-row]').length;
     container.setAttribute('data-next-index', String(next + 1));
 
     var fragment = template.content.cloneNode(true);
@@ -427,8 +377,7 @@
       }
     }
     var row = fragment.querySelector('[data-row]');
-    list.appendChild(fragment);
-    if (row && window.htmx) window.htmx.process(row);
+    container.querySelector('[data-rows-list]').appendChild(fragment);
     rowsState(container);
     var first = row && row.querySelector('input, select, textarea');
     if (first) first.focus();
@@ -451,53 +400,42 @@
     for (var i = 0; i < all.length; i++) rowsState(all[i]);
   }
 
+  initRows(doc);
+  doc.addEventListener('htmx:load', function (evt) { initRows(evt.target); });
+
   /* ------------------------------------------------------ click routing */
 
+  // _macros.html copy_field, drawer_frame, banner; organization/_*_form.html; directory_sync/_step2.html, _rule_row.html: one listener for their clicks.
   doc.addEventListener('click', function (evt) {
     var t = evt.target;
     if (!(t instanceof Element)) return;
 
-    // Clicking outside an open admin menu (<details class="menu">) closes it.
-    var openMenus = doc.querySelectorAll('details.menu[open]');
-    for (var i = 0; i < openMenus.length; i++) {
-      if (!openMenus[i].contains(t)) openMenus[i].open = false;
-    }
-
+    // _macros.html copy_field.
     var el = t.closest('[data-copy-target]');
     if (el) {
       evt.preventDefault();
       copyFrom(el);
       return;
     }
+    // _macros.html drawer_frame's close button; organization/_member_form.html, _group_form.html, _field_form.html.
     if (t.closest('[data-drawer-close]')) {
       closeDrawer();
       return;
     }
-    el = t.closest('[data-drawer-open]');
-    if (el) {
-      var tpl = $(el.getAttribute('data-drawer-open'));
-      if (tpl && tpl.content) {
-        evt.preventDefault();
-        var d = drawer();
-        d.replaceChildren(tpl.content.cloneNode(true));
-        if (window.htmx) window.htmx.process(d);
-        openDrawer();
-      }
-      return;
-    }
-    // A click on a modal dialog itself (not its content) is the backdrop.
+    // A click on the drawer dialog itself (not its content) is the backdrop.
     if (t.id === 'drawer' && t.tagName === 'DIALOG') {
       closeDrawer();
       return;
     }
-    // Hide at once; a dismiss button with hx-post also records it server-side
-    // (htmx has already sent that request from its own click listener).
+    // _macros.html banner (directory_sync/_flashes.html, organization/_org.html): hide at once; a
+    // dismiss button with hx-post also records it server-side (htmx has already sent that request).
     el = t.closest('[data-dismiss]');
     if (el) {
       var box = el.closest('[data-dismissible]');
       if (box) box.hidden = true;
       return;
     }
+    // directory_sync/_step2.html, _rule_row.html.
     el = t.closest('[data-row-add]');
     if (el) {
       addRow(el.closest('[data-rows]'));
@@ -507,69 +445,23 @@
     if (el) removeRow(el);
   });
 
-  // Escape closes the modal natively, without closeDrawer(); 'close' does
-  // not bubble, hence the capture listener.
-  doc.addEventListener('close', function (evt) {
-    if (evt.target && evt.target.id === 'drawer') clearDrawerLater(evt.target);
-  }, true);
-
   /* ------------------------------------------------------- htmx wiring */
 
+  // _head.html: its csrf-token meta is sent as X-CSRFToken on every htmx request.
   doc.addEventListener('htmx:configRequest', function (evt) {
     var meta = doc.querySelector('meta[name="csrf-token"]');
     if (meta && meta.content) evt.detail.headers['X-CSRFToken'] = meta.content;
   });
 
-  var STATUS_MESSAGES = {
-    400: 'The request was not accepted. Check the form and try again.',
-    401: 'Your session has ended. Sign in again to continue.',
-    403: 'You don\u2019t have permission to do that.',
-    404: 'That item no longer exists. Refresh the page to see the current list.',
-    409: 'Someone else changed this item. Refresh the page and try again.',
-    413: 'That upload is too large.',
-    429: 'Too many requests. Wait a moment and try again.'
-  };
+  /* ------------------------------------------------------- replace URL */
 
-  doc.addEventListener('htmx:responseError', function (evt) {
-    var status = evt.detail && evt.detail.xhr ? evt.detail.xhr.status : 0;
-    var message = STATUS_MESSAGES[status] ||
-      (status >= 500 ? 'Something went wrong on the server (error ' + status + '). Try again in a moment.'
-        : 'The request failed (error ' + status + ').');
-    showToast(message, 'error');
-  });
-
-  doc.addEventListener('htmx:sendError', function () {
-    showToast('Can\u2019t reach the server. Check your connection and try again.', 'error');
-  });
-
-  doc.addEventListener('htmx:timeout', function () {
-    showToast('The server took too long to answer. Try again.', 'error');
-  });
-
-  doc.addEventListener('htmx:load', function (evt) { initRows(evt.target); });
-
-  // Server-rendered toasts (e.g. flashed messages) fade like dynamic ones.
-  function initToasts() {
-    var region = doc.getElementById('toasts');
-    if (!region) return;
-    var toasts = region.querySelectorAll('.toast:not(.toast-error)');
-    for (var i = 0; i < toasts.length; i++) {
-      (function (toast) { setTimeout(function () { dismissToast(toast); }, 5000); })(toasts[i]);
-    }
-  }
-
-  // A page answered to a POST (a just-issued token is shown only in that answer) names
-  // its own address: moving the address bar there makes a reload a plain GET, which
-  // shows the page without the token instead of posting again.
+  // directory_sync/_step1.html, directory_sync/detail.html: data-replace-url on a page that shows a just-issued token.
   function replaceUrl() {
+    // That page answered a POST; moving the address bar to its own address
+    // makes a reload a plain GET, which shows it without the token instead
+    // of posting again.
     var marker = doc.querySelector('[data-replace-url]');
-    if (marker && window.history && history.replaceState) {
-      history.replaceState(null, '', marker.getAttribute('data-replace-url'));
-    }
+    if (marker) history.replaceState(null, '', marker.getAttribute('data-replace-url'));
   }
-
-  drawer(); // must exist before any hx-target="#drawer" request is made
   replaceUrl();
-  initRows(doc);
-  initToasts();
 })();

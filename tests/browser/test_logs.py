@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal.core import directory, sync_sources
+from portal.core import sync_sources, workforce
 from portal.core.actors import Actor
 from portal.extensions import db
 from portal.models import Admin
@@ -43,7 +43,7 @@ def configure_sync(app: Any, org: Any) -> tuple[int, str, str]:
     with app.app_context():
         owner = Actor.for_admin(db.session.get(Admin, org.admin_id), "203.0.113.24")
         source, _ = sync_sources.create_source(org.id, "jumpcloud", owner)
-        regular = next(wt for wt in directory.workforce_types(org.id) if wt.name == "regular employee")
+        regular = next(wt for wt in workforce.workforce_types(org.id) if wt.name == "regular employee")
         sync_sources.configure_source(org.id, source.id, owner, workforce_rules=[{"value": "Regular", "workforce_type_id": regular.id}],
                               deletion_rule="suspend", notified_admin_ids=[org.admin_id, helper],
                               match_attributes=["email", "employee_id"])

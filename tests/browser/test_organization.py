@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal.core import directory
+from portal.core import members
 from portal.core.actors import Actor
 from portal.extensions import db
 from tests.directory_support import make_source_with_token
@@ -51,7 +51,7 @@ def synced(app: Any, org: Any, live_server: Any) -> int:
         ENTERPRISE: {"department": "Engineering", "employeeNumber": "E-1"},
     })
     with app.app_context():
-        directory.create_member(org.id, {"external_id": "bob@acme.test", "email": "bob@acme.test",
+        members.create_member(org.id, {"external_id": "bob@acme.test", "email": "bob@acme.test",
                                          "name": "Bob Builder"}, Actor.cli())
         db.session.commit()
     return source_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from portal.core import passwords
+from portal.core import administrators
 from portal.extensions import db
 from portal.models import Admin, AdminLog
 from tests.conftest import Console
@@ -74,7 +74,7 @@ def test_password_policy_messages_issue_7(app, console: Console, org, new: str, 
     assert message in response.get_data(as_text=True)
     with app.app_context():
         admin = db.session.get(Admin, org.admin_id)
-        assert passwords.verify(admin.password_hash, org.password)
+        assert administrators.verify_password(admin.password_hash, org.password)
 
 
 def test_passwords_are_stored_with_scrypt_issue_7(app, org) -> None:
@@ -88,7 +88,7 @@ def test_change_password_without_csrf_token_is_refused_issue_7(app, console: Con
                                                       "confirm_password": NEW})
     assert response.status_code == 400
     with app.app_context():
-        assert passwords.verify(db.session.get(Admin, org.admin_id).password_hash, org.password)
+        assert administrators.verify_password(db.session.get(Admin, org.admin_id).password_hash, org.password)
 
 
 def test_profile_shows_permissions_of_a_plain_admin_issue_7(app, client, org) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from portal.core import directory
+from portal.core import departments, fields, members
 from portal.core.actors import Actor
 from portal.extensions import db
 from portal.models import AdminLog, Department, Field, Member, SyncSource, UserGroup, utcnow
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.both_databases
 
 def _hand_member(app: Any, org_id: int, user_name: str, name: str, **values: Any) -> int:
     with app.app_context():
-        member = directory.create_member(org_id, {"external_id": user_name, "email": user_name, "name": name, **values},
+        member = members.create_member(org_id, {"external_id": user_name, "email": user_name, "name": name, **values},
                                          Actor.cli())
         db.session.commit()
         return member.id
@@ -129,13 +129,13 @@ def test_filters_by_department_with_sub_departments_status_and_data_source(app, 
     source_id = make_source(app, org.id, name="JumpCloud")
     sync_member(app, org.id, source_id, "ada@acme.test", "Ada Lovelace", department="Engineering")
     with app.app_context():
-        platform = directory.create_department(org.id, "Platform", Actor.cli(), parent_id=_dept_id(app, "Engineering"))
+        platform = departments.create_department(org.id, "Platform", Actor.cli(), parent_id=_dept_id(app, "Engineering"))
         db.session.commit()
         platform_id = platform.id
     _hand_member(app, org.id, "bob@acme.test", "Bob Builder", department_ids=[platform_id])
     carol = _hand_member(app, org.id, "carol@acme.test", "Carol Client")
     with app.app_context():
-        directory.set_member_active(org.id, carol, False, Actor.cli())
+        members.set_member_active(org.id, carol, False, Actor.cli())
         db.session.commit()
 
     def names(query: str) -> list[str]:
@@ -153,7 +153,7 @@ def test_filters_by_department_with_sub_departments_status_and_data_source(app, 
 def test_numbered_pagination_with_total_count_keeps_the_filters(app, org, console):
     with app.app_context():
         for i in range(120):
-            directory.create_member(org.id, {"external_id": f"user{i:03}@acme.test", "email": f"user{i:03}@acme.test",
+            members.create_member(org.id, {"external_id": f"user{i:03}@acme.test", "email": f"user{i:03}@acme.test",
                                              "name": f"User {i:03}"}, Actor.cli())
         db.session.commit()
     first = console.get("/organization/members").get_data(as_text=True)
@@ -296,15 +296,15 @@ def test_synced_member_fields_are_refused_by_the_domain_too(app, org):
         from portal.core.errors import Invalid
 
         with pytest.raises(Invalid, match="JumpCloud"):
-            directory.update_member(org.id, _member_id(app, "ada@acme.test"), {"name": "Changed"}, Actor.cli())
+            members.update_member(org.id, _member_id(app, "ada@acme.test"), {"name": "Changed"}, Actor.cli())
 
 
 def test_custom_field_values_are_editable_for_synced_members(app, org, console):
     source_id = make_source(app, org.id)
     sync_member(app, org.id, source_id, "ada@acme.test", "Ada Lovelace")
     with app.app_context():
-        shirt = directory.create_field(org.id, "Shirt size", "option", Actor.cli(), options=["S", "M", "L"])
-        badge = directory.create_field(org.id, "Badge number", "number", Actor.cli())
+        shirt = fields.create_field(org.id, "Shirt size", "option", Actor.cli(), options=["S", "M", "L"])
+        badge = fields.create_field(org.id, "Badge number", "number", Actor.cli())
         db.session.commit()
         shirt_key, badge_key = shirt.key, badge.key
     member_id = _member_id(app, "ada@acme.test")
@@ -356,7 +356,7 @@ def test_department_tree_shows_member_counts_and_data_source(app, org, console):
     sync_member(app, org.id, source_id, "ada@acme.test", "Ada Lovelace", department="Engineering")
     sync_member(app, org.id, source_id, "bob@acme.test", "Bob Builder", department="Engineering")
     with app.app_context():
-        platform = directory.create_department(org.id, "Platform", Actor.cli(), parent_id=_dept_id(app, "Engineering"))
+        platform = departments.create_department(org.id, "Platform", Actor.cli(), parent_id=_dept_id(app, "Engineering"))
         db.session.commit()
         platform_id = platform.id
     _hand_member(app, org.id, "carol@acme.test", "Carol", department_ids=[platform_id])
@@ -377,7 +377,7 @@ def test_department_tree_costs_the_same_queries_for_many_departments(app, org, c
         console.get("/organization/members/departments")
     with app.app_context():
         for i in range(20):
-            directory.create_department(org.id, f"D{i}", Actor.cli())
+            departments.create_department(org.id, f"D{i}", Actor.cli())
         db.session.commit()
     with QueryCounter(app) as many:
         console.get("/organization/members/departments")
@@ -598,7 +598,7 @@ def test_invalid_custom_field_is_refused_next_to_the_field(app, org, console, va
 def test_standard_fields_cannot_be_deleted_custom_ones_can(app, org, console):
     with app.app_context():
         email = db.session.scalar(select(Field.id).where(Field.org_id == org.id, Field.key == "email"))
-        custom = directory.create_field(org.id, "Desk", "number", Actor.cli())
+        custom = fields.create_field(org.id, "Desk", "number", Actor.cli())
         db.session.commit()
         custom_id = custom.id
     assert console.post(f"/organization/fields/{email}/delete", htmx=True).status_code == 422

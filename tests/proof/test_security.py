@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import pytest
 from sqlalchemy import select
 
-from portal.core import directory
+from portal.core import departments, members
 from portal.core.actors import Actor
 from portal.extensions import db
 from portal.models import Admin, AdminLog, Department, Member, SyncLog, SyncSource, UserGroup
@@ -132,7 +132,8 @@ def test_no_token_appears_in_the_database_or_any_log(app: Any, runner: Any, org:
                                                      caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     first = add_source(runner, org.name, "--activate")
-    refreshed = json.loads(runner.invoke(args=["sync-source", "refresh-token", first.id, "--json"]).output)["token"]
+    refreshed = json.loads(runner.invoke(args=["sync-source", "refresh-token", first.id, "--json",
+                                               "--base-url", "http://localhost"]).output)["token"]
     other = add_source(runner, org.name, "--provider", "okta")  # saved, not activated
     wrong = "wrong-" + refreshed[6:]
     tokens = {"first (refreshed away)": first.token, "current": refreshed, "other source": other.token,
@@ -214,14 +215,14 @@ def hostile(app: Any, runner: Any, org: Any) -> dict[str, Any]:
     assert scim.delete(f"/Users/{made[1]['id']}").status_code == 204
     with app.app_context():
         admin = Actor.for_admin(db.session.get(Admin, org.admin_id), "127.0.0.1")
-        members = {m.public_id: m.id for m in db.session.scalars(select(Member).where(Member.org_id == org.id))}
-        directory.set_member_active(org.id, members[made[1]["id"]], True, admin)
+        member_ids = {m.public_id: m.id for m in db.session.scalars(select(Member).where(Member.org_id == org.id))}
+        members.set_member_active(org.id, member_ids[made[1]["id"]], True, admin)
         department = db.session.scalar(select(Department).where(Department.name == SCRIPT))
-        directory.update_department(org.id, department.id, admin, name=f"{SCRIPT} {ATTRIBUTE}")
+        departments.update_department(org.id, department.id, admin, name=f"{SCRIPT} {ATTRIBUTE}")
         db.session.commit()
         source_pk = db.session.scalar(select(SyncSource.id).where(SyncSource.public_id == source.id))
         return {
-            "members": [members[m["id"]] for m in made],
+            "members": [member_ids[m["id"]] for m in made],
             "group": db.session.scalar(select(UserGroup.id).where(UserGroup.org_id == org.id)),
             "source": source_pk,
             "sync_logs": list(db.session.scalars(select(SyncLog.id).where(SyncLog.source_id == source_pk))),

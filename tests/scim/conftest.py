@@ -32,8 +32,12 @@ class SourceData:
 
 
 def add_source(runner: Any, org_name: str, *extra: str) -> SourceData:
-    """``flask sync-source add --org ... --json`` and the printed id, URL and token."""
-    result = runner.invoke(args=["sync-source", "add", "--org", org_name, "--provider", "generic", "--json", *extra])
+    """``flask sync-source add --org ... --json`` and the printed id, URL and token.
+
+    ``--base-url`` is the test client's own address: without it (or PUBLIC_BASE_URL) the command refuses.
+    """
+    result = runner.invoke(args=["sync-source", "add", "--org", org_name, "--provider", "generic", "--json",
+                                 "--base-url", "http://localhost", *extra])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     return SourceData(data["id"], data["url"], data["token"])

@@ -259,11 +259,11 @@ def test_jumpcloud_test_email_of_an_existing_member_gets_deactivated_seed_1_2_st
                                                                                      org: Any) -> None:
     """Seed 1.2 step 9: "If the test email account exists in Lark, the account could be deactivated after the
     test": the test's create links the existing member, and its DELETE suspends it (rule Suspend member)."""
-    from portal.core import directory
+    from portal.core import members
     from portal.core.actors import Actor
 
     with app.app_context():
-        directory.create_member(org.id, {"external_id": "it@acme.test", "email": "it@acme.test", "name": "IT"},
+        members.create_member(org.id, {"external_id": "it@acme.test", "email": "it@acme.test", "name": "IT"},
                                 Actor.cli())
         db.session.commit()
     assert _lookup(scim, "it@acme.test")["totalResults"] == 0  # a hand-made member is not the source's

@@ -30,7 +30,7 @@ def test_create_member_flushes_the_member_and_one_log_row_seed_faq(app: Any, sou
     """Seed FAQ mapping through the domain: the change and its sync log row, not committed (the door commits)."""
     with app.app_context():
         src = db.session.scalar(sa.select(SyncSource))
-        member, operation = provisioning.create_member(src, _values(job_title="Engineer"), INFO)
+        member, operation = provisioning.provision_member(src, _values(job_title="Engineer"), INFO)
         assert operation == "create" and member.id is not None and member.source_id == src.id
         row = db.session.scalar(sa.select(SyncLog))
         assert (row.operation, row.result, row.status_code, row.object_name) == ("create", "success", 201, "a@acme.test")
@@ -51,30 +51,30 @@ def test_rules_on_the_final_state_raise_domain_errors_seed_faq(app: Any, source:
     with app.app_context():
         src = db.session.scalar(sa.select(SyncSource))
         with pytest.raises(error):
-            provisioning.create_member(src, values, INFO)
+            provisioning.provision_member(src, values, INFO)
 
 
 def test_uniqueness_is_a_conflict_from_the_database_seed_faq(app: Any, source: Any) -> None:
     """Seed FAQ: EmployeeNumber unique within the organization, held by the database (unique_flush)."""
     with app.app_context():
         src = db.session.scalar(sa.select(SyncSource))
-        provisioning.create_member(src, _values(employee_id="E1"), INFO)
+        provisioning.provision_member(src, _values(employee_id="E1"), INFO)
         with pytest.raises(Conflict) as caught:
-            provisioning.create_member(src, _values(external_id="b@acme.test", email="b@acme.test",
+            provisioning.provision_member(src, _values(external_id="b@acme.test", email="b@acme.test",
                                                     employee_id="E1"), INFO)
         assert caught.value.field == "employeeNumber"
 
 
 def test_a_job_title_made_by_a_parallel_request_is_found_not_made_twice(app: Any, source: Any) -> None:
     """INSERT ... ON CONFLICT DO NOTHING: the second maker (any case) gets the first one's title, created False."""
-    from portal.core import directory
+    from portal.core import workforce
     from portal.models import JobTitle
 
     with app.app_context():
         src = db.session.scalar(sa.select(SyncSource))
-        first, made = directory.make_job_title(src.org_id, " Staff Engineer ", src.id)
+        first, made = workforce.make_job_title(src.org_id, " Staff Engineer ", src.id)
         assert made and first[1] == "Staff Engineer"
-        again, made_again = directory.make_job_title(src.org_id, "staff engineer", src.id)
+        again, made_again = workforce.make_job_title(src.org_id, "staff engineer", src.id)
         assert (again, made_again) == (first, False)
         rows = db.session.execute(sa.select(JobTitle.name, JobTitle.source_id)).all()
         assert rows == [("Staff Engineer", src.id)]

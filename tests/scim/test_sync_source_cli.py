@@ -48,7 +48,8 @@ def test_add_prints_id_url_token_as_json_and_logs_actor_cli(app: Any, runner: An
 
 def test_add_without_json_prints_lines_and_saves_inactive(app: Any, runner: Any, org: Any) -> None:
     """Issue 3, CLI: without --activate the source is saved, not activated (seed 1.1 step 6, Save)."""
-    result = runner.invoke(args=["sync-source", "add", "--org", org.name, "--provider", "jumpcloud"])
+    result = runner.invoke(args=["sync-source", "add", "--org", org.name, "--provider", "jumpcloud",
+                                 "--base-url", "https://portal.example.com"])
     assert result.exit_code == 0, result.output
     lines = dict(line.split(": ", 1) for line in result.output.strip().splitlines())
     assert set(lines) == {"id", "url", "token"}
@@ -62,7 +63,7 @@ def test_add_without_json_prints_lines_and_saves_inactive(app: Any, runner: Any,
 ])
 def test_add_refuses_bad_input_and_writes_nothing(app: Any, runner: Any, org: Any, args: list, message: str) -> None:
     """Issue 3, CLI: bad input exits 1 and writes nothing."""
-    result = runner.invoke(args=["sync-source", "add", *args])
+    result = runner.invoke(args=["sync-source", "add", "--base-url", "https://portal.example.com", *args])
     assert result.exit_code == 1 and message in result.output
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(SyncSource)) == 0
@@ -72,7 +73,7 @@ def test_refresh_token_kills_the_old_token_at_once(app: Any, runner: Any, client
     """Issue 3, CLI: refresh-token issues a new token; the old one stops working at once (DESIGN.md, Token)."""
     scim = Scim(client, source)
     scim.create_user()
-    result = runner.invoke(args=["sync-source", "refresh-token", source.id, "--json"])
+    result = runner.invoke(args=["sync-source", "refresh-token", source.id, "--json", "--base-url", "http://localhost"])
     assert result.exit_code == 0, result.output
     new = json.loads(result.output)
     assert new["id"] == source.id and new["token"] != source.token

@@ -139,12 +139,12 @@ def test_email_taken_by_another_member_of_the_source_is_409(app: Any, scim: Scim
 
 
 def _hand_member(app: Any, org_id: int, **values: Any) -> str:
-    from portal.core import directory
+    from portal.core import members
 
     with app.app_context():
         base = {"external_id": "jdoe", "email": "jdoe@acme.test", "name": "J Doe"}
         base.update(values)
-        member = directory.create_member(org_id, base, Actor.cli())
+        member = members.create_member(org_id, base, Actor.cli())
         db.session.commit()
         return member.public_id
 
