@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -95,6 +95,27 @@ def update_department(org_id: int, department_id: int, actor: Actor, *, name: st
     return dept
 
 
+_departments = Department.__table__
+
+
+def department_by_name(name: str) -> Select[Any]:
+    """(id, name) of the department a name means, with the name as bind parameter ``name``: any level but
+    the root, the oldest first (a sync source names a department by name alone)."""
+    return (select(_departments.c.id, _departments.c.name)
+            .where(_departments.c.org_id == bindparam("org_id"), _departments.c.name_norm == bindparam(name),
+                   _departments.c.parent_id.is_not(None))
+            .order_by(_departments.c.id).limit(1))
+
+
+_DEPARTMENT_BY_NAME = department_by_name("name")
+
+
+def lookup_department(org_id: int, name: str) -> tuple[int, str] | None:
+    """(id, name) of the department ``name`` means (``department_by_name``), or None."""
+    row = db.session.connection().execute(_DEPARTMENT_BY_NAME, {"org_id": org_id, "name": norm(name)}).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def find_or_create_department(org_id: int, name: str, source_id: int | None) -> tuple[Department, bool]:
     """The department named ``name`` (any level, top level first), or a new one under the root.
 
@@ -102,14 +123,9 @@ def find_or_create_department(org_id: int, name: str, source_id: int | None) -> 
     has ``source_id`` (a sync source, or None for the Admin Console) as its data source.
     """
     name = name.strip()
-    found = db.session.scalars(
-        select(Department)
-        .where(Department.org_id == org_id, Department.name_norm == norm(name), Department.parent_id.is_not(None))
-        .order_by(Department.id)
-        .limit(1)
-    ).first()
+    found = lookup_department(org_id, name)
     if found is not None:
-        return found, False
+        return db.session.get_one(Department, found[0]), False
     root = root_department(org_id)
     try:
         with db.session.begin_nested():

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from portal.core import admin_log
 from portal.core.actors import Actor
 from portal.core.errors import Conflict, Invalid, NotFound
+from portal.core.scim_urns import ENTERPRISE_PREFIX
 from portal.core.unique import unique_flush
 from portal.extensions import db
 from portal.models import (
@@ -21,9 +22,9 @@ from portal.models import (
 STANDARD_FIELDS: tuple[tuple[str, str, str, bool, bool], ...] = (
     ("external_id", "ExternalID", "userName", True, True),
     ("email", "Email", 'emails[type eq "work"].value', True, True),
-    ("departments", "Department", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", False, False),
+    ("departments", "Department", f"{ENTERPRISE_PREFIX}department", False, False),
     ("name", "Name", "displayName", True, False),
-    ("employee_id", "Employee ID", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber", False, True),
+    ("employee_id", "Employee ID", f"{ENTERPRISE_PREFIX}employeeNumber", False, True),
     ("employee_type", "Workforce type", "userType", False, False),
     ("first_name", "First name", "name.givenName", False, False),
     ("job_title", "Job title", "title", False, False),
@@ -105,7 +106,6 @@ class FieldSource:
         return f"{self.label}: {self.attribute}" if self.attribute else self.label
 
 
-ENTERPRISE_PREFIX = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:"
 
 
 def scim_attribute_label(attribute: str | None) -> str | None:

@@ -30,7 +30,8 @@ from portal.core import admin_log
 from portal.core.actors import Actor
 from portal.core.errors import Conflict, Invalid, NotFound
 from portal.core.unique import conflict_for
-from portal.core.workforce import make_job_title
+from portal.core.departments import department_by_name, find_or_create_department, lookup_department
+from portal.core.workforce import lookup_title, make_job_title, title_by_name
 from portal.extensions import db
 from portal.models import (
     MEMBER_NORMS,
@@ -281,35 +282,6 @@ def update_record(before: MemberRecord, after: MemberRecord, now: datetime) -> M
     return after
 
 
-def _title_select(name: str) -> Select[Any]:
-    return select(_titles.c.id, _titles.c.name).where(_titles.c.org_id == bindparam("org_id"),
-                                                      _titles.c.name_norm == bindparam(name))
-
-
-def _department_select(name: str) -> Select[Any]:
-    """The department ``departments.find_or_create_department`` would find: any level but the root, oldest first."""
-    return (select(_departments.c.id, _departments.c.name)
-            .where(_departments.c.org_id == bindparam("org_id"), _departments.c.name_norm == bindparam(name),
-                   _departments.c.parent_id.is_not(None))
-            .order_by(_departments.c.id).limit(1))
-
-
-_TITLE = _title_select("name")
-_DEPARTMENT = _department_select("name")
-
-
-def lookup_title(org_id: int, name: str) -> tuple[int, str] | None:
-    """(id, name) of the organization's job title of that name, in any case."""
-    row = db.session.connection().execute(_TITLE, {"org_id": org_id, "name": norm(name)}).first()
-    return (row[0], row[1]) if row is not None else None
-
-
-def lookup_department(org_id: int, name: str) -> tuple[int, str] | None:
-    """(id, name) of the department ``departments.find_or_create_department`` would find, or None."""
-    row = db.session.connection().execute(_DEPARTMENT, {"org_id": org_id, "name": norm(name)}).first()
-    return (row[0], row[1]) if row is not None else None
-
-
 def copy(record: MemberRecord, **changes: Any) -> MemberRecord:
     """A copy of the record with some values replaced (lists copied, so the original stays as read)."""
     changes.setdefault("departments", list(record.departments))
@@ -326,10 +298,10 @@ def _lookups_statement(shape: tuple[tuple[str, ...], bool, bool]) -> Any:
              .limit(1).subquery())
     parts = [select(literal(0).label("kind"), probe.c.id, null().label("name"))]
     if shape[1]:
-        title = _title_select("_title").subquery()
+        title = title_by_name("_title").subquery()
         parts.append(select(literal(1), title.c.id, title.c.name))
     if shape[2]:
-        department = _department_select("_department").subquery()
+        department = department_by_name("_department").subquery()
         parts.append(select(literal(2), department.c.id, department.c.name))
     return union_all(*parts)
 
@@ -337,7 +309,7 @@ def _lookups_statement(shape: tuple[tuple[str, ...], bool, bool]) -> Any:
 def create_lookups(org_id: int, probes: dict[str, Any], title: str | None,
                    department: str | None) -> tuple[bool, tuple[int, str] | None, tuple[int, str] | None]:
     """What a create must know first, in one statement: whether a member matches ``probes``
-    (userName and the source's match attributes), and the job title and department named (as ``lookup_title``, ``lookup_department``)."""
+    (userName and the source's match attributes), and the job title and department named (as ``workforce.lookup_title`` and ``departments.lookup_department``)."""
     shape = (tuple(probes), bool(title), bool(department))
     statement = _LOOKUPS.get(shape)
     if statement is None:
@@ -454,8 +426,6 @@ def resolve_refs(org_id: int, source_id: int | None, values: dict[str, Any], *, 
     changed: a title or department it already has by that name (any case) needs no
     lookup. ``title`` and ``department`` are found already (``create_lookups``).
     """
-    from portal.core.departments import find_or_create_department  # departments reads members' counts
-
     out = Refs()
     if values.get("job_title"):
         name = values["job_title"]

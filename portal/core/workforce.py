@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.core.actors import Actor
@@ -18,12 +18,27 @@ from portal.models import (
 
 def find_or_create_job_title(org_id: int, name: str, actor: Actor) -> tuple[JobTitle, bool]:
     """The job title named ``name`` or a new one with the actor's data source; and whether it was created."""
-    name = name.strip()
-    found = db.session.scalar(select(JobTitle).where(JobTitle.org_id == org_id, JobTitle.name_norm == norm(name)))
-    if found is not None:
-        return found, False
-    (title_id, _), created = make_job_title(org_id, name, actor.source_id)
-    return db.session.get(JobTitle, title_id), created
+    found = lookup_title(org_id, name)
+    (title_id, _), created = (found, False) if found is not None else make_job_title(org_id, name, actor.source_id)
+    return db.session.get_one(JobTitle, title_id), created
+
+
+_titles = JobTitle.__table__
+
+
+def title_by_name(name: str) -> Select[Any]:
+    """(id, name) of the organization's job title of a name in any case, the name as bind parameter ``name``."""
+    return select(_titles.c.id, _titles.c.name).where(_titles.c.org_id == bindparam("org_id"),
+                                                      _titles.c.name_norm == bindparam(name))
+
+
+_TITLE_BY_NAME = title_by_name("name")
+
+
+def lookup_title(org_id: int, name: str) -> tuple[int, str] | None:
+    """(id, name) of the organization's job title of that name, in any case, or None."""
+    row = db.session.connection().execute(_TITLE_BY_NAME, {"org_id": org_id, "name": norm(name)}).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 _MAKE_TITLE: dict[str, Any] = {}
@@ -48,11 +63,10 @@ def make_job_title(org_id: int, name: str, source_id: int | None) -> tuple[tuple
                                          "source_id": source_id, "created_at": utcnow()}).first()
     if row is not None:
         return (row[0], row[1]), True
-    made = db.session.execute(select(JobTitle.id, JobTitle.name).where(JobTitle.org_id == org_id,
-                                                                        JobTitle.name_norm == norm(name))).first()
+    made = lookup_title(org_id, name)
     if made is None:  # cannot happen: the conflicting row is committed or ours
         raise LookupError(f"job title {name!r} neither inserted nor found")
-    return (made[0], made[1]), False
+    return made, False
 
 
 def workforce_types(org_id: int) -> list[WorkforceType]:

@@ -227,7 +227,7 @@ def test_unexpected_error_is_a_scim_500_without_html(app: Any, scim: Scim, monke
     def boom(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(provisioning, "create_member", boom)
+    monkeypatch.setattr(provisioning, "provision_member", boom)
     body = assert_scim_error(scim.post("/Users", user()), 500)
     assert "boom" not in body["detail"]
     assert [r.status_code for r in sync_logs(app)] == [500]
