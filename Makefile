@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 WORKERS ?= 2
 
-.PHONY: run test install install-dev migrate db-check chromium wrk bench fuzz clean
+.PHONY: run test lint install install-dev migrate db-check chromium wrk bench fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ chromium:
 ## test: venv with dev extras, the whole suite (PostgreSQL too when TEST_DATABASE_URL is set)
 test: install-dev chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## lint: ruff (lint and format check) over the repo, mypy (strict on portal/core and scim_blueprint; see pyproject.toml)
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## fuzz: 10,000 hypothesis-generated SCIM requests (2,500 for each of the 4 fuzz tests; PostgreSQL too when set)
 fuzz: install-dev

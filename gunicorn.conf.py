@@ -3,6 +3,7 @@
 Access and error logs are JSON lines; an access line carries the request id the
 app put in ``X-Request-ID``, so it joins the app's own log lines.
 """
+
 import os
 
 bind = os.environ.get("BIND", "127.0.0.1:5000")
@@ -28,8 +29,12 @@ logconfig_dict = {
     },
     "filters": {"request_id": {"()": "portal.infra.logs.RequestIdFilter"}},
     "handlers": {
-        "error": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"],
-                  "stream": "ext://sys.stderr"},
+        "error": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_id"],
+            "stream": "ext://sys.stderr",
+        },
         "access": {"class": "logging.StreamHandler", "formatter": "raw", "stream": "ext://sys.stdout"},
     },
     "root": {"handlers": ["error"], "level": loglevel.upper()},

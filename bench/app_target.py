@@ -32,14 +32,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.runner import REPO_ROOT
-from bench.runner import BenchError
-from bench.runner import Operation
-from bench.runner import ServerContext
-from bench.runner import Target
-from bench.runner import gunicorn_command
-from bench.scim_payloads import DEFAULT_USERNAME_FORMAT
-from bench.scim_payloads import LUA_USERNAME_FORMAT
+from bench.runner import REPO_ROOT, BenchError, Operation, ServerContext, Target, gunicorn_command
+from bench.scim_payloads import DEFAULT_USERNAME_FORMAT, LUA_USERNAME_FORMAT
 
 ORG_NAME = "Bench"
 ADMIN_EMAIL = "admin@bench.test"
@@ -77,8 +71,7 @@ def app_environment(database_url: str) -> dict[str, str]:
 @contextlib.contextmanager
 def temporary_postgres(server_url: str) -> Iterator[str]:
     """Yield the URL of a fresh database on ``server_url``'s PostgreSQL server; drop it afterwards."""
-    from sqlalchemy import create_engine
-    from sqlalchemy import text
+    from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     url = make_url(server_url)
@@ -94,28 +87,27 @@ def temporary_postgres(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def bulk_seed_members(database_url: str, source_public_id: str, count: int, ids_path: Path,
-                      first: int = 1, username_format: str = DEFAULT_USERNAME_FORMAT) -> int:
+def bulk_seed_members(
+    database_url: str,
+    source_public_id: str,
+    count: int,
+    ids_path: Path,
+    first: int = 1,
+    username_format: str = DEFAULT_USERNAME_FORMAT,
+) -> int:
     """Insert members ``first..first+count-1`` managed by the source, as a JumpCloud push leaves them.
 
     Core inserts in batches of 10,000; each member gets the department
     "Engineering" and the job title "Engineer" (made once through the domain,
     with the source as their data source). Writes "id<TAB>userName" lines.
     """
-    from sqlalchemy import insert
-    from sqlalchemy import select
-    from sqlalchemy import text
+    from sqlalchemy import insert, select, text
 
     from portal import create_app
-
     from portal.core import departments, workforce
     from portal.core.actors import Actor
     from portal.extensions import db
-    from portal.models import Member
-    from portal.models import SyncSource
-    from portal.models import member_departments
-    from portal.models import norm
-    from portal.models import utcnow
+    from portal.models import Member, SyncSource, member_departments, norm, utcnow
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "RATELIMIT_ENABLED": False})
     lines: list[str] = []
@@ -143,14 +135,29 @@ def bulk_seed_members(database_url: str, source_public_id: str, count: int, ids_
             user_name = username_format.format(n=n)
             public_id = str(uuid.uuid4())
             display = f"Bench User{n}"
-            members.append({
-                "id": next_id, "public_id": public_id, "org_id": source.org_id, "source_id": source.id,
-                "external_id": user_name, "external_id_norm": norm(user_name),
-                "email": user_name, "email_norm": norm(user_name),
-                "name": display, "name_norm": norm(display), "first_name": "Bench", "last_name": f"User{n}",
-                "employee_id": str(n), "job_title_id": title.id, "status": "active", "custom_fields": {},
-                "created_at": now, "updated_at": now, "version": 1,
-            })
+            members.append(
+                {
+                    "id": next_id,
+                    "public_id": public_id,
+                    "org_id": source.org_id,
+                    "source_id": source.id,
+                    "external_id": user_name,
+                    "external_id_norm": norm(user_name),
+                    "email": user_name,
+                    "email_norm": norm(user_name),
+                    "name": display,
+                    "name_norm": norm(display),
+                    "first_name": "Bench",
+                    "last_name": f"User{n}",
+                    "employee_id": str(n),
+                    "job_title_id": title.id,
+                    "status": "active",
+                    "custom_fields": {},
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                }
+            )
             links.append({"member_id": next_id, "department_id": department.id})
             lines.append(f"{public_id}\t{user_name}\n")
             next_id += 1
@@ -159,8 +166,9 @@ def bulk_seed_members(database_url: str, source_public_id: str, count: int, ids_
         flush()
         if db.engine.dialect.name == "postgresql":
             # PostgreSQL's sequence does not move for explicit ids.
-            db.session.execute(text("SELECT setval(pg_get_serial_sequence('members', 'id'), "
-                                    "(SELECT max(id) FROM members))"))
+            db.session.execute(
+                text("SELECT setval(pg_get_serial_sequence('members', 'id'), (SELECT max(id) FROM members))")
+            )
         db.session.commit()
         # Fresh statistics, as a database that grew over time would have.
         db.session.execute(text("ANALYZE"))
@@ -178,8 +186,21 @@ def prepare_app_database(database_url: str, base_url: str) -> dict[str, str]:
     env = app_environment(database_url)
     flask_cli(["db", "upgrade"], env)
     flask_cli(["org", "create", ORG_NAME, "--admin-email", ADMIN_EMAIL, "--admin-password", ADMIN_PASSWORD], env)
-    out = flask_cli(["sync-source", "add", "--org", ORG_NAME, "--provider", "jumpcloud", "--activate", "--json",
-                     "--base-url", base_url], env)
+    out = flask_cli(
+        [
+            "sync-source",
+            "add",
+            "--org",
+            ORG_NAME,
+            "--provider",
+            "jumpcloud",
+            "--activate",
+            "--json",
+            "--base-url",
+            base_url,
+        ],
+        env,
+    )
     source = json.loads(out.strip().splitlines()[-1])
     if not source.get("token"):
         raise BenchError(f"sync-source add printed no token: {out!r}")
@@ -241,8 +262,9 @@ def app_operations(names: tuple[str, ...] = ALL_OPERATIONS) -> list[Operation]:
     return [catalogue[name] for name in names]
 
 
-def app_target(name: str = "app", members: int = 1000, extra_per_second: int = 2000,
-               operations: tuple[str, ...] = ALL_OPERATIONS) -> Target:
+def app_target(
+    name: str = "app", members: int = 1000, extra_per_second: int = 2000, operations: tuple[str, ...] = ALL_OPERATIONS
+) -> Target:
     """The app under gunicorn with ``members`` seeded lookup users (+ ids for the writes and delete)."""
     return Target(
         name=name,

@@ -33,13 +33,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.app_target import app_environment  # noqa: E402
-from bench.app_target import bulk_seed_members  # noqa: E402
-from bench.app_target import prepare_app_database  # noqa: E402
+from bench.app_target import (
+    app_environment,  # noqa: E402
+    bulk_seed_members,  # noqa: E402
+    prepare_app_database,  # noqa: E402
+)
 from bench.scim_payloads import jumpcloud_user  # noqa: E402
 
-PATCH_INACTIVE = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                  "Operations": [{"op": "replace", "path": "active", "value": False}]}
+PATCH_INACTIVE = {
+    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    "Operations": [{"op": "replace", "path": "active", "value": False}],
+}
 
 
 #: operations to profile with cProfile (``--profile``), and how many functions to print
@@ -49,8 +53,9 @@ PROFILE_TOP = 45
 ONLY: set[str] = set()
 
 
-def cost(send: Callable[[int], Any], requests: int, statements: list[str] | None = None,
-         name: str = "") -> tuple[float, float]:
+def cost(
+    send: Callable[[int], Any], requests: int, statements: list[str] | None = None, name: str = ""
+) -> tuple[float, float]:
     """(CPU ms per request, SQL statements per request) of ``send(i)`` after 20 unmeasured calls."""
     for i in range(20):
         send(-i - 1)
@@ -106,8 +111,9 @@ def app_costs(workdir: Path, requests: int, members: int) -> dict[str, tuple[flo
     def put(i: int) -> Any:
         public_id, user_name = ids[share + i % share]
         user = jumpcloud_user(0)
-        user.update(userName=user_name, emails=[{"value": user_name, "type": "work", "primary": True}],
-                    title=f"Engineer {i}")
+        user.update(
+            userName=user_name, emails=[{"value": user_name, "type": "work", "primary": True}], title=f"Engineer {i}"
+        )
         user["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["employeeNumber"] = f"put-{public_id}"
         return checked(client.put(f"{base}/{public_id}", data=json.dumps(user), headers=headers))
 
@@ -122,18 +128,23 @@ def app_costs(workdir: Path, requests: int, members: int) -> dict[str, tuple[flo
         return checked(client.post(base, data=json.dumps(user), headers=headers))
 
     operations: dict[str, Callable[[int], Any]] = {
-        "filter": lambda i: checked(client.get(base, headers=headers, query_string={
-            "filter": f'userName eq "user{rng.randint(1, members)}@acme.com"'})),
+        "filter": lambda i: checked(
+            client.get(
+                base, headers=headers, query_string={"filter": f'userName eq "user{rng.randint(1, members)}@acme.com"'}
+            )
+        ),
         "create": create,
-        "patch": lambda i: checked(client.patch(f"{base}/{ids[i % share][0]}", data=json.dumps(PATCH_INACTIVE),
-                                                headers=headers)),
+        "patch": lambda i: checked(
+            client.patch(f"{base}/{ids[i % share][0]}", data=json.dumps(PATCH_INACTIVE), headers=headers)
+        ),
         "get": lambda i: checked(client.get(f"{base}/{ids[2 * share + i % share][0]}", headers=headers)),
         "put": put,
         "delete": lambda i: checked(client.delete(f"{base}/{ids[3 * share + 20 + i][0]}", headers=headers)),
         "sync": sync_user,
     }
-    out = {name: cost(send, requests, statements, name) for name, send in operations.items()
-           if not ONLY or name in ONLY}
+    out = {
+        name: cost(send, requests, statements, name) for name, send in operations.items() if not ONLY or name in ONLY
+    }
     with app.app_context():
         db.engine.dispose()
     return out
@@ -141,8 +152,7 @@ def app_costs(workdir: Path, requests: int, members: int) -> dict[str, tuple[flo
 
 def bare_costs(workdir: Path, requests: int) -> dict[str, tuple[float, float]]:
     """The bare Flask ceiling's three operations on SQLite."""
-    from bench.reference.bare_flask import create_app
-    from bench.reference.bare_flask import seed
+    from bench.reference.bare_flask import create_app, seed
 
     url = f"sqlite:///{workdir / 'bare.sqlite3'}"
     seed(url, 10_000)
@@ -151,8 +161,10 @@ def bare_costs(workdir: Path, requests: int) -> dict[str, tuple[float, float]]:
     return {
         "echo": cost(lambda i: checked(client.post("/echo", json={"u": i})), requests),
         "select": cost(lambda i: checked(client.get(f"/select?u=user{rng.randint(1, 10_000)}@acme.com")), requests),
-        "insert": cost(lambda i: checked(client.post("/insert", json={"u": f"cpu{i + 100}@acme.com",
-                                                                      "payload": "Engineering"})), requests),
+        "insert": cost(
+            lambda i: checked(client.post("/insert", json={"u": f"cpu{i + 100}@acme.com", "payload": "Engineering"})),
+            requests,
+        ),
     }
 
 
@@ -160,8 +172,7 @@ def peer_costs(requests: int) -> dict[str, tuple[float, float]]:
     """The peer's filter, create and PATCH, in memory."""
     from werkzeug.test import Client
 
-    from bench.reference.peer_scim2_server import create_app
-    from bench.reference.peer_scim2_server import seed_users
+    from bench.reference.peer_scim2_server import create_app, seed_users
 
     app = create_app("token")
     ids = [public_id for public_id, _ in seed_users(app, 5000)]
@@ -169,12 +180,32 @@ def peer_costs(requests: int) -> dict[str, tuple[float, float]]:
     headers = {"Authorization": "Bearer token", "Content-Type": "application/scim+json"}
     rng = random.Random(3)
     return {
-        "filter": cost(lambda i: checked(client.get("/v2/Users", headers=headers, query_string={
-            "filter": f'userName eq "user{rng.randint(1, 5000)}@acme.com"'})), requests),
-        "create": cost(lambda i: checked(client.post("/v2/Users", headers=headers, data=json.dumps(
-            jumpcloud_user(10_000_000 + i + 100, "cpu{n}@acme.com")))), requests),
-        "patch": cost(lambda i: checked(client.patch(f"/v2/Users/{ids[i % len(ids)]}", headers=headers,
-                                                     data=json.dumps(PATCH_INACTIVE))), requests),
+        "filter": cost(
+            lambda i: checked(
+                client.get(
+                    "/v2/Users",
+                    headers=headers,
+                    query_string={"filter": f'userName eq "user{rng.randint(1, 5000)}@acme.com"'},
+                )
+            ),
+            requests,
+        ),
+        "create": cost(
+            lambda i: checked(
+                client.post(
+                    "/v2/Users",
+                    headers=headers,
+                    data=json.dumps(jumpcloud_user(10_000_000 + i + 100, "cpu{n}@acme.com")),
+                )
+            ),
+            requests,
+        ),
+        "patch": cost(
+            lambda i: checked(
+                client.patch(f"/v2/Users/{ids[i % len(ids)]}", headers=headers, data=json.dumps(PATCH_INACTIVE))
+            ),
+            requests,
+        ),
     }
 
 

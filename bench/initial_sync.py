@@ -17,11 +17,9 @@ import json
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from bench.loadgen import ensure_loopback
 from bench.scim_payloads import jumpcloud_user
@@ -45,12 +43,27 @@ class SyncResult:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for the JSON output."""
-        return {"users": self.users, "created": self.created, "seconds": self.seconds, "finished": self.finished,
-                "users_per_second": self.users_per_second, "status": self.status, "latency_ms": self.latency_ms}
+        return {
+            "users": self.users,
+            "created": self.created,
+            "seconds": self.seconds,
+            "finished": self.finished,
+            "users_per_second": self.users_per_second,
+            "status": self.status,
+            "latency_ms": self.latency_ms,
+        }
 
 
-def initial_sync_wrk(base_url: str, scim_base: str, token: str, count: int, first: int = 1, concurrency: int = 8,
-                     deadline: float = 900.0, username_format: str = "sync%d@acme.com") -> SyncResult:
+def initial_sync_wrk(
+    base_url: str,
+    scim_base: str,
+    token: str,
+    count: int,
+    first: int = 1,
+    concurrency: int = 8,
+    deadline: float = 900.0,
+    username_format: str = "sync%d@acme.com",
+) -> SyncResult:
     """The same push driven by wrk (``bench/lua/scim_initial_sync.lua``): one wrk thread, ``concurrency`` connections.
 
     The Python loader above costs about half a millisecond of CPU per user on the
@@ -72,9 +85,17 @@ def initial_sync_wrk(base_url: str, scim_base: str, token: str, count: int, firs
     settings = LoadSettings(connections=concurrency, threads=1, duration=int(deadline), timeout=30)
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as scratch:
         done = Path(scratch) / "done"
-        env = {**os.environ, "SCIM_BASE": scim_base, "SCIM_TOKEN": token, "SYNC_FIRST": str(first),
-               "SYNC_COUNT": str(count), "USERNAME_FORMAT": username_format, "SYNC_DONE_FILE": str(done),
-               "BENCH_THREADS": "1", "BENCH_RUN_ID": uuid.uuid4().hex[:10]}
+        env = {
+            **os.environ,
+            "SCIM_BASE": scim_base,
+            "SCIM_TOKEN": token,
+            "SYNC_FIRST": str(first),
+            "SYNC_COUNT": str(count),
+            "USERNAME_FORMAT": username_format,
+            "SYNC_DONE_FILE": str(done),
+            "BENCH_THREADS": "1",
+            "BENCH_RUN_ID": uuid.uuid4().hex[:10],
+        }
         command = wrk_command(base_url, resolve_script("scim_initial_sync.lua"), settings)
         started = time.monotonic()
         process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -92,8 +113,14 @@ def initial_sync_wrk(base_url: str, scim_base: str, token: str, count: int, firs
     for counter in ("found", "idle"):
         if result.counters.get(counter):
             status[f"lookup {counter}"] = result.counters[counter]
-    return SyncResult(users=count, created=created, seconds=seconds, finished=created == count,
-                      status=status, latency_ms={"p50": result.p50_ms, "p99": result.p99_ms})
+    return SyncResult(
+        users=count,
+        created=created,
+        seconds=seconds,
+        finished=created == count,
+        status=status,
+        latency_ms={"p50": result.p50_ms, "p99": result.p99_ms},
+    )
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -103,13 +130,24 @@ def _percentile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, int(len(values) * fraction))]
 
 
-def initial_sync(base_url: str, scim_base: str, token: str, count: int, first: int = 1, concurrency: int = 8,
-                 deadline: float = 900.0, username_format: str = "sync{n}@acme.com") -> SyncResult:
+def initial_sync(
+    base_url: str,
+    scim_base: str,
+    token: str,
+    count: int,
+    first: int = 1,
+    concurrency: int = 8,
+    deadline: float = 900.0,
+    username_format: str = "sync{n}@acme.com",
+) -> SyncResult:
     """Push ``count`` users as an identity provider's first sync does; see the module docstring."""
     ensure_loopback(base_url)
     parts = urlsplit(base_url)
-    headers = {"Content-Type": "application/scim+json", "Accept": "application/scim+json",
-               "Authorization": f"Bearer {token}"}
+    headers = {
+        "Content-Type": "application/scim+json",
+        "Accept": "application/scim+json",
+        "Authorization": f"Bearer {token}",
+    }
     users_path = scim_base.rstrip("/") + "/Users"
     started = time.monotonic()
     stop_at = started + deadline
@@ -156,7 +194,10 @@ def initial_sync(base_url: str, scim_base: str, token: str, count: int, first: i
         thread.join(deadline + 60)
     seconds = time.monotonic() - started
     return SyncResult(
-        users=count, created=created, seconds=seconds, finished=created == count,
+        users=count,
+        created=created,
+        seconds=seconds,
+        finished=created == count,
         status=dict(sorted(status.items())),
         latency_ms={"p50": _percentile(latencies, 0.5), "p99": _percentile(latencies, 0.99)},
     )

@@ -33,9 +33,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from dataclasses import asdict
-from dataclasses import dataclass
-from dataclasses import field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -153,9 +151,7 @@ def parse_text_output(stdout: str) -> dict[str, Any]:
         raise LoadgenError("no request count in wrk output:\n" + stdout)
     data["requests"] = int(match.group(1))
     data["duration_us"] = _to_ms(match.group(2)) * 1000
-    match = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", stdout
-    )
+    match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", stdout)
     if match:
         data["errors"] = dict(zip(("connect", "read", "write", "timeout"), map(int, match.groups()), strict=True))
     match = re.search(r"Non-2xx or 3xx responses: (\d+)", stdout)
@@ -167,7 +163,7 @@ def parse_output(stdout: str) -> dict[str, Any]:
     """Return the BENCHJSON payload of wrk's output, else the parsed text output."""
     for line in reversed(stdout.splitlines()):
         if line.startswith(JSON_MARKER):
-            return json.loads(line[len(JSON_MARKER):])
+            return json.loads(line[len(JSON_MARKER) :])
     return parse_text_output(stdout)
 
 
@@ -206,11 +202,16 @@ def wrk_command(url: str, script: Path, settings: LoadSettings) -> list[str]:
     return [
         find_wrk(settings.wrk),
         "--latency",
-        "-t", str(threads),
-        "-c", str(max(settings.connections, threads)),
-        "-d", f"{max(1, int(settings.duration))}s",
-        "--timeout", f"{max(1, int(settings.timeout))}s",
-        "-s", str(script),
+        "-t",
+        str(threads),
+        "-c",
+        str(max(settings.connections, threads)),
+        "-d",
+        f"{max(1, int(settings.duration))}s",
+        "--timeout",
+        f"{max(1, int(settings.timeout))}s",
+        "-s",
+        str(script),
         url,
     ]
 

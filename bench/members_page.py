@@ -8,6 +8,7 @@ client), a search as you type (the htmx fragment), a deep page, the filters,
 and the query plans of the count and page queries. Target: under 100 ms.
 Not a test: timings depend on the machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,14 +56,27 @@ def seed(app: Any, members: int) -> tuple[int, int]:
         for i in range(members):
             name = f"{FIRST[i % len(FIRST)]} {LAST[(i // len(FIRST)) % len(LAST)]} {i:06}"
             user = f"user{i:06}@bench.test"
-            batch.append({
-                "id": first_id + i, "public_id": str(uuid.uuid4()), "org_id": org.id,
-                "external_id": user, "external_id_norm": user, "email": user, "email_norm": user,
-                "name": name, "name_norm": name.lower(), "employee_id": f"E{i:06}",
-                "job_title_id": titles[i % len(titles)].id, "employee_type_id": workforce[i % len(workforce)],
-                "status": "inactive" if i % 10 == 0 else "active", "custom_fields": {},
-                "created_at": now, "updated_at": now, "version": 1,
-            })
+            batch.append(
+                {
+                    "id": first_id + i,
+                    "public_id": str(uuid.uuid4()),
+                    "org_id": org.id,
+                    "external_id": user,
+                    "external_id_norm": user,
+                    "email": user,
+                    "email_norm": user,
+                    "name": name,
+                    "name_norm": name.lower(),
+                    "employee_id": f"E{i:06}",
+                    "job_title_id": titles[i % len(titles)].id,
+                    "employee_type_id": workforce[i % len(workforce)],
+                    "status": "inactive" if i % 10 == 0 else "active",
+                    "custom_fields": {},
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                }
+            )
             links.append({"member_id": first_id + i, "department_id": depts[i % len(depts)].id})
             if len(batch) == 10_000:
                 db.session.execute(insert(Member.__table__), batch)
@@ -79,8 +93,10 @@ def seed(app: Any, members: int) -> tuple[int, int]:
 
 def sign_in(client: Any) -> None:
     token = CSRF_RE.search(client.get("/login").get_data(as_text=True))
-    response = client.post("/login", data={"email": "admin@bench.test", "password": PASSWORD,
-                                           "csrf_token": token.group(1) or token.group(2)})
+    response = client.post(
+        "/login",
+        data={"email": "admin@bench.test", "password": PASSWORD, "csrf_token": token.group(1) or token.group(2)},
+    )
     assert response.status_code == 302, response.status_code
 
 
@@ -97,8 +113,12 @@ def measure(client: Any, url: str, repeat: int, htmx: bool) -> tuple[float, floa
         cpu.append((time.process_time() - start_cpu) * 1000)
         assert response.status_code == 200, (url, response.status_code)
     timings.sort()
-    return (statistics.median(timings), timings[int(len(timings) * 0.95) - 1], statistics.median(cpu),
-            len(response.get_data()))
+    return (
+        statistics.median(timings),
+        timings[int(len(timings) * 0.95) - 1],
+        statistics.median(cpu),
+        len(response.get_data()),
+    )
 
 
 def plans(app: Any, org_id: int) -> None:
@@ -106,7 +126,10 @@ def plans(app: Any, org_id: int) -> None:
     from sqlalchemy import func
 
     with app.app_context():
-        for label, flt in (("first page", member_list.MemberFilter()), ("search 'grace'", member_list.MemberFilter(search="grace"))):
+        for label, flt in (
+            ("first page", member_list.MemberFilter()),
+            ("search 'grace'", member_list.MemberFilter(search="grace")),
+        ):
             count = select(func.count(Member.id)).where(*member_list.member_conditions(org_id, flt))
             total = db.session.scalar(count)
             page = member_list.member_page_ids(org_id, flt, total, limit=50, offset=0)
@@ -128,8 +151,14 @@ def main() -> None:
     folder = tempfile.mkdtemp(prefix="portal-bench-")
     db_file = Path(args.keep).resolve() if args.keep else Path(folder) / "bench.db"
     try:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}", "SECRET_KEY": "bench",
-                          "RATELIMIT_ENABLED": False, "TESTING": False})
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
+                "SECRET_KEY": "bench",
+                "RATELIMIT_ENABLED": False,
+                "TESTING": False,
+            }
+        )
         if args.keep and db_file.exists():
             with app.app_context():
                 org_id = db.session.scalar(text("SELECT id FROM organizations WHERE name = 'Bench'"))

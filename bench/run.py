@@ -39,20 +39,28 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.app_target import app_target  # noqa: E402
-from bench.app_target import temporary_postgres  # noqa: E402
+from bench.app_target import (
+    app_target,  # noqa: E402
+    temporary_postgres,  # noqa: E402
+)
 from bench.initial_sync import initial_sync, initial_sync_wrk  # noqa: E402
-from bench.loadgen import LoadSettings  # noqa: E402
-from bench.loadgen import find_wrk  # noqa: E402
-from bench.reference.targets import bare_flask_target  # noqa: E402
-from bench.reference.targets import peer_target  # noqa: E402
-from bench.runner import REPO_ROOT  # noqa: E402
-from bench.runner import ServerContext  # noqa: E402
-from bench.runner import Target  # noqa: E402
-from bench.runner import free_port  # noqa: E402
-from bench.runner import ratios  # noqa: E402
-from bench.runner import run_target  # noqa: E402
-from bench.runner import serving  # noqa: E402
+from bench.loadgen import (
+    LoadSettings,  # noqa: E402
+    find_wrk,  # noqa: E402
+)
+from bench.reference.targets import (
+    bare_flask_target,  # noqa: E402
+    peer_target,  # noqa: E402
+)
+from bench.runner import (
+    REPO_ROOT,  # noqa: E402
+    ServerContext,  # noqa: E402
+    Target,  # noqa: E402
+    free_port,  # noqa: E402
+    ratios,  # noqa: E402
+    run_target,  # noqa: E402
+    serving,  # noqa: E402
+)
 
 PEER = "scim2-server"
 CEILING = "bare-flask"
@@ -69,28 +77,46 @@ def log(message: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``make bench``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS") or 2),
-                        help="gunicorn workers for every server (default 2, or $WORKERS)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WORKERS") or 2),
+        help="gunicorn workers for every server (default 2, or $WORKERS)",
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured operation (default 10)")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured seconds before each operation (default 1)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL") or None,
-                        help="PostgreSQL server to measure too, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres "
-                             "(default $BENCH_DATABASE_URL); a temporary database is made there and dropped")
-    parser.add_argument("--backends", default=None,
-                        help="comma-separated databases to measure: sqlite, postgresql (default: sqlite, and "
-                             "postgresql when a database URL is given)")
-    parser.add_argument("--app-config", choices=("production", "bench"), default="bench",
-                        help="gunicorn config of the app: the references' bench config (default: the same "
-                             "gunicorn settings for every server, no access log) or its own gunicorn.conf.py "
-                             "(production: JSON access log, one line per request)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL") or None,
+        help="PostgreSQL server to measure too, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres "
+        "(default $BENCH_DATABASE_URL); a temporary database is made there and dropped",
+    )
+    parser.add_argument(
+        "--backends",
+        default=None,
+        help="comma-separated databases to measure: sqlite, postgresql (default: sqlite, and "
+        "postgresql when a database URL is given)",
+    )
+    parser.add_argument(
+        "--app-config",
+        choices=("production", "bench"),
+        default="bench",
+        help="gunicorn config of the app: the references' bench config (default: the same "
+        "gunicorn settings for every server, no access log) or its own gunicorn.conf.py "
+        "(production: JSON access log, one line per request)",
+    )
     parser.add_argument("--scale-members", type=int, default=100_000, help="members of the large scale run (100,000)")
     parser.add_argument("--sync-users", type=int, default=100_000, help="users of the initial sync (100,000; 0 skips)")
     parser.add_argument("--sync-deadline", type=int, default=900, help="seconds the initial sync may take at most")
-    parser.add_argument("--sync-loader", choices=("wrk", "python"), default="wrk",
-                        help="initial sync driven by wrk (bench/lua/scim_initial_sync.lua, one thread, default) "
-                             "or by bench/initial_sync.py's Python threads (each user's create waits for its lookup)")
+    parser.add_argument(
+        "--sync-loader",
+        choices=("wrk", "python"),
+        default="wrk",
+        help="initial sync driven by wrk (bench/lua/scim_initial_sync.lua, one thread, default) "
+        "or by bench/initial_sync.py's Python threads (each user's create waits for its lookup)",
+    )
     parser.add_argument("--skip-scale", action="store_true", help="only the main table")
     parser.add_argument("--skip-references", action="store_true", help="measure the app only")
     parser.add_argument("--ops", default=None, help="app operations to measure (default: all six)")
@@ -106,8 +132,10 @@ def format_rows(rows: list[dict[str, Any]], ceiling: str, peer: str) -> str:
     """One table: per operation req/s, p50, p99, errors, and the ratios to the ceiling and the peer."""
     to_ceiling = ratios(rows, ceiling)
     to_peer = ratios(rows, peer)
-    header = (f"{'target':<16} {'operation':<9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
-              f" {'vs ceiling':>10} {'vs peer':>8}")
+    header = (
+        f"{'target':<16} {'operation':<9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
+        f" {'vs ceiling':>10} {'vs peer':>8}"
+    )
     out = [header, "-" * len(header)]
     kinds = list(dict.fromkeys(row["kind"] for row in rows))
     for kind in kinds:
@@ -119,8 +147,10 @@ def format_rows(rows: list[dict[str, Any]], ceiling: str, peer: str) -> str:
             key = (row["target"], row["operation"])
             ceiling_text = f"{to_ceiling[key]:.2f}x" if key in to_ceiling and row["target"] != ceiling else ""
             peer_text = f"{to_peer[key]:.2f}x" if key in to_peer and row["target"] != peer else ""
-            out.append(f"{name} {row['rps']:>8.1f} {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['errors']:>6}"
-                       f" {ceiling_text:>10} {peer_text:>8}")
+            out.append(
+                f"{name} {row['rps']:>8.1f} {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['errors']:>6}"
+                f" {ceiling_text:>10} {peer_text:>8}"
+            )
             bad = {code: n for code, n in row.get("status", {}).items() if not code.startswith("2")}
             if bad or row.get("counters"):
                 out.append(f"{'':<26} status {bad} counters {row.get('counters')}")
@@ -130,8 +160,10 @@ def format_rows(rows: list[dict[str, Any]], ceiling: str, peer: str) -> str:
 def format_scale(small: list[dict[str, Any]], large: list[dict[str, Any]], small_n: int, large_n: int) -> str:
     """Lookup and GET with few and many members side by side, with the slow-down factor."""
     by_small = {row["operation"]: row for row in small}
-    header = (f"{'operation':<9} {f'{small_n:,} req/s':>13} {'p50':>6} {'p99':>6}"
-              f" {f'{large_n:,} req/s':>15} {'p50':>6} {'p99':>6} {'slow-down':>9}")
+    header = (
+        f"{'operation':<9} {f'{small_n:,} req/s':>13} {'p50':>6} {'p99':>6}"
+        f" {f'{large_n:,} req/s':>15} {'p50':>6} {'p99':>6} {'slow-down':>9}"
+    )
     out = [header, "-" * len(header)]
     for row in large:
         base = by_small.get(row["operation"])
@@ -139,8 +171,10 @@ def format_scale(small: list[dict[str, Any]], large: list[dict[str, Any]], small
             out.append(f"{row['operation']:<9} FAILED: {(row.get('error') or (base or {}).get('error') or '?')[:90]}")
             continue
         factor = base["rps"] / row["rps"] if row["rps"] else float("inf")
-        out.append(f"{row['operation']:<9} {base['rps']:>13.1f} {base['p50_ms']:>6.2f} {base['p99_ms']:>6.2f}"
-                   f" {row['rps']:>15.1f} {row['p50_ms']:>6.2f} {row['p99_ms']:>6.2f} {factor:>8.2f}x")
+        out.append(
+            f"{row['operation']:<9} {base['rps']:>13.1f} {base['p50_ms']:>6.2f} {base['p99_ms']:>6.2f}"
+            f" {row['rps']:>15.1f} {row['p50_ms']:>6.2f} {row['p99_ms']:>6.2f} {factor:>8.2f}x"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -158,26 +192,45 @@ def database_for(backend: str, server_url: str | None) -> Iterator[str | None]:
             yield url
 
 
-def measure(target: Target, settings: LoadSettings, args: argparse.Namespace, options: dict[str, Any],
-            only: set[str] | None = None) -> list[dict[str, Any]]:
+def measure(
+    target: Target,
+    settings: LoadSettings,
+    args: argparse.Namespace,
+    options: dict[str, Any],
+    only: set[str] | None = None,
+) -> list[dict[str, Any]]:
     """Run one target with the run's settings."""
-    return run_target(target, settings, args.workers, None, {**options, "keep_workdir": args.keep_workdir},
-                      only, log, args.warmup)
+    return run_target(
+        target, settings, args.workers, None, {**options, "keep_workdir": args.keep_workdir}, only, log, args.warmup
+    )
 
 
 def run_initial_sync(backend: str, args: argparse.Namespace, app_options: dict[str, Any]) -> dict[str, Any]:
     """Serve a fresh app (no members) and push ``--sync-users`` users through it."""
     target = app_target("app-initial-sync", members=0, extra_per_second=0, operations=())
     workdir = Path(tempfile.mkdtemp(prefix="bench-sync-"))
-    ctx = ServerContext(name=target.name, host="127.0.0.1", port=free_port(), workers=args.workers,
-                        workdir=workdir, duration=0, token=secrets.token_urlsafe(8),
-                        options={**app_options})
+    ctx = ServerContext(
+        name=target.name,
+        host="127.0.0.1",
+        port=free_port(),
+        workers=args.workers,
+        workdir=workdir,
+        duration=0,
+        token=secrets.token_urlsafe(8),
+        options={**app_options},
+    )
     try:
         log(f"[{backend}] initial sync of {args.sync_users:,} users, {args.connections} connections")
         with serving(target, ctx):
             push = initial_sync_wrk if args.sync_loader == "wrk" else initial_sync
-            result = push(ctx.base_url, ctx.options["scim_base"], ctx.token, args.sync_users,
-                          concurrency=args.connections, deadline=args.sync_deadline)
+            result = push(
+                ctx.base_url,
+                ctx.options["scim_base"],
+                ctx.token,
+                args.sync_users,
+                concurrency=args.connections,
+                deadline=args.sync_deadline,
+            )
         return {**result.as_dict(), "loader": args.sync_loader}
     finally:
         if not args.keep_workdir:
@@ -191,7 +244,11 @@ def run_members_page(args: argparse.Namespace) -> str:
     log(f"Members page with {args.scale_members:,} members")
     completed = subprocess.run(
         [sys.executable, str(MEMBERS_PAGE), "--members", str(args.scale_members), "--repeat", "20"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, check=False,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
         env={**os.environ, "RATELIMIT_ENABLED": "false"},
     )
     if completed.returncode != 0:
@@ -199,8 +256,13 @@ def run_members_page(args: argparse.Namespace) -> str:
     return completed.stdout
 
 
-def run_backend(backend: str, args: argparse.Namespace, settings: LoadSettings,
-                peer_rows: list[dict[str, Any]], only: set[str] | None) -> dict[str, Any]:
+def run_backend(
+    backend: str,
+    args: argparse.Namespace,
+    settings: LoadSettings,
+    peer_rows: list[dict[str, Any]],
+    only: set[str] | None,
+) -> dict[str, Any]:
     """Every measurement on one database; prints its tables as they complete."""
     result: dict[str, Any] = {"backend": backend}
     rows: list[dict[str, Any]] = []
@@ -209,8 +271,9 @@ def run_backend(backend: str, args: argparse.Namespace, settings: LoadSettings,
             rows += measure(bare_flask_target(), settings, args, {"database_url": url})
     rows += peer_rows
     with database_for(backend, args.database_url) as url:
-        rows += measure(app_target("app"), settings, args,
-                        {"app_database_url": url, "app_gunicorn_config": args.app_config}, only)
+        rows += measure(
+            app_target("app"), settings, args, {"app_database_url": url, "app_gunicorn_config": args.app_config}, only
+        )
     result["rows"] = rows
     print(f"\n## {backend}: JumpCloud-shaped traffic, {settings.connections} connections\n")
     print(format_rows(rows, CEILING, PEER), flush=True)
@@ -220,9 +283,13 @@ def run_backend(backend: str, args: argparse.Namespace, settings: LoadSettings,
     for members in (1000, args.scale_members):
         with database_for(backend, args.database_url) as url:
             scale[str(members)] = measure(
-                app_target(f"app@{members // 1000}k", members=members, extra_per_second=0,
-                           operations=("filter", "get")),
-                settings, args, {"app_database_url": url, "app_gunicorn_config": args.app_config})
+                app_target(
+                    f"app@{members // 1000}k", members=members, extra_per_second=0, operations=("filter", "get")
+                ),
+                settings,
+                args,
+                {"app_database_url": url, "app_gunicorn_config": args.app_config},
+            )
     result["scale"] = scale
     print(f"## {backend}: lookup by userName and GET by id, 1,000 vs {args.scale_members:,} members\n")
     print(format_scale(scale["1000"], scale[str(args.scale_members)], 1000, args.scale_members), flush=True)
@@ -230,15 +297,23 @@ def run_backend(backend: str, args: argparse.Namespace, settings: LoadSettings,
         with database_for(backend, args.database_url) as url:
             sync = run_initial_sync(backend, args, {"app_database_url": url, "app_gunicorn_config": args.app_config})
         result["initial_sync"] = sync
-        print(f"## {backend}: initial sync, {sync['users']:,} users (lookup + create each), "
-              f"{args.connections} connections\n")
-        projected = (f"; at that rate all {sync['users']:,} would take {sync['users'] / sync['users_per_second']:.0f} s"
-                     if not sync["finished"] and sync["users_per_second"] else "")
-        print(f"{sync['created']:,} created in {sync['seconds']:.1f} s ({sync['users_per_second']:.0f} users/s, "
-              f"{'complete' if sync['finished'] else 'NOT complete: stopped at --sync-deadline'}{projected}); "
-              f"{'per request' if sync['loader'] == 'wrk' else 'per user (lookup + create)'} "
-              f"p50 {sync['latency_ms']['p50']:.1f} ms, "
-              f"p99 {sync['latency_ms']['p99']:.1f} ms; status {sync['status']}\n", flush=True)
+        print(
+            f"## {backend}: initial sync, {sync['users']:,} users (lookup + create each), "
+            f"{args.connections} connections\n"
+        )
+        projected = (
+            f"; at that rate all {sync['users']:,} would take {sync['users'] / sync['users_per_second']:.0f} s"
+            if not sync["finished"] and sync["users_per_second"]
+            else ""
+        )
+        print(
+            f"{sync['created']:,} created in {sync['seconds']:.1f} s ({sync['users_per_second']:.0f} users/s, "
+            f"{'complete' if sync['finished'] else 'NOT complete: stopped at --sync-deadline'}{projected}); "
+            f"{'per request' if sync['loader'] == 'wrk' else 'per user (lookup + create)'} "
+            f"p50 {sync['latency_ms']['p50']:.1f} ms, "
+            f"p99 {sync['latency_ms']['p99']:.1f} ms; status {sync['status']}\n",
+            flush=True,
+        )
     return result
 
 
@@ -246,8 +321,13 @@ def machine() -> str:
     """Cores, memory and load average, for the record."""
     cores = os.cpu_count()
     try:
-        mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                          if line.startswith("MemTotal")))
+        mem_kb = int(
+            next(
+                line.split()[1]
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")
+            )
+        )
         memory = f"{mem_kb / 1024 / 1024:.1f} GiB"
     except (OSError, StopIteration, ValueError):
         memory = "?"
@@ -264,10 +344,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     print(f"# make bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}")
     print(f"machine: {machine()}")
-    print(f"wrk: {settings.connections} connections, {settings.threads} threads, {settings.duration} s per operation "
-          f"after {args.warmup} s warm-up; gunicorn: {args.workers} sync workers; app gunicorn config: "
-          f"{'gunicorn.conf.py (production, JSON access log)' if args.app_config == 'production' else 'bench (no access log)'}",
-          flush=True)
+    app_config = (
+        "gunicorn.conf.py (production, JSON access log)" if args.app_config == "production" else "bench (no access log)"
+    )
+    print(
+        f"wrk: {settings.connections} connections, {settings.threads} threads, {settings.duration} s per operation "
+        f"after {args.warmup} s warm-up; gunicorn: {args.workers} sync workers; app gunicorn config: {app_config}",
+        flush=True,
+    )
     peer_rows: list[dict[str, Any]] = []
     if not args.skip_references:
         peer = peer_target()

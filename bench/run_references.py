@@ -19,8 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.loadgen import LoadSettings  # noqa: E402
 from bench.reference.targets import reference_targets  # noqa: E402
-from bench.runner import format_table  # noqa: E402
-from bench.runner import run_targets  # noqa: E402
+from bench.runner import (
+    format_table,  # noqa: E402
+    run_targets,  # noqa: E402
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

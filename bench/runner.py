@@ -35,17 +35,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
-from collections.abc import Iterator
-from dataclasses import dataclass
-from dataclasses import field
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench.loadgen import LoadgenError
-from bench.loadgen import LoadSettings
-from bench.loadgen import run_wrk
+from bench.loadgen import LoadgenError, LoadSettings, run_wrk
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_GUNICORN_CONFIG = Path(__file__).resolve().parent / "gunicorn_bench_conf.py"
@@ -126,13 +121,21 @@ def gunicorn_command(
     as deployed. Workers, bind and logging flags override either file.
     """
     command = [
-        sys.executable, "-m", "gunicorn",
-        "--config", str(config or BENCH_GUNICORN_CONFIG),
-        "--workers", str(ctx.workers),
-        "--bind", f"{ctx.host}:{ctx.port}",
-        "--chdir", str(REPO_ROOT),
-        "--error-logfile", "-",
-        "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        str(config or BENCH_GUNICORN_CONFIG),
+        "--workers",
+        str(ctx.workers),
+        "--bind",
+        f"{ctx.host}:{ctx.port}",
+        "--chdir",
+        str(REPO_ROOT),
+        "--error-logfile",
+        "-",
+        "--log-level",
+        "warning",
     ]
     if _gunicorn_has_setting("control_socket_disable"):
         # gunicorn >= 25 opens ~/.gunicorn/gunicorn.ctl by default; two

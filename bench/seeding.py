@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.scim_payloads import DEFAULT_USERNAME_FORMAT
-from bench.scim_payloads import jumpcloud_user
+from bench.scim_payloads import DEFAULT_USERNAME_FORMAT, jumpcloud_user
 
 
 class SeedError(RuntimeError):

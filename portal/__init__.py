@@ -1,4 +1,5 @@
 """Directory Sync Portal: an organization directory with an admin console and a SCIM 2.0 receiver."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,13 +8,13 @@ from typing import Any
 from flask import Flask, current_app, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from werkzeug.exceptions import HTTPException
-from werkzeug.exceptions import NotFound as HTTPNotFound
+from werkzeug.exceptions import HTTPException, NotFound as HTTPNotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.core.errors import NotFound
 from portal.infra import sqlite_writes
 from portal.infra.config import load_config
+
 from .extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +77,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     if app.config["PROXY_HOPS"] > 0:
         hops = app.config["PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
+        # Flask's documented way to add WSGI middleware; its types declare wsgi_app a method, not an attribute.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
@@ -94,10 +98,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             event.listen(engine, "savepoint", _sqlite_savepoint)
 
     from portal import cli
-    from portal.views import access, web
     from portal.infra import logs
-    from .views import register_views
+    from portal.views import access, web
     from scim_blueprint import bp as scim_bp
+
+    from .views import register_views
 
     # The two doors: each installs its own error renderer for its URL prefix (route_error picks one).
     app.extensions.setdefault("error_renderers", [])

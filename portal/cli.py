@@ -1,4 +1,5 @@
 """Flask commands for operators and scripts: organizations, administrators, sync sources, the demo set-up."""
+
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 from portal.core import administrators, organizations, sync_sources
 from portal.core.actors import Actor
 from portal.core.errors import DomainError
+
 from .extensions import db
 from .models import DELETION_RULES, MATCH_ATTRIBUTES, PERMISSIONS, PROVIDERS, Organization, SyncSource
 
@@ -46,8 +48,13 @@ def org_create(name: str, admin_email: str, admin_password: str) -> None:
 @click.option("--email", required=True)
 @click.option("--password", required=True)
 @click.option("--name", default="", help="Display name.")
-@click.option("--permission", "permissions", multiple=True, type=click.Choice(PERMISSIONS),
-              help="Grant a permission (repeatable).")
+@click.option(
+    "--permission",
+    "permissions",
+    multiple=True,
+    type=click.Choice(PERMISSIONS),
+    help="Grant a permission (repeatable).",
+)
 def admin_create(org_name: str, email: str, password: str, name: str, permissions: tuple[str, ...]) -> None:
     """Create an administrator of an organization with the given permissions."""
     try:
@@ -87,9 +94,12 @@ def _check_base_url(ctx: click.Context, param: click.Parameter, value: str | Non
 
 
 base_url_option = click.option(
-    "--base-url", callback=_check_base_url, default=None,
+    "--base-url",
+    callback=_check_base_url,
+    default=None,
     help="External address of the portal, e.g. https://portal.example.com, for the printed SCIM URL "
-         "(default: PUBLIC_BASE_URL; one of the two is required).")
+    "(default: PUBLIC_BASE_URL; one of the two is required).",
+)
 
 
 def _public_root(base_url: str | None) -> str:
@@ -97,8 +107,10 @@ def _public_root(base_url: str | None) -> str:
     try:
         return sync_sources.public_root(base_url)
     except DomainError:
-        fail("PUBLIC_BASE_URL is not set, so the SCIM URL is unknown: pass --base-url https://portal.example.com "
-             "(the address identity providers reach this portal at) or set PUBLIC_BASE_URL. Nothing was changed.")
+        fail(
+            "PUBLIC_BASE_URL is not set, so the SCIM URL is unknown: pass --base-url https://portal.example.com "
+            "(the address identity providers reach this portal at) or set PUBLIC_BASE_URL. Nothing was changed."
+        )
         raise  # unreachable: fail exits
 
 
@@ -133,15 +145,39 @@ def _workforce_rule(text: str) -> dict[str, str]:
 @click.option("--name", default=None, help="Name of the sync source (default: the provider's name).")
 @click.option("--activate", is_flag=True, help="Activate at once (Save and Activate); else it is saved inactive.")
 @click.option("--deletion-rule", type=click.Choice(DELETION_RULES), default=None, help="Member deletion rule.")
-@click.option("--match-attribute", "match_attributes", multiple=True, type=click.Choice(MATCH_ATTRIBUTES),
-              help="Attribute for identifying existing users (repeatable; default email).")
-@click.option("--workforce-rule", "workforce_rules", multiple=True,
-              help='Workforce type rule "Regular=regular employee" (repeatable, 15 at most).')
+@click.option(
+    "--match-attribute",
+    "match_attributes",
+    multiple=True,
+    type=click.Choice(MATCH_ATTRIBUTES),
+    help="Attribute for identifying existing users (repeatable; default email).",
+)
+@click.option(
+    "--workforce-rule",
+    "workforce_rules",
+    multiple=True,
+    help='Workforce type rule "Regular=regular employee" (repeatable, 15 at most).',
+)
+@click.option(
+    "--username-is-email/--username-may-differ",
+    "username_is_email",
+    default=None,
+    help="The identity rule 'userName must equal the work email' (default: on for JumpCloud, off otherwise).",
+)
 @click.option("--json", "as_json", is_flag=True, help='Print {"id", "url", "token"} as JSON.')
 @base_url_option
-def source_add(org_name: str, provider: str, name: str | None, activate: bool, deletion_rule: str | None,
-               match_attributes: tuple[str, ...], workforce_rules: tuple[str, ...], as_json: bool,
-               base_url: str | None) -> None:
+def source_add(
+    org_name: str,
+    provider: str,
+    name: str | None,
+    activate: bool,
+    deletion_rule: str | None,
+    match_attributes: tuple[str, ...],
+    workforce_rules: tuple[str, ...],
+    username_is_email: bool | None,
+    as_json: bool,
+    base_url: str | None,
+) -> None:
     """Create a sync source and print its id, SCIM URL and token (the token is shown only now)."""
     root = _public_root(base_url)
     actor = Actor.cli()
@@ -149,9 +185,13 @@ def source_add(org_name: str, provider: str, name: str | None, activate: bool, d
         org = organizations.find_organization(org_name)
         source, token = sync_sources.create_source(org.id, provider, actor, name=name)
         sync_sources.configure_source(
-            org.id, source.id, actor, deletion_rule=deletion_rule,
+            org.id,
+            source.id,
+            actor,
+            deletion_rule=deletion_rule,
             match_attributes=list(match_attributes) if match_attributes else None,
             workforce_rules=[_workforce_rule(r) for r in workforce_rules] if workforce_rules else None,
+            username_is_email=username_is_email,
         )
         sync_sources.set_active(org.id, source.id, activate, actor)
     except DomainError as exc:
@@ -189,6 +229,16 @@ def source_activate(source_id: str) -> None:
 def source_deactivate(source_id: str) -> None:
     """Deactivate the source: every SCIM request is refused."""
     _set_active(source_id, False)
+
+
+@source_cli.command("delete")
+@click.argument("source_id")
+def source_delete(source_id: str) -> None:
+    """Delete the source for good: its token dies; its members keep their data and become unmanaged."""
+    source = _source(source_id)
+    sync_sources.delete_source(source.org_id, source.id, Actor.cli())
+    db.session.commit()
+    click.echo(f"Deleted sync source {source.public_id} ({source.name})")
 
 
 def _set_active(source_id: str, active: bool) -> None:

@@ -5,13 +5,15 @@ through ``*_norm`` columns holding the lower-cased value under a plain unique
 constraint: portable between SQLite and PostgreSQL, index-backed for lookups,
 and visible to Alembic's autogenerate.
 """
+
 from __future__ import annotations
 
 import secrets
 import time
+import unicodedata
 import uuid
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, overload
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -31,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from .extensions import db
+from .extensions import Model, db
 
 PERMISSIONS = ("org_data_sync", "admin_log", "directory")
 PERMISSION_LABELS = {
@@ -47,7 +49,14 @@ PROVIDER_LABELS = {
     "generic": "Generic SCIM 2.0",
 }
 DELETION_RULES = ("suspend", "delete")
-MATCH_ATTRIBUTES = ("email", "employee_id", "mobile")
+MATCH_ATTRIBUTES = ("email", "employee_id", "mobile", "scim_external_id")
+#: the label of each match attribute in the console and the Admin log
+MATCH_ATTRIBUTE_LABELS = {
+    "email": "Email",
+    "employee_id": "Employee ID",
+    "mobile": "Mobile",
+    "scim_external_id": "externalId",
+}
 MEMBER_STATUSES = ("active", "inactive")
 DEFAULT_WORKFORCE_TYPES = ("regular employee", "intern", "consultant", "contractor")
 MAX_WORKFORCE_RULES = 15
@@ -55,7 +64,7 @@ MAX_WORKFORCE_RULES = 15
 
 def utcnow() -> datetime:
     """Naive UTC now: SQLite keeps no zone, so every timestamp is naive UTC."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def new_public_id() -> str:
@@ -72,9 +81,26 @@ def new_public_id() -> str:
     return str(uuid.UUID(int=value))
 
 
+@overload
+def norm(value: str) -> str: ...
+@overload
+def norm(value: None) -> None: ...
+@overload
+def norm(value: str | None) -> str | None: ...
 def norm(value: str | None) -> str | None:
-    """Case-folded form used by the case-insensitive unique constraints."""
-    return value.strip().lower() if value is not None else None
+    """The form in which names and identifiers compare: what the unique constraints hold.
+
+    Zero-width characters removed, then Unicode NFKC, case folding and NFKC again (the
+    NFKC_Casefold of Unicode's identifier rules): composed "Ä" and "A" + U+0308, fullwidth
+    letters, "ß" and "ss", "Ada" and "ADA" are one name.
+    """
+    if value is None:
+        return None
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value.translate(_ZERO_WIDTH)).casefold()).strip()
+
+
+#: characters that print as nothing: an identifier that differs only by them is the same identifier
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u2060\ufeff"))
 
 
 def normalizes(column: str, norm_column: str) -> Any:
@@ -88,7 +114,7 @@ def normalizes(column: str, norm_column: str) -> Any:
     return _set_norm
 
 
-class Organization(db.Model):
+class Organization(Model):
     __tablename__ = "organizations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -99,7 +125,7 @@ class Organization(db.Model):
     _name_norm = normalizes("name", "name_norm")
 
 
-class Admin(UserMixin, db.Model):
+class Admin(UserMixin, Model):
     """An administrator of one organization; exactly one per org is ``primary``."""
 
     __tablename__ = "admins"
@@ -163,7 +189,7 @@ class Admin(UserMixin, db.Model):
         return self.name or self.email
 
 
-class WorkforceType(db.Model):
+class WorkforceType(Model):
     __tablename__ = "workforce_types"
     __table_args__ = (UniqueConstraint("org_id", "name_norm"),)
 
@@ -176,7 +202,7 @@ class WorkforceType(db.Model):
     _name_norm = normalizes("name", "name_norm")
 
 
-class SyncSource(db.Model):
+class SyncSource(Model):
     """A Sync App: one identity provider pushing into one organization."""
 
     __tablename__ = "sync_sources"
@@ -204,6 +230,9 @@ class SyncSource(db.Model):
     #: [{"value": "Regular", "workforce_type_id": 1}, ...], 15 at most
     workforce_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     deletion_rule: Mapped[str] = mapped_column(String(16), default="suspend")
+    #: the identity rule "userName must equal the work email": JumpCloud's rule for this product (the
+    #: seed's note), on by default for JumpCloud sources only
+    username_is_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     #: admin ids that receive sync failure notifications
     notified_admin_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     #: attributes tried after userName when identifying an existing member on create
@@ -229,7 +258,7 @@ class SyncSource(db.Model):
         return self.deleted_at is not None
 
 
-class Department(db.Model):
+class Department(Model):
     """A department; each organization has one root (parent_id NULL) named after it."""
 
     __tablename__ = "departments"
@@ -262,7 +291,7 @@ class Department(db.Model):
     _name_norm = normalizes("name", "name_norm")
 
 
-class JobTitle(db.Model):
+class JobTitle(Model):
     __tablename__ = "job_titles"
     __table_args__ = (UniqueConstraint("org_id", "name_norm"),)
 
@@ -301,10 +330,15 @@ def _present(name: str, *columns: str) -> Index:
 
 #: a member's columns kept as the case-folded copy of another (the ORM's validators and
 #: portal.core.members' SQL Core writes both read this map)
-MEMBER_NORMS = {"external_id": "external_id_norm", "email": "email_norm", "name": "name_norm"}
+MEMBER_NORMS = {
+    "external_id": "external_id_norm",
+    "email": "email_norm",
+    "name": "name_norm",
+    "employee_id": "employee_id_norm",
+}
 
 
-class Member(db.Model):
+class Member(Model):
     """A member of the organization (a SCIM User)."""
 
     __tablename__ = "members"
@@ -312,12 +346,21 @@ class Member(db.Model):
         UniqueConstraint("org_id", "external_id_norm"),
         UniqueConstraint("org_id", "email_norm"),
         # NULLs are distinct in both databases: unique only when present.
-        UniqueConstraint("org_id", "employee_id"),
+        UniqueConstraint("org_id", "employee_id_norm"),
         CheckConstraint("status IN ('active', 'inactive')", name="status"),
         # Partial where most members have no value (a JumpCloud push sends no externalId,
         # mobile, manager or userType): a create then writes no page of these indexes,
         # and ``column = value`` (which implies IS NOT NULL) still uses them.
         _present("ix_members_org_scim_external_id", "org_id", "scim_external_id"),
+        # externalId is the identity provider's own id: unique among the members one source manages.
+        Index(
+            "uq_members_source_scim_external_id",
+            "source_id",
+            "scim_external_id",
+            unique=True,
+            sqlite_where=text("scim_external_id IS NOT NULL"),
+            postgresql_where=text("scim_external_id IS NOT NULL"),
+        ),
         _present("ix_members_manager_id", "manager_id"),
         _present("ix_members_employee_type_id", "employee_type_id"),
         # The Members page: sorted by name, filtered by status or data source, searched by name prefix.
@@ -336,8 +379,9 @@ class Member(db.Model):
     #: SCIM userName (the seed's ExternalID)
     external_id: Mapped[str] = mapped_column(String(255))
     external_id_norm: Mapped[str] = mapped_column(String(255))
-    email: Mapped[str] = mapped_column(String(320))
-    email_norm: Mapped[str] = mapped_column(String(320))
+    #: the work email (work, else primary, else first of ``emails``); optional unless the source's rule needs it
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_norm: Mapped[str | None] = mapped_column(String(320))
     #: SCIM displayName
     name: Mapped[str] = mapped_column(String(255))
     #: lower-cased name, for the Members page's sort and case-insensitive prefix search
@@ -348,6 +392,7 @@ class Member(db.Model):
     another_name: Mapped[str | None] = mapped_column(String(255))
     #: enterprise employeeNumber
     employee_id: Mapped[str | None] = mapped_column(String(255))
+    employee_id_norm: Mapped[str | None] = mapped_column(String(255))
     #: the SCIM userType as received; the workforce type is what the rules made of it
     user_type: Mapped[str | None] = mapped_column(String(255))
     employee_type_id: Mapped[int | None] = mapped_column(ForeignKey("workforce_types.id", ondelete="SET NULL"))
@@ -362,6 +407,11 @@ class Member(db.Model):
     scim_external_id: Mapped[str | None] = mapped_column(String(255))
     #: values of the organization's custom fields, keyed by field key
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: the multi-valued attributes as the identity provider sent them (value, type, primary, and an
+    #: address's sub-attributes); None when none were sent. email, mobile and work_country derive from them.
+    emails: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    phone_numbers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    addresses: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     #: data source: the sync source that manages it, or NULL for the Admin Console
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sync_sources.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -383,6 +433,7 @@ class Member(db.Model):
     # The same map as portal.core.members writes in SQL Core: one definition of a member's norms.
     _external_id_norm = normalizes("external_id", MEMBER_NORMS["external_id"])
     _email_norm = normalizes("email", MEMBER_NORMS["email"])
+    _employee_id_norm = normalizes("employee_id", MEMBER_NORMS["employee_id"])
     _name_norm = normalizes("name", MEMBER_NORMS["name"])
 
     @property
@@ -390,7 +441,7 @@ class Member(db.Model):
         return self.status == "active"
 
 
-class UserGroup(db.Model):
+class UserGroup(Model):
     """A user group (a SCIM Group)."""
 
     __tablename__ = "user_groups"
@@ -421,7 +472,7 @@ class UserGroup(db.Model):
     _display_name_norm = normalizes("display_name", "display_name_norm")
 
 
-class Field(db.Model):
+class Field(Model):
     """A member field of Field Management: the seed's 12 standard fields and custom ones."""
 
     __tablename__ = "fields"
@@ -451,7 +502,7 @@ class Field(db.Model):
     _name_norm = normalizes("name", "name_norm")
 
 
-class SyncLog(db.Model):
+class SyncLog(Model):
     """One SCIM write or rejected request of a sync source."""
 
     __tablename__ = "sync_logs"
@@ -460,8 +511,13 @@ class SyncLog(db.Model):
         Index("ix_sync_logs_org_created", "org_id", "created_at", "id"),
         Index("ix_sync_logs_object", "org_id", "object_id"),
         # One row per source, refusal reason and minute, held by the database (see portal.core.sync_log.refused).
-        Index("ix_sync_logs_fold_key", "fold_key", unique=True,
-              sqlite_where=text("fold_key IS NOT NULL"), postgresql_where=text("fold_key IS NOT NULL")),
+        Index(
+            "ix_sync_logs_fold_key",
+            "fold_key",
+            unique=True,
+            sqlite_where=text("fold_key IS NOT NULL"),
+            postgresql_where=text("fold_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -502,7 +558,7 @@ class SyncLog(db.Model):
     source: Mapped[SyncSource] = relationship()
 
 
-class AdminLog(db.Model):
+class AdminLog(Model):
     """One configuration change made in the console or by the CLI."""
 
     __tablename__ = "admin_logs"
@@ -534,7 +590,7 @@ class AdminLog(db.Model):
     admin: Mapped[Admin | None] = relationship()
 
 
-class Notification(db.Model):
+class Notification(Model):
     """A notification for one administrator; repeats of one kind within an hour fold into ``count``."""
 
     __tablename__ = "notifications"
@@ -561,7 +617,7 @@ class Notification(db.Model):
     emailed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
-class BannerDismissal(db.Model):
+class BannerDismissal(Model):
     """When an administrator last dismissed a sync source's change banner."""
 
     __tablename__ = "banner_dismissals"
@@ -571,7 +627,7 @@ class BannerDismissal(db.Model):
     dismissed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class PasswordResetToken(db.Model):
+class PasswordResetToken(Model):
     """A one-time set-password link for an administrator (stored as a hash)."""
 
     __tablename__ = "password_reset_tokens"

@@ -11,6 +11,7 @@ sync log row, written in a fresh transaction after the request's own changes
 were rolled back, and a refused write notifies the administrators chosen for
 sync failures; every response records the source's last request and status.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,10 +25,10 @@ from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, default_exceptions
 
-from portal.core import notifications, sync_sources, sync_log
+from portal.core import notifications, sync_log, sync_sources
 from portal.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, PreconditionFailed
-from portal.extensions import db, limiter
 from portal.core.sync_sources import AuthFailure
+from portal.extensions import db, limiter
 
 from .blueprint import bp
 from .errors import SCIM_MEDIA_TYPE, ScimError, scim_error
@@ -83,12 +84,16 @@ def _on_breach(limit: RequestLimit) -> Response:
 
 
 def _on_refusals_breach(limit: RequestLimit) -> Response:
-    return _limited("refusals_limited",
-                    f"Too many requests with a refused token from this address: the limit is {limit.limit}", limit)
+    return _limited(
+        "refusals_limited",
+        f"Too many requests with a refused token from this address: the limit is {limit.limit}",
+        limit,
+    )
 
 
-limiter.shared_limit(lambda: current_app.config["SCIM_RATE_LIMIT"], scope="scim", key_func=_token_key,
-                     on_breach=_on_breach)(bp)
+limiter.shared_limit(
+    lambda: current_app.config["SCIM_RATE_LIMIT"], scope="scim", key_func=_token_key, on_breach=_on_breach
+)(bp)
 
 
 def _refused_token(response: Response) -> bool:
@@ -97,9 +102,13 @@ def _refused_token(response: Response) -> bool:
 
 # Each wrong token would get a budget of its own above, and every refusal costs a write and a
 # notification: refusals are also counted per client address, and past the limit that address waits.
-limiter.shared_limit(lambda: current_app.config["SCIM_AUTH_FAILURE_LIMIT"], scope="scim-refused",
-                     key_func=lambda: "scim-refused:" + (request.remote_addr or ""),
-                     deduct_when=_refused_token, on_breach=_on_refusals_breach)(bp)
+limiter.shared_limit(
+    lambda: current_app.config["SCIM_AUTH_FAILURE_LIMIT"],
+    scope="scim-refused",
+    key_func=lambda: "scim-refused:" + (request.remote_addr or ""),
+    deduct_when=_refused_token,
+    on_breach=_on_refusals_breach,
+)(bp)
 
 
 def request_info() -> sync_log.RequestInfo:
@@ -126,9 +135,9 @@ def authenticate() -> Response | None:
         db.session.commit()
         return scim_error(401, _AUTH_DETAILS[exc.reason], headers={"WWW-Authenticate": 'Bearer realm="SCIM"'})
     except Forbidden as exc:
-        source = sync_sources.source_for_url(public_id)
-        if source is not None:
-            sync_sources.refuse(source, "inactive", exc.message, request_info())
+        inactive = sync_sources.source_for_url(public_id)
+        if inactive is not None:
+            sync_sources.refuse(inactive, "inactive", exc.message, request_info())
             db.session.commit()
         return scim_error(403, exc.message)
     g.source = source
@@ -157,7 +166,8 @@ def _error_parts(exc: Exception) -> tuple[int, str, str | None, dict[str, str]]:
 def to_scim_error(exc: Exception) -> Response:
     """Every exception on the blueprint becomes a SCIM error document; the request's changes are rolled back."""
     db.session.rollback()
-    if isinstance(exc, RateLimitExceeded) and exc.response is not None:
+    # flask-limiter builds its response with Flask; werkzeug types HTTPException.response sans-IO.
+    if isinstance(exc, RateLimitExceeded) and isinstance(exc.response, Response):
         return exc.response
     status, detail, scim_type, headers = _error_parts(exc)
     return scim_error(status, detail, scim_type, headers)
@@ -201,12 +211,24 @@ def finish(response: Response) -> Response:
             detail, scim_type = _failure_detail(response)
             db.session.rollback()
             object_type, object_id, object_name = g.get("scim_object", (None, None, None))
-            sync_log.record(ids[0], ids[1], request_info(), operation=g.get("scim_operation", "request"),
-                           result="failure", status_code=response.status_code, object_type=object_type,
-                           object_id=object_id, object_name=object_name, scim_type=scim_type, error_detail=detail)
+            sync_log.record(
+                ids[0],
+                ids[1],
+                request_info(),
+                operation=g.get("scim_operation", "request"),
+                result="failure",
+                status_code=response.status_code,
+                object_type=object_type,
+                object_id=object_id,
+                object_name=object_name,
+                scim_type=scim_type,
+                error_detail=detail,
+            )
             if request.method != "GET" or response.status_code >= 500:
                 # A refused write is a sync failure the chosen administrators hear about (folded per hour).
-                notifications.sync_failure(sync_sources.load_source(g.source), scim_type or f"HTTP {response.status_code}", detail)
+                notifications.sync_failure(
+                    sync_sources.load_source(g.source), scim_type or f"HTTP {response.status_code}", detail
+                )
         sync_sources.note_request(ids[0], response.status_code, detail)
         if db.session().in_transaction():
             db.session.commit()

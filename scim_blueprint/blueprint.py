@@ -3,12 +3,14 @@
 Apart from the package's ``__init__``, so that the route modules the package imports do not
 import the package back (an import cycle).
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, Flask
 from flask.blueprints import BlueprintSetupState
 
 bp = Blueprint("scim", "scim_blueprint", url_prefix="/scim/v2/<source_id>")
@@ -37,4 +39,7 @@ class TolerantSlashes:
 
 @bp.record_once
 def _install_middleware(state: BlueprintSetupState) -> None:
-    state.app.wsgi_app = TolerantSlashes(state.app.wsgi_app)  # type: ignore[method-assign]
+    app = state.app
+    assert isinstance(app, Flask)  # BlueprintSetupState types it as the sans-IO App, which has no WSGI entry
+    # Flask's documented way to add WSGI middleware; its types declare wsgi_app a method, not an attribute.
+    app.wsgi_app = TolerantSlashes(app.wsgi_app)  # type: ignore[method-assign]

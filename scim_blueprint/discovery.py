@@ -5,6 +5,7 @@ resources are rendered and written with, so it publishes exactly what is stored
 and returned. Only GET is routed: any other method answers 405 and an unknown
 path 404, both as SCIM errors (portal/web.py hands /scim/ routing errors to scim_error).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,8 +28,7 @@ RESOURCE_TYPES: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
 
 #: (schema URN, name, description, attributes) of each published schema
 SCHEMAS: tuple[tuple[str, str, str, tuple[resources.Attribute, ...]], ...] = (
-    (resources.USER_SCHEMA, "User", "User Account",
-     resources.COMMON_ATTRIBUTES + resources.USER_ATTRIBUTES),
+    (resources.USER_SCHEMA, "User", "User Account", resources.COMMON_ATTRIBUTES + resources.USER_ATTRIBUTES),
     (resources.ENTERPRISE_SCHEMA, "EnterpriseUser", "Enterprise User", resources.ENTERPRISE_ATTRIBUTES),
     (resources.GROUP_SCHEMA, "Group", "Group", resources.COMMON_ATTRIBUTES + resources.GROUP_ATTRIBUTES),
 )
@@ -39,13 +39,15 @@ def _meta(resource_type: str, path: str) -> dict[str, str]:
 
 
 def _list(resources_: list[dict[str, Any]]) -> Response:
-    return respond({
-        "schemas": [resources.LIST_SCHEMA],
-        "totalResults": len(resources_),
-        "startIndex": 1,
-        "itemsPerPage": len(resources_),
-        "Resources": resources_,
-    })
+    return respond(
+        {
+            "schemas": [resources.LIST_SCHEMA],
+            "totalResults": len(resources_),
+            "startIndex": 1,
+            "itemsPerPage": len(resources_),
+            "Resources": resources_,
+        }
+    )
 
 
 def service_provider_config() -> dict[str, Any]:
@@ -59,19 +61,22 @@ def service_provider_config() -> dict[str, Any]:
         "changePassword": {"supported": False},
         "sort": {"supported": True},
         "etag": {"supported": True},
-        "authenticationSchemes": [{
-            "type": "oauthbearertoken",
-            "name": "OAuth Bearer Token",
-            "description": "The sync source's token, sent as Authorization: Bearer <token>",
-            "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
-            "primary": True,
-        }],
+        "authenticationSchemes": [
+            {
+                "type": "oauthbearertoken",
+                "name": "OAuth Bearer Token",
+                "description": "The sync source's token, sent as Authorization: Bearer <token>",
+                "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
+                "primary": True,
+            }
+        ],
         "meta": _meta("ServiceProviderConfig", "/ServiceProviderConfig"),
     }
 
 
-def resource_type(type_id: str, endpoint: str, description: str, schema: str,
-                  extensions: tuple[str, ...]) -> dict[str, Any]:
+def resource_type(
+    type_id: str, endpoint: str, description: str, schema: str, extensions: tuple[str, ...]
+) -> dict[str, Any]:
     """One ResourceType (RFC 7643 §6)."""
     document: dict[str, Any] = {
         "schemas": [RESOURCE_TYPE_SCHEMA],

@@ -1,4 +1,5 @@
 """SCIM error documents (RFC 7644 §3.12)."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,9 @@ SCIM_MEDIA_TYPE = "application/scim+json"
 class ScimError(Exception):
     """A protocol error raised anywhere in the SCIM door; the blueprint's handler renders it."""
 
-    def __init__(self, status: int, detail: str, scim_type: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, detail: str, scim_type: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
@@ -22,7 +24,9 @@ class ScimError(Exception):
         self.headers = headers or {}
 
 
-def scim_error(status: int, detail: str, scim_type: str | None = None, headers: dict[str, str] | None = None) -> Response:
+def scim_error(
+    status: int, detail: str, scim_type: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     """A SCIM error response: status as a string in the body, ``scimType`` when the RFC defines one."""
     body: dict[str, object] = {"schemas": [ERROR_SCHEMA], "status": str(status), "detail": detail}
     if scim_type:

@@ -17,13 +17,15 @@ Three quirks of the library are handled around it rather than patched:
 - it gives ``and`` and ``or`` the same precedence: unparenthesized chains are
   regrouped so ``and`` binds tighter, as §3.4.2.2 requires.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from scim2_filter_parser import ast
 from scim2_filter_parser.lexer import SCIMLexer
@@ -173,24 +175,26 @@ USER_FILTER_ATTRIBUTES: dict[str, dict[str, FilterAttribute]] = {
         "title": Leaf(JobTitle.name, scope=_title_exists, sort=_title_name),
         "active": Leaf(Member.status == "active", type="boolean"),
         "name": Complex({"givenname": Leaf(Member.first_name), "familyname": Leaf(Member.last_name)}, default=None),
-        "emails": Complex({
-            "value": Leaf(Member.email, norm=Member.email_norm),
-            "type": Leaf(_WORK),
-            "primary": Leaf(true(), type="boolean"),
-        }),
-        "phonenumbers": Complex(
-            {"value": Leaf(Member.mobile), "type": Leaf(_WORK)}, scope=_present_and(Member.mobile)
+        "emails": Complex(
+            {
+                "value": Leaf(Member.email, norm=Member.email_norm),
+                "type": Leaf(_WORK),
+                "primary": Leaf(true(), type="boolean"),
+            }
         ),
+        "phonenumbers": Complex({"value": Leaf(Member.mobile), "type": Leaf(_WORK)}, scope=_present_and(Member.mobile)),
         "addresses": Complex(
             {"country": Leaf(Member.work_country), "type": Leaf(_WORK)},
-            default="country", scope=_present_and(Member.work_country),
+            default="country",
+            scope=_present_and(Member.work_country),
         ),
         "groups": Complex(
             {
                 "value": Leaf(UserGroup.public_id, case_exact=True),
                 "display": Leaf(UserGroup.display_name, norm=UserGroup.display_name_norm),
             },
-            scope=_user_groups_exist, row_level=False,
+            scope=_user_groups_exist,
+            row_level=False,
         ),
         "meta": _meta("User", Member),
         # Every User is rendered with both schemas (resources.user_to_scim).
@@ -198,8 +202,9 @@ USER_FILTER_ATTRIBUTES: dict[str, dict[str, FilterAttribute]] = {
     },
     ENTERPRISE_SCHEMA.lower(): {
         "employeenumber": Leaf(Member.employee_id),
-        "department": Leaf(Department.name, norm=Department.name_norm, scope=_department_exists,
-                           sort=_first_department),
+        "department": Leaf(
+            Department.name, norm=Department.name_norm, scope=_department_exists, sort=_first_department
+        ),
         "manager": Complex({"value": Leaf(_manager_value, case_exact=True), "displayname": Leaf(_manager_name)}),
     },
 }
@@ -216,7 +221,8 @@ GROUP_FILTER_ATTRIBUTES: dict[str, dict[str, FilterAttribute]] = {
                 "display": Leaf(Member.name),
                 "type": Leaf(literal("User"), case_exact=True),
             },
-            scope=_group_members_exist, row_level=False,
+            scope=_group_members_exist,
+            row_level=False,
         ),
         "meta": _meta("Group", UserGroup),
         "schemas": _schemas(GROUP_SCHEMA),
@@ -336,7 +342,7 @@ def resolve(resource_type: str, path: str) -> Leaf:
     lowered = path.lower()
     for schema in CATALOGUES[resource_type][1]:
         if lowered.startswith(schema + ":"):
-            uri, path = path[: len(schema)], path[len(schema) + 1:]
+            uri, path = path[: len(schema)], path[len(schema) + 1 :]
             break
     name, _, sub = path.partition(".")
     if not name:
@@ -377,7 +383,7 @@ def _parse_datetime(value: Any) -> datetime:
     except ValueError as exc:
         raise InvalidFilter(f"{value!r} is not an RFC 3339 dateTime") from exc
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
 
 
@@ -409,7 +415,7 @@ def compare(leaf: Leaf, op: str, value: Any) -> Condition:
         if op not in ("eq", "ne"):
             raise InvalidFilter(f"The operator {op} is not supported on a boolean attribute")
         wanted = _parse_boolean(value)
-        condition = leaf.column if wanted == (op == "eq") else not_(leaf.column)
+        condition: ColumnElement[bool] = leaf.column if wanted == (op == "eq") else not_(leaf.column)
         return condition
     if leaf.type == "dateTime":
         if op in ("co", "sw", "ew"):
@@ -474,7 +480,7 @@ class _Translator:
         # The parser chains and/or left to right at one precedence; regroup so "and" binds tighter.
         operands, ops = _chain(node)
         groups: list[list[Condition]] = [[self.expression(operands[0])]]
-        for op, operand in zip(ops, operands[1:]):
+        for op, operand in zip(ops, operands[1:], strict=True):
             if op == "and":
                 groups[-1].append(self.expression(operand))
             else:
@@ -540,8 +546,12 @@ def _chain(node: ast.LogExpr) -> tuple[list[Any], list[str]]:
         if side == "right":
             ops.append(str(node.op).lower())
         # A parenthesized group is a Filter wrapping a Filter; only a bare chain wraps a LogExpr directly.
-        if (isinstance(operand, ast.Filter) and isinstance(operand.expr, ast.LogExpr)
-                and not operand.negated and operand.namespace is None):
+        if (
+            isinstance(operand, ast.Filter)
+            and isinstance(operand.expr, ast.LogExpr)
+            and not operand.negated
+            and operand.namespace is None
+        ):
             inner_operands, inner_ops = _chain(operand.expr)
             operands.extend(inner_operands)
             ops.extend(inner_ops)

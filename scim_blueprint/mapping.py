@@ -19,6 +19,7 @@
 
 The reverse direction is ``resources.user_to_scim``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -49,6 +50,8 @@ def member_values(user: dict[str, Any]) -> dict[str, Any]:
         "name": user.get("display_name"),
         "first_name": name.get("given_name"),
         "last_name": name.get("family_name"),
+        # Not stored: what a missing displayName falls back to, where the source's rule allows one.
+        "formatted_name": name.get("formatted"),
         "another_name": user.get("nick_name"),
         "employee_id": enterprise.get("employee_number"),
         "user_type": user.get("user_type"),

@@ -12,12 +12,14 @@ URN-qualified paths (an ``id`` among them is ignored: Okta); a filtered path tha
 matches nothing creates the entry on add/replace; Entra's legacy member removal
 ``{"op":"Remove","path":"members","value":[{"value":"<id>"}]}``.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from marshmallow import ValidationError
 
@@ -29,8 +31,20 @@ from .schemas import Text
 
 OPS = ("add", "remove", "replace")
 #: multi-valued attributes (RFC 7643 §4.1.2, §4.2): add appends, replace swaps the whole list
-MULTI_VALUED = frozenset({"emails", "phonenumbers", "addresses", "members", "groups", "roles", "entitlements",
-                          "ims", "photos", "x509certificates"})
+MULTI_VALUED = frozenset(
+    {
+        "emails",
+        "phonenumbers",
+        "addresses",
+        "members",
+        "groups",
+        "roles",
+        "entitlements",
+        "ims",
+        "photos",
+        "x509certificates",
+    }
+)
 #: attributes a request may not change; every other read-only one is ignored like in a POST body
 IMMUTABLE = frozenset({"id"})
 IGNORED = frozenset({"schemas", "meta", "groups"})
@@ -76,9 +90,7 @@ def parse_operations(body: Any) -> list[Operation]:
 
 # ---------------------------------------------------------------- value filters (RFC 7644 §3.4.2.2, in a path)
 
-_TOKEN = re.compile(
-    r'\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<str>"(?:[^"\\]|\\.)*")|(?P<word>[A-Za-z0-9_$:.\-+]+))'
-)
+_TOKEN = re.compile(r'\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<str>"(?:[^"\\]|\\.)*")|(?P<word>[A-Za-z0-9_$:.\-+]+))')
 _COMPARE = ("eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le")
 
 
@@ -205,9 +217,9 @@ def _compare(actual: Any, op: str, expected: Any) -> bool:
     if isinstance(expected, bool) and isinstance(actual, str) and actual.lower() in ("true", "false"):
         actual = actual.lower() == "true"
     if op == "eq":
-        return actual == expected
+        return bool(actual == expected)
     if op == "ne":
-        return actual != expected
+        return bool(actual != expected)
     if actual is None or expected is None:
         return False
     try:
@@ -217,7 +229,13 @@ def _compare(actual: Any, op: str, expected: Any) -> bool:
             return str(actual).startswith(str(expected))
         if op == "ew":
             return str(actual).endswith(str(expected))
-        return {"gt": actual > expected, "ge": actual >= expected, "lt": actual < expected, "le": actual <= expected}[op]
+        ordered: dict[str, bool] = {
+            "gt": actual > expected,
+            "ge": actual >= expected,
+            "lt": actual < expected,
+            "le": actual <= expected,
+        }
+        return ordered[op]
     except TypeError:
         return False
 
@@ -259,7 +277,7 @@ def parse_path(text: str) -> Path:
                 return Path(known, "", None, None) if known == ENTERPRISE_SCHEMA.lower() else Path(None, "", None, None)
             if lowered.startswith(known + ":"):
                 urn = None if known in _CORE_URNS else known
-                rest = rest[len(known) + 1:]
+                rest = rest[len(known) + 1 :]
                 break
         else:
             head = rest.split("[", 1)[0]
@@ -267,7 +285,7 @@ def parse_path(text: str) -> Path:
                 raise ScimError(400, f"Invalid path {text!r}", "invalidPath")
             urn_part, attr_part = head.rsplit(":", 1)
             urn = urn_part.lower()
-            rest = attr_part + rest[len(head):]
+            rest = attr_part + rest[len(head) :]
     match = _PATH.match(rest)
     if not match:
         raise ScimError(400, f"Invalid path {text!r}", "invalidPath")
@@ -348,11 +366,14 @@ class UserPatcher:
         if path.urn != ENTERPRISE_SCHEMA.lower():
             return None  # an extension we do not store: ignored
         key = _find_key(self.doc, ENTERPRISE_SCHEMA) or ENTERPRISE_SCHEMA
-        if not isinstance(self.doc.get(key), dict):
-            if not create:
-                return None
-            self.doc[key] = {}
-        return self.doc[key]
+        found = self.doc.get(key)
+        if isinstance(found, dict):
+            return found
+        if not create:
+            return None
+        created: dict[str, Any] = {}
+        self.doc[key] = created
+        return created
 
     def apply_path(self, op: str, path: Path, value: Any) -> None:
         if path.urn is None and path.key in IMMUTABLE:
@@ -469,7 +490,9 @@ def _filter_member_ids(path: Path) -> list[str]:
     for part in re.split(r"\s+or\s+", path.filter_text or "", flags=re.I):
         match = re.fullmatch(r'\s*\(?\s*value\s+eq\s+"((?:[^"\\]|\\.)*)"\s*\)?\s*', part, flags=re.I)
         if not match:
-            raise ScimError(400, f"Unsupported members filter {path.filter_text!r}: use value eq \"<id>\"", "invalidFilter")
+            raise ScimError(
+                400, f'Unsupported members filter {path.filter_text!r}: use value eq "<id>"', "invalidFilter"
+            )
         found.append(match.group(1))
     return found
 

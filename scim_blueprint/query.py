@@ -5,19 +5,21 @@ count and the page are two statements, the order always ends on the primary key
 so pages are stable, and the page is loaded with the loader options of
 resources.py so rendering it costs a fixed number of statements whatever its size.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from flask import Response, g, request
 from sqlalchemy import ColumnElement, func, select, true
 
 from portal.core import members
-from portal.extensions import db
 from portal.core.members import MemberRecord
+from portal.extensions import db
 from portal.models import Member, UserGroup
 
 from . import filters, resources
@@ -106,7 +108,7 @@ def _attribute_names(text: str | None) -> set[str]:
         name = raw.strip().lower()
         for urn in (resources.USER_SCHEMA, resources.GROUP_SCHEMA):
             if name.startswith(urn.lower() + ":"):
-                name = name[len(urn) + 1:]
+                name = name[len(urn) + 1 :]
         if name:
             names.add(name.split(".")[0])
     return names
@@ -135,17 +137,25 @@ class ResourceKind:
     render: Callable[[Any, str, Query], dict[str, Any]]
 
 
-def _load_groups(conditions: tuple[ColumnElement[bool], ...], order: list[Any], offset: int, limit: int,
-                 query: Query) -> list[UserGroup]:
+def _load_groups(
+    conditions: tuple[ColumnElement[bool], ...], order: list[Any], offset: int, limit: int, query: Query
+) -> list[UserGroup]:
     # excludedAttributes=members (Entra) must not load the members at all.
     wanted = returns_attribute("members", query.attributes, query.excluded_attributes)
-    statement = (select(UserGroup).where(*conditions).order_by(*order).offset(offset).limit(limit)
-                 .options(*(resources.GROUP_LOAD_OPTIONS if wanted else ())))
+    statement = (
+        select(UserGroup)
+        .where(*conditions)
+        .order_by(*order)
+        .offset(offset)
+        .limit(limit)
+        .options(*(resources.GROUP_LOAD_OPTIONS if wanted else ()))
+    )
     return list(db.session.scalars(statement))
 
 
-def _load_users(conditions: tuple[ColumnElement[bool], ...], order: list[Any], offset: int, limit: int,
-                query: Query) -> list[MemberRecord]:
+def _load_users(
+    conditions: tuple[ColumnElement[bool], ...], order: list[Any], offset: int, limit: int, query: Query
+) -> list[MemberRecord]:
     return members.fetch(members.select_records(*conditions).order_by(*order).offset(offset).limit(limit))
 
 
@@ -155,7 +165,10 @@ def _render_group(group: UserGroup, base_url: str, query: Query) -> dict[str, An
 
 
 USERS = ResourceKind(
-    "User", Member, resources.user_scope, _load_users,
+    "User",
+    Member,
+    resources.user_scope,
+    _load_users,
     lambda member, base_url, query: resources.user_to_scim(member, base_url),
 )
 GROUPS = ResourceKind("Group", UserGroup, resources.group_scope, _load_groups, _render_group)

@@ -21,6 +21,7 @@ discovery endpoints:
 - ``project(resource, attributes, excluded_attributes)`` applies the
   ``attributes`` / ``excludedAttributes`` parameters (RFC 7644 §3.4.2.5, §3.9).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,12 +33,20 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.orm import selectinload
 
 from portal.core.members import MemberRecord
-from portal.models import Member, UserGroup
-from portal.core.sync_sources import SCIM_PATH, Source, scim_base_url
+
 # The URNs are defined once, in the core; the door's modules read them here as ``resources.USER_SCHEMA`` ...
-from portal.core.scim_urns import (  # noqa: F401  (re-exported)
-    ENTERPRISE_SCHEMA, GROUP_SCHEMA, LIST_SCHEMA, PATCH_SCHEMA, SEARCH_SCHEMA, USER_SCHEMA,
+# (``X as X``: an explicit re-export)
+from portal.core.scim_urns import (
+    ENTERPRISE_SCHEMA as ENTERPRISE_SCHEMA,
+    GROUP_SCHEMA as GROUP_SCHEMA,
+    LIST_SCHEMA as LIST_SCHEMA,
+    PATCH_SCHEMA as PATCH_SCHEMA,
+    SEARCH_SCHEMA as SEARCH_SCHEMA,
+    USER_SCHEMA as USER_SCHEMA,
 )
+from portal.core.sync_sources import SCIM_PATH, Source, scim_base_url
+from portal.models import Member, UserGroup
+
 
 def user_scope(source: Source) -> tuple[ColumnElement[bool], ...]:
     """The members a source sees over SCIM: those of its organization that it manages."""
@@ -101,72 +110,140 @@ _WORK = ("work",)
 
 #: the core User attributes stored and returned (RFC 7643 §4.1), mapped as in the seed's table
 USER_ATTRIBUTES: tuple[Attribute, ...] = (
-    Attribute("userName", required=True, uniqueness="server",
-              description="Unique identifier for the user; equals the work email (the seed's ExternalID)."),
-    Attribute("name", type="complex", description="The components of the user's name.", sub_attributes=(
-        Attribute("givenName", description="Given name (FirstName)."),
-        Attribute("familyName", description="Family name (LastName)."),
-    )),
+    Attribute(
+        "userName",
+        required=True,
+        uniqueness="server",
+        description="Unique identifier for the user; equals the work email (the seed's ExternalID).",
+    ),
+    Attribute(
+        "name",
+        type="complex",
+        description="The components of the user's name.",
+        sub_attributes=(
+            Attribute("givenName", description="Given name (FirstName)."),
+            Attribute("familyName", description="Family name (LastName)."),
+        ),
+    ),
     Attribute("displayName", required=True, description="The name of the user (Name)."),
     Attribute("nickName", description="Another name of the user (AnotherName)."),
     Attribute("title", description="Job title (JobTitleID), found or created by name."),
     Attribute("userType", description="Employee type, mapped through the workforce type rules."),
     Attribute("active", type="boolean", description="Active, or suspended when false."),
-    Attribute("emails", type="complex", multi_valued=True, required=True,
-              description="The work email (email); must equal userName.", sub_attributes=(
-                  Attribute("value", required=True, uniqueness="server", description="Email address."),
-                  Attribute("type", canonical_values=_WORK, description="Always work."),
-                  Attribute("primary", type="boolean", mutability="readOnly",
-                            description="Always true: the one stored email is the primary one."),
-              )),
-    Attribute("phoneNumbers", type="complex", multi_valued=True,
-              description="The work phone number (Mobile).", sub_attributes=(
-                  Attribute("value", description="Phone number."),
-                  Attribute("type", canonical_values=_WORK, description="Always work."),
-              )),
-    Attribute("addresses", type="complex", multi_valued=True,
-              description="The work address: only its country is kept (WorkCountryOrRegion).", sub_attributes=(
-                  Attribute("country", description="Country or region."),
-                  Attribute("type", canonical_values=_WORK, description="Always work."),
-              )),
-    Attribute("groups", type="complex", multi_valued=True, mutability="readOnly",
-              description="The user groups the user belongs to.", sub_attributes=(
-                  Attribute("value", mutability="readOnly", description="The group's id."),
-                  Attribute("$ref", type="reference", mutability="readOnly", reference_types=("Group",),
-                            description="The group's URI."),
-                  Attribute("display", mutability="readOnly", description="The group's displayName."),
-              )),
+    Attribute(
+        "emails",
+        type="complex",
+        multi_valued=True,
+        required=True,
+        description="The work email (email); must equal userName.",
+        sub_attributes=(
+            Attribute("value", required=True, uniqueness="server", description="Email address."),
+            Attribute("type", canonical_values=_WORK, description="Always work."),
+            Attribute(
+                "primary",
+                type="boolean",
+                mutability="readOnly",
+                description="Always true: the one stored email is the primary one.",
+            ),
+        ),
+    ),
+    Attribute(
+        "phoneNumbers",
+        type="complex",
+        multi_valued=True,
+        description="The work phone number (Mobile).",
+        sub_attributes=(
+            Attribute("value", description="Phone number."),
+            Attribute("type", canonical_values=_WORK, description="Always work."),
+        ),
+    ),
+    Attribute(
+        "addresses",
+        type="complex",
+        multi_valued=True,
+        description="The work address: only its country is kept (WorkCountryOrRegion).",
+        sub_attributes=(
+            Attribute("country", description="Country or region."),
+            Attribute("type", canonical_values=_WORK, description="Always work."),
+        ),
+    ),
+    Attribute(
+        "groups",
+        type="complex",
+        multi_valued=True,
+        mutability="readOnly",
+        description="The user groups the user belongs to.",
+        sub_attributes=(
+            Attribute("value", mutability="readOnly", description="The group's id."),
+            Attribute(
+                "$ref",
+                type="reference",
+                mutability="readOnly",
+                reference_types=("Group",),
+                description="The group's URI.",
+            ),
+            Attribute("display", mutability="readOnly", description="The group's displayName."),
+        ),
+    ),
 )
 
 #: the enterprise extension attributes stored and returned (RFC 7643 §4.3)
 ENTERPRISE_ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("employeeNumber", uniqueness="server", description="Employee ID, unique in the organization."),
     Attribute("department", description="Department (DepartmentIDs), found or created by name."),
-    Attribute("manager", type="complex", description="The user's manager.", sub_attributes=(
-        Attribute("value", description="The manager's id (or the reference as received)."),
-        Attribute("$ref", type="reference", mutability="readOnly", reference_types=("User",),
-                  description="The manager's URI, when the manager is a member."),
-        Attribute("displayName", mutability="readOnly", description="The manager's displayName."),
-    )),
+    Attribute(
+        "manager",
+        type="complex",
+        description="The user's manager.",
+        sub_attributes=(
+            Attribute("value", description="The manager's id (or the reference as received)."),
+            Attribute(
+                "$ref",
+                type="reference",
+                mutability="readOnly",
+                reference_types=("User",),
+                description="The manager's URI, when the manager is a member.",
+            ),
+            Attribute("displayName", mutability="readOnly", description="The manager's displayName."),
+        ),
+    ),
 )
 
 #: the Group attributes stored and returned (RFC 7643 §4.2)
 GROUP_ATTRIBUTES: tuple[Attribute, ...] = (
-    Attribute("displayName", required=True, uniqueness="server",
-              description="The group's name, unique in the organization."),
-    Attribute("members", type="complex", multi_valued=True, description="The group's members.", sub_attributes=(
-        Attribute("value", mutability="immutable", description="The member's id."),
-        Attribute("$ref", type="reference", mutability="readOnly", reference_types=("User",),
-                  description="The member's URI."),
-        Attribute("display", mutability="readOnly", description="The member's displayName."),
-        Attribute("type", mutability="readOnly", canonical_values=("User",), description="Always User."),
-    )),
+    Attribute(
+        "displayName", required=True, uniqueness="server", description="The group's name, unique in the organization."
+    ),
+    Attribute(
+        "members",
+        type="complex",
+        multi_valued=True,
+        description="The group's members.",
+        sub_attributes=(
+            Attribute("value", mutability="immutable", description="The member's id."),
+            Attribute(
+                "$ref",
+                type="reference",
+                mutability="readOnly",
+                reference_types=("User",),
+                description="The member's URI.",
+            ),
+            Attribute("display", mutability="readOnly", description="The member's displayName."),
+            Attribute("type", mutability="readOnly", canonical_values=("User",), description="Always User."),
+        ),
+    ),
 )
 
 #: common attributes of every resource (RFC 7643 §3.1); ``externalId`` is stored and filterable
 COMMON_ATTRIBUTES: tuple[Attribute, ...] = (
-    Attribute("id", mutability="readOnly", returned="always", uniqueness="server", case_exact=True,
-              description="Unique identifier of the resource, issued by the service provider."),
+    Attribute(
+        "id",
+        mutability="readOnly",
+        returned="always",
+        uniqueness="server",
+        case_exact=True,
+        description="Unique identifier of the resource, issued by the service provider.",
+    ),
     Attribute("externalId", case_exact=True, description="The identity provider's own id for the resource."),
 )
 
@@ -219,11 +296,13 @@ def group_location(base_url: str, public_id: str) -> str:
 
 def _manager(member: MemberRecord, base_url: str) -> dict[str, Any] | None:
     if member.manager_public_id is not None:
-        return _drop_empty({
-            "value": member.manager_ref or member.manager_public_id,
-            "$ref": user_location(base_url, member.manager_public_id),
-            "displayName": member.manager_name,
-        })
+        return _drop_empty(
+            {
+                "value": member.manager_ref or member.manager_public_id,
+                "$ref": user_location(base_url, member.manager_public_id),
+                "displayName": member.manager_name,
+            }
+        )
     if member.manager_ref:
         return {"value": member.manager_ref}
     return None
@@ -231,30 +310,34 @@ def _manager(member: MemberRecord, base_url: str) -> dict[str, Any] | None:
 
 def user_to_scim(member: MemberRecord, base_url: str) -> dict[str, Any]:
     """The full SCIM User (RFC 7643 §4.1 + enterprise extension §4.3) of a member record."""
-    enterprise = _drop_empty({
-        "employeeNumber": member.employee_id,
-        "department": member.departments[0][1] if member.departments else None,
-        "manager": _manager(member, base_url),
-    })
-    resource = _drop_empty({
-        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
-        "id": member.public_id,
-        "externalId": member.scim_external_id,
-        "userName": member.external_id,
-        "name": _drop_empty({"givenName": member.first_name, "familyName": member.last_name}),
-        "displayName": member.name,
-        "nickName": member.another_name,
-        "title": member.job_title,
-        "userType": member.user_type,
-        "emails": [{"value": member.email, "type": "work", "primary": True}],
-        "phoneNumbers": [{"value": member.mobile, "type": "work"}] if member.mobile else None,
-        "addresses": [{"country": member.work_country, "type": "work"}] if member.work_country else None,
-        "groups": [
-            {"value": public_id, "$ref": group_location(base_url, public_id), "display": display_name}
-            for public_id, display_name in member.groups
-        ],
-        ENTERPRISE_SCHEMA: enterprise,
-    })
+    enterprise = _drop_empty(
+        {
+            "employeeNumber": member.employee_id,
+            "department": member.departments[0][1] if member.departments else None,
+            "manager": _manager(member, base_url),
+        }
+    )
+    resource = _drop_empty(
+        {
+            "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
+            "id": member.public_id,
+            "externalId": member.scim_external_id,
+            "userName": member.external_id,
+            "name": _drop_empty({"givenName": member.first_name, "familyName": member.last_name}),
+            "displayName": member.name,
+            "nickName": member.another_name,
+            "title": member.job_title,
+            "userType": member.user_type,
+            "emails": [{"value": member.email, "type": "work", "primary": True}] if member.email else None,
+            "phoneNumbers": [{"value": member.mobile, "type": "work"}] if member.mobile else None,
+            "addresses": [{"country": member.work_country, "type": "work"}] if member.work_country else None,
+            "groups": [
+                {"value": public_id, "$ref": group_location(base_url, public_id), "display": display_name}
+                for public_id, display_name in member.groups
+            ],
+            ENTERPRISE_SCHEMA: enterprise,
+        }
+    )
     resource["active"] = member.active
     resource["meta"] = _meta(member, "User", user_location(base_url, member.public_id))
     return resource
@@ -262,12 +345,14 @@ def user_to_scim(member: MemberRecord, base_url: str) -> dict[str, Any]:
 
 def group_to_scim(group: UserGroup, base_url: str, include_members: bool = True) -> dict[str, Any]:
     """The full SCIM Group (RFC 7643 §4.2); ``include_members=False`` never touches the members."""
-    resource = _drop_empty({
-        "schemas": [GROUP_SCHEMA],
-        "id": group.public_id,
-        "externalId": group.scim_external_id,
-        "displayName": group.display_name,
-    })
+    resource = _drop_empty(
+        {
+            "schemas": [GROUP_SCHEMA],
+            "id": group.public_id,
+            "externalId": group.scim_external_id,
+            "displayName": group.display_name,
+        }
+    )
     if include_members:
         resource["members"] = [
             {"value": m.public_id, "$ref": user_location(base_url, m.public_id), "display": m.name, "type": "User"}
@@ -293,7 +378,7 @@ def _split(names: str | None) -> list[list[str]]:
         lowered = raw.lower()
         for urn in (ENTERPRISE_SCHEMA, USER_SCHEMA, GROUP_SCHEMA):
             if lowered.startswith(urn.lower() + ":"):
-                rest = raw[len(urn) + 1:]
+                rest = raw[len(urn) + 1 :]
                 paths.append(([urn.lower()] if urn == ENTERPRISE_SCHEMA else []) + rest.lower().split("."))
                 break
             if lowered == urn.lower():
@@ -338,8 +423,9 @@ def _drop(value: dict[str, Any], paths: list[list[str]]) -> dict[str, Any]:
     return out
 
 
-def project(resource: dict[str, Any], attributes: str | None = None,
-            excluded_attributes: str | None = None) -> dict[str, Any]:
+def project(
+    resource: dict[str, Any], attributes: str | None = None, excluded_attributes: str | None = None
+) -> dict[str, Any]:
     """Apply ``attributes`` / ``excludedAttributes`` (RFC 7644 §3.4.2.5); id and schemas always stay."""
     if attributes:
         kept = _keep(resource, _split(attributes))

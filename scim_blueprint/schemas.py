@@ -6,6 +6,7 @@ any case (RFC 7643 §2.1), unknown attributes and extension URNs are dropped,
 where a string is expected is read as its text. Required attributes are checked
 by the domain on the final state of a request, not here.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,7 +23,7 @@ EMAIL_LEN = 320
 PHONE_LEN = 64
 
 
-class Text(fields.Field):
+class Text(fields.Field[str | None]):
     """A string attribute: str, or a number read as its text; stripped; empty means absent."""
 
     def __init__(self, max_length: int = NAME_LEN, **kwargs: Any) -> None:
@@ -38,7 +39,7 @@ class Text(fields.Field):
         return text or None
 
 
-class Flag(fields.Field):
+class Flag(fields.Field[bool]):
     """A boolean: JSON true/false or the strings "true"/"false" in any case (Entra sends "False")."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -57,7 +58,7 @@ def parse_bool(value: Any) -> bool:
     raise ValidationError("must be a boolean")
 
 
-class Reference(fields.Field):
+class Reference(fields.Field[str | None]):
     """A reference given as a plain string or as ``{"value": ...}`` (Entra sends the manager as a string)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -95,10 +96,10 @@ class ScimSchema(Schema):
         return _canonical_keys(data, names)
 
 
-class MultiList(fields.List):
+class MultiList(fields.List[Any]):
     """A multi-valued attribute: a list, or one object read as a list of one."""
 
-    def __init__(self, inner: fields.Field, **kwargs: Any) -> None:
+    def __init__(self, inner: fields.Field[Any], **kwargs: Any) -> None:
         super().__init__(inner, allow_none=True, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
@@ -109,6 +110,7 @@ class MultiList(fields.List):
 
 
 class NameSchema(ScimSchema):
+    formatted = Text()
     given_name = Text(data_key="givenName")
     family_name = Text(data_key="familyName")
 
@@ -181,9 +183,10 @@ def _flatten(messages: Any, prefix: str = "") -> list[str]:
 def load(schema: Schema, data: Any) -> dict[str, Any]:
     """Load a payload, or a 400 ``invalidValue`` naming the attribute(s) at fault."""
     try:
-        return schema.load(data)
+        loaded: dict[str, Any] = schema.load(data)
     except ValidationError as exc:
         raise ScimError(400, "; ".join(_flatten(exc.messages)), "invalidValue") from exc
+    return loaded
 
 
 USER_PAYLOAD = UserSchema()

@@ -4,24 +4,26 @@ Each view parses and maps the request, calls one ``portal.core.provisioning``
 operation (which writes the sync log row), renders the resource, then commits
 once. Lists, searches and discovery live in ``query.py`` and ``discovery.py``.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Response, g, request
 from sqlalchemy import update
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.core import provisioning
-from portal.extensions import db
-from portal.core.members import MemberRecord
-from portal.models import Member, UserGroup
 from portal.core.groups import GroupChange
+from portal.core.members import MemberRecord
+from portal.extensions import db
+from portal.models import Member, UserGroup
 
 from . import mapping, patch, resources, schemas
-from .blueprint import bp
 from .auth import request_info
+from .blueprint import bp
 from .errors import SCIM_MEDIA_TYPE, ScimError
 
 #: how deep a request body may nest (a SCIM User nests three levels)
@@ -73,11 +75,14 @@ def read_body() -> dict[str, Any]:
     return body
 
 
-def respond(document: dict[str, Any] | None, status: int = 200, obj: MemberRecord | UserGroup | None = None,
-            location: str | None = None) -> Response:
+def respond(
+    document: dict[str, Any] | None,
+    status: int = 200,
+    obj: MemberRecord | UserGroup | None = None,
+    location: str | None = None,
+) -> Response:
     """A SCIM response with the resource's ETag (RFC 7644 §3.14) and, on create, its Location."""
-    response = Response(json.dumps(document) if document is not None else None, status=status,
-                        mimetype=SCIM_MEDIA_TYPE)
+    response = Response(json.dumps(document) if document is not None else None, status=status, mimetype=SCIM_MEDIA_TYPE)
     if obj is not None:
         response.headers["ETag"] = resources.etag(obj)
     if location:
@@ -93,8 +98,9 @@ def _about(kind: str, public_id: str | None, name: Any, operation: str) -> None:
 
 def _not_modified(obj: MemberRecord | UserGroup) -> bool:
     wanted = request.headers.get("If-None-Match")
-    return bool(wanted) and resources.etag(obj).removeprefix("W/") in {
-        tag.strip().removeprefix("W/") for tag in wanted.split(",")}
+    if not wanted:
+        return False
+    return resources.etag(obj).removeprefix("W/") in {tag.strip().removeprefix("W/") for tag in wanted.split(",")}
 
 
 def _last_writer_wins(write: Callable[[], Response], model: type[Member] | type[UserGroup], public_id: str) -> Response:
@@ -110,9 +116,12 @@ def _last_writer_wins(write: Callable[[], Response], model: type[Member] | type[
     for attempt in range(VERSION_RACE_RETRIES):
         try:
             if attempt:
-                db.session.execute(update(model).where(model.public_id == public_id)
-                                   .values(version=model.version, updated_at=model.updated_at)
-                                   .execution_options(synchronize_session=False))
+                db.session.execute(
+                    update(model)
+                    .where(model.public_id == public_id)
+                    .values(version=model.version, updated_at=model.updated_at)
+                    .execution_options(synchronize_session=False)
+                )
             return write()
         except StaleDataError:
             if (if_match and if_match != "*") or attempt == VERSION_RACE_RETRIES - 1:
@@ -170,8 +179,9 @@ def replace_user(source_id: str, member_id: str) -> Response:
 
     def write() -> Response:
         member = _load_member(member_id, "update")
-        member = provisioning.replace_member(g.source, member, _user_values(body), request_info(),
-                                             if_match=request.headers.get("If-Match"))
+        member = provisioning.replace_member(
+            g.source, member, _user_values(body), request_info(), if_match=request.headers.get("If-Match")
+        )
         return _user_response(member, 200)
 
     return _last_writer_wins(write, Member, member_id)
@@ -189,8 +199,9 @@ def patch_user(source_id: str, member_id: str) -> Response:
         for read_only in ("id", "meta", "groups", "schemas"):
             document.pop(read_only, None)
         values = _user_values(patch.apply_to_user(document, operations))
-        member = provisioning.replace_member(g.source, member, values, request_info(),
-                                             if_match=request.headers.get("If-Match"))
+        member = provisioning.replace_member(
+            g.source, member, values, request_info(), if_match=request.headers.get("If-Match")
+        )
         return _user_response(member, 200)
 
     return _last_writer_wins(write, Member, member_id)
@@ -226,17 +237,22 @@ def _members_wanted() -> bool:
 
 def _group_change(body: dict[str, Any]) -> GroupChange:
     values = mapping.group_values(schemas.load(schemas.GROUP_PAYLOAD, body))
-    return GroupChange(display_name=values["display_name"], set_display_name=True,
-                       scim_external_id=values["scim_external_id"], set_external_id=True,
-                       member_steps=[("replace", values["member_ids"])])
+    return GroupChange(
+        display_name=values["display_name"],
+        set_display_name=True,
+        scim_external_id=values["scim_external_id"],
+        set_external_id=True,
+        member_steps=[("replace", values["member_ids"])],
+    )
 
 
 def _group_response(group: UserGroup, status: int, created: bool = False) -> Response:
     base = resources.resource_base_url()
     document = resources.group_to_scim(group, base, include_members=_members_wanted())
     document = resources.project(document, request.args.get("attributes"), request.args.get("excludedAttributes"))
-    response = respond(document, status, group,
-                       document["meta"]["location"] if created and "meta" in document else None)
+    response = respond(
+        document, status, group, document["meta"]["location"] if created and "meta" in document else None
+    )
     db.session.commit()
     return response
 
@@ -267,8 +283,9 @@ def replace_group(source_id: str, group_id: str) -> Response:
 
     def write() -> Response:
         group = _load_group(group_id, "update")
-        provisioning.change_group(g.source, group, _group_change(body), request_info(),
-                                  if_match=request.headers.get("If-Match"))
+        provisioning.change_group(
+            g.source, group, _group_change(body), request_info(), if_match=request.headers.get("If-Match")
+        )
         return _group_response(group, 200)
 
     return _last_writer_wins(write, UserGroup, group_id)
@@ -282,8 +299,9 @@ def patch_group(source_id: str, group_id: str) -> Response:
 
     def write() -> Response:
         group = _load_group(group_id, "update")
-        provisioning.change_group(g.source, group, patch.group_change(operations), request_info(),
-                                  if_match=request.headers.get("If-Match"))
+        provisioning.change_group(
+            g.source, group, patch.group_change(operations), request_info(), if_match=request.headers.get("If-Match")
+        )
         if not _members_wanted():
             response = respond(None, 204, group)
             db.session.commit()
@@ -300,4 +318,3 @@ def delete_group(source_id: str, group_id: str) -> Response:
     provisioning.deprovision_group(g.source, group, request_info(), if_match=request.headers.get("If-Match"))
     db.session.commit()
     return respond(None, 204)
-

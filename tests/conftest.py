@@ -6,6 +6,7 @@ session migrates a database of its own (a temporary SQLite file, a temporary
 PostgreSQL database) with Alembic, and every test starts from empty tables, so
 servers started in other processes see the same data as the test.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,8 @@ import re
 import shutil
 import tempfile
 import uuid
-from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import jinja2
 import pytest
@@ -198,8 +199,14 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"],
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
     }
 
 

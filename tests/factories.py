@@ -1,4 +1,5 @@
 """Test data made through the domain, committed, returned as plain ids."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,8 +20,9 @@ class OrgData:
         self.password = password
 
 
-def make_org(app: Any, name: str = "Acme", email: str = "owner@acme.test",
-             password: str = "correct horse battery staple") -> OrgData:
+def make_org(
+    app: Any, name: str = "Acme", email: str = "owner@acme.test", password: str = "correct horse battery staple"
+) -> OrgData:
     """Create an organization with its primary administrator and commit."""
     from portal.core import organizations
     from portal.core.actors import Actor
@@ -34,15 +36,17 @@ def make_org(app: Any, name: str = "Acme", email: str = "owner@acme.test",
         return OrgData(org.id, name, admin.id, email, password)
 
 
-def make_admin(app: Any, org: OrgData, email: str, permissions: set[str],
-               password: str = "another long password") -> int:
+def make_admin(
+    app: Any, org: OrgData, email: str, permissions: set[str], password: str = "another long password"
+) -> int:
     """Create a non-primary administrator with ``permissions`` and commit; return its id."""
     from portal.core import administrators
     from portal.core.actors import Actor
     from portal.models import Organization
 
     with app.app_context():
-        admin = administrators.create_admin(db.session.get(Organization, org.id), email, password, Actor.cli(),
-                                            permissions=permissions)
+        admin = administrators.create_admin(
+            db.session.get(Organization, org.id), email, password, Actor.cli(), permissions=permissions
+        )
         db.session.commit()
         return admin.id

@@ -1,4 +1,5 @@
 """Real gunicorn servers for tests: started on 127.0.0.1 and a free port, stopped afterwards."""
+
 from __future__ import annotations
 
 import os
@@ -8,9 +9,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,8 +41,14 @@ class Server:
 
 
 @contextmanager
-def gunicorn(database_url: str, tmp_path: Path, *, workers: int = 2, env: dict[str, str] | None = None,
-             startup_timeout: float = 30.0) -> Iterator[Server]:
+def gunicorn(
+    database_url: str,
+    tmp_path: Path,
+    *,
+    workers: int = 2,
+    env: dict[str, str] | None = None,
+    startup_timeout: float = 30.0,
+) -> Iterator[Server]:
     """Serve ``wsgi:app`` with gunicorn.conf.py on ``database_url``; yields a ``Server``."""
     port = free_port()
     log_path = tmp_path / f"gunicorn-{port}.log"
@@ -58,7 +65,11 @@ def gunicorn(database_url: str, tmp_path: Path, *, workers: int = 2, env: dict[s
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
-            cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + startup_timeout

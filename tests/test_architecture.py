@@ -6,6 +6,7 @@ statement counts, at module level or inside a function, relative ones resolved; 
 ``from portal.core import admin_log`` is an edge to portal.core.admin_log, ``from portal.models import Admin``
 one to portal.models; the parent packages a dotted import also runs are not edges of their own.
 """
+
 from __future__ import annotations
 
 import ast
@@ -183,8 +184,10 @@ def test_the_graph_sees_function_level_and_relative_imports() -> None:
 
 def test_no_import_cycles_in_portal_and_scim_blueprint() -> None:
     graph = import_graph()
-    cycles = [" -> ".join(a_cycle(graph, component)) + f"   (tangled: {', '.join(component)})"
-              for component in strongly_connected(graph)]
+    cycles = [
+        " -> ".join(a_cycle(graph, component)) + f"   (tangled: {', '.join(component)})"
+        for component in strongly_connected(graph)
+    ]
     for cycle in cycles:
         print("import cycle:", cycle)
     assert cycles == [], "import cycles:\n" + "\n".join(cycles)

@@ -1,4 +1,5 @@
 """Operator commands: organizations, administrators and the demo set-up of `make run`."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,17 @@ pytestmark = pytest.mark.both_databases
 
 
 def test_org_create_makes_the_org_its_defaults_and_primary_admin(app, runner):
-    result = runner.invoke(args=["org", "create", "Acme", "--admin-email", "Owner@Acme.test",
-                                 "--admin-password", "correct horse battery staple"])
+    result = runner.invoke(
+        args=[
+            "org",
+            "create",
+            "Acme",
+            "--admin-email",
+            "Owner@Acme.test",
+            "--admin-password",
+            "correct horse battery staple",
+        ]
+    )
     assert result.exit_code == 0, result.output
     org_id = int(result.output.strip())
     with app.app_context():
@@ -29,12 +39,16 @@ def test_org_create_makes_the_org_its_defaults_and_primary_admin(app, runner):
         assert admin.password_hash != "correct horse battery staple"
         assert check_password_hash(admin.password_hash, "correct horse battery staple")
         entries = list(db.session.scalars(sa.select(AdminLog).where(AdminLog.org_id == org_id).order_by(AdminLog.id)))
-        assert [(e.actor, e.event_type) for e in entries] == [("CLI", "Add administrator"), ("CLI", "Create organization")]
+        assert [(e.actor, e.event_type) for e in entries] == [
+            ("CLI", "Add administrator"),
+            ("CLI", "Create organization"),
+        ]
         added = entries[0]
         assert (added.target_type, added.target_id, added.target_name) == ("admin", str(admin.id), "Owner@Acme.test")
         # No name was given; the primary holds every permission.
-        assert added.changes == {"permissions": [None, ["Organization data synchronization", "Administrator log",
-                                                        "Members and departments"]]}
+        assert added.changes == {
+            "permissions": [None, ["Organization data synchronization", "Administrator log", "Members and departments"]]
+        }
         assert added.summary == "Primary administrator of the new organization"
 
 
@@ -49,9 +63,22 @@ def test_a_second_org_with_the_same_name_is_refused(app, runner):
 
 
 def test_admin_create_grants_the_named_permissions(app, runner, org):
-    result = runner.invoke(args=["admin", "create", "--org", org.name, "--email", "sync@acme.test",
-                                 "--password", "another long password", "--permission", "org_data_sync",
-                                 "--permission", "admin_log"])
+    result = runner.invoke(
+        args=[
+            "admin",
+            "create",
+            "--org",
+            org.name,
+            "--email",
+            "sync@acme.test",
+            "--password",
+            "another long password",
+            "--permission",
+            "org_data_sync",
+            "--permission",
+            "admin_log",
+        ]
+    )
     assert result.exit_code == 0, result.output
     with app.app_context():
         admin = db.session.get(Admin, int(result.output.strip()))
@@ -76,9 +103,15 @@ def test_admin_create_logs_the_entry_adding_one_in_the_console_logs_issue_7(app,
 
     console = Console(app.test_client())
     assert console.login(org.email, org.password).status_code == 302
-    response = console.post("/settings/administrators/new", {
-        "name": "Sam Sync", "email": "sam@acme.test", "permissions": ["org_data_sync", "admin_log"],
-        "delivery": "password"})
+    response = console.post(
+        "/settings/administrators/new",
+        {
+            "name": "Sam Sync",
+            "email": "sam@acme.test",
+            "permissions": ["org_data_sync", "admin_log"],
+            "delivery": "password",
+        },
+    )
     assert response.status_code == 200
     in_console = _row(app, "sam@acme.test")
     # Emails are unique across organizations: move the first Sam to another address (the entry keeps the name
@@ -86,9 +119,24 @@ def test_admin_create_logs_the_entry_adding_one_in_the_console_logs_issue_7(app,
     with app.app_context():
         db.session.get(Admin, int(in_console["target_id"])).email = "sam.before@acme.test"
         db.session.commit()
-    result = runner.invoke(args=["admin", "create", "--org", org.name, "--email", "sam@acme.test", "--name", "Sam Sync",
-                                 "--password", "another long password", "--permission", "org_data_sync",
-                                 "--permission", "admin_log"])
+    result = runner.invoke(
+        args=[
+            "admin",
+            "create",
+            "--org",
+            org.name,
+            "--email",
+            "sam@acme.test",
+            "--name",
+            "Sam Sync",
+            "--password",
+            "another long password",
+            "--permission",
+            "org_data_sync",
+            "--permission",
+            "admin_log",
+        ]
+    )
     assert result.exit_code == 0, result.output
     cli_admin_id = int(result.output.strip())
     from_cli = _row(app, "sam@acme.test", target_id=str(cli_admin_id))
@@ -97,8 +145,10 @@ def test_admin_create_logs_the_entry_adding_one_in_the_console_logs_issue_7(app,
     assert {k: from_cli[k] for k in same} == {k: in_console[k] for k in same}
     assert from_cli["event_type"] == "Add administrator" and from_cli["target_type"] == "admin"
     assert from_cli["target_name"] == "sam@acme.test"
-    assert from_cli["changes"] == {"name": [None, "Sam Sync"],
-                                   "permissions": [None, ["Organization data synchronization", "Administrator log"]]}
+    assert from_cli["changes"] == {
+        "name": [None, "Sam Sync"],
+        "permissions": [None, ["Organization data synchronization", "Administrator log"]],
+    }
     # The actor: the signed-in primary in the console, the CLI (no administrator, no address) from the command line.
     assert (in_console["actor"], in_console["admin_id"]) == (org.email, org.admin_id)
     assert in_console["ip"] is not None
@@ -111,8 +161,9 @@ def test_admin_create_logs_the_entry_adding_one_in_the_console_logs_issue_7(app,
 
 
 def test_admin_create_for_an_unknown_org_fails_cleanly(runner):
-    result = runner.invoke(args=["admin", "create", "--org", "Nope", "--email", "x@nope.test",
-                                 "--password", "another long password"])
+    result = runner.invoke(
+        args=["admin", "create", "--org", "Nope", "--email", "x@nope.test", "--password", "another long password"]
+    )
     assert result.exit_code == 1
     assert "No organization named" in result.output
 

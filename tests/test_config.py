@@ -1,4 +1,5 @@
 """Settings from the environment (issue: foundation, point 2)."""
+
 from __future__ import annotations
 
 import os
@@ -55,9 +56,18 @@ def test_proxy_hops_installs_proxyfix(monkeypatch, database_url):
 
         return f"{request.scheme} {request.host} {request.remote_addr}"
 
-    body = app.test_client().get("/_where", headers={
-        "X-Forwarded-Proto": "https", "X-Forwarded-Host": "portal.example", "X-Forwarded-For": "203.0.113.9",
-    }).get_data(as_text=True)
+    body = (
+        app.test_client()
+        .get(
+            "/_where",
+            headers={
+                "X-Forwarded-Proto": "https",
+                "X-Forwarded-Host": "portal.example",
+                "X-Forwarded-For": "203.0.113.9",
+            },
+        )
+        .get_data(as_text=True)
+    )
     assert body == "https portal.example 203.0.113.9"
 
 
@@ -66,5 +76,11 @@ def test_the_wsgi_entry_point_freezes_what_the_app_holds_out_of_full_collections
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}", "SECRET_KEY": "x" * 32}
     completed = subprocess.run(
         [sys.executable, "-c", "import gc, wsgi; print(gc.get_freeze_count())"],
-        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=60, check=True)
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert int(completed.stdout.strip().splitlines()[-1]) > 10_000

@@ -1,4 +1,5 @@
 """The Alembic migration builds the whole schema from an empty database, and agrees with the models."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,7 @@ def test_migration_from_empty_database_matches_the_models(app):
 
 
 def test_every_table_carries_org_id_except_link_tables(app):
-    link_tables = {"organizations", "member_departments", "group_members", "banner_dismissals",
-                   "password_reset_tokens"}
+    link_tables = {"organizations", "member_departments", "group_members", "banner_dismissals", "password_reset_tokens"}
     for table in db.metadata.sorted_tables:
         if table.name not in link_tables:
             assert "org_id" in table.c, table.name

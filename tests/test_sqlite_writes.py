@@ -1,8 +1,11 @@
-"""SQLite writers queue on <database>.write-lock (portal.infra.sqlite_writes): held from the first write to COMMIT or ROLLBACK.
+"""SQLite writers queue on <database>.write-lock (portal.infra.sqlite_writes).
+
+Held from the first write to COMMIT or ROLLBACK.
 
 The lock is checked the way another gunicorn worker meets it: through a second
 open file description of the lock file, with a non-blocking ``flock``.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -13,7 +16,8 @@ import sys
 import textwrap
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -88,8 +92,7 @@ def test_a_writer_of_another_process_waits_for_the_lock_then_writes(app: Any, or
     """)
     with app.app_context():
         _insert_title(org, "First")
-        other = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                                 cwd=os.getcwd())
+        other = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
         assert other.stdout is not None and other.stdout.readline().strip() == "ready"
         time.sleep(1.0)
         assert other.poll() is None, "the other writer must wait while we hold the write"
@@ -167,7 +170,8 @@ def _checkpoint_once(lock_path: str) -> float:
 
 
 def test_a_log_kept_busy_by_a_reader_starts_again_from_its_beginning(
-        app: Any, org: Any, lock_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Any, org: Any, lock_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Under load a PASSIVE checkpoint never catches up, and the log grew without end (2 GB in a bench run).
 
     A reader's snapshot keeps the last commits out of the PASSIVE checkpoint; the
@@ -195,7 +199,8 @@ def test_a_log_kept_busy_by_a_reader_starts_again_from_its_beginning(
 
 
 def test_a_long_reader_makes_the_restart_give_up_instead_of_holding_the_writers(
-        app: Any, org: Any, lock_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Any, org: Any, lock_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from portal.infra import sqlite_writes
 
     monkeypatch.setattr(sqlite_writes, "WAL_RESTART_BYTES", 0)

@@ -3,6 +3,7 @@
 Seed, FAQ table: userName (ExternalID) "Required, unique within the organization", email "Required,
 unique within the organization", EmployeeNumber "Unique within the organization".
 """
+
 from __future__ import annotations
 
 import pytest
@@ -14,7 +15,6 @@ from portal.core.actors import Actor
 from portal.core.errors import Conflict
 from portal.extensions import db
 from portal.models import Admin, Department, JobTitle, Member, UserGroup
-
 from tests.factories import make_org
 
 pytestmark = pytest.mark.both_databases
@@ -35,11 +35,14 @@ def _insert_twice(first, second) -> None:
     db.session.rollback()
 
 
-@pytest.mark.parametrize("overrides", [
-    {"external_id": "USER1@ACME.TEST"},          # userName, case-insensitive
-    {"email": "User1@Acme.Test"},                # email, case-insensitive
-    {"employee_id": "E-1"},                      # employee ID when present
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"external_id": "USER1@ACME.TEST"},  # userName, case-insensitive
+        {"email": "User1@Acme.Test"},  # email, case-insensitive
+        {"employee_id": "E-1"},  # employee ID when present
+    ],
+)
 def test_member_uniqueness_is_a_database_constraint_seed_faq(app, org, overrides):
     with app.app_context():
         first = _member(org.id, 1, employee_id="E-1")
@@ -71,14 +74,17 @@ def test_department_name_is_unique_under_one_parent_only(app, org):
         # Another "Sales" below Sales is a different place: allowed.
         db.session.add(Department(org_id=org.id, parent_id=sales.id, name="Sales"))
         db.session.commit()
-        _insert_twice(Department(org_id=org.id, parent_id=root.id, name="Marketing"),
-                      Department(org_id=org.id, parent_id=root.id, name="MARKETING"))
+        _insert_twice(
+            Department(org_id=org.id, parent_id=root.id, name="Marketing"),
+            Department(org_id=org.id, parent_id=root.id, name="MARKETING"),
+        )
 
 
 def test_group_display_name_and_job_title_are_unique_per_organization(app, org):
     with app.app_context():
-        _insert_twice(UserGroup(org_id=org.id, display_name="Engineers"),
-                      UserGroup(org_id=org.id, display_name="engineers"))
+        _insert_twice(
+            UserGroup(org_id=org.id, display_name="Engineers"), UserGroup(org_id=org.id, display_name="engineers")
+        )
         _insert_twice(JobTitle(org_id=org.id, name="Engineer"), JobTitle(org_id=org.id, name="ENGINEER"))
 
 
@@ -89,11 +95,14 @@ def test_one_primary_administrator_per_organization(app, org):
             db.session.commit()
 
 
-@pytest.mark.parametrize("field, overrides", [
-    ("external_id", {"external_id": "FIRST@acme.test"}),
-    ("email", {"email": "First@Acme.test"}),
-    ("employee_id", {"employee_id": "E-1"}),
-])
+@pytest.mark.parametrize(
+    "field, overrides",
+    [
+        ("external_id", {"external_id": "FIRST@acme.test"}),
+        ("email", {"email": "First@Acme.test"}),
+        ("employee_id", {"employee_id": "E-1"}),
+    ],
+)
 def test_domain_reports_a_uniqueness_violation_as_a_named_conflict(app, org, field, overrides):
     values = {"external_id": "first@acme.test", "email": "first@acme.test", "name": "First", "employee_id": "E-1"}
     with app.app_context():

@@ -27,25 +27,12 @@ import os
 import tempfile
 from pathlib import Path
 
-from flask import Flask
-from flask import abort
-from flask import jsonify
-from flask import request
-from sqlalchemy import Engine
-from sqlalchemy import String
-from sqlalchemy import create_engine
-from sqlalchemy import event
-from sqlalchemy import func
-from sqlalchemy import insert
-from sqlalchemy import select
+from flask import Flask, abort, jsonify, request
+from sqlalchemy import Engine, String, create_engine, event, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.orm import Mapped
-from sqlalchemy.orm import Session
-from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from bench.scim_payloads import DEFAULT_USERNAME_FORMAT
-
 
 
 class Base(DeclarativeBase):

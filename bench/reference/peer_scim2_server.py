@@ -39,15 +39,15 @@ from scim2_models import ScimProvider
 from scim2_server.applications.wsgi import WSGIApplication
 from scim2_server.memory import InMemoryStorage
 from scim2_server.requests import ScimRequest
-from scim2_server.testserver.application import BEARER_TOKEN_SCHEME
-from scim2_server.testserver.application import BearerTokenApplication
-from scim2_server.utils import load_default_provider
-from scim2_server.utils import load_default_resource_types
-from scim2_server.utils import load_default_schemas
-from scim2_server.utils import load_default_service_provider_config
+from scim2_server.testserver.application import BEARER_TOKEN_SCHEME, BearerTokenApplication
+from scim2_server.utils import (
+    load_default_provider,
+    load_default_resource_types,
+    load_default_schemas,
+    load_default_service_provider_config,
+)
 
-from bench.scim_payloads import DEFAULT_USERNAME_FORMAT
-from bench.scim_payloads import jumpcloud_user
+from bench.scim_payloads import DEFAULT_USERNAME_FORMAT, jumpcloud_user
 
 SCIM_BASE = "/v2"
 

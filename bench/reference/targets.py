@@ -17,11 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.runner import BenchError
-from bench.runner import Operation
-from bench.runner import ServerContext
-from bench.runner import Target
-from bench.runner import gunicorn_command
+from bench.runner import BenchError, Operation, ServerContext, Target, gunicorn_command
 from bench.scim_payloads import LUA_USERNAME_FORMAT
 
 DEFAULT_SEED_ROWS = 10000

@@ -7,8 +7,10 @@ import pytest
 pytest.importorskip("flask")
 pytest.importorskip("sqlalchemy")
 
-from bench.reference.bare_flask import create_app  # noqa: E402
-from bench.reference.bare_flask import seed  # noqa: E402
+from bench.reference.bare_flask import (
+    create_app,  # noqa: E402
+    seed,  # noqa: E402
+)
 
 
 @pytest.fixture

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bench.loadgen import LoadgenError
-from bench.loadgen import LoadSettings
-from bench.loadgen import build_result
-from bench.loadgen import ensure_loopback
-from bench.loadgen import parse_output
-from bench.loadgen import parse_text_output
-from bench.loadgen import resolve_script
-from bench.loadgen import wrk_command
+from bench.loadgen import (
+    LoadgenError,
+    LoadSettings,
+    build_result,
+    ensure_loopback,
+    parse_output,
+    parse_text_output,
+    resolve_script,
+    wrk_command,
+)
 
 WRK_TEXT = """\
 Running 1s test @ http://127.0.0.1:18090/nonexistent
@@ -70,12 +72,16 @@ def test_output_without_request_count_is_an_error():
         parse_output("nothing useful")
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://localhost:1/x", "http://[::1]:80", "http://127.5.5.5"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8000", "http://localhost:1/x", "http://[::1]:80", "http://127.5.5.5"]
+)
 def test_loopback_urls_are_accepted(url):
     ensure_loopback(url)
 
 
-@pytest.mark.parametrize("url", ["http://10.0.0.1:8000", "http://192.168.1.2", "http://example.com", "http://0.0.0.0:80"])
+@pytest.mark.parametrize(
+    "url", ["http://10.0.0.1:8000", "http://192.168.1.2", "http://example.com", "http://0.0.0.0:80"]
+)
 def test_other_urls_are_refused(url):
     with pytest.raises(LoadgenError):
         ensure_loopback(url)
@@ -89,7 +95,8 @@ def test_bare_script_names_resolve_to_the_lua_folder():
 
 def test_wrk_command_never_has_more_threads_than_connections():
     command = wrk_command(
-        "http://127.0.0.1:1", resolve_script("bare_echo.lua"),
+        "http://127.0.0.1:1",
+        resolve_script("bare_echo.lua"),
         LoadSettings(connections=1, threads=4, duration=3, wrk="/bin/true"),
     )
     assert command[command.index("-t") + 1] == "1"

@@ -15,17 +15,9 @@ pytest.importorskip("scim2_server")
 pytest.importorskip("flask")
 pytestmark = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 
-from bench.loadgen import LoadSettings  # noqa: E402
-from bench.loadgen import run_wrk  # noqa: E402
-from bench.reference.targets import PEER_SCIM_BASE  # noqa: E402
-from bench.reference.targets import bare_flask_target  # noqa: E402
-from bench.reference.targets import peer_target  # noqa: E402
-from bench.runner import ServerContext  # noqa: E402
-from bench.runner import Target  # noqa: E402
-from bench.runner import free_port  # noqa: E402
-from bench.runner import gunicorn_command  # noqa: E402
-from bench.runner import run_target  # noqa: E402
-from bench.runner import serving  # noqa: E402
+from bench.loadgen import LoadSettings, run_wrk  # noqa: E402
+from bench.reference.targets import PEER_SCIM_BASE, bare_flask_target, peer_target  # noqa: E402
+from bench.runner import ServerContext, Target, free_port, gunicorn_command, run_target, serving  # noqa: E402
 from bench.seeding import seed_users_http  # noqa: E402
 
 SETTINGS = LoadSettings(connections=2, threads=2, duration=1, timeout=5)

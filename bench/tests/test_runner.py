@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from bench.runner import format_table
-from bench.runner import free_port
-from bench.runner import ratios
+from bench.runner import format_table, free_port, ratios
 
 
 def _row(target, operation, kind, rps, errors=0, status=None, counters=None):
     return {
-        "target": target, "operation": operation, "kind": kind, "rps": rps,
-        "p50_ms": 1.0, "p99_ms": 2.0, "errors": errors,
-        "status": status or {"200": 10}, "socket_errors": {}, "counters": counters or {},
+        "target": target,
+        "operation": operation,
+        "kind": kind,
+        "rps": rps,
+        "p50_ms": 1.0,
+        "p99_ms": 2.0,
+        "errors": errors,
+        "status": status or {"200": 10},
+        "socket_errors": {},
+        "counters": counters or {},
     }
 
 
@@ -22,8 +27,13 @@ ROWS = [
     _row("scim2-server", "filter", "lookup", 250.0),
     _row("scim2-server", "patch", "patch", 300.0),
     _row(
-        "scim2-server", "delete", "delete", 10.0,
-        errors=5, status={"204": 5, "404": 5}, counters={"ids_exhausted": 2},
+        "scim2-server",
+        "delete",
+        "delete",
+        10.0,
+        errors=5,
+        status={"204": 5, "404": 5},
+        counters={"ids_exhausted": 2},
     ),
     {"target": "app", "operation": "create", "kind": "create", "error": "server exited with 1\ntraceback"},
 ]

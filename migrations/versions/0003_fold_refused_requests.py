@@ -12,12 +12,12 @@ Revises: 0002
 Create Date: 2026-12-01 09:00:00
 
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
-
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -25,16 +25,17 @@ _KEYED = sa.text("fold_key IS NOT NULL")
 
 
 def upgrade():
-    op.add_column('sync_logs', sa.Column('repeat_count', sa.Integer(), server_default=sa.text('1'), nullable=False))
-    op.add_column('sync_logs', sa.Column('last_seen_at', sa.DateTime(), nullable=True))
-    op.add_column('sync_logs', sa.Column('fold_key', sa.String(length=64), nullable=True))
-    op.create_index('ix_sync_logs_fold_key', 'sync_logs', ['fold_key'], unique=True,
-                    sqlite_where=_KEYED, postgresql_where=_KEYED)
+    op.add_column("sync_logs", sa.Column("repeat_count", sa.Integer(), server_default=sa.text("1"), nullable=False))
+    op.add_column("sync_logs", sa.Column("last_seen_at", sa.DateTime(), nullable=True))
+    op.add_column("sync_logs", sa.Column("fold_key", sa.String(length=64), nullable=True))
+    op.create_index(
+        "ix_sync_logs_fold_key", "sync_logs", ["fold_key"], unique=True, sqlite_where=_KEYED, postgresql_where=_KEYED
+    )
 
 
 def downgrade():
-    op.drop_index('ix_sync_logs_fold_key', table_name='sync_logs')
-    with op.batch_alter_table('sync_logs', schema=None) as batch_op:
-        batch_op.drop_column('fold_key')
-        batch_op.drop_column('last_seen_at')
-        batch_op.drop_column('repeat_count')
+    op.drop_index("ix_sync_logs_fold_key", table_name="sync_logs")
+    with op.batch_alter_table("sync_logs", schema=None) as batch_op:
+        batch_op.drop_column("fold_key")
+        batch_op.drop_column("last_seen_at")
+        batch_op.drop_column("repeat_count")

@@ -1,4 +1,5 @@
 """Who acts on the domain: an administrator, the CLI, or a sync source over SCIM."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

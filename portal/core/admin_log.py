@@ -1,4 +1,5 @@
 """Admin log writing and querying. Domain functions call ``record``; nothing else writes the log."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,8 +8,8 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 
 from portal.core.actors import Actor
-from portal.extensions import db
 from portal.core.errors import NotFound
+from portal.extensions import db
 from portal.models import Admin, AdminLog
 
 SYNC_CATEGORY = "Settings > Organization Data Sync"
@@ -107,7 +108,7 @@ def query(
     event_types: list[str] | None = None,
     admin_id: int | None = None,
     search: str | None = None,
-) -> Select[tuple[AdminLog]]:
+) -> Select[AdminLog]:
     """The admin log of an organization, filtered, newest first (not yet paginated)."""
     stmt = (
         select(AdminLog)
@@ -120,8 +121,13 @@ def query(
         stmt = stmt.where(AdminLog.admin_id == admin_id)
     if search:
         like = f"%{_escape_like(search.strip())}%"
-        stmt = stmt.where(or_(AdminLog.target_name.ilike(like, escape="\\"), AdminLog.actor.ilike(like, escape="\\"),
-                              AdminLog.summary.ilike(like, escape="\\")))
+        stmt = stmt.where(
+            or_(
+                AdminLog.target_name.ilike(like, escape="\\"),
+                AdminLog.actor.ilike(like, escape="\\"),
+                AdminLog.summary.ilike(like, escape="\\"),
+            )
+        )
     return stmt
 
 

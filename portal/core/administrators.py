@@ -5,18 +5,20 @@ Every change writes its admin log entry here, so neither the console nor the CLI
 Passwords never reach the log: entries say what happened, not the secret. The password policy
 and the password hash live here too, the same for every door.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
-from typing import Iterable
+from typing import Any, cast
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import CursorResult, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -127,7 +129,7 @@ def permission_labels(admin: Admin) -> list[str]:
 
 
 def status_label(admin: Admin) -> str:
-    """"Active" or "Inactive"."""
+    """ "Active" or "Inactive"."""
     return "Active" if admin.active else "Inactive"
 
 
@@ -148,8 +150,9 @@ def get_admin(org_id: int, admin_id: int, *, lock: bool = False) -> Admin:
     """An administrator of the organization, or NotFound; ``lock`` reads it fresh and locks it until commit."""
     if lock:
         # A change decides on the row as it is now (role, status), not as an earlier read saw it.
-        admin = db.session.scalar(select(Admin).where(Admin.id == admin_id).with_for_update()
-                                  .execution_options(populate_existing=True))
+        admin = db.session.scalar(
+            select(Admin).where(Admin.id == admin_id).with_for_update().execution_options(populate_existing=True)
+        )
     else:
         admin = db.session.get(Admin, admin_id)
     if admin is None or admin.org_id != org_id:
@@ -199,14 +202,29 @@ def _issue_token(admin: Admin) -> str:
     _revoke_tokens(admin)
     now = utcnow()
     token = secrets.token_urlsafe(32)
-    db.session.add(PasswordResetToken(admin_id=admin.id, token_hash=_token_hash(token),
-                                      expires_at=now + SET_PASSWORD_LINK_LIFETIME, created_at=now))
+    db.session.add(
+        PasswordResetToken(
+            admin_id=admin.id,
+            token_hash=_token_hash(token),
+            expires_at=now + SET_PASSWORD_LINK_LIFETIME,
+            created_at=now,
+        )
+    )
     db.session.flush()
     return token
 
 
-def create_admin(org: Organization, email: str, password: str, actor: Actor, *, name: str = "",
-                 role: str = "admin", permissions: Iterable[str] = (), summary: str | None = None) -> Admin:
+def create_admin(
+    org: Organization,
+    email: str,
+    password: str,
+    actor: Actor,
+    *,
+    name: str = "",
+    role: str = "admin",
+    permissions: Iterable[str] = (),
+    summary: str | None = None,
+) -> Admin:
     """Create an administrator of ``org`` with a hashed password that passes the policy; log "Add administrator".
 
     Every administrator comes to be here: the console's ``add_administrator``, the CLI's ``admin create``
@@ -220,9 +238,14 @@ def create_admin(org: Organization, email: str, password: str, actor: Actor, *, 
     taken = Conflict("An administrator with this email already exists", field="email")
     if db.session.scalar(select(Admin.id).where(Admin.email_norm == norm(email))) is not None:
         raise taken
-    admin = Admin(org_id=org.id, email=email, name=(name or "").strip(), role=role,
-                  password_hash=hash_password(password),
-                  **{f"perm_{permission}": permission in chosen for permission in PERMISSIONS})
+    admin = Admin(
+        org_id=org.id,
+        email=email,
+        name=(name or "").strip(),
+        role=role,
+        password_hash=hash_password(password),
+        **{f"perm_{permission}": permission in chosen for permission in PERMISSIONS},
+    )
     db.session.add(admin)
     try:
         db.session.flush()
@@ -231,15 +254,22 @@ def create_admin(org: Organization, email: str, password: str, actor: Actor, *, 
         if "email_norm" in str(exc.orig):
             raise taken from exc
         raise
-    admin_log.record(actor, org.id, "Add administrator", target_type="admin", target_id=admin.id,
-                     target_name=admin.email,
-                     changes=admin_log.diff({}, {"name": admin.name or None, "permissions": permission_labels(admin)}),
-                     summary=summary)
+    admin_log.record(
+        actor,
+        org.id,
+        "Add administrator",
+        target_type="admin",
+        target_id=admin.id,
+        target_name=admin.email,
+        changes=admin_log.diff({}, {"name": admin.name or None, "permissions": permission_labels(admin)}),
+        summary=summary,
+    )
     return admin
 
 
-def add_administrator(org_id: int, actor: Actor, *, name: str, email: str, permissions: Iterable[str],
-                      delivery: str) -> Credentials:
+def add_administrator(
+    org_id: int, actor: Actor, *, name: str, email: str, permissions: Iterable[str], delivery: str
+) -> Credentials:
     """Add an administrator with ``permissions``; they get an initial password or a set-password link."""
     name = (name or "").strip()
     if not name:
@@ -251,8 +281,15 @@ def add_administrator(org_id: int, actor: Actor, *, name: str, email: str, permi
         raise NotFound("No such organization")
     # With a link the random password is never shown: nobody knows it until the link sets one.
     initial = generate_password()
-    admin = create_admin(org, email, initial, actor, name=name, permissions=chosen,
-                         summary="Initial password shown once" if delivery == "password" else "Set-password link sent")
+    admin = create_admin(
+        org,
+        email,
+        initial,
+        actor,
+        name=name,
+        permissions=chosen,
+        summary="Initial password shown once" if delivery == "password" else "Set-password link sent",
+    )
     if delivery == "password":
         return Credentials(admin, password=initial)
     return Credentials(admin, token=_issue_token(admin))
@@ -268,8 +305,15 @@ def edit_permissions(org_id: int, admin_id: int, permissions: Iterable[str], act
     db.session.flush()
     after = permission_labels(admin)
     if before != after:
-        admin_log.record(actor, org_id, "Edit administrator permissions", target_type="admin", target_id=admin.id,
-                     target_name=admin.email, changes={"permissions": [before, after]})
+        admin_log.record(
+            actor,
+            org_id,
+            "Edit administrator permissions",
+            target_type="admin",
+            target_id=admin.id,
+            target_name=admin.email,
+            changes={"permissions": [before, after]},
+        )
     return admin
 
 
@@ -285,9 +329,15 @@ def set_active(org_id: int, admin_id: int, active: bool, actor: Actor) -> Admin:
         admin.session_version += 1
         _revoke_tokens(admin)
     db.session.flush()
-    admin_log.record(actor, org_id, "Reactivate administrator" if active else "Deactivate administrator",
-                 target_type="admin", target_id=admin.id, target_name=admin.email,
-                 changes={"status": [before, status_label(admin)]})
+    admin_log.record(
+        actor,
+        org_id,
+        "Reactivate administrator" if active else "Deactivate administrator",
+        target_type="admin",
+        target_id=admin.id,
+        target_name=admin.email,
+        changes={"status": [before, status_label(admin)]},
+    )
     return admin
 
 
@@ -305,16 +355,25 @@ def reset_password(org_id: int, admin_id: int, actor: Actor, *, delivery: str) -
     else:
         result = Credentials(admin, token=_issue_token(admin))
     db.session.flush()
-    admin_log.record(actor, org_id, "Reset password", target_type="admin", target_id=admin.id, target_name=admin.email,
-                 summary="New initial password shown once" if delivery == "password" else "Set-password link sent")
+    admin_log.record(
+        actor,
+        org_id,
+        "Reset password",
+        target_type="admin",
+        target_id=admin.id,
+        target_name=admin.email,
+        summary="New initial password shown once" if delivery == "password" else "Set-password link sent",
+    )
     return result
 
 
 def send_set_password_link(admin: Admin, url: str) -> bool:
     """Email the set-password link after commit; without SMTP_URL write it to the server log. True when emailed."""
-    text = (f"You are an administrator of {admin.org.name} in Directory Sync Portal.\n\n"
-            f"Set your password here (the link works once, for {SET_PASSWORD_LINK_LIFETIME.days * 24} hours):\n"
-            f"{url}\n")
+    text = (
+        f"You are an administrator of {admin.org.name} in Directory Sync Portal.\n\n"
+        f"Set your password here (the link works once, for {SET_PASSWORD_LINK_LIFETIME.days * 24} hours):\n"
+        f"{url}\n"
+    )
     if notifications.queue_mail(admin.email, "Set your Directory Sync Portal password", text):
         return True
     # No mail server: the operator hands the link over. It is a one-time secret, never a password.
@@ -324,11 +383,14 @@ def send_set_password_link(admin: Admin, url: str) -> bool:
 
 def transfer_candidates(org_id: int) -> list[Admin]:
     """Active administrators who could become the primary, by name."""
-    return list(db.session.scalars(
-        select(Admin)
-        .where(Admin.org_id == org_id, Admin.role != "primary", Admin.active.is_(True))
-        .order_by(func.lower(Admin.name), Admin.email_norm)
-    ))
+    return list(
+        db.session.scalars(
+            select(Admin)
+            .where(Admin.org_id == org_id, Admin.role != "primary", Admin.active.is_(True))
+            .order_by(func.lower(Admin.name), Admin.email_norm)
+        )
+    )
+
 
 def valid_token(token: str) -> PasswordResetToken | None:
     """The unused, unexpired set-password token of an active administrator, or None."""
@@ -343,15 +405,20 @@ def set_password_with_token(token: str, password: str, confirm: str, ip: str | N
     """Set an administrator's password through a set-password link; the link works once."""
     row = valid_token(token)
     if row is None:
-        raise Invalid("This link has expired or was already used. Ask your primary administrator for a new one.",
-                      field="token")
+        raise Invalid(
+            "This link has expired or was already used. Ask your primary administrator for a new one.", field="token"
+        )
     _check_new_password(password, confirm)
     # Mark it used only if nobody else did in the meantime: two tabs cannot both use one link.
-    claimed = db.session.execute(
-        update(PasswordResetToken)
-        .where(PasswordResetToken.id == row.id, PasswordResetToken.used_at.is_(None))
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
+    # Session.execute is typed Result for any statement; an UPDATE's is a CursorResult, which counts rows.
+    claimed = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(PasswordResetToken)
+            .where(PasswordResetToken.id == row.id, PasswordResetToken.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
     )
     if claimed.rowcount != 1:
         raise Invalid("This link was already used.", field="token")
@@ -360,8 +427,15 @@ def set_password_with_token(token: str, password: str, confirm: str, ip: str | N
     admin.password_hash = hash_password(password)
     admin.session_version += 1
     db.session.flush()
-    admin_log.record(Actor.for_admin(admin, ip), admin.org_id, "Reset password", target_type="admin", target_id=admin.id,
-                 target_name=admin.email, summary="Password set with a set-password link")
+    admin_log.record(
+        Actor.for_admin(admin, ip),
+        admin.org_id,
+        "Reset password",
+        target_type="admin",
+        target_id=admin.id,
+        target_name=admin.email,
+        summary="Password set with a set-password link",
+    )
     return admin
 
 
@@ -381,8 +455,15 @@ def change_own_password(admin: Admin, current: str, new: str, confirm: str, acto
     admin.password_hash = hash_password(new)
     admin.session_version += 1
     db.session.flush()
-    admin_log.record(actor, admin.org_id, "Reset password", target_type="admin", target_id=admin.id,
-                 target_name=admin.email, summary="Changed their own password")
+    admin_log.record(
+        actor,
+        admin.org_id,
+        "Reset password",
+        target_type="admin",
+        target_id=admin.id,
+        target_name=admin.email,
+        summary="Changed their own password",
+    )
     return admin
 
 
@@ -392,7 +473,9 @@ def transfer_primary(org_id: int, to_admin_id: int | str, actor: Actor, *, passw
         raise Forbidden("Only the primary administrator can transfer the role")
     # Lock the primary row: two transfers at once queue here instead of racing (PostgreSQL).
     old = db.session.scalar(
-        select(Admin).where(Admin.org_id == org_id, Admin.role == "primary").with_for_update()
+        select(Admin)
+        .where(Admin.org_id == org_id, Admin.role == "primary")
+        .with_for_update()
         .execution_options(populate_existing=True)
     )
     if old is None or old.id != actor.admin.id:
@@ -418,6 +501,13 @@ def transfer_primary(org_id: int, to_admin_id: int | str, actor: Actor, *, passw
         db.session.flush()
     except IntegrityError as exc:
         raise Conflict("The primary administrator changed meanwhile. Reload the page.") from exc
-    admin_log.record(actor, org_id, "Transfer primary administrator", target_type="admin", target_id=new.id,
-                 target_name=new.email, changes={"primary administrator": [old.email, new.email]})
+    admin_log.record(
+        actor,
+        org_id,
+        "Transfer primary administrator",
+        target_type="admin",
+        target_id=new.id,
+        target_name=new.email,
+        changes={"primary administrator": [old.email, new.email]},
+    )
     return new

@@ -1,8 +1,8 @@
 """Departments: the organization's tree, made by hand or by a sync source."""
+
 from __future__ import annotations
 
-from dataclasses import dataclass
-from dataclasses import field as dataclass_field
+from dataclasses import dataclass, field as dataclass_field
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
@@ -56,13 +56,21 @@ def create_department(org_id: int, name: str, actor: Actor, parent_id: int | Non
     except Conflict as exc:
         raise Conflict(f"A department named {name!r} already exists under {parent_name}", field="name") from exc
     if actor.kind != "source":
-        admin_log.record(actor, org_id, "Add department", target_type="department", target_id=dept.id,
-                     target_name=dept.name, changes=admin_log.diff({}, _department_snapshot(dept)))
+        admin_log.record(
+            actor,
+            org_id,
+            "Add department",
+            target_type="department",
+            target_id=dept.id,
+            target_name=dept.name,
+            changes=admin_log.diff({}, _department_snapshot(dept)),
+        )
     return dept
 
 
-def update_department(org_id: int, department_id: int, actor: Actor, *, name: str | None = None,
-                      parent_id: int | None = None) -> Department:
+def update_department(
+    org_id: int, department_id: int, actor: Actor, *, name: str | None = None, parent_id: int | None = None
+) -> Department:
     """Rename or move a department by hand; a move never makes a cycle."""
     dept = get_department(org_id, department_id)
     if dept.parent_id is None:
@@ -90,8 +98,15 @@ def update_department(org_id: int, department_id: int, actor: Actor, *, name: st
         raise Conflict(f"A department named {name or before['name']!r} already exists there", field="name") from exc
     changes = admin_log.diff(before, _department_snapshot(dept))
     if changes:
-        admin_log.record(actor, org_id, "Edit department", target_type="department", target_id=dept.id,
-                     target_name=dept.name, changes=changes)
+        admin_log.record(
+            actor,
+            org_id,
+            "Edit department",
+            target_type="department",
+            target_id=dept.id,
+            target_name=dept.name,
+            changes=changes,
+        )
     return dept
 
 
@@ -101,10 +116,16 @@ _departments = Department.__table__
 def department_by_name(name: str) -> Select[Any]:
     """(id, name) of the department a name means, with the name as bind parameter ``name``: any level but
     the root, the oldest first (a sync source names a department by name alone)."""
-    return (select(_departments.c.id, _departments.c.name)
-            .where(_departments.c.org_id == bindparam("org_id"), _departments.c.name_norm == bindparam(name),
-                   _departments.c.parent_id.is_not(None))
-            .order_by(_departments.c.id).limit(1))
+    return (
+        select(_departments.c.id, _departments.c.name)
+        .where(
+            _departments.c.org_id == bindparam("org_id"),
+            _departments.c.name_norm == bindparam(name),
+            _departments.c.parent_id.is_not(None),
+        )
+        .order_by(_departments.c.id)
+        .limit(1)
+    )
 
 
 _DEPARTMENT_BY_NAME = department_by_name("name")
@@ -136,8 +157,9 @@ def find_or_create_department(org_id: int, name: str, source_id: int | None) -> 
     except IntegrityError:
         # Another request created it between our look and our insert.
         existing = db.session.scalar(
-            select(Department).where(Department.org_id == org_id, Department.parent_id == root.id,
-                                     Department.name_norm == norm(name))
+            select(Department).where(
+                Department.org_id == org_id, Department.parent_id == root.id, Department.name_norm == norm(name)
+            )
         )
         if existing is None:
             raise
@@ -164,17 +186,24 @@ def department_tree(org_id: int, *, counts: bool = True) -> tuple[DepartmentNode
     One query for the departments and one grouped count: the tree costs the
     same for ten departments or a thousand.
     """
-    depts = list(db.session.scalars(
-        select(Department).options(joinedload(Department.source))
-        .where(Department.org_id == org_id).order_by(Department.name_norm, Department.id)
-    ))
+    depts = list(
+        db.session.scalars(
+            select(Department)
+            .options(joinedload(Department.source))
+            .where(Department.org_id == org_id)
+            .order_by(Department.name_norm, Department.id)
+        )
+    )
     direct: dict[int, int] = {}
     if counts:
-        direct = dict(db.session.execute(
-            select(member_departments.c.department_id, func.count())
-            .join(Department, Department.id == member_departments.c.department_id)
-            .where(Department.org_id == org_id).group_by(member_departments.c.department_id)
-        ).all())
+        direct = dict(
+            db.session.execute(
+                select(member_departments.c.department_id, func.count())
+                .join(Department, Department.id == member_departments.c.department_id)
+                .where(Department.org_id == org_id)
+                .group_by(member_departments.c.department_id)
+            ).all()
+        )
     nodes = {d.id: DepartmentNode(d, direct_members=direct.get(d.id, 0)) for d in depts}
     root = None
     for node in nodes.values():
@@ -204,12 +233,23 @@ def delete_department(org_id: int, department_id: int, actor: Actor) -> None:
         raise Invalid("The organization's root department cannot be deleted", field="department")
     if db.session.scalar(select(Department.id).where(Department.parent_id == dept.id).limit(1)) is not None:
         raise Invalid(f"{dept.name} has sub-departments; move or delete them first", field="department")
-    if db.session.scalar(select(member_departments.c.member_id)
-                         .where(member_departments.c.department_id == dept.id).limit(1)) is not None:
+    if (
+        db.session.scalar(
+            select(member_departments.c.member_id).where(member_departments.c.department_id == dept.id).limit(1)
+        )
+        is not None
+    ):
         raise Invalid(f"{dept.name} has members; move them to another department first", field="department")
     snapshot = _department_snapshot(dept)
     dept_id, name = dept.id, dept.name
     db.session.delete(dept)
     db.session.flush()
-    admin_log.record(actor, org_id, "Delete department", target_type="department", target_id=dept_id, target_name=name,
-                 changes=admin_log.diff(snapshot, {}))
+    admin_log.record(
+        actor,
+        org_id,
+        "Delete department",
+        target_type="department",
+        target_id=dept_id,
+        target_name=name,
+        changes=admin_log.diff(snapshot, {}),
+    )

@@ -1,4 +1,5 @@
 """Domain errors. They carry no HTTP: each door translates them into its own language."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Field Management: the seed's standard member fields and the organization's custom ones."""
+
 from __future__ import annotations
 
 import uuid
@@ -44,8 +45,11 @@ FIELD_TYPES = {"text": "Text", "number": "Number", "date": "Date", "option": "Op
 
 def list_fields(org_id: int) -> list[Field]:
     """The organization's member fields: the 12 standard ones in the seed's order, then custom ones."""
-    return list(db.session.scalars(
-        select(Field).where(Field.org_id == org_id).order_by(Field.standard.desc(), Field.position, Field.id)))
+    return list(
+        db.session.scalars(
+            select(Field).where(Field.org_id == org_id).order_by(Field.standard.desc(), Field.position, Field.id)
+        )
+    )
 
 
 def get_field(org_id: int, field_id: int) -> Field:
@@ -69,16 +73,32 @@ def create_field(org_id: int, name: str, field_type: str, actor: Actor, options:
     if len(set(c.lower() for c in choices)) != len(choices):
         raise Invalid("Each option may appear once", field="options")
     position = (db.session.scalar(select(func.max(Field.position)).where(Field.org_id == org_id)) or 0) + 1
-    created = Field(org_id=org_id, key=f"custom_{uuid.uuid4().hex[:12]}", name=name, field_type=field_type,
-                    options=choices if field_type == "option" else [], standard=False, scim_attribute=None,
-                    required=False, unique=False, position=position)
+    created = Field(
+        org_id=org_id,
+        key=f"custom_{uuid.uuid4().hex[:12]}",
+        name=name,
+        field_type=field_type,
+        options=choices if field_type == "option" else [],
+        standard=False,
+        scim_attribute=None,
+        required=False,
+        unique=False,
+        position=position,
+    )
     try:
         with unique_flush():
             db.session.add(created)
     except Conflict as exc:
         raise Conflict(f"A field named {name!r} already exists", field="name") from exc
-    admin_log.record(actor, org_id, "Add field", target_type="field", target_id=created.id, target_name=name,
-                 changes={"name": [None, name], "type": [None, field_type], "options": [None, created.options or None]})
+    admin_log.record(
+        actor,
+        org_id,
+        "Add field",
+        target_type="field",
+        target_id=created.id,
+        target_name=name,
+        changes={"name": [None, name], "type": [None, field_type], "options": [None, created.options or None]},
+    )
     return created
 
 
@@ -90,8 +110,15 @@ def delete_field(org_id: int, field_id: int, actor: Actor) -> None:
     name = found.name
     db.session.delete(found)
     db.session.flush()
-    admin_log.record(actor, org_id, "Delete field", target_type="field", target_id=field_id, target_name=name,
-                 changes={"name": [name, None]})
+    admin_log.record(
+        actor,
+        org_id,
+        "Delete field",
+        target_type="field",
+        target_id=field_id,
+        target_name=name,
+        changes={"name": [name, None]},
+    )
 
 
 @dataclass(frozen=True)
@@ -106,12 +133,10 @@ class FieldSource:
         return f"{self.label}: {self.attribute}" if self.attribute else self.label
 
 
-
-
 def scim_attribute_label(attribute: str | None) -> str | None:
     """A SCIM attribute as the seed's table writes it: the enterprise URN shortened to ``EnterpriseExtension.``."""
     if attribute and attribute.startswith(ENTERPRISE_PREFIX):
-        return "EnterpriseExtension." + attribute[len(ENTERPRISE_PREFIX):]
+        return "EnterpriseExtension." + attribute[len(ENTERPRISE_PREFIX) :]
     return attribute
 
 
@@ -119,8 +144,11 @@ def field_sources(org_id: int, found: Field) -> list[FieldSource]:
     """Each sync source of the organization that writes the field, with the SCIM attribute it reads."""
     if not found.standard or not found.scim_attribute:
         return []
-    sources = db.session.scalars(select(SyncSource).where(
-        SyncSource.org_id == org_id, SyncSource.deleted_at.is_(None)).order_by(SyncSource.name, SyncSource.id))
+    sources = db.session.scalars(
+        select(SyncSource)
+        .where(SyncSource.org_id == org_id, SyncSource.deleted_at.is_(None))
+        .order_by(SyncSource.name, SyncSource.id)
+    )
     return [FieldSource(f"{s.name} (SCIM)", scim_attribute_label(found.scim_attribute)) for s in sources]
 
 
@@ -133,8 +161,12 @@ def _clean_text(value: Any) -> str | None:
 
 def custom_field_values(org_id: int, raw: dict[str, Any]) -> dict[str, Any]:
     """Check custom field values against their field types; empty values are dropped."""
-    fields = {f.key: f for f in db.session.scalars(
-        select(Field).where(Field.org_id == org_id, Field.standard.is_(False), Field.key.in_(list(raw))))}
+    fields = {
+        f.key: f
+        for f in db.session.scalars(
+            select(Field).where(Field.org_id == org_id, Field.standard.is_(False), Field.key.in_(list(raw)))
+        )
+    }
     clean: dict[str, Any] = {}
     for key, value in raw.items():
         custom = fields.get(key)

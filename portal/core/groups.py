@@ -5,6 +5,7 @@ SQL without loading the members; ``delete_group_record`` removes one. The consol
 operations (a group made by hand) are below them; a sync source's are in
 ``portal.core.provisioning``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -54,10 +55,12 @@ def _member_ids(org_id: int, public_ids: list[str]) -> dict[str, int]:
         return {}
     found: dict[str, int] = {}
     for chunk_start in range(0, len(public_ids), 500):
-        chunk = public_ids[chunk_start:chunk_start + 500]
-        found.update(db.session.execute(
-            select(Member.public_id, Member.id).where(Member.org_id == org_id, Member.public_id.in_(chunk))
-        ).all())
+        chunk = public_ids[chunk_start : chunk_start + 500]
+        found.update(
+            db.session.execute(
+                select(Member.public_id, Member.id).where(Member.org_id == org_id, Member.public_id.in_(chunk))
+            ).all()
+        )
     unknown = [p for p in public_ids if p not in found]
     if unknown:
         raise Invalid(f"No member of this organization has the id(s): {', '.join(unknown[:10])}", field="members")
@@ -91,8 +94,11 @@ def _insert_memberships(group_id: int, member_ids: set[int]) -> None:
     """Insert group memberships; one added by a parallel request meanwhile is no error (adds commute)."""
     rows = [{"group_id": group_id, "member_id": i} for i in sorted(member_ids)]
     dialect = db.session.get_bind().dialect.name
-    stmt = (postgresql.insert(group_members).on_conflict_do_nothing() if dialect == "postgresql"
-            else sqlite.insert(group_members).on_conflict_do_nothing())
+    stmt = (
+        postgresql.insert(group_members).on_conflict_do_nothing()
+        if dialect == "postgresql"
+        else sqlite.insert(group_members).on_conflict_do_nothing()
+    )
     db.session.execute(stmt, rows)
 
 
@@ -109,8 +115,9 @@ def _apply_member_steps(group: UserGroup, steps: list[tuple[str, list[str]]]) ->
         else:
             gone, new = (_current(group, ids) if ids else set()), set()
         if gone:
-            db.session.execute(delete(group_members).where(group_members.c.group_id == group.id,
-                                                           group_members.c.member_id.in_(gone)))
+            db.session.execute(
+                delete(group_members).where(group_members.c.group_id == group.id, group_members.c.member_id.in_(gone))
+            )
             delta.delete(gone)
         if new:
             _insert_memberships(group.id, new)
@@ -172,9 +179,12 @@ def write_group(group: UserGroup, change: GroupChange, *, new: bool, if_match: s
             group.updated_at = utcnow()
             db.session.flush()
         else:
-            db.session.execute(update(UserGroup).where(UserGroup.id == group.id)
-                               .values(version=UserGroup.version + 1, updated_at=utcnow())
-                               .execution_options(synchronize_session=False))
+            db.session.execute(
+                update(UserGroup)
+                .where(UserGroup.id == group.id)
+                .values(version=UserGroup.version + 1, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
             db.session.expire(group, ["version", "updated_at"])
     return GroupWrite(changes, added, removed)
 
@@ -203,13 +213,15 @@ def list_groups(org_id: int, *, search: str = "", limit: int, offset: int) -> tu
     if search.strip():
         conditions.append(prefix_condition(UserGroup.display_name_norm, search.strip().lower()))
     total = db.session.scalar(select(func.count(UserGroup.id)).where(*conditions)) or 0
-    counts = (select(group_members.c.group_id, func.count().label("n"))
-              .group_by(group_members.c.group_id).subquery())
+    counts = select(group_members.c.group_id, func.count().label("n")).group_by(group_members.c.group_id).subquery()
     rows = db.session.execute(
         select(UserGroup, func.coalesce(counts.c.n, 0))
         .options(joinedload(UserGroup.source))
         .outerjoin(counts, counts.c.group_id == UserGroup.id)
-        .where(*conditions).order_by(UserGroup.display_name_norm, UserGroup.id).limit(limit).offset(offset)
+        .where(*conditions)
+        .order_by(UserGroup.display_name_norm, UserGroup.id)
+        .limit(limit)
+        .offset(offset)
     ).all()
     return [(g, n) for g, n in rows], total
 
@@ -218,16 +230,24 @@ def group_members_page(group: UserGroup, *, limit: int, offset: int) -> tuple[li
     """A page of the group's members by name, and how many it has."""
     where = Member.id.in_(select(group_members.c.member_id).where(group_members.c.group_id == group.id))
     total = db.session.scalar(select(func.count(Member.id)).where(where)) or 0
-    rows = db.session.scalars(select(Member).options(joinedload(Member.source)).where(where)
-                              .order_by(Member.name_norm, Member.id).limit(limit).offset(offset))
+    rows = db.session.scalars(
+        select(Member)
+        .options(joinedload(Member.source))
+        .where(where)
+        .order_by(Member.name_norm, Member.id)
+        .limit(limit)
+        .offset(offset)
+    )
     return list(rows), total
 
 
 def _hand_made_group(group: UserGroup) -> None:
     if group.source_id is not None:
         source_name = group.source.name if group.source is not None else ""
-        raise Invalid(f"{group.display_name} is managed by the sync source {source_name}; "
-                      "change it in the identity provider", field="display_name")
+        raise Invalid(
+            f"{group.display_name} is managed by the sync source {source_name}; change it in the identity provider",
+            field="display_name",
+        )
 
 
 def _console_conflict(exc: Conflict | Invalid) -> Conflict | Invalid:
@@ -240,30 +260,58 @@ def create_group(org_id: int, display_name: str, actor: Actor, description: str 
     """Create a user group by hand (data source Admin Console)."""
     group = UserGroup(org_id=org_id, source_id=actor.source_id)
     try:
-        write_group(group, GroupChange(display_name=display_name, set_display_name=True, description=description,
-                                       set_description=True), new=True)
+        write_group(
+            group,
+            GroupChange(
+                display_name=display_name, set_display_name=True, description=description, set_description=True
+            ),
+            new=True,
+        )
     except (Conflict, Invalid) as exc:
         raise _console_conflict(exc) from exc
-    admin_log.record(actor, org_id, "Add user group", target_type="group", target_id=group.public_id,
-                     target_name=group.display_name, changes={"display_name": [None, group.display_name]})
+    admin_log.record(
+        actor,
+        org_id,
+        "Add user group",
+        target_type="group",
+        target_id=group.public_id,
+        target_name=group.display_name,
+        changes={"display_name": [None, group.display_name]},
+    )
     return group
 
 
-def update_group(org_id: int, group_id: int, actor: Actor, *, display_name: str | None = None,
-                 description: str | None = None) -> UserGroup:
+def update_group(
+    org_id: int, group_id: int, actor: Actor, *, display_name: str | None = None, description: str | None = None
+) -> UserGroup:
     """Rename or describe a user group made by hand."""
     group = get_group(org_id, group_id)
     _hand_made_group(group)
     before = {"display_name": group.display_name, "description": group.description}
     try:
-        write_group(group, GroupChange(display_name=display_name, set_display_name=display_name is not None,
-                                       description=description, set_description=description is not None), new=False)
+        write_group(
+            group,
+            GroupChange(
+                display_name=display_name,
+                set_display_name=display_name is not None,
+                description=description,
+                set_description=description is not None,
+            ),
+            new=False,
+        )
     except (Conflict, Invalid) as exc:
         raise _console_conflict(exc) from exc
     changes = admin_log.diff(before, {"display_name": group.display_name, "description": group.description})
     if changes:
-        admin_log.record(actor, org_id, "Edit user group", target_type="group", target_id=group.public_id,
-                         target_name=group.display_name, changes=changes)
+        admin_log.record(
+            actor,
+            org_id,
+            "Edit user group",
+            target_type="group",
+            target_id=group.public_id,
+            target_name=group.display_name,
+            changes=changes,
+        )
     return group
 
 
@@ -272,14 +320,22 @@ def add_group_member(org_id: int, group_id: int, who: str, actor: Actor) -> Memb
     group = get_group(org_id, group_id)
     _hand_made_group(group)
     key = norm(who) or ""
-    member = db.session.scalar(select(Member).where(
-        Member.org_id == org_id, or_(Member.email_norm == key, Member.external_id_norm == key)))
+    member = db.session.scalar(
+        select(Member).where(Member.org_id == org_id, or_(Member.email_norm == key, Member.external_id_norm == key))
+    )
     if member is None:
         raise Invalid("No member has this email or user ID", field="member")
     done = write_group(group, GroupChange(member_steps=[("add", [member.public_id])]), new=False)
     if done.added:
-        admin_log.record(actor, org_id, "Edit user group", target_type="group", target_id=group.public_id,
-                         target_name=group.display_name, changes={"members": [None, f"+ {member.email}"]})
+        admin_log.record(
+            actor,
+            org_id,
+            "Edit user group",
+            target_type="group",
+            target_id=group.public_id,
+            target_name=group.display_name,
+            changes={"members": [None, f"+ {member.email}"]},
+        )
     return member
 
 
@@ -292,8 +348,15 @@ def remove_group_member(org_id: int, group_id: int, member_id: int, actor: Actor
         raise NotFound("No such member")
     done = write_group(group, GroupChange(member_steps=[("remove", [member.public_id])]), new=False)
     if done.removed:
-        admin_log.record(actor, org_id, "Edit user group", target_type="group", target_id=group.public_id,
-                         target_name=group.display_name, changes={"members": [f"- {member.email}", None]})
+        admin_log.record(
+            actor,
+            org_id,
+            "Edit user group",
+            target_type="group",
+            target_id=group.public_id,
+            target_name=group.display_name,
+            changes={"members": [f"- {member.email}", None]},
+        )
 
 
 def delete_group(org_id: int, group_id: int, actor: Actor) -> None:
@@ -302,5 +365,12 @@ def delete_group(org_id: int, group_id: int, actor: Actor) -> None:
     _hand_made_group(group)
     public_id, name = group.public_id, group.display_name
     delete_group_record(group)
-    admin_log.record(actor, org_id, "Delete user group", target_type="group", target_id=public_id, target_name=name,
-                     changes={"display_name": [name, None]})
+    admin_log.record(
+        actor,
+        org_id,
+        "Delete user group",
+        target_type="group",
+        target_id=public_id,
+        target_name=name,
+        changes={"display_name": [name, None]},
+    )

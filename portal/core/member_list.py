@@ -1,4 +1,5 @@
 """The Members tab's search, filters and pages, answered from indexes (reads only)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,12 +64,14 @@ def member_conditions(org_id: int, flt: MemberFilter) -> list[Any]:
     text = flt.search.strip()
     if text:
         lowered = text.lower()
-        conditions.append(or_(
-            prefix_condition(Member.name_norm, lowered),
-            prefix_condition(Member.email_norm, lowered),
-            prefix_condition(Member.external_id_norm, lowered),
-            prefix_condition(Member.employee_id, text),
-        ))
+        conditions.append(
+            or_(
+                prefix_condition(Member.name_norm, lowered),
+                prefix_condition(Member.email_norm, lowered),
+                prefix_condition(Member.external_id_norm, lowered),
+                prefix_condition(Member.employee_id, text),
+            )
+        )
     if flt.status in MEMBER_STATUSES:
         conditions.append(Member.status == flt.status)
     if flt.source == "console":
@@ -77,9 +80,9 @@ def member_conditions(org_id: int, flt: MemberFilter) -> list[Any]:
         conditions.append(Member.source_id == int(flt.source))
     if flt.department_id is not None:
         under = department_ids_under(org_id, flt.department_id)
-        conditions.append(Member.id.in_(
-            select(member_departments.c.member_id).where(member_departments.c.department_id.in_(under))
-        ))
+        conditions.append(
+            Member.id.in_(select(member_departments.c.member_id).where(member_departments.c.department_id.in_(under)))
+        )
     return conditions
 
 
@@ -87,7 +90,7 @@ def member_conditions(org_id: int, flt: MemberFilter) -> list[Any]:
 SORT_MATCHES_UP_TO = 20_000
 
 
-def member_page_ids(org_id: int, flt: MemberFilter, total: int, *, limit: int, offset: int) -> Select[tuple[int]]:
+def member_page_ids(org_id: int, flt: MemberFilter, total: int, *, limit: int, offset: int) -> Select[int]:
     """The ids of one page of the Members tab, by name, answered from indexes."""
     sort_key: Any = Member.name_norm
     if (flt.search.strip() or flt.department_id is not None) and total <= SORT_MATCHES_UP_TO:
@@ -96,8 +99,13 @@ def member_page_ids(org_id: int, flt: MemberFilter, total: int, *, limit: int, o
         # matches early, which reads every member when the matches are rare or sit late in the
         # alphabet. lower() of the already lower-cased name sorts the same and cannot use that index.
         sort_key = func.lower(Member.name_norm)
-    return (select(Member.id).where(*member_conditions(org_id, flt)).order_by(sort_key, Member.id)
-            .limit(limit).offset(offset))
+    return (
+        select(Member.id)
+        .where(*member_conditions(org_id, flt))
+        .order_by(sort_key, Member.id)
+        .limit(limit)
+        .offset(offset)
+    )
 
 
 def list_members(org_id: int, flt: MemberFilter, *, limit: int, offset: int) -> tuple[list[Member], int]:
@@ -106,9 +114,14 @@ def list_members(org_id: int, flt: MemberFilter, *, limit: int, offset: int) -> 
     # Only the page's rows are read: a deep page does not read every row before it.
     page_ids = member_page_ids(org_id, flt, total, limit=limit, offset=offset).scalar_subquery()
     rows = db.session.scalars(
-        select(Member).where(Member.id.in_(page_ids))
-        .options(selectinload(Member.departments), joinedload(Member.job_title),
-                 joinedload(Member.employee_type), joinedload(Member.source))
+        select(Member)
+        .where(Member.id.in_(page_ids))
+        .options(
+            selectinload(Member.departments),
+            joinedload(Member.job_title),
+            joinedload(Member.employee_type),
+            joinedload(Member.source),
+        )
         .order_by(Member.name_norm, Member.id)
     ).unique()
     return list(rows), total
@@ -116,8 +129,12 @@ def list_members(org_id: int, flt: MemberFilter, *, limit: int, offset: int) -> 
 
 def member_sync_log(member: Member, limit: int = 10) -> list[SyncLog]:
     """The member's latest sync log entries (by its SCIM id), newest first."""
-    return list(db.session.scalars(
-        select(SyncLog).options(joinedload(SyncLog.source))
-        .where(SyncLog.org_id == member.org_id, SyncLog.object_id == member.public_id)
-        .order_by(SyncLog.created_at.desc(), SyncLog.id.desc()).limit(limit)
-    ))
+    return list(
+        db.session.scalars(
+            select(SyncLog)
+            .options(joinedload(SyncLog.source))
+            .where(SyncLog.org_id == member.org_id, SyncLog.object_id == member.public_id)
+            .order_by(SyncLog.created_at.desc(), SyncLog.id.desc())
+            .limit(limit)
+        )
+    )

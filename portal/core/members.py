@@ -16,11 +16,13 @@ requests (BENCHMARKS.md, "CPU cost per request"). The console still reads
 members through the ORM (``Member``); after a write here its objects are
 expired, so it reads what was written.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, bindparam, delete, insert, literal, null, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
@@ -28,9 +30,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from portal.core import admin_log
 from portal.core.actors import Actor
+from portal.core.departments import department_by_name, find_or_create_department, lookup_department
 from portal.core.errors import Conflict, Invalid, NotFound
 from portal.core.unique import conflict_for
-from portal.core.departments import department_by_name, find_or_create_department, lookup_department
 from portal.core.workforce import lookup_title, make_job_title, title_by_name
 from portal.extensions import db
 from portal.models import (
@@ -61,11 +63,32 @@ _member_title = _titles.alias("member_title")
 _member_type = _types.alias("member_type")
 
 #: the member columns a SCIM request sets (besides status, title, type, manager and departments)
-PLAIN_FIELDS = ("external_id", "email", "name", "first_name", "last_name", "another_name", "employee_id",
-                "user_type", "work_country", "mobile", "scim_external_id")
+PLAIN_FIELDS = (
+    "external_id",
+    "email",
+    "name",
+    "first_name",
+    "last_name",
+    "another_name",
+    "employee_id",
+    "user_type",
+    "work_country",
+    "mobile",
+    "scim_external_id",
+    "emails",
+    "phone_numbers",
+    "addresses",
+)
 #: the columns a create is matched on (``userName`` and the sources' match attributes), as stored
-MATCH_COLUMNS = {"userName": _members.c.external_id_norm, "email": _members.c.email_norm,
-                 "employee_id": _members.c.employee_id, "mobile": _members.c.mobile}
+MATCH_COLUMNS = {
+    "userName": _members.c.external_id_norm,
+    "email": _members.c.email_norm,
+    "employee_id": _members.c.employee_id_norm,
+    "mobile": _members.c.mobile,
+    "scim_external_id": _members.c.scim_external_id,
+}
+#: the match attributes whose stored column is the ``norm`` of the value
+NORMALIZED_MATCHES = frozenset({"userName", "email", "employee_id"})
 
 
 @dataclass(slots=True)
@@ -77,7 +100,7 @@ class MemberRecord:
     org_id: int
     source_id: int | None
     external_id: str
-    email: str
+    email: str | None
     name: str
     first_name: str | None
     last_name: str | None
@@ -100,6 +123,10 @@ class MemberRecord:
     manager_public_id: str | None
     manager_name: str | None
     manager_external_id: str | None
+    #: the multi-valued attributes as sent (None: none sent); email, mobile and work_country derive from them
+    emails: list[dict[str, Any]] | None = None
+    phone_numbers: list[dict[str, Any]] | None = None
+    addresses: list[dict[str, Any]] | None = None
     #: (id, name) by name
     departments: list[tuple[int, str]] = field(default_factory=list)
     #: (public id, display name) by display name
@@ -134,9 +161,14 @@ class MemberRecord:
     def state(self) -> dict[str, Any]:
         """The member as the sync log shows it: the snapshot plus the SCIM-only values."""
         out = self.snapshot()
-        out.update(user_type=self.user_type,
-                   manager=self.manager_external_id if self.manager_id is not None else self.manager_ref,
-                   scim_external_id=self.scim_external_id)
+        out.update(
+            user_type=self.user_type,
+            manager=self.manager_external_id if self.manager_id is not None else self.manager_ref,
+            scim_external_id=self.scim_external_id,
+            emails=self.emails,
+            phone_numbers=self.phone_numbers,
+            addresses=self.addresses,
+        )
         return out
 
     def columns(self) -> dict[str, Any]:
@@ -144,19 +176,49 @@ class MemberRecord:
         out = {key: getattr(self, key) for key in PLAIN_FIELDS}
         for key, norm_key in MEMBER_NORMS.items():
             out[norm_key] = norm(out[key])
-        out.update(status=self.status, job_title_id=self.job_title_id, employee_type_id=self.employee_type_id,
-                   manager_id=self.manager_id, manager_ref=self.manager_ref, source_id=self.source_id)
+        out.update(
+            status=self.status,
+            job_title_id=self.job_title_id,
+            employee_type_id=self.employee_type_id,
+            manager_id=self.manager_id,
+            manager_ref=self.manager_ref,
+            source_id=self.source_id,
+        )
         return out
 
 
 _RECORD_COLUMNS = (
-    _members.c.id, _members.c.public_id, _members.c.org_id, _members.c.source_id, _members.c.external_id,
-    _members.c.email, _members.c.name, _members.c.first_name, _members.c.last_name, _members.c.another_name,
-    _members.c.employee_id, _members.c.user_type, _members.c.work_country, _members.c.mobile,
-    _members.c.scim_external_id, _members.c.manager_ref, _members.c.status, _members.c.created_at,
-    _members.c.updated_at, _members.c.version, _members.c.job_title_id, _members.c.employee_type_id,
-    _members.c.manager_id, _member_title.c.name, _member_type.c.name, _managers.c.public_id, _managers.c.name,
+    _members.c.id,
+    _members.c.public_id,
+    _members.c.org_id,
+    _members.c.source_id,
+    _members.c.external_id,
+    _members.c.email,
+    _members.c.name,
+    _members.c.first_name,
+    _members.c.last_name,
+    _members.c.another_name,
+    _members.c.employee_id,
+    _members.c.user_type,
+    _members.c.work_country,
+    _members.c.mobile,
+    _members.c.scim_external_id,
+    _members.c.manager_ref,
+    _members.c.status,
+    _members.c.created_at,
+    _members.c.updated_at,
+    _members.c.version,
+    _members.c.job_title_id,
+    _members.c.employee_type_id,
+    _members.c.manager_id,
+    _member_title.c.name,
+    _member_type.c.name,
+    _managers.c.public_id,
+    _managers.c.name,
     _managers.c.external_id,
+    _members.c.emails,
+    _members.c.phone_numbers,
+    _members.c.addresses,
 )
 _RECORD_FROM = (
     _members.outerjoin(_member_title, _member_title.c.id == _members.c.job_title_id)
@@ -165,12 +227,22 @@ _RECORD_FROM = (
 )
 # Departments and groups of a page of members in one statement, in the ORM relationships' order.
 _RELATED = union_all(
-    select(member_departments.c.member_id, literal(0).label("kind"), _departments.c.name.label("label"),
-           _departments.c.id.label("department_id"), null().label("public_id"))
+    select(
+        member_departments.c.member_id,
+        literal(0).label("kind"),
+        _departments.c.name.label("label"),
+        _departments.c.id.label("department_id"),
+        null().label("public_id"),
+    )
     .join(_departments, _departments.c.id == member_departments.c.department_id)
     .where(member_departments.c.member_id.in_(bindparam("ids", expanding=True))),
-    select(group_members.c.member_id, literal(1).label("kind"), _groups.c.display_name.label("label"),
-           null().label("department_id"), _groups.c.public_id.label("public_id"))
+    select(
+        group_members.c.member_id,
+        literal(1).label("kind"),
+        _groups.c.display_name.label("label"),
+        null().label("department_id"),
+        _groups.c.public_id.label("public_id"),
+    )
     .join(_groups, _groups.c.id == group_members.c.group_id)
     .where(group_members.c.member_id.in_(bindparam("ids", expanding=True))),
 ).order_by("member_id", "kind", "label")
@@ -196,10 +268,16 @@ def fetch(statement: Select[Any], params: dict[str, Any] | None = None) -> list[
 
 
 # Prepared once: building a statement costs more than running it on these hot paths.
-_BY_PUBLIC_ID = select_records(_members.c.public_id == bindparam("public_id"), _members.c.org_id == bindparam("org_id"),
-                               _members.c.source_id == bindparam("source_id"))
-_BY_USER_NAME = select_records(_members.c.external_id_norm == bindparam("name"), _members.c.org_id == bindparam("org_id"),
-                               _members.c.source_id == bindparam("source_id"))
+_BY_PUBLIC_ID = select_records(
+    _members.c.public_id == bindparam("public_id"),
+    _members.c.org_id == bindparam("org_id"),
+    _members.c.source_id == bindparam("source_id"),
+)
+_BY_USER_NAME = select_records(
+    _members.c.external_id_norm == bindparam("name"),
+    _members.c.org_id == bindparam("org_id"),
+    _members.c.source_id == bindparam("source_id"),
+)
 _BY_ID = select_records(_members.c.id == bindparam("id"))
 
 
@@ -222,21 +300,32 @@ def get_by_id(member_id: int) -> MemberRecord | None:
 
 def first_matching(org_id: int, attribute: str, value: Any) -> MemberRecord | None:
     """The oldest member of the organization whose match attribute (``MATCH_COLUMNS``, as stored) has this value."""
-    found = fetch(select_records(MATCH_COLUMNS[attribute] == value, _members.c.org_id == org_id)
-                  .order_by(_members.c.id).limit(1))
+    found = fetch(
+        select_records(MATCH_COLUMNS[attribute] == value, _members.c.org_id == org_id).order_by(_members.c.id).limit(1)
+    )
     return found[0] if found else None
 
 
 def insert_record(record: MemberRecord) -> int:
     """INSERT a new member (its ``departments`` too); returns its primary key."""
     values = record.columns()
-    values.update(public_id=record.public_id, org_id=record.org_id, source_id=record.source_id, custom_fields={},
-                  created_at=record.created_at, updated_at=record.updated_at, version=record.version)
+    values.update(
+        public_id=record.public_id,
+        org_id=record.org_id,
+        source_id=record.source_id,
+        custom_fields={},
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        version=record.version,
+    )
     connection = db.session.connection()
-    member_id = connection.execute(insert(_members), values).inserted_primary_key[0]
+    key = connection.execute(insert(_members), values).inserted_primary_key
+    assert key is not None  # a single-row INSERT has its primary key
+    member_id = key[0]
     if record.departments:
-        connection.execute(insert(member_departments),
-                           [{"member_id": member_id, "department_id": d} for d, _ in record.departments])
+        connection.execute(
+            insert(member_departments), [{"member_id": member_id, "department_id": d} for d, _ in record.departments]
+        )
     return int(member_id)
 
 
@@ -249,7 +338,8 @@ def _update_statement(names: tuple[str, ...]) -> Any:
     statement = _UPDATES.get(names)
     if statement is None:
         statement = _UPDATES[names] = (
-            update(_members).where(_members.c.id == bindparam("_id"), _members.c.version == bindparam("_version"))
+            update(_members)
+            .where(_members.c.id == bindparam("_id"), _members.c.version == bindparam("_version"))
             .values({name: bindparam(name) for name in (*names, "version", "updated_at")})
         )
     return statement
@@ -269,15 +359,18 @@ def update_record(before: MemberRecord, after: MemberRecord, now: datetime) -> M
     if not changed and not departments_changed:
         return after
     connection = db.session.connection()
-    result = connection.execute(_update_statement(tuple(changed)), {
-        **changed, "_id": before.id, "_version": before.version, "version": before.version + 1, "updated_at": now})
+    result = connection.execute(
+        _update_statement(tuple(changed)),
+        {**changed, "_id": before.id, "_version": before.version, "version": before.version + 1, "updated_at": now},
+    )
     if result.rowcount != 1:
         raise StaleDataError(f"members row {before.id} changed since it was read")
     if departments_changed:
         connection.execute(delete(member_departments).where(member_departments.c.member_id == before.id))
         if after.departments:
-            connection.execute(insert(member_departments),
-                               [{"member_id": before.id, "department_id": d} for d, _ in after.departments])
+            connection.execute(
+                insert(member_departments), [{"member_id": before.id, "department_id": d} for d, _ in after.departments]
+            )
     after.version, after.updated_at = before.version + 1, now
     return after
 
@@ -293,9 +386,15 @@ _LOOKUPS: dict[tuple[tuple[str, ...], bool, bool], Any] = {}
 
 
 def _lookups_statement(shape: tuple[tuple[str, ...], bool, bool]) -> Any:
-    probe = (select(_members.c.id).where(_members.c.org_id == bindparam("org_id"),
-                                         or_(*(MATCH_COLUMNS[name] == bindparam(name) for name in shape[0])))
-             .limit(1).subquery())
+    probe = (
+        select(_members.c.id)
+        .where(
+            _members.c.org_id == bindparam("org_id"),
+            or_(*(MATCH_COLUMNS[name] == bindparam(name) for name in shape[0])),
+        )
+        .limit(1)
+        .subquery()
+    )
     parts = [select(literal(0).label("kind"), probe.c.id, null().label("name"))]
     if shape[1]:
         title = title_by_name("_title").subquery()
@@ -306,10 +405,12 @@ def _lookups_statement(shape: tuple[tuple[str, ...], bool, bool]) -> Any:
     return union_all(*parts)
 
 
-def create_lookups(org_id: int, probes: dict[str, Any], title: str | None,
-                   department: str | None) -> tuple[bool, tuple[int, str] | None, tuple[int, str] | None]:
+def create_lookups(
+    org_id: int, probes: dict[str, Any], title: str | None, department: str | None
+) -> tuple[bool, tuple[int, str] | None, tuple[int, str] | None]:
     """What a create must know first, in one statement: whether a member matches ``probes``
-    (userName and the source's match attributes), and the job title and department named (as ``workforce.lookup_title`` and ``departments.lookup_department``)."""
+    (userName and the source's match attributes), and the job title and department named
+    (as ``workforce.lookup_title`` and ``departments.lookup_department``)."""
     shape = (tuple(probes), bool(title), bool(department))
     statement = _LOOKUPS.get(shape)
     if statement is None:
@@ -334,9 +435,11 @@ _DELETE = delete(_members).where(_members.c.id == bindparam("_id"), _members.c.v
 # identity provider that still names it gets it back); their version moves on, so an ETag of
 # them is stale, as after any change.
 _UNLINK_MANAGED = (
-    update(_members).where(_members.c.manager_id == bindparam("_id"))
-    .values(manager_id=None, manager_ref=bindparam("_ref"), version=_members.c.version + 1,
-            updated_at=bindparam("_now"))
+    update(_members)
+    .where(_members.c.manager_id == bindparam("_id"))
+    .values(
+        manager_id=None, manager_ref=bindparam("_ref"), version=_members.c.version + 1, updated_at=bindparam("_now")
+    )
 )
 
 
@@ -385,10 +488,17 @@ _MANAGER_COLUMNS = (_members.c.id, _members.c.public_id, _members.c.name, _membe
 def _manager(org_id: int, ref: str, member_id: int | None) -> tuple[int, str, str, str] | None:
     """The member a manager reference names: its SCIM id, else its userName, else its externalId (never itself)."""
     connection = db.session.connection()
-    for column, wanted in ((_members.c.public_id, ref), (_members.c.external_id_norm, norm(ref)),
-                           (_members.c.scim_external_id, ref)):
-        row = connection.execute(select(*_MANAGER_COLUMNS).where(_members.c.org_id == org_id, column == wanted)
-                                 .order_by(_members.c.id).limit(1)).first()
+    for column, wanted in (
+        (_members.c.public_id, ref),
+        (_members.c.external_id_norm, norm(ref)),
+        (_members.c.scim_external_id, ref),
+    ):
+        row = connection.execute(
+            select(*_MANAGER_COLUMNS)
+            .where(_members.c.org_id == org_id, column == wanted)
+            .order_by(_members.c.id)
+            .limit(1)
+        ).first()
         if row is not None:
             return None if row[0] == member_id else (row[0], row[1], row[2], row[3])
     return None
@@ -398,9 +508,15 @@ def _departments_by_id(org_id: int, ids: list[Any]) -> list[tuple[int, str]]:
     wanted = [int(i) for i in ids if str(i).strip()]
     if not wanted:
         return []
-    found = dict(db.session.connection().execute(
-        select(_departments.c.id, _departments.c.name).where(_departments.c.org_id == org_id,
-                                                             _departments.c.id.in_(wanted))).all())
+    found = dict(
+        db.session.connection()
+        .execute(
+            select(_departments.c.id, _departments.c.name).where(
+                _departments.c.org_id == org_id, _departments.c.id.in_(wanted)
+            )
+        )
+        .all()
+    )
     if len(found) != len(set(wanted)):
         raise Invalid("Choose departments of this organization", field="department_ids")
     return sorted(((i, found[i]) for i in dict.fromkeys(wanted)), key=lambda d: (d[1], d[0]))
@@ -409,15 +525,25 @@ def _departments_by_id(org_id: int, ids: list[Any]) -> list[tuple[int, str]]:
 def _workforce_type_by_id(org_id: int, type_id: Any) -> tuple[int, str] | None:
     if not type_id:
         return None
-    row = db.session.connection().execute(select(_types.c.id, _types.c.name).where(
-        _types.c.org_id == org_id, _types.c.id == int(type_id))).first()
+    row = (
+        db.session.connection()
+        .execute(select(_types.c.id, _types.c.name).where(_types.c.org_id == org_id, _types.c.id == int(type_id)))
+        .first()
+    )
     if row is None:
         raise Invalid("Choose a workforce type of this organization", field="employee_type_id")
     return (row[0], row[1])
 
 
-def resolve_refs(org_id: int, source_id: int | None, values: dict[str, Any], *, member: MemberRecord | None = None,
-                 title: tuple[int, str] | None = None, department: tuple[int, str] | None = None) -> Refs:
+def resolve_refs(
+    org_id: int,
+    source_id: int | None,
+    values: dict[str, Any],
+    *,
+    member: MemberRecord | None = None,
+    title: tuple[int, str] | None = None,
+    department: tuple[int, str] | None = None,
+) -> Refs:
     """Look up what the values name, making a missing job title or department with ``source_id`` as its source.
 
     Keys: ``job_title`` (a name), ``department`` (a name; any level, oldest first) or
@@ -465,15 +591,21 @@ def resolve_refs(org_id: int, source_id: int | None, values: dict[str, Any], *, 
 
 def newly_given(associated: list[dict[str, Any]], changes: dict[str, Any]) -> list[dict[str, Any]]:
     """Associated objects worth a log line: those made now, and those newly given to the member."""
-    return [a for a in associated
-            if a["created"] or {"job_title": "job_title", "department": "departments"}[a["type"]] in changes]
+    return [
+        a
+        for a in associated
+        if a["created"] or {"job_title": "job_title", "department": "departments"}[a["type"]] in changes
+    ]
 
 
 #: the reference keys of a member's values, and the record fields each one sets
-_REFERENCE_KEYS = {"job_title": ("job_title_id", "job_title"), "department": ("departments",),
-                   "department_ids": ("departments",), "employee_type_id": ("employee_type_id", "employee_type"),
-                   "manager": ("manager_id", "manager_ref", "manager_public_id", "manager_name",
-                               "manager_external_id")}
+_REFERENCE_KEYS = {
+    "job_title": ("job_title_id", "job_title"),
+    "department": ("departments",),
+    "department_ids": ("departments",),
+    "employee_type_id": ("employee_type_id", "employee_type"),
+    "manager": ("manager_id", "manager_ref", "manager_public_id", "manager_name", "manager_external_id"),
+}
 
 
 def assign(record: MemberRecord, values: dict[str, Any], refs: Refs, *, replace_all: bool) -> MemberRecord:
@@ -486,18 +618,26 @@ def assign(record: MemberRecord, values: dict[str, Any], refs: Refs, *, replace_
     changes: dict[str, Any] = {key: values.get(key) for key in PLAIN_FIELDS if replace_all or key in values}
     given = {key for key in _REFERENCE_KEYS if replace_all or key in values}
     if given & {"job_title"}:
-        changes.update(job_title_id=refs.job_title[0] if refs.job_title else None,
-                       job_title=refs.job_title[1] if refs.job_title else None)
+        changes.update(
+            job_title_id=refs.job_title[0] if refs.job_title else None,
+            job_title=refs.job_title[1] if refs.job_title else None,
+        )
     if given & {"department", "department_ids"}:
         changes["departments"] = list(refs.departments)
     if given & {"employee_type_id"}:
-        changes.update(employee_type_id=refs.employee_type[0] if refs.employee_type else None,
-                       employee_type=refs.employee_type[1] if refs.employee_type else None)
+        changes.update(
+            employee_type_id=refs.employee_type[0] if refs.employee_type else None,
+            employee_type=refs.employee_type[1] if refs.employee_type else None,
+        )
     if given & {"manager"}:
         manager = refs.manager
-        changes.update(manager_id=manager[0] if manager else None, manager_public_id=manager[1] if manager else None,
-                       manager_name=manager[2] if manager else None,
-                       manager_external_id=manager[3] if manager else None, manager_ref=refs.manager_ref)
+        changes.update(
+            manager_id=manager[0] if manager else None,
+            manager_public_id=manager[1] if manager else None,
+            manager_name=manager[2] if manager else None,
+            manager_external_id=manager[3] if manager else None,
+            manager_ref=refs.manager_ref,
+        )
     if "active" in values:
         changes["status"] = "active" if values["active"] else "inactive"
     return copy(record, **changes)
@@ -507,21 +647,57 @@ def new_record(org_id: int, source_id: int | None) -> MemberRecord:
     """A member not yet written: active, with nothing set."""
     now = utcnow()
     return MemberRecord(
-        id=0, public_id=new_public_id(), org_id=org_id, source_id=source_id, external_id="", email="", name="",
-        first_name=None, last_name=None, another_name=None, employee_id=None, user_type=None, work_country=None,
-        mobile=None, scim_external_id=None, manager_ref=None, status="active", created_at=now, updated_at=now,
-        version=1, job_title_id=None, employee_type_id=None, manager_id=None, job_title=None, employee_type=None,
-        manager_public_id=None, manager_name=None, manager_external_id=None)
+        id=0,
+        public_id=new_public_id(),
+        org_id=org_id,
+        source_id=source_id,
+        external_id="",
+        email="",
+        name="",
+        first_name=None,
+        last_name=None,
+        another_name=None,
+        employee_id=None,
+        user_type=None,
+        work_country=None,
+        mobile=None,
+        scim_external_id=None,
+        manager_ref=None,
+        status="active",
+        created_at=now,
+        updated_at=now,
+        version=1,
+        job_title_id=None,
+        employee_type_id=None,
+        manager_id=None,
+        job_title=None,
+        employee_type=None,
+        manager_public_id=None,
+        manager_name=None,
+        manager_external_id=None,
+    )
 
 
 # ---------------------------------------------------------------- the console's members (data source Admin Console)
 
 #: member fields a person edits in the console
-MEMBER_FIELDS = ("external_id", "email", "name", "first_name", "last_name", "another_name",
-                 "employee_id", "work_country", "mobile")
+MEMBER_FIELDS = (
+    "external_id",
+    "email",
+    "name",
+    "first_name",
+    "last_name",
+    "another_name",
+    "employee_id",
+    "work_country",
+    "mobile",
+)
 #: a unique constraint's field (as ``unique.conflict_for`` names it) -> the console's form field and label
-_CONSOLE_CONFLICTS = {"userName": ("external_id", "user ID (ExternalID)"), "email": ("email", "email"),
-                      "employeeNumber": ("employee_id", "employee ID")}
+_CONSOLE_CONFLICTS = {
+    "userName": ("external_id", "user ID (ExternalID)"),
+    "email": ("email", "email"),
+    "employeeNumber": ("employee_id", "employee ID"),
+}
 
 
 def get_member(org_id: int, member_id: int) -> Member:
@@ -589,8 +765,15 @@ def create_member(org_id: int, values: dict[str, Any], actor: Actor) -> Member:
         setattr(record, key, getattr(record, key) or "")
     _check_form(record)
     record.id = _console_write(lambda: insert_record(record))
-    admin_log.record(actor, org_id, "Add member", target_type="member", target_id=record.public_id,
-                     target_name=record.name, changes=admin_log.diff({}, record.snapshot()))
+    admin_log.record(
+        actor,
+        org_id,
+        "Add member",
+        target_type="member",
+        target_id=record.public_id,
+        target_name=record.name,
+        changes=admin_log.diff({}, record.snapshot()),
+    )
     return _shown(record.id)
 
 
@@ -607,7 +790,8 @@ def update_member(org_id: int, member_id: int, values: dict[str, Any], actor: Ac
         locked = sorted(k for k in values if k in synced)
         if locked:
             raise Invalid(
-                f"{', '.join(locked)} are written by the sync source {_source_name(before.source_id)}; change them there",
+                f"{', '.join(locked)} are written by the sync source {_source_name(before.source_id)}; "
+                "change them there",
                 field=locked[0],
             )
     refs = resolve_refs(org_id, actor.source_id, form, member=before)
@@ -616,16 +800,26 @@ def update_member(org_id: int, member_id: int, values: dict[str, Any], actor: Ac
     _console_write(lambda: update_record(before, after, utcnow()))
     changes = admin_log.diff(before.snapshot(), after.snapshot())
     if changes:
-        admin_log.record(actor, org_id, "Edit member", target_type="member", target_id=after.public_id,
-                         target_name=after.name, changes=changes)
+        admin_log.record(
+            actor,
+            org_id,
+            "Edit member",
+            target_type="member",
+            target_id=after.public_id,
+            target_name=after.name,
+            changes=changes,
+        )
     return _shown(member_id)
 
 
 def _hand_made(record: MemberRecord, doing: str) -> None:
     """Refuse to change by hand what a sync source manages: the identity provider would undo it."""
     if record.source_id is not None:
-        raise Invalid(f"{record.name} is managed by the sync source {_source_name(record.source_id)}; "
-                      f"{doing} the user in the identity provider", field="status")
+        raise Invalid(
+            f"{record.name} is managed by the sync source {_source_name(record.source_id)}; "
+            f"{doing} the user in the identity provider",
+            field="status",
+        )
 
 
 def set_member_active(org_id: int, member_id: int, active: bool, actor: Actor) -> Member:
@@ -634,9 +828,15 @@ def set_member_active(org_id: int, member_id: int, active: bool, actor: Actor) -
     _hand_made(before, "reactivate" if active else "suspend")
     after = update_record(before, copy(before, status="active" if active else "inactive"), utcnow())
     if before.status != after.status:
-        admin_log.record(actor, org_id, "Reactivate member" if active else "Suspend member", target_type="member",
-                         target_id=after.public_id, target_name=after.name,
-                         changes={"status": [before.status, after.status]})
+        admin_log.record(
+            actor,
+            org_id,
+            "Reactivate member" if active else "Suspend member",
+            target_type="member",
+            target_id=after.public_id,
+            target_name=after.name,
+            changes={"status": [before.status, after.status]},
+        )
     return _shown(member_id)
 
 
@@ -646,12 +846,20 @@ def delete_member(org_id: int, member_id: int, actor: Actor) -> None:
     _hand_made(record, "delete")
     delete_record(record)
     db.session.expire_all()
-    admin_log.record(actor, org_id, "Delete member", target_type="member", target_id=record.public_id,
-                     target_name=record.name, changes=admin_log.diff(record.snapshot(), {}))
+    admin_log.record(
+        actor,
+        org_id,
+        "Delete member",
+        target_type="member",
+        target_id=record.public_id,
+        target_name=record.name,
+        changes=admin_log.diff(record.snapshot(), {}),
+    )
 
 
 _SET_CUSTOM = (
-    update(_members).where(_members.c.id == bindparam("_id"), _members.c.version == bindparam("_version"))
+    update(_members)
+    .where(_members.c.id == bindparam("_id"), _members.c.version == bindparam("_version"))
     .values(custom_fields=bindparam("custom_fields"), version=bindparam("version"), updated_at=bindparam("updated_at"))
 )
 
@@ -664,14 +872,29 @@ def set_custom_fields(org_id: int, member_id: int, raw: dict[str, Any], actor: A
     before = dict(db.session.scalar(select(_members.c.custom_fields).where(_members.c.id == member_id)) or {})
     merged = {**before, **{k: None for k in raw}, **custom_field_values(org_id, raw)}
     after = {k: v for k, v in merged.items() if v is not None}
-    changes = admin_log.diff({f"custom.{k}": v for k, v in before.items()}, {f"custom.{k}": v for k, v in after.items()})
+    changes = admin_log.diff(
+        {f"custom.{k}": v for k, v in before.items()}, {f"custom.{k}": v for k, v in after.items()}
+    )
     if changes:
-        result = db.session.connection().execute(_SET_CUSTOM, {
-            "_id": record.id, "_version": record.version, "custom_fields": after, "version": record.version + 1,
-            "updated_at": utcnow()})
+        result = db.session.connection().execute(
+            _SET_CUSTOM,
+            {
+                "_id": record.id,
+                "_version": record.version,
+                "custom_fields": after,
+                "version": record.version + 1,
+                "updated_at": utcnow(),
+            },
+        )
         if result.rowcount != 1:
             raise StaleDataError(f"members row {record.id} changed since it was read")
-        admin_log.record(actor, org_id, "Edit member", target_type="member", target_id=record.public_id,
-                         target_name=record.name, changes=changes)
+        admin_log.record(
+            actor,
+            org_id,
+            "Edit member",
+            target_type="member",
+            target_id=record.public_id,
+            target_name=record.name,
+            changes=changes,
+        )
     return _shown(member_id)
-

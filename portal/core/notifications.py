@@ -5,15 +5,16 @@ one broken identity provider raises a count instead of flooding anyone. When
 ``SMTP_URL`` is configured, each new notification is also emailed, but only
 after the transaction commits, so a rolled-back request never sends mail.
 """
+
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import CursorResult, event, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -77,6 +78,7 @@ def sync_log_path(source: SyncSource | int) -> str:
 
 def _fold(org_id: int, admin: Admin, values: dict[str, Any], now: datetime) -> tuple[Notification, bool]:
     """Add the admin's notification for ``group_key`` or count one more; returns it and whether it is new."""
+
     def existing() -> Notification | None:
         return db.session.scalar(
             select(Notification).where(Notification.admin_id == admin.id, Notification.group_key == values["group_key"])
@@ -155,9 +157,14 @@ def sync_failure(source: SyncSource, kind: str, detail: str | None = None) -> li
 
 def unread_count(admin_id: int) -> int:
     """How many notifications the admin has not read."""
-    return db.session.scalar(
-        select(func.count()).select_from(Notification).where(Notification.admin_id == admin_id, Notification.read_at.is_(None))
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.admin_id == admin_id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
 
 
 def for_admin(admin_id: int, *, limit: int, offset: int = 0) -> tuple[list[Notification], int]:
@@ -165,8 +172,11 @@ def for_admin(admin_id: int, *, limit: int, offset: int = 0) -> tuple[list[Notif
     where = Notification.admin_id == admin_id
     total = db.session.scalar(select(func.count()).select_from(Notification).where(where)) or 0
     rows = db.session.scalars(
-        select(Notification).where(where).order_by(Notification.updated_at.desc(), Notification.id.desc())
-        .limit(limit).offset(offset)
+        select(Notification)
+        .where(where)
+        .order_by(Notification.updated_at.desc(), Notification.id.desc())
+        .limit(limit)
+        .offset(offset)
     )
     return list(rows), total
 
@@ -180,7 +190,8 @@ def mark_read(admin_id: int, notification_id: int | None = None) -> int:
     )
     if notification_id is not None:
         stmt = stmt.where(Notification.id == notification_id)
-    return db.session.execute(stmt).rowcount
+    # Session.execute is typed Result for any statement; an UPDATE's is a CursorResult, which counts rows.
+    return cast(CursorResult[Any], db.session.execute(stmt)).rowcount
 
 
 # ---------------------------------------------------------------- banners
@@ -249,7 +260,7 @@ def banners(admin: Admin) -> list[Banner]:
     found: dict[int, Banner] = {}
     shown = {(t, op) for t, op, _ in _BANNER_PARTS}
     for source_id, name, object_type, operation, n in log_counts:
-        if (object_type, operation) in shown:
+        if object_type is not None and (object_type, operation) in shown:
             found.setdefault(source_id, Banner(source_id, name)).counts[(object_type, operation)] = n
     for source_id, name, n in dept_counts:
         found.setdefault(source_id, Banner(source_id, name)).departments_created = n

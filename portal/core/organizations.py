@@ -1,4 +1,5 @@
 """Organizations (the tenants): creation with their root department, workforce types and fields."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -33,13 +34,29 @@ def create_organization(name: str, admin_email: str, admin_password: str, actor:
         db.session.add(WorkforceType(org_id=org.id, name=wt))
     for position, (key, label, attribute, required, unique) in enumerate(STANDARD_FIELDS):
         db.session.add(
-            Field(org_id=org.id, key=key, name=label, standard=True, scim_attribute=attribute,
-                  required=required, unique=unique, position=position)
+            Field(
+                org_id=org.id,
+                key=key,
+                name=label,
+                standard=True,
+                scim_attribute=attribute,
+                required=required,
+                unique=unique,
+                position=position,
+            )
         )
-    admin = administrators.create_admin(org, admin_email, admin_password, actor, role="primary",
-                                        summary="Primary administrator of the new organization")
-    admin_log.record(actor, org.id, "Create organization", target_type="organization", target_id=org.id,
-                 target_name=name, summary=f"Organization created with primary administrator {admin.email}")
+    admin = administrators.create_admin(
+        org, admin_email, admin_password, actor, role="primary", summary="Primary administrator of the new organization"
+    )
+    admin_log.record(
+        actor,
+        org.id,
+        "Create organization",
+        target_type="organization",
+        target_id=org.id,
+        target_name=name,
+        summary=f"Organization created with primary administrator {admin.email}",
+    )
     return org
 
 

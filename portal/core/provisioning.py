@@ -8,6 +8,7 @@ deletion rule, and exactly one Sync log row per operation. The door commits; a
 rule that refuses raises a domain error and the door rolls everything back before
 logging the failure.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,11 +24,29 @@ from portal.core.sync_sources import Source
 from portal.extensions import db
 from portal.models import SyncSource, UserGroup, norm, utcnow
 
-__all__ = ["GroupChange", "managed_member", "provision_member", "replace_member", "deprovision_member",
-           "managed_group", "provision_group", "change_group", "deprovision_group", "check_version"]
+__all__ = [
+    "GroupChange",
+    "managed_member",
+    "provision_member",
+    "replace_member",
+    "deprovision_member",
+    "managed_group",
+    "provision_group",
+    "change_group",
+    "deprovision_group",
+    "check_version",
+]
 
 #: the match attributes a source may choose, and how a conflict names them
-_MATCH_LABELS = {"email": "email", "employee_id": "employee ID", "mobile": "mobile"}
+_MATCH_LABELS = {"email": "email", "employee_id": "employee ID", "mobile": "mobile", "scim_external_id": "externalId"}
+#: the field a conflict on a match attribute names (the SCIM attribute)
+_MATCH_FIELDS = {
+    "userName": "userName",
+    "email": "email",
+    "employee_id": "employeeNumber",
+    "mobile": "phoneNumbers",
+    "scim_external_id": "externalId",
+}
 
 
 # ---------------------------------------------------------------- lookups
@@ -44,8 +63,9 @@ def managed_member(source: Source, public_id: str) -> MemberRecord:
 def managed_group(source: Source, public_id: str) -> UserGroup:
     """A user group the source manages, by SCIM id, or NotFound (its members are not loaded)."""
     group = db.session.scalar(
-        select(UserGroup).where(UserGroup.public_id == public_id, UserGroup.org_id == source.org_id,
-                                UserGroup.source_id == source.id)
+        select(UserGroup).where(
+            UserGroup.public_id == public_id, UserGroup.org_id == source.org_id, UserGroup.source_id == source.id
+        )
     )
     if group is None:
         raise NotFound(f"Group {public_id} not found")
@@ -58,25 +78,46 @@ def check_version(obj: MemberRecord | UserGroup, if_match: str | None) -> None:
         return
     wanted = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
     if str(obj.version) not in wanted:
-        raise PreconditionFailed(f"The resource changed: its version is W/\"{obj.version}\", not {if_match}")
+        raise PreconditionFailed(f'The resource changed: its version is W/"{obj.version}", not {if_match}')
 
 
 # ---------------------------------------------------------------- members
 
 
-def _require(values: dict[str, Any]) -> None:
-    """The seed's required attributes, and userName equal to the work email (any case)."""
-    if not values.get("external_id"):
+def _require(source: Source, values: dict[str, Any]) -> dict[str, Any]:
+    """The values a member is written with, after the source's identity rules; or Invalid.
+
+    RFC 7643 §4.1 requires only userName. A source with the rule "userName must equal the
+    work email" (JumpCloud's rule for this product, the seed's note) also needs a work
+    email equal to it, and a displayName. Otherwise the email is optional, and a missing
+    displayName is name.formatted, else given + family name, else userName.
+    """
+    user_name = values.get("external_id")
+    if not user_name or not str(user_name).strip():
         raise Invalid("userName is required", field="userName")
-    if not values.get("name"):
-        raise Invalid("displayName is required", field="displayName")
     email = values.get("email")
-    if not email:
-        raise Invalid('A work email is required (emails[type eq "work"].value)', field="emails")
-    if "@" not in email:
+    if email is not None and "@" not in email:
         raise Invalid(f"The work email {email!r} is not an email address", field="emails")
-    if norm(values["external_id"]) != norm(email):
-        raise Invalid(f"userName {values['external_id']!r} must equal the work email {email!r}", field="userName")
+    if source.username_is_email:
+        if not values.get("name"):
+            raise Invalid(
+                "displayName is required (this source's rule: userName must equal the work email)", field="displayName"
+            )
+        if not email:
+            raise Invalid(
+                'A work email is required (emails[type eq "work"].value): this source\'s rule is that '
+                "userName must equal the work email",
+                field="emails",
+            )
+        if norm(user_name) != norm(email):
+            raise Invalid(
+                f"userName {user_name!r} must equal the work email {email!r} (this source's rule)", field="userName"
+            )
+        return values
+    if values.get("name"):
+        return values
+    given_family = " ".join(part for part in (values.get("first_name"), values.get("last_name")) if part)
+    return {**values, "name": values.get("formatted_name") or given_family or user_name}
 
 
 def _with_workforce_type(source: Source, values: dict[str, Any], notes: list[str]) -> dict[str, Any]:
@@ -93,7 +134,7 @@ def _probes(source: Source, values: dict[str, Any]) -> dict[str, Any]:
     for attribute in source.match_attributes or []:
         value = values.get(attribute)
         if value and attribute in _MATCH_LABELS:
-            probes[attribute] = norm(value) if attribute == "email" else value
+            probes[attribute] = norm(value) if attribute in members.NORMALIZED_MATCHES else value
     return probes
 
 
@@ -107,16 +148,24 @@ def _find_existing(source: Source, probes: dict[str, Any]) -> tuple[MemberRecord
 
 
 def _check_linkable(source: Source, member: MemberRecord, how: str) -> None:
-    """A member managed by this source already exists (409), or by another active source (409)."""
+    """Refuse to link a member this source already manages, or one another sync source manages (409).
+
+    Only an unmanaged member is linked: made in the console, unlinked by a Suspend deletion
+    rule, or left by a deleted source. One managed by another source stays with it, active or
+    not: JumpCloud's Test Connection creates a user with the administrator's test email and
+    deletes it again, and taking over a deactivated source's member would then suspend it.
+    """
     label = "userName" if how == "userName" else _MATCH_LABELS[how]
-    field = "userName" if how == "userName" else how
+    field = _MATCH_FIELDS[how]
     if member.source_id == source.id:
         raise Conflict(f"A user with this {label} already exists", field=field)
     if member.source_id is not None:
         other = db.session.get(SyncSource, member.source_id)
-        if other is not None and other.status == "active" and not other.is_deleted:
-            raise Conflict(f"The member with this {label} is managed by another active sync source ({other.name})",
-                           field=field)
+        if other is not None and not other.is_deleted:
+            state = "active" if other.status == "active" else "inactive"
+            raise Conflict(
+                f"The member with this {label} is managed by another {state} sync source ({other.name})", field=field
+            )
 
 
 def _status_operation(before: str | None, after: str) -> str:
@@ -129,12 +178,13 @@ def _status_operation(before: str | None, after: str) -> str:
 
 def provision_member(source: Source, values: dict[str, Any], info: RequestInfo | None) -> tuple[MemberRecord, str]:
     """Create a member from a SCIM POST, or link the existing one it identifies; returns it and the operation."""
-    _require(values)
+    values = _require(source, values)
     notes: list[str] = []
     values = _with_workforce_type(source, values, notes)
     probes = _probes(source, values)
-    matched, title, department = members.create_lookups(source.org_id, probes, values.get("job_title"),
-                                                        values.get("department"))
+    matched, title, department = members.create_lookups(
+        source.org_id, probes, values.get("job_title"), values.get("department")
+    )
     existing, how = _find_existing(source, probes) if matched else (None, "")
     if existing is not None:
         _check_linkable(source, existing, how)
@@ -148,9 +198,18 @@ def provision_member(source: Source, values: dict[str, Any], info: RequestInfo |
     changes = admin_log.diff(before.state() if before is not None else {}, after.state())
     # The log row is built first: between the first INSERT and COMMIT, other writers wait.
     log_row = sync_log.entry(
-        source.id, source.org_id, info, operation=operation, result="success", status_code=201,
-        object_type="member", object_id=after.public_id, object_name=after.external_id, changes=changes,
-        associated=members.newly_given(refs.associated, changes), notes=notes + refs.notes,
+        source.id,
+        source.org_id,
+        info,
+        operation=operation,
+        result="success",
+        status_code=201,
+        object_type="member",
+        object_id=after.public_id,
+        object_name=after.external_id,
+        changes=changes,
+        associated=members.newly_given(refs.associated, changes),
+        notes=notes + refs.notes,
     )
     if before is None:
         after.id = members.unique(lambda: members.insert_record(after))
@@ -160,24 +219,38 @@ def provision_member(source: Source, values: dict[str, Any], info: RequestInfo |
     return after, operation
 
 
-def replace_member(source: Source, member: MemberRecord, values: dict[str, Any], info: RequestInfo | None,
-                   *, if_match: str | None = None) -> MemberRecord:
+def replace_member(
+    source: Source,
+    member: MemberRecord,
+    values: dict[str, Any],
+    info: RequestInfo | None,
+    *,
+    if_match: str | None = None,
+) -> MemberRecord:
     """Replace a member's values (PUT, and PATCH on its final state); left-out values are cleared.
 
     The UPDATE names the version read: a write that lost a race raises StaleDataError,
     and the door runs it again or answers 412.
     """
     check_version(member, if_match)
-    _require(values)
+    values = _require(source, values)
     notes: list[str] = []
     values = _with_workforce_type(source, values, notes)
     refs = members.resolve_refs(source.org_id, source.id, values, member=member)
     after = members.assign(member, values, refs, replace_all=True)
     changes = admin_log.diff(member.state(), after.state())
     log_row = sync_log.entry(
-        source.id, source.org_id, info, operation=_status_operation(member.status, after.status),
-        result="success", status_code=200, object_type="member", object_id=after.public_id,
-        object_name=after.external_id, changes=changes, associated=members.newly_given(refs.associated, changes),
+        source.id,
+        source.org_id,
+        info,
+        operation=_status_operation(member.status, after.status),
+        result="success",
+        status_code=200,
+        object_type="member",
+        object_id=after.public_id,
+        object_name=after.external_id,
+        changes=changes,
+        associated=members.newly_given(refs.associated, changes),
         notes=notes + refs.notes,
     )
     after = members.unique(lambda: members.update_record(member, after, utcnow()))
@@ -185,8 +258,9 @@ def replace_member(source: Source, member: MemberRecord, values: dict[str, Any],
     return after
 
 
-def deprovision_member(source: Source, member: MemberRecord, info: RequestInfo | None, *,
-                       if_match: str | None = None) -> None:
+def deprovision_member(
+    source: Source, member: MemberRecord, info: RequestInfo | None, *, if_match: str | None = None
+) -> None:
     """Apply the source's member deletion rule: suspend and unlink, or remove from the organization."""
     check_version(member, if_match)
     if source.deletion_rule == "delete":
@@ -195,12 +269,24 @@ def deprovision_member(source: Source, member: MemberRecord, info: RequestInfo |
         notes = ["Member deletion rule: Delete member (removed from the organization)"]
     else:
         members.update_record(member, members.copy(member, status="inactive", source_id=None), utcnow())
-        changes = admin_log.diff({"status": member.status, "data_source": source.name},
-                                 {"status": "inactive", "data_source": "Admin Console"})
+        changes = admin_log.diff(
+            {"status": member.status, "data_source": source.name},
+            {"status": "inactive", "data_source": "Admin Console"},
+        )
         notes = ["Member deletion rule: Suspend member (kept as Inactive, unlinked from the source)"]
-    sync_log.record(source.id, source.org_id, info, operation="delete", result="success", status_code=204,
-                    object_type="member", object_id=member.public_id, object_name=member.external_id,
-                    changes=changes, notes=notes)
+    sync_log.record(
+        source.id,
+        source.org_id,
+        info,
+        operation="delete",
+        result="success",
+        status_code=204,
+        object_type="member",
+        object_id=member.public_id,
+        object_name=member.external_id,
+        changes=changes,
+        notes=notes,
+    )
 
 
 # ---------------------------------------------------------------- groups
@@ -216,29 +302,58 @@ def provision_group(source: Source, change: GroupChange, info: RequestInfo | Non
     now = utcnow()
     group = UserGroup(org_id=source.org_id, source_id=source.id, created_at=now, updated_at=now)
     done = write_group(group, change, new=True)
-    sync_log.record(source.id, source.org_id, info, operation="create", result="success", status_code=201,
-                    object_type="group", object_id=group.public_id, object_name=group.display_name,
-                    changes=_scim_changes(done.changes))
+    sync_log.record(
+        source.id,
+        source.org_id,
+        info,
+        operation="create",
+        result="success",
+        status_code=201,
+        object_type="group",
+        object_id=group.public_id,
+        object_name=group.display_name,
+        changes=_scim_changes(done.changes),
+    )
     return group
 
 
-def change_group(source: Source, group: UserGroup, change: GroupChange, info: RequestInfo | None,
-                 *, if_match: str | None = None) -> UserGroup:
+def change_group(
+    source: Source, group: UserGroup, change: GroupChange, info: RequestInfo | None, *, if_match: str | None = None
+) -> UserGroup:
     """Change a user group (PUT or PATCH): name, externalId and members, in SQL."""
     check_version(group, if_match)
     done = write_group(group, change, new=False, if_match=if_match)
-    sync_log.record(source.id, source.org_id, info, operation="update", result="success", status_code=200,
-                    object_type="group", object_id=group.public_id, object_name=group.display_name,
-                    changes=_scim_changes(done.changes))
+    sync_log.record(
+        source.id,
+        source.org_id,
+        info,
+        operation="update",
+        result="success",
+        status_code=200,
+        object_type="group",
+        object_id=group.public_id,
+        object_name=group.display_name,
+        changes=_scim_changes(done.changes),
+    )
     return group
 
 
-def deprovision_group(source: Source, group: UserGroup, info: RequestInfo | None, *,
-                      if_match: str | None = None) -> None:
+def deprovision_group(
+    source: Source, group: UserGroup, info: RequestInfo | None, *, if_match: str | None = None
+) -> None:
     """Delete a user group; its members stay untouched."""
     check_version(group, if_match)
     public_id, name = group.public_id, group.display_name
     delete_group_record(group)
-    sync_log.record(source.id, source.org_id, info, operation="delete", result="success", status_code=204,
-                    object_type="group", object_id=public_id, object_name=name,
-                    changes={"displayName": [name, None]})
+    sync_log.record(
+        source.id,
+        source.org_id,
+        info,
+        operation="delete",
+        result="success",
+        status_code=204,
+        object_type="group",
+        object_id=public_id,
+        object_name=name,
+        changes={"displayName": [name, None]},
+    )

@@ -4,6 +4,7 @@ They live in the core because both sides need them: the SCIM door (``scim_bluepr
 and the core names SCIM attributes in the Field Management labels (``ENTERPRISE_PREFIX``). The door
 may import the core, never the other way round, so this is the one module both can import.
 """
+
 from __future__ import annotations
 
 #: resource schemas (RFC 7643 §4.1, §4.3, §4.2)

@@ -8,6 +8,7 @@ Secrets never reach a row: the request body is stored with every ``password``
 removed (an attribute, a PATCH path, a key of a path-less PATCH value), and the
 bearer token is not part of what a row can hold.
 """
+
 from __future__ import annotations
 
 import time
@@ -156,8 +157,15 @@ def _fold_statement(dialect: str) -> Any:
     return statement
 
 
-def refused(source_id: int, org_id: int, info: RequestInfo | None, *, reason: str, error_detail: str,
-            scim_type: str | None = None) -> None:
+def refused(
+    source_id: int,
+    org_id: int,
+    info: RequestInfo | None,
+    *,
+    reason: str,
+    error_detail: str,
+    scim_type: str | None = None,
+) -> None:
     """Log a request refused at the source's URL, folded: one row per source, reason and minute.
 
     The minute's first refusal inserts the row (its time stays the first request's);
@@ -166,9 +174,18 @@ def refused(source_id: int, org_id: int, info: RequestInfo | None, *, reason: st
     database neither lose a count nor make a second row: the unique index on
     ``fold_key`` holds the fold. In the caller's transaction (not committed).
     """
-    values = entry(source_id, org_id, info, operation="request", result="failure", status_code=REFUSALS[reason],
-                   scim_type=scim_type, error_detail=error_detail)
-    values.update(repeat_count=1, last_seen_at=values["created_at"],
-                  fold_key=fold_key(source_id, reason, values["created_at"]))
+    values = entry(
+        source_id,
+        org_id,
+        info,
+        operation="request",
+        result="failure",
+        status_code=REFUSALS[reason],
+        scim_type=scim_type,
+        error_detail=error_detail,
+    )
+    values.update(
+        repeat_count=1, last_seen_at=values["created_at"], fold_key=fold_key(source_id, reason, values["created_at"])
+    )
     connection = db.session.connection()
     connection.execute(_fold_statement(connection.dialect.name), values)

@@ -3,6 +3,7 @@
 The SCIM door writes ``SyncLog`` rows; this module only reads them, so the console's
 Sync log page and its CSV export share one definition of each filter.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,12 +13,12 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
+from portal.core.errors import NotFound
 from portal.core.fields import STANDARD_FIELDS
 from portal.core.member_list import escape_like
-from portal.core.errors import NotFound
+from portal.core.sync_log import redact, refusal_reason
 from portal.extensions import db
 from portal.models import SyncLog
-from portal.core.sync_log import redact, refusal_reason
 
 #: the operations an administrator can filter on (``request`` rows are rejected requests)
 OPERATIONS = ("create", "update", "deactivate", "reactivate", "delete", "link")
@@ -37,7 +38,7 @@ class SyncLogFilters:
     search: str | None = None
 
 
-def query(org_id: int, source_id: int, filters: SyncLogFilters) -> Select[tuple[SyncLog]]:
+def query(org_id: int, source_id: int, filters: SyncLogFilters) -> Select[SyncLog]:
     """The source's sync log, filtered, newest first (not yet paginated)."""
     stmt = (
         select(SyncLog)
@@ -99,10 +100,16 @@ def message(entry: SyncLog) -> str:
         return "; ".join(entry.notes)
     parts = []
     if entry.associated:
-        parts = [f"{ASSOCIATED_LABELS.get(a.get('type'), a.get('type'))} {a.get('name')}"
-                 f"{' (new)' if a.get('created') else ''}" for a in entry.associated]
+        parts = [
+            f"{ASSOCIATED_LABELS.get(a.get('type', ''), a.get('type'))} {a.get('name')}"
+            f"{' (new)' if a.get('created') else ''}"
+            for a in entry.associated
+        ]
     elif len(entry.changes or {}) <= 2:
-        parts = [f"{field}: {shown_value(pair[0])} → {shown_value(pair[1])}" for field, pair in labelled(entry.changes).items()]
+        parts = [
+            f"{field}: {shown_value(pair[0])} → {shown_value(pair[1])}"
+            for field, pair in labelled(entry.changes).items()
+        ]
     else:
         fields = list(labelled(entry.changes))
         parts = [f"Changed {', '.join(fields[:4])}{f' and {len(fields) - 4} more' if len(fields) > 4 else ''}"]
@@ -135,19 +142,28 @@ def _sent_value(body: Any, label: str) -> str | None:
 
 #: the hint of each reason a request at a source's URL is refused (``portal.core.sync_log.REFUSALS``)
 REFUSAL_HINTS = {
-    "missing": ("{provider} sent no token. Paste this sync source's token into {provider}'s SCIM settings as the "
-                "Bearer token (Refresh token on the Sync App card issues a new one if you no longer have it)."),
-    "invalid": ("{provider} sent a token this sync source does not accept. Copy the token again (Refresh token "
-                "on the Sync App card) and paste it into {provider}'s SCIM settings."),
-    "expired": ("The token has expired. Click Refresh token on the Sync App card and paste the new token "
-                "into {provider}."),
+    "missing": (
+        "{provider} sent no token. Paste this sync source's token into {provider}'s SCIM settings as the "
+        "Bearer token (Refresh token on the Sync App card issues a new one if you no longer have it)."
+    ),
+    "invalid": (
+        "{provider} sent a token this sync source does not accept. Copy the token again (Refresh token "
+        "on the Sync App card) and paste it into {provider}'s SCIM settings."
+    ),
+    "expired": (
+        "The token has expired. Click Refresh token on the Sync App card and paste the new token into {provider}."
+    ),
     "inactive": "Activate the sync source: Settings > Directory Sync, then Activate on its Sync App card.",
-    "rate_limited": ("{provider} sent more requests than the rate limit allows. It retries after the time the "
-                     "answer names (Retry-After); if it keeps hitting the limit, slow its sync down or ask whoever "
-                     "runs this portal to raise SCIM_RATE_LIMIT."),
-    "refusals_limited": ("Too many requests with a refused token came from {provider}'s address, so its requests "
-                         "wait for a while. Copy the token again (Refresh token on the Sync App card) and paste it "
-                         "into {provider}'s SCIM settings."),
+    "rate_limited": (
+        "{provider} sent more requests than the rate limit allows. It retries after the time the "
+        "answer names (Retry-After); if it keeps hitting the limit, slow its sync down or ask whoever "
+        "runs this portal to raise SCIM_RATE_LIMIT."
+    ),
+    "refusals_limited": (
+        "Too many requests with a refused token came from {provider}'s address, so its requests "
+        "wait for a while. Copy the token again (Refresh token on the Sync App card) and paste it "
+        "into {provider}'s SCIM settings."
+    ),
 }
 
 
@@ -177,19 +193,29 @@ def hint(entry: SyncLog, provider: str) -> str | None:
     if refusal is not None:
         return REFUSAL_HINTS[refusal].format(provider=provider)
     if "managed by another active sync source" in lowered:
-        return (f"The member is managed by another active sync source. Deactivate that source first, or stop "
-                f"assigning this user to the app in {provider}.")
+        return (
+            f"The member is managed by another active sync source. Deactivate that source first, or stop "
+            f"assigning this user to the app in {provider}."
+        )
     if entry.scim_type == "uniqueness" or entry.status_code == 409:
         label = _uniqueness_label(detail)
         value = _sent_value(entry.request_body, label) or (entry.object_name if label == "userName" else None)
-        taken = f"Another member already uses this {label}: {value}." if value else \
-            f"Another member already uses this {label}."
-        return (f"{taken} Give the user a unique {label} in {provider}, or change the member who has it under "
-                f"Organization > Member and Department.")
+        taken = (
+            f"Another member already uses this {label}: {value}."
+            if value
+            else f"Another member already uses this {label}."
+        )
+        return (
+            f"{taken} Give the user a unique {label} in {provider}, or change the member who has it under "
+            f"Organization > Member and Department."
+        )
     if entry.scim_type == "invalidValue" and "username" in lowered and "email" in lowered:
         return f"In {provider} make the work email equal to the username: userName and the work email must be the same."
     if entry.scim_type in ("invalidValue", "invalidSyntax", "noTarget", "invalidPath"):
-        return f"{provider} sent a value this directory does not accept. Correct the attribute named in the error in {provider}."
+        return (
+            f"{provider} sent a value this directory does not accept. "
+            f"Correct the attribute named in the error in {provider}."
+        )
     if entry.status_code == 404:
         return f"The object no longer exists in this directory. {provider} creates it again on its next sync."
     if entry.status_code == 412:

@@ -4,6 +4,7 @@ Tokens are random (256 bits), shown once, and stored as SHA-256 with a short
 prefix for display: a fast hash is right for a high-entropy secret and lets
 every SCIM request check it cheaply.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Union
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -24,6 +25,7 @@ from portal.core.errors import Forbidden, Invalid, NotFound
 from portal.extensions import db
 from portal.models import (
     DELETION_RULES,
+    MATCH_ATTRIBUTE_LABELS,
     MATCH_ATTRIBUTES,
     MAX_WORKFORCE_RULES,
     PROVIDER_LABELS,
@@ -41,7 +43,14 @@ TOKEN_PREFIX_LEN = 8
 TOKEN_WARNING_DAYS = 14
 
 DELETION_RULE_LABELS = {"suspend": "Suspend member", "delete": "Delete member"}
-MATCH_ATTRIBUTE_LABELS = {"email": "Email", "employee_id": "Employee ID", "mobile": "Mobile"}
+
+
+#: the identity rule's label, as the console and the Admin log name it
+USERNAME_IS_EMAIL_LABEL = "userName must equal the work email"
+#: the providers whose sources have that rule unless the administrator turns it off: JumpCloud, as the
+#: seed says ("userName and Emails(type=work).Value should use the same value"); Okta, Entra ID and
+#: generic clients send a login, a UPN or a username that need not be the email
+USERNAME_IS_EMAIL_BY_DEFAULT = frozenset({"jumpcloud"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +72,28 @@ class SourceRef:
     match_attributes: list[str]
     workforce_rules: list[dict[str, Any]]
     is_deleted: bool = False
+    #: the identity rule "userName must equal the work email"
+    username_is_email: bool = False
 
 
 #: what the SCIM domain operations accept: the ORM source or its request-time snapshot
-Source = Union[SyncSource, SourceRef]
+Source: TypeAlias = SyncSource | SourceRef
 
 _sources = SyncSource.__table__
 _AUTH_SELECT = select(
-    _sources.c.id, _sources.c.org_id, _sources.c.public_id, _sources.c.name, _sources.c.provider,
-    _sources.c.status, _sources.c.deletion_rule, _sources.c.match_attributes, _sources.c.workforce_rules,
-    _sources.c.deleted_at, _sources.c.token_hash, _sources.c.token_expires_at,
+    _sources.c.id,
+    _sources.c.org_id,
+    _sources.c.public_id,
+    _sources.c.name,
+    _sources.c.provider,
+    _sources.c.status,
+    _sources.c.deletion_rule,
+    _sources.c.match_attributes,
+    _sources.c.workforce_rules,
+    _sources.c.username_is_email,
+    _sources.c.deleted_at,
+    _sources.c.token_hash,
+    _sources.c.token_expires_at,
 ).where(_sources.c.public_id == bindparam("public_id"))
 
 
@@ -136,15 +157,29 @@ def create_source(org_id: int, provider: str, actor: Actor, *, name: str | None 
         raise Invalid(f"Choose one of: {', '.join(PROVIDER_LABELS.values())}", field="provider")
     name = (name or "").strip() or PROVIDER_LABELS[provider]
     source = SyncSource(
-        org_id=org_id, provider=provider, name=name, status="draft", workforce_rules=[],
-        deletion_rule="suspend", notified_admin_ids=[], match_attributes=["email"],
+        org_id=org_id,
+        provider=provider,
+        name=name,
+        status="draft",
+        workforce_rules=[],
+        deletion_rule="suspend",
+        notified_admin_ids=[],
+        match_attributes=["email"],
+        username_is_email=provider in USERNAME_IS_EMAIL_BY_DEFAULT,
         created_by_id=actor.admin.id if actor.admin is not None else None,
     )
     token = _new_token(source)
     db.session.add(source)
     db.session.flush()
-    admin_log.record(actor, org_id, "Add sync source", target_type="sync_source", target_id=source.public_id,
-                 target_name=source.name, changes={"provider": [None, source.provider_label], "status": [None, "draft"]})
+    admin_log.record(
+        actor,
+        org_id,
+        "Add sync source",
+        target_type="sync_source",
+        target_id=source.public_id,
+        target_name=source.name,
+        changes={"provider": [None, source.provider_label], "status": [None, "draft"]},
+    )
     return source, token
 
 
@@ -154,8 +189,15 @@ def refresh_token(org_id: int, source_id: int, actor: Actor) -> str:
     old_prefix = source.token_prefix
     token = _new_token(source)
     db.session.flush()
-    admin_log.record(actor, org_id, "Refresh token", target_type="sync_source", target_id=source.public_id,
-                 target_name=source.name, changes={"token": [f"{old_prefix}…", f"{source.token_prefix}…"]})
+    admin_log.record(
+        actor,
+        org_id,
+        "Refresh token",
+        target_type="sync_source",
+        target_id=source.public_id,
+        target_name=source.name,
+        changes={"token": [f"{old_prefix}…", f"{source.token_prefix}…"]},
+    )
     return token
 
 
@@ -166,8 +208,15 @@ def set_active(org_id: int, source_id: int, active: bool, actor: Actor) -> SyncS
     source.status = "active" if active else "inactive"
     db.session.flush()
     if before != source.status:
-        admin_log.record(actor, org_id, "Activate/Deactivate or Stop Sync Settings", target_type="sync_source",
-                     target_id=source.public_id, target_name=source.name, changes={"status": [before, source.status]})
+        admin_log.record(
+            actor,
+            org_id,
+            "Activate/Deactivate or Stop Sync Settings",
+            target_type="sync_source",
+            target_id=source.public_id,
+            target_name=source.name,
+            changes={"status": [before, source.status]},
+        )
     return source
 
 
@@ -194,7 +243,8 @@ def _check_rules(org_id: int, rules: list[dict[str, Any]]) -> tuple[list[dict[st
         if not value and not type_id and not type_name:
             continue
         filled += 1
-        wt = types.get(int(type_id)) if str(type_id or "").isdigit() else by_name.get(norm(type_name) or "")
+        type_text = str(type_id or "")
+        wt = types.get(int(type_text)) if type_text.isdigit() else by_name.get(norm(type_name))
         if not value:
             errors[f"workforce_rules.{row}.value"] = "Enter the employee type value of each rule"
         elif norm(value) in seen:
@@ -202,9 +252,11 @@ def _check_rules(org_id: int, rules: list[dict[str, Any]]) -> tuple[list[dict[st
         seen.add(norm(value))
         if wt is None:
             errors[f"workforce_rules.{row}.workforce_type_id"] = (
-                f"Choose a workforce type of this organization for {value!r}" if value
-                else "Choose a workforce type of this organization")
-        if not errors:
+                f"Choose a workforce type of this organization for {value!r}"
+                if value
+                else "Choose a workforce type of this organization"
+            )
+        elif not errors:
             cleaned.append({"value": value, "workforce_type_id": wt.id})
     if filled > MAX_WORKFORCE_RULES:
         errors = {"workforce_rules": f"You can configure {MAX_WORKFORCE_RULES} sync rules at most", **errors}
@@ -235,10 +287,15 @@ def _source_settings(source: SyncSource) -> dict[str, Any]:
         ],
         "deletion_rule": DELETION_RULE_LABELS.get(source.deletion_rule, source.deletion_rule),
         # Emails, not ids: the admin log is read by people, and stays readable after an admin leaves.
-        "notified_admins": list(db.session.scalars(
-            select(Admin.email).where(Admin.id.in_(source.notified_admin_ids or [])).order_by(Admin.email_norm)
-        )) if source.notified_admin_ids else [],
+        "notified_admins": list(
+            db.session.scalars(
+                select(Admin.email).where(Admin.id.in_(source.notified_admin_ids or [])).order_by(Admin.email_norm)
+            )
+        )
+        if source.notified_admin_ids
+        else [],
         "match_attributes": [MATCH_ATTRIBUTE_LABELS[a] for a in source.match_attributes or []],
+        USERNAME_IS_EMAIL_LABEL: "On" if source.username_is_email else "Off",
     }
 
 
@@ -252,6 +309,7 @@ def configure_source(
     deletion_rule: str | None = None,
     notified_admin_ids: list[int] | None = None,
     match_attributes: list[str] | None = None,
+    username_is_email: bool | None = None,
 ) -> SyncSource:
     """Change a source's settings (None leaves one unchanged); one "Edit sync configurations" entry with the diff."""
     source = get_source(org_id, source_id)
@@ -269,7 +327,9 @@ def configure_source(
         source.deletion_rule = deletion_rule
     if notified_admin_ids is not None:
         ids = sorted({int(i) for i in notified_admin_ids})
-        found = set(db.session.scalars(select(Admin.id).where(Admin.org_id == org_id, Admin.id.in_(ids)))) if ids else set()
+        found = (
+            set(db.session.scalars(select(Admin.id).where(Admin.org_id == org_id, Admin.id.in_(ids)))) if ids else set()
+        )
         if found != set(ids):
             raise Invalid("Choose administrators of this organization", field="notified_admin_ids")
         source.notified_admin_ids = ids
@@ -278,11 +338,20 @@ def configure_source(
         if unknown:
             raise Invalid(f"Unknown attribute for identifying users: {unknown[0]}", field="match_attributes")
         source.match_attributes = [a for a in MATCH_ATTRIBUTES if a in match_attributes]
+    if username_is_email is not None:
+        source.username_is_email = username_is_email
     db.session.flush()
     changes = admin_log.diff(before, _source_settings(source))
     if changes:
-        admin_log.record(actor, org_id, "Edit sync configurations", target_type="sync_source",
-                     target_id=source.public_id, target_name=source.name, changes=changes)
+        admin_log.record(
+            actor,
+            org_id,
+            "Edit sync configurations",
+            target_type="sync_source",
+            target_id=source.public_id,
+            target_name=source.name,
+            changes=changes,
+        )
     return source
 
 
@@ -307,8 +376,15 @@ def delete_source(org_id: int, source_id: int, actor: Actor) -> SyncSource:
     source.status = "inactive"
     source.token_hash = None
     db.session.flush()
-    admin_log.record(actor, org_id, "Delete sync source", target_type="sync_source", target_id=source.public_id,
-                 target_name=source.name, changes={"status": [before, "deleted"]})
+    admin_log.record(
+        actor,
+        org_id,
+        "Delete sync source",
+        target_type="sync_source",
+        target_id=source.public_id,
+        target_name=source.name,
+        changes={"status": [before, "deleted"]},
+    )
     return source
 
 
@@ -321,7 +397,7 @@ def members_synced(org_id: int, source_ids: list[int]) -> dict[int, int]:
         .where(Member.org_id == org_id, Member.source_id.in_(source_ids))
         .group_by(Member.source_id)
     ).all()
-    return {source_id: count for source_id, count in rows}
+    return {source_id: count for source_id, count in rows if source_id is not None}
 
 
 def connection_state(source: SyncSource) -> str:
@@ -361,8 +437,7 @@ def check_base_url(text: str) -> str:
     except ValueError:  # a bracket left open, a bad port
         ok = False
     if not ok or "?" in text or "#" in text or any(c.isspace() for c in text):
-        raise Invalid(f"The base URL must be an http:// or https:// URL without ? or #, not {text!r}",
-                      field="base_url")
+        raise Invalid(f"The base URL must be an http:// or https:// URL without ? or #, not {text!r}", field="base_url")
     return text.rstrip("/")
 
 
@@ -419,7 +494,8 @@ def authenticate(public_id: str, authorization: str | None, now: datetime | None
     bearer = scheme.lower() == "bearer" and bool(token)
     key = (public_id, hash_token(token)) if bearer else None
     cache: dict[tuple[str, str], tuple[float, SourceRef, datetime | None]] = current_app.extensions.setdefault(
-        "scim_auth_cache", {})
+        "scim_auth_cache", {}
+    )
     if ttl > 0 and key is not None:
         hit = cache.get(key)
         if hit is not None and time.monotonic() - hit[0] < ttl and (hit[2] is None or hit[2] > utcnow()):
@@ -435,10 +511,18 @@ def authenticate(public_id: str, authorization: str | None, now: datetime | None
         raise AuthFailure("expired", db.session.get(SyncSource, row.id))
     if row.status != "active":
         raise Forbidden("sync source is not activated")
-    source = SourceRef(id=row.id, org_id=row.org_id, public_id=row.public_id, name=row.name, provider=row.provider,
-                       status=row.status, deletion_rule=row.deletion_rule,
-                       match_attributes=list(row.match_attributes or []),
-                       workforce_rules=list(row.workforce_rules or []))
+    source = SourceRef(
+        id=row.id,
+        org_id=row.org_id,
+        public_id=row.public_id,
+        name=row.name,
+        provider=row.provider,
+        status=row.status,
+        deletion_rule=row.deletion_rule,
+        match_attributes=list(row.match_attributes or []),
+        workforce_rules=list(row.workforce_rules or []),
+        username_is_email=bool(row.username_is_email),
+    )
     if ttl > 0:
         if len(cache) >= AUTH_CACHE_SIZE:
             cache.clear()
@@ -480,8 +564,11 @@ def note_request(source_id: int, status: int, error: str | None = None, now: dat
     if now is None and interval > 0 and _noted_recently(source_id, status, error, float(interval)):
         return
     now = now or utcnow()
-    values: dict[str, Any] = {"last_request_at": now, "last_status": status,
-                              "last_error": (error or "")[:2000] or None if status >= 400 else None}
+    values: dict[str, Any] = {
+        "last_request_at": now,
+        "last_status": status,
+        "last_error": (error or "")[:2000] or None if status >= 400 else None,
+    }
     if status < 400:
         values["last_success_at"] = now
     # One Core UPDATE without loading the row or bumping updated_at: this runs on every request.
@@ -493,8 +580,9 @@ def note_request(source_id: int, status: int, error: str | None = None, now: dat
 TOKEN_REFUSALS = ("missing", "invalid", "expired")
 
 
-def refuse(source: SyncSource, reason: str, detail: str, info: sync_log.RequestInfo | None,
-           scim_type: str | None = None) -> None:
+def refuse(
+    source: SyncSource, reason: str, detail: str, info: sync_log.RequestInfo | None, scim_type: str | None = None
+) -> None:
     """A SCIM request at the source's URL is refused; ``reason`` is one of ``sync_log.REFUSALS``.
 
     Everything a refusal leaves, in the caller's transaction (the door commits): a
@@ -529,8 +617,11 @@ def notify_token_expired(source: SyncSource, now: datetime | None = None) -> boo
     now = now or utcnow()
     if source.expired_notice_at is not None and source.expired_notice_at > now - timedelta(days=1):
         return False
-    notifications.sync_failure(source, "token_expired",
-                        "Synchronization requests are refused: refresh the token and enter the new one in the identity provider.")
+    notifications.sync_failure(
+        source,
+        "token_expired",
+        "Synchronization requests are refused: refresh the token and enter the new one in the identity provider.",
+    )
     source.expired_notice_at = now
     db.session.flush()
     return True

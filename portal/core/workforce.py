@@ -1,4 +1,5 @@
 """What a member's job title and workforce type point to: job titles found or made, workforce types."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,8 +29,9 @@ _titles = JobTitle.__table__
 
 def title_by_name(name: str) -> Select[Any]:
     """(id, name) of the organization's job title of a name in any case, the name as bind parameter ``name``."""
-    return select(_titles.c.id, _titles.c.name).where(_titles.c.org_id == bindparam("org_id"),
-                                                      _titles.c.name_norm == bindparam(name))
+    return select(_titles.c.id, _titles.c.name).where(
+        _titles.c.org_id == bindparam("org_id"), _titles.c.name_norm == bindparam(name)
+    )
 
 
 _TITLE_BY_NAME = title_by_name("name")
@@ -58,9 +60,13 @@ def make_job_title(org_id: int, name: str, source_id: int | None) -> tuple[tuple
     if statement is None:
         table = JobTitle.__table__
         insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = _MAKE_TITLE[dialect] = insert_for(table).on_conflict_do_nothing().returning(table.c.id, table.c.name)
-    row = connection.execute(statement, {"org_id": org_id, "name": name, "name_norm": norm(name),
-                                         "source_id": source_id, "created_at": utcnow()}).first()
+        statement = _MAKE_TITLE[dialect] = (
+            insert_for(table).on_conflict_do_nothing().returning(table.c.id, table.c.name)
+        )
+    row = connection.execute(
+        statement,
+        {"org_id": org_id, "name": name, "name_norm": norm(name), "source_id": source_id, "created_at": utcnow()},
+    ).first()
     if row is not None:
         return (row[0], row[1]), True
     made = lookup_title(org_id, name)
@@ -71,4 +77,6 @@ def make_job_title(org_id: int, name: str, source_id: int | None) -> tuple[tuple
 
 def workforce_types(org_id: int) -> list[WorkforceType]:
     """The organization's workforce types by name."""
-    return list(db.session.scalars(select(WorkforceType).where(WorkforceType.org_id == org_id).order_by(WorkforceType.name)))
+    return list(
+        db.session.scalars(select(WorkforceType).where(WorkforceType.org_id == org_id).order_by(WorkforceType.name))
+    )

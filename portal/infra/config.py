@@ -3,6 +3,7 @@
 Every setting has a development default except SECRET_KEY in production:
 a portal that signs sessions with a guessable key must not start.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,11 +56,13 @@ def load_config(instance_path: Path) -> dict:
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "SCIM_RATE_LIMIT": os.environ.get("SCIM_RATE_LIMIT", "100 per second"),
         "SCIM_AUTH_FAILURE_LIMIT": os.environ.get("SCIM_AUTH_FAILURE_LIMIT", "30 per minute"),
-        # A source's last request/status is rewritten at most this often for a repeated outcome (None: 1 s, 0 under TESTING).
+        # A source's last request/status is rewritten at most this often for a repeated outcome
+        # (None: 1 s, 0 under TESTING).
         "SCIM_NOTE_INTERVAL": float(os.environ["SCIM_NOTE_INTERVAL"]) if os.environ.get("SCIM_NOTE_INTERVAL") else None,
         # A SCIM token accepted once is trusted this long per process (None: 1 s, 0 under TESTING).
-        "SCIM_AUTH_CACHE_SECONDS": (float(os.environ["SCIM_AUTH_CACHE_SECONDS"])
-                                    if os.environ.get("SCIM_AUTH_CACHE_SECONDS") else None),
+        "SCIM_AUTH_CACHE_SECONDS": (
+            float(os.environ["SCIM_AUTH_CACHE_SECONDS"]) if os.environ.get("SCIM_AUTH_CACHE_SECONDS") else None
+        ),
         # SQLite writers of all workers queue on a file lock instead of sleeping in SQLite's busy handler.
         "SQLITE_WRITE_QUEUE": os.environ.get("SQLITE_WRITE_QUEUE", "true").lower() not in ("0", "false", "no"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),

@@ -1,8 +1,9 @@
 """gunicorn's logger with JSON access lines built by ``json.dumps``, so any path or agent stays valid JSON."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from gunicorn.glogging import Logger
@@ -18,5 +19,5 @@ class JsonLogger(Logger):
             return
         micros = request_time.seconds * 1_000_000 + request_time.microseconds
         record = access_record(resp.status, environ, micros, resp.headers)
-        record["time"] = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        record["time"] = datetime.now(UTC).isoformat(timespec="milliseconds")
         self.access_log.info(json.dumps(record))

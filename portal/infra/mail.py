@@ -4,6 +4,7 @@ Only the sending lives here (the URL's parts, the message, the SMTP conversation
 Who gets which email, and when (after the transaction commits), is decided by
 ``portal.core.notifications``.
 """
+
 from __future__ import annotations
 
 import smtplib

@@ -10,6 +10,7 @@ lock is free. The lock only orders writers: SQLite's own locking still guards
 the data, so a writer that does not take it (the sqlite3 shell, a migration)
 is merely not queued. Reads never take it.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -156,6 +157,7 @@ def install(engine: Engine, database_path: str) -> WriteQueue:
     def _commit(conn: Connection) -> None:
         if conn.info.get(_HELD):
             dbapi_connection = conn.connection.dbapi_connection
+            assert dbapi_connection is not None  # a connection in a transaction is not invalidated
             dbapi_connection.commit()
             queue.release(conn.info)
             queue.committed()
@@ -163,7 +165,9 @@ def install(engine: Engine, database_path: str) -> WriteQueue:
     @event.listens_for(engine, "rollback")
     def _rollback(conn: Connection) -> None:
         if conn.info.get(_HELD):
-            conn.connection.dbapi_connection.rollback()
+            dbapi_connection = conn.connection.dbapi_connection
+            assert dbapi_connection is not None  # a connection in a transaction is not invalidated
+            dbapi_connection.rollback()
             queue.release(conn.info)
 
     @event.listens_for(engine, "reset")

@@ -1,8 +1,10 @@
 """Who is signed in, and what they may open. Every console view goes through ``require``."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from flask import Flask, abort, make_response, redirect, request, url_for
 from flask_login import current_user, login_required
@@ -37,7 +39,7 @@ def _unauthorized() -> Any:
 
 
 def require(permission: str | None = None, *, primary: bool = False) -> Callable[[F], F]:
-    """Sign-in plus a permission (``org_data_sync``, ``admin_log``, ``directory``) or the primary role; 403 otherwise."""
+    """Sign-in plus a permission (``org_data_sync``, ``admin_log``, ``directory``) or primary role; else 403."""
 
     def decorator(view: F) -> F:
         @wraps(view)

@@ -1,4 +1,5 @@
 """The signed-in administrator's profile (change own password) and the set-password link page."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,8 +9,9 @@ from flask_login import current_user, login_required, login_user
 
 from portal.core import administrators
 from portal.core.errors import DomainError
-from ..extensions import limiter
 from portal.views.web import current_actor, refusal, render
+
+from ..extensions import limiter
 
 bp = Blueprint("account", __name__)
 
@@ -30,16 +32,28 @@ def index() -> Any:
     if request.method == "POST":
         form = request.form
         try:
-            administrators.change_own_password(admin, form.get("current_password", ""), form.get("new_password", ""),
-                                       form.get("confirm_password", ""), current_actor())
+            administrators.change_own_password(
+                admin,
+                form.get("current_password", ""),
+                form.get("new_password", ""),
+                form.get("confirm_password", ""),
+                current_actor(),
+            )
         except DomainError as exc:
             errors = refusal(exc)
         else:
             # The bumped session version ended every session of this admin; keep this one.
             login_user(admin)
             changed = True
-    return render("account/index.html", "account/_password_form.html", status=422 if errors else 200,
-                  admin=admin, permission_labels=administrators.permission_labels(admin), errors=errors, changed=changed)
+    return render(
+        "account/index.html",
+        "account/_password_form.html",
+        status=422 if errors else 200,
+        admin=admin,
+        permission_labels=administrators.permission_labels(admin),
+        errors=errors,
+        changed=changed,
+    )
 
 
 @bp.route("/set-password/<token>", methods=["GET", "POST"])
@@ -50,8 +64,12 @@ def set_password(token: str) -> Any:
     valid = administrators.valid_token(token) is not None
     if request.method == "POST" and valid:
         try:
-            administrators.set_password_with_token(token, request.form.get("new_password", ""),
-                                           request.form.get("confirm_password", ""), request.remote_addr)
+            administrators.set_password_with_token(
+                token,
+                request.form.get("new_password", ""),
+                request.form.get("confirm_password", ""),
+                request.remote_addr,
+            )
         except DomainError as exc:
             errors = refusal(exc)
             valid = exc.field != "token"

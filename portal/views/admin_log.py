@@ -3,9 +3,11 @@
 Read-only by design: entries are written by the domain functions that make the
 changes, and there is no route that edits or deletes one.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from flask import Blueprint, abort, request, url_for
 from flask_login import current_user
@@ -13,8 +15,9 @@ from sqlalchemy import Select
 
 from portal.core import admin_log, sync_log_query
 from portal.views.access import require
-from ..models import Admin, AdminLog
 from portal.views.web import render
+
+from ..models import Admin, AdminLog
 from . import log_tools
 
 bp = Blueprint("admin_log", __name__, url_prefix="/compliance/audit-log")
@@ -23,11 +26,20 @@ bp = Blueprint("admin_log", __name__, url_prefix="/compliance/audit-log")
 DEFAULT_DAYS = 7
 MAX_DAYS = 180
 FILTER_NAMES = ("category", "event_type", "admin", "start", "end", "q")
-CSV_HEADER = ["Time (UTC)", "Category", "Event type", "Administrator", "IP address", "Object type", "Object",
-              "Summary", "Changes"]
+CSV_HEADER = [
+    "Time (UTC)",
+    "Category",
+    "Event type",
+    "Administrator",
+    "IP address",
+    "Object type",
+    "Object",
+    "Summary",
+    "Changes",
+]
 
 
-def _filters(admins: list[Admin]) -> tuple[Select[tuple[AdminLog]] | None, dict[str, Any]]:
+def _filters(admins: list[Admin]) -> tuple[Select[AdminLog] | None, dict[str, Any]]:
     """The filtered query (None when the time range is refused) and what the filter form shows."""
     args = request.args
     grouped = admin_log.event_types_by_category()
@@ -38,13 +50,26 @@ def _filters(admins: list[Admin]) -> tuple[Select[tuple[AdminLog]] | None, dict[
     admin_id = args.get("admin", "") if args.get("admin", "") in admin_ids else ""
     window = log_tools.time_range(args, required=True, default_days=DEFAULT_DAYS, max_days=MAX_DAYS)
     search = args.get("q", "").strip()
-    form = {"grouped": grouped, "categories": categories, "event_types": event_types, "chosen": chosen,
-            "admin_id": admin_id, "window": window, "search": search}
+    form: dict[str, Any] = {
+        "grouped": grouped,
+        "categories": categories,
+        "event_types": event_types,
+        "chosen": chosen,
+        "admin_id": admin_id,
+        "window": window,
+        "search": search,
+    }
     if window.errors:
         return None, form
     assert window.start is not None and window.end is not None
-    stmt = admin_log.query(current_user.org_id, start=window.start, end=window.end, event_types=chosen or None,
-                       admin_id=int(admin_id) if admin_id else None, search=search or None)
+    stmt = admin_log.query(
+        current_user.org_id,
+        start=window.start,
+        end=window.end,
+        event_types=chosen or None,
+        admin_id=int(admin_id) if admin_id else None,
+        search=search or None,
+    )
     return stmt, form
 
 
@@ -59,9 +84,13 @@ def index() -> Any:
     args = {**log_tools.filter_args(request.args, FILTER_NAMES), "start": window.start_text, "end": window.end_text}
     entries, pager = log_tools.page_of(stmt, "admin_log.index", **args) if stmt is not None else ([], None)
     return render(
-        "admin_log/index.html", "admin_log/_panel.html",
+        "admin_log/index.html",
+        "admin_log/_panel.html",
         status=422 if stmt is None else 200,
-        admins=admins, entries=entries, pager=pager, **form,
+        admins=admins,
+        entries=entries,
+        pager=pager,
+        **form,
         export_url=url_for("admin_log.export", **args),
     )
 
@@ -71,19 +100,31 @@ def index() -> Any:
 def detail(entry_id: int) -> Any:
     """One entry: who, when, from which IP, and the field-by-field change."""
     entry = admin_log.get_entry(current_user.org_id, entry_id)  # NotFound: the console's 404 page
-    return render("admin_log/detail.html", "admin_log/_drawer.html", entry=entry,
-                  changes=sync_log_query.labelled(entry.changes))
+    return render(
+        "admin_log/detail.html", "admin_log/_drawer.html", entry=entry, changes=sync_log_query.labelled(entry.changes)
+    )
 
 
 def _changes_text(changes: dict[str, Any]) -> str:
-    return "; ".join(f"{name}: {sync_log_query.shown_value(pair[0])} -> {sync_log_query.shown_value(pair[1])}"
-                     for name, pair in sync_log_query.labelled(changes).items())
+    return "; ".join(
+        f"{name}: {sync_log_query.shown_value(pair[0])} -> {sync_log_query.shown_value(pair[1])}"
+        for name, pair in sync_log_query.labelled(changes).items()
+    )
 
 
 def _csv_rows(entries: Iterator[AdminLog]) -> Iterator[list[Any]]:
     for e in entries:
-        yield [e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.category, e.event_type, e.actor, e.ip, e.target_type,
-               e.target_name, e.summary, _changes_text(e.changes or {})]
+        yield [
+            e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.category,
+            e.event_type,
+            e.actor,
+            e.ip,
+            e.target_type,
+            e.target_name,
+            e.summary,
+            _changes_text(e.changes or {}),
+        ]
 
 
 @bp.route("/admin/export.csv")

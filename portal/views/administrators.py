@@ -1,16 +1,19 @@
 """Settings > Administrators: the primary administrator manages who may do what (issue 7)."""
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from portal.core import administrators
-from portal.views.access import require
 from portal.core.errors import DomainError, Forbidden
-from ..models import PERMISSION_LABELS, PERMISSIONS, Admin
+from portal.views.access import require
 from portal.views.web import current_actor, refusal, render, wants_fragment
+
+from ..models import PERMISSION_LABELS, PERMISSIONS, Admin
 
 bp = Blueprint("administrators", __name__, url_prefix="/settings/administrators")
 
@@ -25,8 +28,11 @@ PERMISSION_HELP = {
 
 
 def _context(**extra: Any) -> dict[str, Any]:
-    return {"permissions": [(p, PERMISSION_LABELS[p], PERMISSION_HELP[p]) for p in PERMISSIONS],
-            "permission_labels": administrators.permission_labels, **extra}
+    return {
+        "permissions": [(p, PERMISSION_LABELS[p], PERMISSION_HELP[p]) for p in PERMISSIONS],
+        "permission_labels": administrators.permission_labels,
+        **extra,
+    }
 
 
 def _link_url(token: str) -> str:
@@ -41,8 +47,11 @@ def _credentials(creds: administrators.Credentials, action: str) -> Any:
     """The one page that ever shows an initial password, or says where the set-password link went."""
     # The email is queued and leaves after the request's commit (notifications.queue_mail).
     emailed = administrators.send_set_password_link(creds.admin, _link_url(creds.token)) if creds.token else False
-    return render("administrators/credentials.html", "administrators/_credentials.html",
-                  **_context(admin=creds.admin, password=creds.password, emailed=emailed, action=action))
+    return render(
+        "administrators/credentials.html",
+        "administrators/_credentials.html",
+        **_context(admin=creds.admin, password=creds.password, emailed=emailed, action=action),
+    )
 
 
 @bp.route("/")
@@ -52,9 +61,17 @@ def index() -> Any:
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     rows, total = administrators.list_admins(current_user.org_id, page=page, per_page=PER_PAGE)
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
-    return render("administrators/index.html", "administrators/_table.html",
-                  **_context(rows=rows, total=total, page_number=page, pages=pages,
-                             page_url=lambda n: url_for("administrators.index", page=n)))
+    return render(
+        "administrators/index.html",
+        "administrators/_table.html",
+        **_context(
+            rows=rows,
+            total=total,
+            page_number=page,
+            pages=pages,
+            page_url=lambda n: url_for("administrators.index", page=n),
+        ),
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -64,17 +81,24 @@ def add() -> Any:
     values: dict[str, Any] = {"name": "", "email": "", "permissions": [], "delivery": "password"}
     errors: dict[str, str] = {}
     if request.method == "POST":
-        values = {"name": request.form.get("name", ""), "email": request.form.get("email", ""),
-                  "permissions": request.form.getlist("permissions"),
-                  "delivery": request.form.get("delivery", "password")}
+        values = {
+            "name": request.form.get("name", ""),
+            "email": request.form.get("email", ""),
+            "permissions": request.form.getlist("permissions"),
+            "delivery": request.form.get("delivery", "password"),
+        }
         try:
             creds = administrators.add_administrator(current_user.org_id, current_actor(), **values)
         except DomainError as exc:
             errors = refusal(exc)
         else:
             return _credentials(creds, "added")
-    return render("administrators/new.html", "administrators/_add_form.html", status=422 if errors else 200,
-                  **_context(values=values, errors=errors))
+    return render(
+        "administrators/new.html",
+        "administrators/_add_form.html",
+        status=422 if errors else 200,
+        **_context(values=values, errors=errors),
+    )
 
 
 @bp.route("/<int:admin_id>")
@@ -84,10 +108,13 @@ def detail(admin_id: int) -> Any:
     return _detail(administrators.get_admin(current_user.org_id, admin_id))
 
 
-def _detail(admin: Admin, *, status: int = 200, errors: dict[str, str] | None = None,
-            notice: str | None = None) -> Any:
-    return render("administrators/detail.html", "administrators/_detail.html", status=status,
-                  **_context(admin=admin, errors=errors or {}, notice=notice))
+def _detail(admin: Admin, *, status: int = 200, errors: dict[str, str] | None = None, notice: str | None = None) -> Any:
+    return render(
+        "administrators/detail.html",
+        "administrators/_detail.html",
+        status=status,
+        **_context(admin=admin, errors=errors or {}, notice=notice),
+    )
 
 
 def _change(admin_id: int, change: Callable[[Admin], Any], notice: str) -> Any:
@@ -107,25 +134,33 @@ def _change(admin_id: int, change: Callable[[Admin], Any], notice: str) -> Any:
 @require(primary=True)
 def edit_permissions(admin_id: int) -> Any:
     """Save permissions; they take effect at the administrator's next request."""
-    return _change(admin_id, lambda a: administrators.edit_permissions(a.org_id, a.id, request.form.getlist("permissions"),
-                                                               current_actor()),
-                   "Permissions saved. They apply from the administrator's next page load.")
+    return _change(
+        admin_id,
+        lambda a: administrators.edit_permissions(a.org_id, a.id, request.form.getlist("permissions"), current_actor()),
+        "Permissions saved. They apply from the administrator's next page load.",
+    )
 
 
 @bp.route("/<int:admin_id>/deactivate", methods=["POST"])
 @require(primary=True)
 def deactivate(admin_id: int) -> Any:
     """Deactivate administrator: no more sign-in, open sessions end at their next request."""
-    return _change(admin_id, lambda a: administrators.set_active(a.org_id, a.id, False, current_actor()),
-                   "Administrator deactivated. Their open sessions have ended.")
+    return _change(
+        admin_id,
+        lambda a: administrators.set_active(a.org_id, a.id, False, current_actor()),
+        "Administrator deactivated. Their open sessions have ended.",
+    )
 
 
 @bp.route("/<int:admin_id>/reactivate", methods=["POST"])
 @require(primary=True)
 def reactivate(admin_id: int) -> Any:
     """Reactivate administrator: they can sign in again with their password."""
-    return _change(admin_id, lambda a: administrators.set_active(a.org_id, a.id, True, current_actor()),
-                   "Administrator reactivated.")
+    return _change(
+        admin_id,
+        lambda a: administrators.set_active(a.org_id, a.id, True, current_actor()),
+        "Administrator reactivated.",
+    )
 
 
 @bp.route("/<int:admin_id>/reset-password", methods=["POST"])
@@ -134,8 +169,9 @@ def reset_password(admin_id: int) -> Any:
     """Reset password: a new initial password shown once, or a set-password link."""
     admin = administrators.get_admin(current_user.org_id, admin_id)
     try:
-        creds = administrators.reset_password(admin.org_id, admin.id, current_actor(),
-                                      delivery=request.form.get("delivery", "password"))
+        creds = administrators.reset_password(
+            admin.org_id, admin.id, current_actor(), delivery=request.form.get("delivery", "password")
+        )
     except DomainError as exc:
         errors = refusal(exc)
         return _detail(administrators.get_admin(current_user.org_id, admin_id), status=422, errors=errors)
@@ -150,8 +186,9 @@ def transfer() -> Any:
     chosen = request.form.get("admin_id", request.args.get("admin_id", ""))
     if request.method == "POST":
         try:
-            new = administrators.transfer_primary(current_user.org_id, chosen, current_actor(),
-                                          password=request.form.get("password", ""))
+            new = administrators.transfer_primary(
+                current_user.org_id, chosen, current_actor(), password=request.form.get("password", "")
+            )
         except Forbidden:
             abort(403)
         except DomainError as exc:
@@ -165,9 +202,15 @@ def transfer() -> Any:
                 response.headers["HX-Redirect"] = target
                 return response
             return redirect(target)
-    return render("administrators/transfer.html", "administrators/_transfer_form.html",
-                  status=422 if errors else 200,
-                  **_context(candidates=[(a.id, f"{a.display_name} ({a.email})")
-                                         for a in administrators.transfer_candidates(current_user.org_id)],
-                             chosen=chosen,
-                             errors=errors))
+    return render(
+        "administrators/transfer.html",
+        "administrators/_transfer_form.html",
+        status=422 if errors else 200,
+        **_context(
+            candidates=[
+                (a.id, f"{a.display_name} ({a.email})") for a in administrators.transfer_candidates(current_user.org_id)
+            ],
+            chosen=chosen,
+            errors=errors,
+        ),
+    )

@@ -1,4 +1,5 @@
 """Sign in and sign out."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,8 +9,9 @@ from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from portal.core import administrators
-from ..extensions import limiter
 from portal.views.web import render
+
+from ..extensions import limiter
 
 bp = Blueprint("auth", __name__)
 

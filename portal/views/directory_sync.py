@@ -5,6 +5,7 @@ full page back; what the administrator entered in earlier steps lives in the
 session until **Save**, so going back keeps it and nothing reaches the sync
 source (and the next SCIM request) before the Preview is confirmed.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,10 +15,18 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.core import notifications, sync_sources, workforce
-from portal.views.access import require
 from portal.core.errors import DomainError
-from ..models import MATCH_ATTRIBUTES, MAX_WORKFORCE_RULES, PROVIDER_LABELS, PROVIDERS, SyncSource
+from portal.views.access import require
 from portal.views.web import current_actor, refusal, render, wants_fragment
+
+from ..models import (
+    MATCH_ATTRIBUTE_LABELS,
+    MATCH_ATTRIBUTES,
+    MAX_WORKFORCE_RULES,
+    PROVIDER_LABELS,
+    PROVIDERS,
+    SyncSource,
+)
 
 bp = Blueprint("directory_sync", __name__, url_prefix="/settings/directory-sync")
 
@@ -97,7 +106,8 @@ def _rules_from_form() -> list[dict[str, Any]]:
     values = request.form.getlist("rule_value")
     types = request.form.getlist("rule_type")
     rows = []
-    for value, type_id in zip(values, types):
+    # A form that sent more of one field than the other: the unpaired tail is dropped, as before.
+    for value, type_id in zip(values, types, strict=False):
         rows.append({"value": value.strip(), "workforce_type_id": int(type_id) if type_id.isdigit() else None})
     return rows
 
@@ -124,20 +134,31 @@ def _step_errors(step: int, state: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
-def _render_wizard(source: SyncSource, step: int, state: dict[str, Any], *, errors: dict[str, str] | None = None,
-                   status: int = 200) -> Response:
+def _render_wizard(
+    source: SyncSource, step: int, state: dict[str, Any], *, errors: dict[str, str] | None = None, status: int = 200
+) -> Response:
     org_id = current_user.org_id
     workforce_types = workforce.workforce_types(org_id)
     rules = state["rules"] or ([{"value": "", "workforce_type_id": None}] if step == 2 else [])
     return render(
-        "directory_sync/wizard.html", "directory_sync/_wizard.html", status=status,
-        source=source, step=step, steps=STEPS,
-        step_urls=[url_for(".setup", source_id=source.id, step=n) for n in range(1, len(STEPS) + 1)], state=state, rules=rules, errors=errors or {},
+        "directory_sync/wizard.html",
+        "directory_sync/_wizard.html",
+        status=status,
+        source=source,
+        step=step,
+        steps=STEPS,
+        step_urls=[url_for(".setup", source_id=source.id, step=n) for n in range(1, len(STEPS) + 1)],
+        state=state,
+        rules=rules,
+        errors=errors or {},
         token=_take_token(source) if step == 1 else None,
-        scim_url=scim_base_url(source), workforce_types=workforce_types,
+        scim_url=scim_base_url(source),
+        workforce_types=workforce_types,
         type_names={t.id: t.name for t in workforce_types},
-        sync_admins=notifications.sync_admins(org_id), max_rules=MAX_WORKFORCE_RULES,
-        deletion_rules=sync_sources.DELETION_RULE_LABELS, match_labels=sync_sources.MATCH_ATTRIBUTE_LABELS,
+        sync_admins=notifications.sync_admins(org_id),
+        max_rules=MAX_WORKFORCE_RULES,
+        deletion_rules=sync_sources.DELETION_RULE_LABELS,
+        match_labels=MATCH_ATTRIBUTE_LABELS,
         title="Edit sync source" if source.status != "draft" else "Add sync source",
     )
 
@@ -182,8 +203,15 @@ def new() -> Any:
 
 
 def _providers_panel(error: str | None = None) -> Any:
-    return render("directory_sync/new.html", "directory_sync/_providers.html", status=422 if error else 200,
-                  providers=PROVIDERS, provider_labels=PROVIDER_LABELS, title="Add sync source", error=error)
+    return render(
+        "directory_sync/new.html",
+        "directory_sync/_providers.html",
+        status=422 if error else 200,
+        providers=PROVIDERS,
+        provider_labels=PROVIDER_LABELS,
+        title="Add sync source",
+        error=error,
+    )
 
 
 @bp.route("/new", methods=["POST"])
@@ -191,7 +219,9 @@ def _providers_panel(error: str | None = None) -> Any:
 def create() -> Any:
     """Create the draft source (token issued, SCIM still denied) and open step 1 of the wizard."""
     try:
-        source, token = sync_sources.create_source(current_user.org_id, request.form.get("provider", ""), current_actor())
+        source, token = sync_sources.create_source(
+            current_user.org_id, request.form.get("provider", ""), current_actor()
+        )
     except DomainError as exc:
         refusal(exc)
         return _providers_panel(exc.message)
@@ -249,8 +279,13 @@ def _save(source: SyncSource, state: dict[str, Any], *, activate: bool) -> Respo
     actor = current_actor()
     try:
         sync_sources.configure_source(
-            current_user.org_id, source.id, actor, name=state["name"], workforce_rules=state["rules"],
-            deletion_rule=state["deletion_rule"], notified_admin_ids=state["notified_admin_ids"],
+            current_user.org_id,
+            source.id,
+            actor,
+            name=state["name"],
+            workforce_rules=state["rules"],
+            deletion_rule=state["deletion_rule"],
+            notified_admin_ids=state["notified_admin_ids"],
             match_attributes=state["match_attributes"],
         )
         if activate or source.status == "draft":
@@ -263,9 +298,13 @@ def _save(source: SyncSource, state: dict[str, Any], *, activate: bool) -> Respo
         response.headers["HX-Push-Url"] = url_for(".setup", source_id=source.id, step=step)
         return response
     _drop_state(source)
-    flash(f"{source.name} is saved and active: {source.provider_label} can sync now." if source.status == "active"
-          else f"{source.name} is saved but not active: requests from {source.provider_label} are denied until you "
-               "activate it.", "success" if source.status == "active" else "info")
+    flash(
+        f"{source.name} is saved and active: {source.provider_label} can sync now."
+        if source.status == "active"
+        else f"{source.name} is saved but not active: requests from {source.provider_label} are denied until you "
+        "activate it.",
+        "success" if source.status == "active" else "info",
+    )
     return _navigate(url_for(".index"))
 
 
@@ -282,10 +321,14 @@ def detail(source_id: int) -> Any:
 def _detail_page(source: SyncSource) -> Response:
     workforce_types = workforce.workforce_types(current_user.org_id)
     return render(
-        "directory_sync/detail.html", source=source, title=source.name, token=_take_token(source),
+        "directory_sync/detail.html",
+        source=source,
+        title=source.name,
+        token=_take_token(source),
         type_names={t.id: t.name for t in workforce_types},
         admin_emails={a.id: a.display_name for a in notifications.sync_admins(current_user.org_id)},
-        deletion_rules=sync_sources.DELETION_RULE_LABELS, match_labels=sync_sources.MATCH_ATTRIBUTE_LABELS,
+        deletion_rules=sync_sources.DELETION_RULE_LABELS,
+        match_labels=MATCH_ATTRIBUTE_LABELS,
         **_card_context([source]),
     )
 

@@ -1,4 +1,5 @@
 """``/healthz`` for load balancers and orchestrators: the process answers and the database too."""
+
 from __future__ import annotations
 
 import logging

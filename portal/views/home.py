@@ -1,4 +1,5 @@
 """The console's landing page: the first area the admin may open."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,8 +7,9 @@ from typing import Any
 from flask import Blueprint, redirect, url_for
 from flask_login import login_required
 
-from .nav import visible_nav
 from portal.views.web import render
+
+from .nav import visible_nav
 
 bp = Blueprint("home", __name__)
 

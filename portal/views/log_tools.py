@@ -1,11 +1,13 @@
 """What the Sync log and the Admin log pages share: time range filters, SQL pagination, CSV export."""
+
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from flask import Response, stream_with_context
 from sqlalchemy import Select, func, select
@@ -42,8 +44,9 @@ def _parse(text: str) -> datetime:
     return parsed.replace(second=0, microsecond=0, tzinfo=None)
 
 
-def time_range(args: MultiDict[str, str], *, required: bool, default_days: int | None = None,
-               max_days: int | None = None) -> TimeRange:
+def time_range(
+    args: MultiDict[str, str], *, required: bool, default_days: int | None = None, max_days: int | None = None
+) -> TimeRange:
     """Read ``start`` and ``end`` from the query string.
 
     Absent parameters take the default (the last ``default_days`` days); present but
@@ -52,8 +55,9 @@ def time_range(args: MultiDict[str, str], *, required: bool, default_days: int |
     result = TimeRange()
     if default_days is not None and "start" not in args and "end" not in args:
         now = utcnow().replace(second=0, microsecond=0)
-        args = MultiDict({"start": (now - timedelta(days=default_days)).strftime(TIME_FORMAT),
-                          "end": now.strftime(TIME_FORMAT)})
+        args = MultiDict(
+            {"start": (now - timedelta(days=default_days)).strftime(TIME_FORMAT), "end": now.strftime(TIME_FORMAT)}
+        )
     for name, label in (("start", "Start time"), ("end", "End time")):
         text = args.get(name, "").strip()
         setattr(result, f"{name}_text", text)
@@ -71,8 +75,9 @@ def time_range(args: MultiDict[str, str], *, required: bool, default_days: int |
         if result.end <= result.start:
             result.errors["end"] = "The end time must be after the start time."
         elif max_days is not None and result.end - result.start > timedelta(days=max_days, minutes=1):
-            result.errors["end"] = (f"One query can span at most {max_days} days. "
-                                    "Move the start time or the end time closer together.")
+            result.errors["end"] = (
+                f"One query can span at most {max_days} days. Move the start time or the end time closer together."
+            )
     return result
 
 

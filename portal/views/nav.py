@@ -1,4 +1,5 @@
 """The console's navigation: its sections and items, and what the signed-in admin may open."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,18 +25,22 @@ class NavItem:
 
 #: The seed's navigation: section -> items.
 NAV: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
-    ("Organization", (
-        NavItem("Member and Department", "organization.members", "directory"),
-        NavItem("User Group", "organization.groups", "directory"),
-        NavItem("Field Management", "organization.fields", "directory"),
-    )),
-    ("Settings", (
-        NavItem("Directory Sync", "directory_sync.index", "org_data_sync"),
-        NavItem("Administrators", "administrators.index", primary_only=True),
-    )),
-    ("Compliance", (
-        NavItem("Admin log", "admin_log.index", "admin_log"),
-    )),
+    (
+        "Organization",
+        (
+            NavItem("Member and Department", "organization.members", "directory"),
+            NavItem("User Group", "organization.groups", "directory"),
+            NavItem("Field Management", "organization.fields", "directory"),
+        ),
+    ),
+    (
+        "Settings",
+        (
+            NavItem("Directory Sync", "directory_sync.index", "org_data_sync"),
+            NavItem("Administrators", "administrators.index", primary_only=True),
+        ),
+    ),
+    ("Compliance", (NavItem("Admin log", "admin_log.index", "admin_log"),)),
 )
 
 

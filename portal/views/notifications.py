@@ -1,4 +1,5 @@
 """Notifications: the header bell and the administrator's notification list."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,9 +9,10 @@ from flask_login import current_user, login_required
 
 from portal.core import notifications
 from portal.core.errors import NotFound
+from portal.views.web import render
+
 from ..extensions import db
 from ..models import Notification
-from portal.views.web import render
 from .paging import page_number, pager
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -30,8 +32,13 @@ def index() -> Any:
     """The admin's notifications, latest activity first."""
     number = page_number()
     rows, total = notifications.for_admin(current_user.id, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
-    return render("notifications/index.html", "notifications/_list.html", title="Notifications",
-                  notifications=rows, pager=pager("notifications.index", total, PER_PAGE, number))
+    return render(
+        "notifications/index.html",
+        "notifications/_list.html",
+        title="Notifications",
+        notifications=rows,
+        pager=pager("notifications.index", total, PER_PAGE, number),
+    )
 
 
 @bp.route("/bell")

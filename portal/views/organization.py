@@ -1,17 +1,31 @@
-"""Console area Organization: Member and Department, User Group, Field Management (seed 1.3 and "View data source information")."""
+"""Console area Organization: Member and Department, User Group, Field Management.
+
+Seed 1.3 and "View data source information".
+"""
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Response, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from portal.core import departments as core_departments, fields as core_fields, groups as core_groups, member_list, members as core_members, notifications, workforce
-from portal.views.access import require
+from portal.core import (
+    departments as core_departments,
+    fields as core_fields,
+    groups as core_groups,
+    member_list,
+    members as core_members,
+    notifications,
+    workforce,
+)
 from portal.core.errors import DomainError, NotFound
-from ..models import MEMBER_STATUSES, Member, SyncSource
 from portal.core.sync_sources import list_sources
+from portal.views.access import require
 from portal.views.web import current_actor, refusal, render, wants_fragment
+
+from ..models import MEMBER_STATUSES, Member, SyncSource
 from .paging import page_number, pager
 
 bp = Blueprint("organization", __name__, url_prefix="/organization")
@@ -63,8 +77,10 @@ def _sources() -> list[SyncSource]:
 
 
 def _tabs() -> list[tuple[str, str, str]]:
-    return [("members", "Members", url_for("organization.members")),
-            ("departments", "Departments", url_for("organization.departments"))]
+    return [
+        ("members", "Members", url_for("organization.members")),
+        ("departments", "Departments", url_for("organization.departments")),
+    ]
 
 
 @bp.route("/banners/<int:source_id>/dismiss", methods=["POST"])
@@ -87,7 +103,9 @@ def _member_filter() -> member_list.MemberFilter:
         search=args.get("q", "")[:200],
         department_id=int(dept) if dept.isdigit() else None,
         status=args.get("status", "") if args.get("status", "") in MEMBER_STATUSES else "",
-        source=args.get("source", "") if args.get("source", "") == "console" or args.get("source", "").isdigit() else "",
+        source=args.get("source", "")
+        if args.get("source", "") == "console" or args.get("source", "").isdigit()
+        else "",
     )
 
 
@@ -111,22 +129,42 @@ def members() -> Any:
     """The Members tab: search as you type, filters, numbered pages with the total, all in SQL."""
     flt = _member_filter()
     number = page_number()
-    query_args = {"q": flt.search, "department": flt.department_id, "status": flt.status, "source": flt.source}
+    query_args: dict[str, Any] = {
+        "q": flt.search,
+        "department": flt.department_id,
+        "status": flt.status,
+        "source": flt.source,
+    }
     rows, total = member_list.list_members(_org_id(), flt, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
-    context = {
-        "members": rows, "flt": flt,
+    context: dict[str, Any] = {
+        "members": rows,
+        "flt": flt,
         "pager": pager("organization.members", total, PER_PAGE, number, **query_args),
         "self_url": url_for("organization.members", **{k: v for k, v in query_args.items() if v}, page=number),
     }
     if wants_fragment():
         return render("organization/_member_results.html", "organization/_member_results.html", **context)
-    return render("organization/members.html", title="Member and Department", tabs=_tabs(), tab="members",
-                  banners=_banners(), departments=_flat_departments(), sources=_sources(), **context)
+    return render(
+        "organization/members.html",
+        title="Member and Department",
+        tabs=_tabs(),
+        tab="members",
+        banners=_banners(),
+        departments=_flat_departments(),
+        sources=_sources(),
+        **context,
+    )
 
 
 def _member_details(member: Member, **context: Any) -> Response:
-    return _drawer("organization/_member_details.html", title=member.name, member=member,
-                   sync_log=member_list.member_sync_log(member), custom_fields=_custom_fields(), **context)
+    return _drawer(
+        "organization/_member_details.html",
+        title=member.name,
+        member=member,
+        sync_log=member_list.member_sync_log(member),
+        custom_fields=_custom_fields(),
+        **context,
+    )
 
 
 def _custom_fields() -> list[Any]:
@@ -149,21 +187,35 @@ def _member_values() -> dict[str, Any]:
 
 
 def _custom_values() -> dict[str, str]:
-    return {key[len("custom."):]: value for key, value in request.form.items() if key.startswith("custom.")}
+    return {key[len("custom.") :]: value for key, value in request.form.items() if key.startswith("custom.")}
 
 
-def _member_form(member: Member | None = None, *, values: dict[str, Any] | None = None,
-                 errors: dict[str, str] | None = None, status: int = 200) -> Response:
+def _member_form(
+    member: Member | None = None,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     if member is not None and values is None:
         values = {key: getattr(member, key) or "" for key in core_members.MEMBER_FIELDS}
-        values.update(job_title=member.job_title.name if member.job_title else "",
-                      employee_type_id=member.employee_type_id or "",
-                      department_ids=[d.id for d in member.departments])
+        values.update(
+            job_title=member.job_title.name if member.job_title else "",
+            employee_type_id=member.employee_type_id or "",
+            department_ids=[d.id for d in member.departments],
+        )
         values.update({f"custom.{k}": v for k, v in (member.custom_fields or {}).items()})
-    return _drawer("organization/_member_form.html", status=status, title="Edit member" if member else "Add member",
-                   member=member, values=values or {}, errors=errors or {}, departments=_flat_departments(),
-                   workforce_types=[(wt.id, wt.name) for wt in workforce.workforce_types(_org_id())],
-                   custom_fields=_custom_fields())
+    return _drawer(
+        "organization/_member_form.html",
+        status=status,
+        title="Edit member" if member else "Add member",
+        member=member,
+        values=values or {},
+        errors=errors or {},
+        departments=_flat_departments(),
+        workforce_types=[(wt.id, wt.name) for wt in workforce.workforce_types(_org_id())],
+        custom_fields=_custom_fields(),
+    )
 
 
 @bp.route("/members/new", methods=["GET", "POST"])
@@ -205,13 +257,15 @@ def edit_member(member_id: int) -> Any:
     except DomainError as exc:
         errors = refusal(exc)
         found = core_members.get_member(_org_id(), member_id)
-        values = {**(_member_values() if found.source_id is None else {}),
-                  **{f"custom.{k}": v for k, v in custom.items()}}
+        values = {
+            **(_member_values() if found.source_id is None else {}),
+            **{f"custom.{k}": v for k, v in custom.items()},
+        }
         return _member_form(found, values=values, errors=errors, status=422)
     return _member_done(found)
 
 
-def _member_action(member_id: int, action: Callable[[Member], None]) -> Response:
+def _member_action(member_id: int, action: Callable[[Member], object]) -> Response:
     found: Member = core_members.get_member(_org_id(), member_id)
     try:
         action(found)
@@ -258,8 +312,14 @@ def _department_details(dept_id: int, *, errors: dict[str, str] | None = None, s
         raise NotFound("No such department")
     below = set(node.path_ids)
     parents = [(i, label) for i, label in _flat_departments() if i not in below]
-    return _drawer("organization/_department_details.html", status=status, title=node.department.name, node=node,
-                   parents=parents, errors=errors or {})
+    return _drawer(
+        "organization/_department_details.html",
+        status=status,
+        title=node.department.name,
+        node=node,
+        parents=parents,
+        errors=errors or {},
+    )
 
 
 @bp.route("/members/departments")
@@ -267,11 +327,18 @@ def _department_details(dept_id: int, *, errors: dict[str, str] | None = None, s
 def departments() -> Any:
     """The Departments tab: the department tree with member counts, expandable."""
     root, _nodes = core_departments.department_tree(_org_id())
-    context = {"root": root, "errors": {}, "values": {}}
+    context: dict[str, Any] = {"root": root, "errors": {}, "values": {}}
     if wants_fragment():
         return render("organization/_department_tree.html", **context)
-    return render("organization/departments.html", title="Member and Department", tabs=_tabs(), tab="departments",
-                  banners=_banners(), departments=_flat_departments(), **context)
+    return render(
+        "organization/departments.html",
+        title="Member and Department",
+        tabs=_tabs(),
+        tab="departments",
+        banners=_banners(),
+        departments=_flat_departments(),
+        **context,
+    )
 
 
 @bp.route("/members/departments/<int:dept_id>")
@@ -297,15 +364,27 @@ def new_department() -> Any:
     except DomainError as exc:
         errors = refusal(exc, default="name")
         root, _nodes = core_departments.department_tree(_org_id())
-        context = {"root": root, "errors": errors,
-                   "values": {"name": name, "parent_id": parent_id}}
+        context: dict[str, Any] = {"root": root, "errors": errors, "values": {"name": name, "parent_id": parent_id}}
         if wants_fragment():
             return render("organization/_department_add.html", status=422, departments=_flat_departments(), **context)
-        return render("organization/departments.html", status=422, title="Member and Department", tabs=_tabs(),
-                      tab="departments", banners=_banners(), departments=_flat_departments(), **context)
+        return render(
+            "organization/departments.html",
+            status=422,
+            title="Member and Department",
+            tabs=_tabs(),
+            tab="departments",
+            banners=_banners(),
+            departments=_flat_departments(),
+            **context,
+        )
     if wants_fragment():
-        response = render("organization/_department_add.html", departments=_flat_departments(), errors={},
-                          values={}, added=created.name)
+        response = render(
+            "organization/_department_add.html",
+            departments=_flat_departments(),
+            errors={},
+            values={},
+            added=created.name,
+        )
         return _changed(response, "departments-changed")
     return redirect(url_for("organization.departments"))
 
@@ -316,7 +395,9 @@ def edit_department(dept_id: int) -> Any:
     """Rename or move a department (never under itself or its sub-departments)."""
     name = request.form.get("name")
     try:
-        core_departments.update_department(_org_id(), dept_id, current_actor(), name=name, parent_id=_form_int("parent_id"))
+        core_departments.update_department(
+            _org_id(), dept_id, current_actor(), name=name, parent_id=_form_int("parent_id")
+        )
     except NotFound:
         raise  # the console's 404 page, not a message on the form
     except DomainError as exc:
@@ -349,23 +430,35 @@ def groups() -> Any:
     search = request.args.get("q", "")[:200]
     number = page_number()
     rows, total = core_groups.list_groups(_org_id(), search=search, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
-    context = {"groups": rows, "search": search, "pager": pager("organization.groups", total, PER_PAGE, number, q=search),
-               "self_url": url_for("organization.groups", q=search or None, page=number)}
+    context: dict[str, Any] = {
+        "groups": rows,
+        "search": search,
+        "pager": pager("organization.groups", total, PER_PAGE, number, q=search),
+        "self_url": url_for("organization.groups", q=search or None, page=number),
+    }
     if wants_fragment():
         return render("organization/_group_results.html", **context)
     return render("organization/groups.html", title="User Group", banners=_banners(), **context)
 
 
-def _group_details(group_id: int, *, errors: dict[str, str] | None = None, status: int = 200,
-                   values: dict[str, Any] | None = None) -> Response:
+def _group_details(
+    group_id: int, *, errors: dict[str, str] | None = None, status: int = 200, values: dict[str, Any] | None = None
+) -> Response:
     group = core_groups.get_group(_org_id(), group_id)
     number = page_number()
-    rows, total = core_groups.group_members_page(group, limit=GROUP_MEMBERS_PER_PAGE,
-                                               offset=(number - 1) * GROUP_MEMBERS_PER_PAGE)
-    return _drawer("organization/_group_details.html", status=status, title=group.display_name, group=group,
-                   group_members=rows, member_pager=pager("organization.group", total, GROUP_MEMBERS_PER_PAGE, number,
-                                                          group_id=group.id),
-                   errors=errors or {}, values=values or {})
+    rows, total = core_groups.group_members_page(
+        group, limit=GROUP_MEMBERS_PER_PAGE, offset=(number - 1) * GROUP_MEMBERS_PER_PAGE
+    )
+    return _drawer(
+        "organization/_group_details.html",
+        status=status,
+        title=group.display_name,
+        group=group,
+        group_members=rows,
+        member_pager=pager("organization.group", total, GROUP_MEMBERS_PER_PAGE, number, group_id=group.id),
+        errors=errors or {},
+        values=values or {},
+    )
 
 
 @bp.route("/groups/<int:group_id>")
@@ -375,10 +468,12 @@ def group(group_id: int) -> Any:
     return _group_details(group_id)
 
 
-def _group_form(*, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-                status: int = 200) -> Response:
-    return _drawer("organization/_group_form.html", status=status, title="Add user group", values=values or {},
-                   errors=errors or {})
+def _group_form(
+    *, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200
+) -> Response:
+    return _drawer(
+        "organization/_group_form.html", status=status, title="Add user group", values=values or {}, errors=errors or {}
+    )
 
 
 @bp.route("/groups/new", methods=["GET", "POST"])
@@ -415,24 +510,35 @@ def _group_write(group_id: int, write: Callable[[], Any]) -> Response:
 @require("directory")
 def edit_group(group_id: int) -> Any:
     """Rename a hand-made user group or change its description."""
-    return _group_write(group_id, lambda: core_groups.update_group(
-        _org_id(), group_id, current_actor(), display_name=request.form.get("display_name"),
-        description=request.form.get("description")))
+    return _group_write(
+        group_id,
+        lambda: core_groups.update_group(
+            _org_id(),
+            group_id,
+            current_actor(),
+            display_name=request.form.get("display_name"),
+            description=request.form.get("description"),
+        ),
+    )
 
 
 @bp.route("/groups/<int:group_id>/members", methods=["POST"])
 @require("directory")
 def add_group_member(group_id: int) -> Any:
     """Add a member (by email or user ID) to a hand-made user group."""
-    return _group_write(group_id, lambda: core_groups.add_group_member(
-        _org_id(), group_id, request.form.get("member", ""), current_actor()))
+    return _group_write(
+        group_id,
+        lambda: core_groups.add_group_member(_org_id(), group_id, request.form.get("member", ""), current_actor()),
+    )
 
 
 @bp.route("/groups/<int:group_id>/members/<int:member_id>/remove", methods=["POST"])
 @require("directory")
 def remove_group_member(group_id: int, member_id: int) -> Any:
     """Take a member out of a hand-made user group."""
-    return _group_write(group_id, lambda: core_groups.remove_group_member(_org_id(), group_id, member_id, current_actor()))
+    return _group_write(
+        group_id, lambda: core_groups.remove_group_member(_org_id(), group_id, member_id, current_actor())
+    )
 
 
 @bp.route("/groups/<int:group_id>/delete", methods=["POST"])
@@ -455,7 +561,7 @@ def delete_group(group_id: int) -> Any:
 def fields() -> Any:
     """Field Management: the 12 standard member fields and the custom ones."""
     rows = core_fields.list_fields(_org_id())
-    context = {"fields": rows, "sources": _sources()}
+    context: dict[str, Any] = {"fields": rows, "sources": _sources()}
     if wants_fragment():
         return render("organization/_field_results.html", **context)
     return render("organization/fields.html", title="Field Management", banners=_banners(), **context)
@@ -463,9 +569,15 @@ def fields() -> Any:
 
 def _field_details(field_id: int, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
     found = core_fields.get_field(_org_id(), field_id)
-    return _drawer("organization/_field_details.html", status=status, title=found.name, field=found,
-                   field_sources=core_fields.field_sources(_org_id(), found), errors=errors or {},
-                   field_types=core_fields.FIELD_TYPES)
+    return _drawer(
+        "organization/_field_details.html",
+        status=status,
+        title=found.name,
+        field=found,
+        field_sources=core_fields.field_sources(_org_id(), found),
+        errors=errors or {},
+        field_types=core_fields.FIELD_TYPES,
+    )
 
 
 @bp.route("/fields/<int:field_id>")
@@ -475,10 +587,17 @@ def field(field_id: int) -> Any:
     return _field_details(field_id)
 
 
-def _field_form(*, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-                status: int = 200) -> Response:
-    return _drawer("organization/_field_form.html", status=status, title="Add custom field", values=values or {},
-                   errors=errors or {}, field_types=core_fields.FIELD_TYPES)
+def _field_form(
+    *, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200
+) -> Response:
+    return _drawer(
+        "organization/_field_form.html",
+        status=status,
+        title="Add custom field",
+        values=values or {},
+        errors=errors or {},
+        field_types=core_fields.FIELD_TYPES,
+    )
 
 
 @bp.route("/fields/new", methods=["GET", "POST"])
@@ -487,11 +606,15 @@ def new_field() -> Any:
     """Add a custom field: name and type (text, number, date or option with its options)."""
     if request.method == "GET":
         return _field_form()
-    values = {"name": request.form.get("name", ""), "field_type": request.form.get("field_type", ""),
-              "options": request.form.get("options", "")}
+    values = {
+        "name": request.form.get("name", ""),
+        "field_type": request.form.get("field_type", ""),
+        "options": request.form.get("options", ""),
+    }
     try:
-        created = core_fields.create_field(_org_id(), values["name"], values["field_type"], current_actor(),
-                                         options=values["options"].splitlines())
+        created = core_fields.create_field(
+            _org_id(), values["name"], values["field_type"], current_actor(), options=values["options"].splitlines()
+        )
     except DomainError as exc:
         return _refused(exc, _field_form, values=values)
     if wants_fragment():

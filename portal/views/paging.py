@@ -1,8 +1,10 @@
 """Numbered pagination shared by the console lists: the page number from the query string, offsets, page links."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from flask import request, url_for
 
@@ -34,5 +36,9 @@ def page_number() -> int:
 def pager(endpoint: str, total: int, per_page: int, number: int, **args: Any) -> Pager:
     """A pager whose links keep the list's other query arguments (search, filters)."""
     kept = {k: v for k, v in args.items() if v not in (None, "")}
-    return Pager(min(number, max((total + per_page - 1) // per_page, 1)), per_page, total,
-                 lambda p: url_for(endpoint, page=p, **kept))
+    return Pager(
+        min(number, max((total + per_page - 1) // per_page, 1)),
+        per_page,
+        total,
+        lambda p: url_for(endpoint, page=p, **kept),
+    )

@@ -1,4 +1,5 @@
 """What every console response shares: page-or-fragment rendering, headers, error pages, request ids."""
+
 from __future__ import annotations
 
 import logging
@@ -49,8 +50,11 @@ def is_console(app: Flask, path: str) -> bool:
     ``app.extensions["error_renderers"]`` (the SCIM door ``/scim/``); the console's
     own entry, ``/``, takes what the others leave.
     """
-    return not any(path.startswith(prefix) for prefix, renderer in app.extensions.get("error_renderers", ())
-                   if renderer is not render_error)
+    return not any(
+        path.startswith(prefix)
+        for prefix, renderer in app.extensions.get("error_renderers", ())
+        if renderer is not render_error
+    )
 
 
 def refusal(exc: DomainError, *, field: str | None = None, default: str = "form") -> dict[str, str]:

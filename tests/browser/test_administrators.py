@@ -1,4 +1,5 @@
 """Settings > Administrators in a real Chromium (issue 7): a sync-only administrator sees Directory Sync only."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,7 +16,8 @@ def _sign_in(page: Page, base: str, email: str, password: str) -> None:
 
 
 def test_primary_adds_a_sync_only_administrator_who_sees_directory_sync_but_not_the_admin_log_issue_7(
-        page: Page, live_server, org) -> None:
+    page: Page, live_server, org
+) -> None:
     _sign_in(page, live_server.url, org.email, org.password)
     nav = page.get_by_role("navigation", name="Console")
     nav.get_by_role("link", name="Administrators").click()
@@ -44,8 +46,9 @@ def test_primary_adds_a_sync_only_administrator_who_sees_directory_sync_but_not_
     expect(page).to_have_url(f"{live_server.url}/settings/directory-sync/")
 
 
-def test_transfer_primary_asks_for_confirmation_then_hands_the_role_over_issue_7(page: Page, live_server, app,
-                                                                               org) -> None:
+def test_transfer_primary_asks_for_confirmation_then_hands_the_role_over_issue_7(
+    page: Page, live_server, app, org
+) -> None:
     from tests.factories import make_admin
 
     make_admin(app, org, "next@acme.test", {"admin_log"})

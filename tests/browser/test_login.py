@@ -1,4 +1,5 @@
 """The login page in a real Chromium: sign in, land on the console, sign out."""
+
 from __future__ import annotations
 
 import pytest

@@ -2,6 +2,7 @@
 
 Run with SCREENSHOTS_DIR=docs/screenshots to also save the pages for the README.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,9 +45,15 @@ def configure_sync(app: Any, org: Any) -> tuple[int, str, str]:
         owner = Actor.for_admin(db.session.get(Admin, org.admin_id), "203.0.113.24")
         source, _ = sync_sources.create_source(org.id, "jumpcloud", owner)
         regular = next(wt for wt in workforce.workforce_types(org.id) if wt.name == "regular employee")
-        sync_sources.configure_source(org.id, source.id, owner, workforce_rules=[{"value": "Regular", "workforce_type_id": regular.id}],
-                              deletion_rule="suspend", notified_admin_ids=[org.admin_id, helper],
-                              match_attributes=["email", "employee_id"])
+        sync_sources.configure_source(
+            org.id,
+            source.id,
+            owner,
+            workforce_rules=[{"value": "Regular", "workforce_type_id": regular.id}],
+            deletion_rule="suspend",
+            notified_admin_ids=[org.admin_id, helper],
+            match_attributes=["email", "employee_id"],
+        )
         sync_sources.set_active(org.id, source.id, True, owner)
         token = sync_sources.refresh_token(org.id, source.id, owner)
         maria = Actor.for_admin(db.session.get(Admin, helper), "198.51.100.61")
@@ -56,14 +63,18 @@ def configure_sync(app: Any, org: Any) -> tuple[int, str, str]:
         return source.id, source.public_id, token
 
 
-def user(user_name: str, name: str, *, email: str | None = None, department: str | None = None,
-         title: str | None = None) -> dict[str, Any]:
+def user(
+    user_name: str, name: str, *, email: str | None = None, department: str | None = None, title: str | None = None
+) -> dict[str, Any]:
     """A SCIM User as JumpCloud sends it."""
     given, _, family = name.partition(" ")
     body: dict[str, Any] = {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
-        "userName": user_name, "displayName": name, "name": {"givenName": given, "familyName": family},
-        "emails": [{"value": email or user_name, "type": "work", "primary": True}], "active": True,
+        "userName": user_name,
+        "displayName": name,
+        "name": {"givenName": given, "familyName": family},
+        "emails": [{"value": email or user_name, "type": "work", "primary": True}],
+        "active": True,
         "password": "JumpCloud-initial-secret",
     }
     if title:
@@ -75,21 +86,45 @@ def user(user_name: str, name: str, *, email: str | None = None, department: str
 
 def sync_history(base_url: str, public_id: str, token: str) -> None:
     """JumpCloud's pushes through the SCIM receiver: creates with associated objects, refusals, a deactivation."""
+
     def call(method: str, path: str, body: dict[str, Any], expected: int) -> Any:
         status, answer = scim_call(base_url, public_id, token, method, path, body)
         assert status == expected, answer
         return answer
 
-    ada = call("POST", "/Users", user("ada.lovelace@acme.test", "Ada Lovelace", department="Research",
-                                      title="Principal Engineer"), 201)
-    grace = call("POST", "/Users", user("grace.hopper@acme.test", "Grace Hopper", department="Engineering",
-                                        title="Rear Admiral"), 201)
+    ada = call(
+        "POST",
+        "/Users",
+        user("ada.lovelace@acme.test", "Ada Lovelace", department="Research", title="Principal Engineer"),
+        201,
+    )
+    grace = call(
+        "POST",
+        "/Users",
+        user("grace.hopper@acme.test", "Grace Hopper", department="Engineering", title="Rear Admiral"),
+        201,
+    )
     call("POST", "/Users", user("alan.turing@acme.test", "Alan Turing", email="alan@acme.test"), 400)
     call("POST", "/Users", user("grace.hopper@acme.test", "Grace B. Hopper"), 409)
-    call("PATCH", f"/Users/{grace['id']}", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                                           "Operations": [{"op": "replace", "path": "active", "value": False}]}, 200)
-    call("POST", "/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                             "displayName": "Research Guild", "members": [{"value": ada["id"]}]}, 201)
+    call(
+        "PATCH",
+        f"/Users/{grace['id']}",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "active", "value": False}],
+        },
+        200,
+    )
+    call(
+        "POST",
+        "/Groups",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Research Guild",
+            "members": [{"value": ada["id"]}],
+        },
+        201,
+    )
 
 
 def sign_in(page: Page, base: str, org: Any) -> None:
@@ -107,8 +142,13 @@ def test_admin_log_filtered_by_event_type_and_administrator_with_details_seed_3(
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Admin log").click()
     expect(page.get_by_role("heading", name="Admin log")).to_be_visible()
     table = page.locator("#log-panel tbody")
-    for event in ("Add sync source", "Edit sync configurations", "Activate/Deactivate or Stop Sync Settings",
-                  "Refresh token", "Delete sync source"):
+    for event in (
+        "Add sync source",
+        "Edit sync configurations",
+        "Activate/Deactivate or Stop Sync Settings",
+        "Refresh token",
+        "Delete sync source",
+    ):
         expect(table).to_contain_text(event)
     shot(page, "admin-log.png")
 

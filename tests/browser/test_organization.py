@@ -1,4 +1,8 @@
-"""Organization pages in a real Chromium after a SCIM create through the receiver (seed 1.3 and "View data source information")."""
+"""Organization pages in a real Chromium after a SCIM create through the receiver.
+
+Seed 1.3 and "View data source information".
+"""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +33,11 @@ def sign_in(page: Page, live_server: Any, org: Any) -> None:
 def scim_create_user(base_url: str, public_id: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
     """POST a user to the SCIM receiver over HTTP, as an identity provider does."""
     request = urllib.request.Request(
-        f"{base_url}/scim/v2/{public_id}/Users", data=json.dumps(body).encode(), method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
+        f"{base_url}/scim/v2/{public_id}/Users",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 201
         return json.loads(response.read())
@@ -38,21 +45,30 @@ def scim_create_user(base_url: str, public_id: str, token: str, body: dict[str, 
 
 @pytest.fixture
 def synced(app: Any, org: Any, live_server: Any) -> int:
-    """A JumpCloud source whose SCIM create made Ada Lovelace in the new department Engineering; and a hand-made member."""
+    """A JumpCloud source whose SCIM create made Ada Lovelace in the new department Engineering.
+
+    And a hand-made member.
+    """
     source_id, public_id, token = make_source_with_token(app, org.id, name="JumpCloud")
-    scim_create_user(live_server.url, public_id, token, {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
-        "userName": "ada@acme.test",
-        "displayName": "Ada Lovelace",
-        "name": {"givenName": "Ada", "familyName": "Lovelace"},
-        "emails": [{"value": "ada@acme.test", "type": "work", "primary": True}],
-        "title": "Engineer",
-        "active": True,
-        ENTERPRISE: {"department": "Engineering", "employeeNumber": "E-1"},
-    })
+    scim_create_user(
+        live_server.url,
+        public_id,
+        token,
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+            "userName": "ada@acme.test",
+            "displayName": "Ada Lovelace",
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "emails": [{"value": "ada@acme.test", "type": "work", "primary": True}],
+            "title": "Engineer",
+            "active": True,
+            ENTERPRISE: {"department": "Engineering", "employeeNumber": "E-1"},
+        },
+    )
     with app.app_context():
-        members.create_member(org.id, {"external_id": "bob@acme.test", "email": "bob@acme.test",
-                                         "name": "Bob Builder"}, Actor.cli())
+        members.create_member(
+            org.id, {"external_id": "bob@acme.test", "email": "bob@acme.test", "name": "Bob Builder"}, Actor.cli()
+        )
         db.session.commit()
     return source_id
 
@@ -64,7 +80,8 @@ def test_admin_sees_synced_member_banner_department_and_field_source_seed_1_3(pa
     banner = page.get_by_role("status").filter(has_text="JumpCloud sync:")
     expect(banner).to_contain_text("JumpCloud sync: 1 member created, 1 department created")
     expect(banner.get_by_role("link", name="View sync log")).to_have_attribute(
-        "href", f"/settings/directory-sync/{synced}/sync-log")
+        "href", f"/settings/directory-sync/{synced}/sync-log"
+    )
 
     row = page.get_by_role("row").filter(has_text="Ada Lovelace")
     expect(row).to_contain_text("SCIM data source (JumpCloud)")
@@ -88,7 +105,8 @@ def test_admin_sees_synced_member_banner_department_and_field_source_seed_1_3(pa
 
     page.get_by_role("link", name="Field Management").click()
     page.get_by_role("row").filter(has=page.get_by_text("First name", exact=True)).get_by_role(
-        "link", name="Details").click()
+        "link", name="Details"
+    ).click()
     expect(drawer).to_contain_text("JumpCloud (SCIM): name.givenName")
 
 

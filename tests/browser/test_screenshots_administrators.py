@@ -3,6 +3,7 @@
 Not a behaviour test: it fills the page with a realistic team and saves
 ``administrators.png``, so the picture always shows the current page.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,10 @@ from portal.models import Admin, utcnow
 from tests.factories import make_admin
 
 OUT = os.environ.get("SCREENSHOTS_DIR", "")
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not OUT, reason="set SCREENSHOTS_DIR to write the Administrators screenshot")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not OUT, reason="set SCREENSHOTS_DIR to write the Administrators screenshot"),
+]
 
 TEAM = [
     ("priya.raman@acme.test", "Priya Raman", {"org_data_sync", "admin_log", "directory"}, 0.4),
@@ -36,7 +39,7 @@ def test_administrators_screenshot(page: Page, live_server: Any, app: Any, org: 
     with app.app_context():
         owner = db.session.get(Admin, org.admin_id)
         owner.name = "Alex Morgan"
-        for admin_id, (_, name, _, hours_ago) in zip(ids, TEAM):
+        for admin_id, (_, name, _, hours_ago) in zip(ids, TEAM, strict=True):
             admin = db.session.get(Admin, admin_id)
             admin.name = name
             admin.last_login_at = utcnow() - timedelta(hours=hours_ago) if hours_ago is not None else None
@@ -51,10 +54,12 @@ def test_administrators_screenshot(page: Page, live_server: Any, app: Any, org: 
     Path(OUT).mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(Path(OUT) / "administrators.png"), full_page=True)
     if os.environ.get("SCREENSHOTS_ALL"):
-        for name, url in [("administrators-detail.png", f"/settings/administrators/{ids[1]}"),
-                          ("administrators-add.png", "/settings/administrators/new"),
-                          ("administrators-transfer.png", "/settings/administrators/transfer"),
-                          ("account.png", "/account")]:
+        for name, url in [
+            ("administrators-detail.png", f"/settings/administrators/{ids[1]}"),
+            ("administrators-add.png", "/settings/administrators/new"),
+            ("administrators-transfer.png", "/settings/administrators/transfer"),
+            ("account.png", "/account"),
+        ]:
             page.goto(live_server.url + url)
             page.screenshot(path=str(Path(OUT) / name), full_page=True)
         page.goto(f"{live_server.url}/settings/administrators/{ids[2]}")

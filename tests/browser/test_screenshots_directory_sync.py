@@ -3,6 +3,7 @@
 Not a behaviour test: it walks the wizard with realistic data and saves one PNG per
 step and one of the Sync App cards, so the pictures always show the current pages.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,10 @@ from portal.models import Member, SyncSource, utcnow
 from tests.factories import make_admin
 
 OUT = os.environ.get("SCREENSHOTS_DIR", "")
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not OUT, reason="set SCREENSHOTS_DIR to write the Directory Sync screenshots")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not OUT, reason="set SCREENSHOTS_DIR to write the Directory Sync screenshots"),
+]
 
 
 def _shot(page: Page, name: str) -> None:
@@ -91,8 +94,11 @@ def test_directory_sync_screenshots(page: Page, live_server: Any, app: Any, org:
         entra.token_expires_at = utcnow() + timedelta(days=9, hours=1)
         entra.last_request_at, entra.last_status = utcnow() - timedelta(days=2), 200
         for n, name in enumerate(("Ann Lee", "Bo Chen", "Cara Diaz", "Dev Patel", "Eli Moss")):
-            db.session.add(Member(org_id=org.id, external_id=f"u{n}@acme.test", email=f"u{n}@acme.test",
-                                  name=name, source_id=jc.id))
+            db.session.add(
+                Member(
+                    org_id=org.id, external_id=f"u{n}@acme.test", email=f"u{n}@acme.test", name=name, source_id=jc.id
+                )
+            )
         db.session.commit()
     page.goto(f"{live_server.url}/settings/directory-sync/")
     _shot(page, "card.png")

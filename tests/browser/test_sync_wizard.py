@@ -1,4 +1,5 @@
 """Add sync source in a real Chromium, walking the seed's labels (seed 1.1 steps 1-6, section 2)."""
+
 from __future__ import annotations
 
 import json
@@ -26,12 +27,19 @@ def _source(app: Any) -> SyncSource:
 
 def _scim_create(page: Page, url: str, token: str, user_name: str) -> int:
     """POST /Users to the SCIM URL with the token, as JumpCloud does after the admin pasted them."""
-    response = page.request.post(f"{url}/Users", headers={"Authorization": f"Bearer {token}",
-                                                           "Content-Type": "application/scim+json"},
-                                 data=json.dumps({
-                                     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                                     "userName": user_name, "displayName": "Test User", "userType": "Regular",
-                                     "emails": [{"type": "work", "value": user_name, "primary": True}]}))
+    response = page.request.post(
+        f"{url}/Users",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"},
+        data=json.dumps(
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": user_name,
+                "displayName": "Test User",
+                "userType": "Regular",
+                "emails": [{"type": "work", "value": user_name, "primary": True}],
+            }
+        ),
+    )
     return response.status
 
 
@@ -43,7 +51,8 @@ def _sign_in(page: Page, live_server: Any, email: str, password: str) -> None:
 
 
 def test_add_jumpcloud_sync_source_save_and_activate_then_deactivate_seed_1_1(
-        page: Page, live_server: Any, app: Any, org: Any) -> None:
+    page: Page, live_server: Any, app: Any, org: Any
+) -> None:
     make_admin(app, org, "it@acme.test", {"org_data_sync"})
     _sign_in(page, live_server, org.email, org.password)
 
@@ -127,7 +136,8 @@ def test_add_jumpcloud_sync_source_save_and_activate_then_deactivate_seed_1_1(
 
 
 def test_delete_asks_for_confirmation_and_keeps_the_card_on_cancel_seed_2(
-        page: Page, live_server: Any, app: Any, org: Any) -> None:
+    page: Page, live_server: Any, app: Any, org: Any
+) -> None:
     from portal.core.actors import Actor
 
     with app.app_context():
@@ -149,7 +159,8 @@ def test_delete_asks_for_confirmation_and_keeps_the_card_on_cancel_seed_2(
 
 
 def test_refresh_token_asks_first_then_shows_the_new_token_once_seed_2(
-        page: Page, live_server: Any, app: Any, org: Any) -> None:
+    page: Page, live_server: Any, app: Any, org: Any
+) -> None:
     from portal.core.actors import Actor
 
     with app.app_context():

@@ -1,4 +1,5 @@
 """Profile page: an administrator changes their own password (issue 7), and the password policy."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,11 @@ NEW = "a brand new long passphrase"
 
 
 def _change(console: Console, current: str, new: str = NEW, confirm: str | None = None, htmx: bool = False):
-    return console.post("/account", {"current_password": current, "new_password": new,
-                                     "confirm_password": new if confirm is None else confirm}, htmx=htmx)
+    return console.post(
+        "/account",
+        {"current_password": current, "new_password": new, "confirm_password": new if confirm is None else confirm},
+        htmx=htmx,
+    )
 
 
 def test_header_links_to_the_profile_page_issue_7(console: Console) -> None:
@@ -33,8 +37,12 @@ def test_change_own_password_needs_the_current_one_issue_7(app, console: Console
     assert response.status_code == 422
     assert "The current password is incorrect." in response.get_data(as_text=True)
     with app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(AdminLog)
-                                 .where(AdminLog.event_type == "Reset password")) == 0
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count()).select_from(AdminLog).where(AdminLog.event_type == "Reset password")
+            )
+            == 0
+        )
 
 
 def test_change_own_password_signs_in_with_the_new_one_and_logs_it_issue_7(app, client, console: Console, org) -> None:
@@ -60,15 +68,19 @@ def test_change_own_password_ends_other_sessions_issue_7(app, console: Console, 
     assert other.get("/account").status_code == 302  # sent to the sign-in page
 
 
-@pytest.mark.parametrize(("new", "confirm", "message"), [
-    ("short pass", None, "Use at least 12 characters."),
-    ("1qaz2wsx3edc", None, "commonly used passwords"),
-    ("Password1234", None, "commonly used passwords"),
-    ("iloveyou iloveyou", None, "commonly used passwords"),
-    (NEW, "something else entirely", "The passwords do not match."),
-])
-def test_password_policy_messages_issue_7(app, console: Console, org, new: str, confirm: str | None,
-                                          message: str) -> None:
+@pytest.mark.parametrize(
+    ("new", "confirm", "message"),
+    [
+        ("short pass", None, "Use at least 12 characters."),
+        ("1qaz2wsx3edc", None, "commonly used passwords"),
+        ("Password1234", None, "commonly used passwords"),
+        ("iloveyou iloveyou", None, "commonly used passwords"),
+        (NEW, "something else entirely", "The passwords do not match."),
+    ],
+)
+def test_password_policy_messages_issue_7(
+    app, console: Console, org, new: str, confirm: str | None, message: str
+) -> None:
     response = _change(console, org.password, new, confirm)
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
@@ -84,8 +96,9 @@ def test_passwords_are_stored_with_scrypt_issue_7(app, org) -> None:
 
 
 def test_change_password_without_csrf_token_is_refused_issue_7(app, console: Console, org) -> None:
-    response = console.client.post("/account", data={"current_password": org.password, "new_password": NEW,
-                                                      "confirm_password": NEW})
+    response = console.client.post(
+        "/account", data={"current_password": org.password, "new_password": NEW, "confirm_password": NEW}
+    )
     assert response.status_code == 400
     with app.app_context():
         assert administrators.verify_password(db.session.get(Admin, org.admin_id).password_hash, org.password)
@@ -99,10 +112,13 @@ def test_profile_shows_permissions_of_a_plain_admin_issue_7(app, client, org) ->
     assert "Organization data synchronization" in body and "Administrator log" not in body
 
 
-@pytest.mark.parametrize("args", [
-    ["org", "create", "Tiny", "--admin-email", "a@tiny.test", "--admin-password", "short"],
-    ["org", "create", "Tiny", "--admin-email", "a@tiny.test", "--admin-password", "123456789123"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["org", "create", "Tiny", "--admin-email", "a@tiny.test", "--admin-password", "short"],
+        ["org", "create", "Tiny", "--admin-email", "a@tiny.test", "--admin-password", "123456789123"],
+    ],
+)
 def test_cli_org_create_applies_the_password_policy_issue_7(app, runner, args: list[str]) -> None:
     result = runner.invoke(args=args)
     assert result.exit_code == 1
@@ -110,8 +126,9 @@ def test_cli_org_create_applies_the_password_policy_issue_7(app, runner, args: l
 
 
 def test_cli_admin_create_applies_the_password_policy_issue_7(app, runner, org) -> None:
-    result = runner.invoke(args=["admin", "create", "--org", org.name, "--email", "x@acme.test",
-                                 "--password", "password"])
+    result = runner.invoke(
+        args=["admin", "create", "--org", org.name, "--email", "x@acme.test", "--password", "password"]
+    )
     assert result.exit_code == 1 and "Use at least 12 characters." in result.output
     with app.app_context():
         assert db.session.scalar(sa.select(Admin).where(Admin.email_norm == "x@acme.test")) is None

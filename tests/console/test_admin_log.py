@@ -1,12 +1,13 @@
 """Compliance > Audit Log > Admin log (seed section 3 "View administrator operation log", issue 4)."""
+
 from __future__ import annotations
 
 import csv
 import io
 import re
-from urllib.parse import urlencode
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import sqlalchemy as sa
@@ -21,8 +22,12 @@ from tests.factories import make_admin, make_org
 pytestmark = pytest.mark.both_databases
 
 URL = "/compliance/audit-log/admin"
-SYNC_EVENTS = ("Add sync source", "Delete sync source", "Edit sync configurations",
-               "Activate/Deactivate or Stop Sync Settings")
+SYNC_EVENTS = (
+    "Add sync source",
+    "Delete sync source",
+    "Edit sync configurations",
+    "Activate/Deactivate or Stop Sync Settings",
+)
 
 
 def acting(app: Any, admin_id: int, ip: str = "203.0.113.9") -> Actor:
@@ -65,8 +70,12 @@ def test_default_range_is_the_last_seven_days_newest_first_issue_4(app, org, con
     response = console.get(URL)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert event_rows(html) == ["Refresh token", "Activate/Deactivate or Stop Sync Settings",
-                                "Activate/Deactivate or Stop Sync Settings", "Add sync source"]
+    assert event_rows(html) == [
+        "Refresh token",
+        "Activate/Deactivate or Stop Sync Settings",
+        "Activate/Deactivate or Stop Sync Settings",
+        "Add sync source",
+    ]
     start_value = re.search(r'id="admin-log-start" name="start" value="([^"]+)"', html).group(1)
     end_value = re.search(r'id="admin-log-end" name="end" value="([^"]+)"', html).group(1)
     end = datetime.fromisoformat(end_value)
@@ -160,12 +169,15 @@ def test_a_range_of_exactly_180_days_is_accepted(app, org, console):
     assert console.get(URL + "?start=2026-01-01T00:00&end=2026-06-30T00:00").status_code == 200
 
 
-@pytest.mark.parametrize("query,message", [
-    ("?start=2026-01-01T00:00&end=", "Enter the end time."),
-    ("?start=&end=2026-01-01T00:00", "Enter the start time."),
-    ("?start=yesterday&end=2026-01-01T00:00", "Enter the start time as a date and time"),
-    ("?start=2026-02-01T00:00&end=2026-01-01T00:00", "The end time must be after the start time."),
-])
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ("?start=2026-01-01T00:00&end=", "Enter the end time."),
+        ("?start=&end=2026-01-01T00:00", "Enter the start time."),
+        ("?start=yesterday&end=2026-01-01T00:00", "Enter the start time as a date and time"),
+        ("?start=2026-02-01T00:00&end=2026-01-01T00:00", "The end time must be after the start time."),
+    ],
+)
 def test_start_and_end_time_are_required_and_checked(app, org, console, query, message):
     response = console.get(URL + query)
     assert response.status_code == 422
@@ -185,15 +197,20 @@ def test_results_are_paginated_in_sql_with_the_total(app, org, console):
     assert len(event_rows(second)) == 5
     assert "Team 00" in second and "Team 29" not in second
     # Page links repeat the same query, time range included.
-    assert re.search(r'href="/compliance/audit-log/admin\?page=2&amp;event_type=Add\+department&amp;start=[^"]+&amp;end=', first)
+    assert re.search(
+        r'href="/compliance/audit-log/admin\?page=2&amp;event_type=Add\+department&amp;start=[^"]+&amp;end=', first
+    )
 
 
 def test_details_show_who_when_where_and_the_field_by_field_change_seed_3(app, org, console):
     sync_history(app, org, ip="203.0.113.77")
     with app.app_context():
         entry_id = db.session.scalar(sa.select(AdminLog.id).where(AdminLog.event_type == "Refresh token"))
-        deactivate_id = db.session.scalar(sa.select(AdminLog.id).where(
-            AdminLog.event_type == "Activate/Deactivate or Stop Sync Settings").order_by(AdminLog.id.desc()))
+        deactivate_id = db.session.scalar(
+            sa.select(AdminLog.id)
+            .where(AdminLog.event_type == "Activate/Deactivate or Stop Sync Settings")
+            .order_by(AdminLog.id.desc())
+        )
     response = console.get(f"{URL}/{entry_id}", htmx=True)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -201,7 +218,12 @@ def test_details_show_who_when_where_and_the_field_by_field_change_seed_3(app, o
     assert "owner@acme.test" in html and "203.0.113.77" in html
     assert "Settings &gt; Organization Data Sync" in html and "JumpCloud" in html
     html = console.get(f"{URL}/{deactivate_id}", htmx=True).get_data(as_text=True)
-    assert re.search(r'<th scope="row" class="mono">Status</th>\s*<td class="diff-before"><span class="diff-value">active</span></td>\s*<td class="diff-after"><span class="diff-value">inactive</span>', html)
+    assert re.search(
+        r'<th scope="row" class="mono">Status</th>\s*'
+        r'<td class="diff-before"><span class="diff-value">active</span></td>\s*'
+        r'<td class="diff-after"><span class="diff-value">inactive</span>',
+        html,
+    )
     page = console.get(f"{URL}/{deactivate_id}").get_data(as_text=True)
     assert "<html" in page and "203.0.113.77" in page
 
@@ -216,8 +238,17 @@ def test_csv_export_has_the_filtered_entries_and_neutralises_formulas_issue_4(ap
     response = console.get(URL + "/export.csv?event_type=Add+department")
     assert response.status_code == 200 and response.mimetype == "text/csv" and response.is_streamed
     rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
-    assert rows[0] == ["Time (UTC)", "Category", "Event type", "Administrator", "IP address", "Object type", "Object",
-                       "Summary", "Changes"]
+    assert rows[0] == [
+        "Time (UTC)",
+        "Category",
+        "Event type",
+        "Administrator",
+        "IP address",
+        "Object type",
+        "Object",
+        "Summary",
+        "Changes",
+    ]
     assert [r[2] for r in rows[1:]] == ["Add department", "Add department"]
     assert rows[1][6] == "'+Plus" and rows[2][6] == "'=cmd|' /C calc'!A0"
     assert rows[1][3] == "owner@acme.test" and rows[1][4] == "203.0.113.9"
@@ -226,7 +257,9 @@ def test_csv_export_has_the_filtered_entries_and_neutralises_formulas_issue_4(ap
 
 def test_the_export_link_carries_the_filters(app, org, console):
     html = console.get(URL + "?event_type=Refresh+token&q=x").get_data(as_text=True)
-    assert re.search(r'href="/compliance/audit-log/admin/export.csv\?event_type=Refresh\+token&amp;q=x&amp;start=', html)
+    assert re.search(
+        r'href="/compliance/audit-log/admin/export.csv\?event_type=Refresh\+token&amp;q=x&amp;start=', html
+    )
 
 
 def test_an_admin_without_the_admin_log_permission_gets_403_and_no_nav_link_seed_3(app, org, client):
@@ -238,7 +271,7 @@ def test_an_admin_without_the_admin_log_permission_gets_403_and_no_nav_link_seed
         entry_id = db.session.scalar(sa.select(AdminLog.id).limit(1))
     for path in (URL, f"{URL}/{entry_id}", URL + "/export.csv"):
         assert c.get(path).status_code == 403
-    assert f'href="{URL}"' not in c.get(f"/settings/directory-sync/").get_data(as_text=True)
+    assert f'href="{URL}"' not in c.get("/settings/directory-sync/").get_data(as_text=True)
 
 
 def test_an_admin_with_the_admin_log_permission_reads_it_seed_3(app, org, client):
@@ -263,7 +296,9 @@ def test_another_organizations_entries_never_show(app, org, console):
     # Another organization's administrator is not offered and not accepted as a filter.
     assert f'<option value="{other.admin_id}"' not in html
     assert event_rows(console.get(URL + f"?admin={other.admin_id}").get_data(as_text=True)) == [
-        "Create organization", "Add administrator"]
+        "Create organization",
+        "Add administrator",
+    ]
     exported = console.get(URL + "/export.csv").get_data().decode("utf-8-sig")
     assert "owner@globex.test" not in exported and "Globex" not in exported
 
@@ -285,7 +320,10 @@ def test_object_names_are_escaped_not_run(app, org, console):
         departments.create_department(org.id, "<img src=x onerror=alert(1)>", acting(app, org.admin_id))
         db.session.commit()
         entry_id = db.session.scalar(sa.select(AdminLog.id).where(AdminLog.event_type == "Add department"))
-    for html in (console.get(URL).get_data(as_text=True), console.get(f"{URL}/{entry_id}", htmx=True).get_data(as_text=True)):
+    for html in (
+        console.get(URL).get_data(as_text=True),
+        console.get(f"{URL}/{entry_id}", htmx=True).get_data(as_text=True),
+    ):
         assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
@@ -304,7 +342,9 @@ def test_each_organization_data_sync_event_type_filters_its_entries_seed_3(app, 
         actor = acting(app, org.admin_id)
         source, _ = sync_sources.create_source(org.id, "jumpcloud", actor)
         regular = next(wt for wt in workforce.workforce_types(org.id) if wt.name == "regular employee")
-        sync_sources.configure_source(org.id, source.id, actor, workforce_rules=[{"value": "Regular", "workforce_type_id": regular.id}])
+        sync_sources.configure_source(
+            org.id, source.id, actor, workforce_rules=[{"value": "Regular", "workforce_type_id": regular.id}]
+        )
         sync_sources.set_active(org.id, source.id, True, actor)
         sync_sources.delete_source(org.id, source.id, actor)
         db.session.commit()
@@ -315,8 +355,11 @@ def test_each_organization_data_sync_event_type_filters_its_entries_seed_3(app, 
     with app.app_context():
         entry_id = db.session.scalar(sa.select(AdminLog.id).where(AdminLog.event_type == "Edit sync configurations"))
     html = console.get(f"{URL}/{entry_id}", htmx=True).get_data(as_text=True)
-    assert re.search(r'>Workforce rules</th>\s*<td class="diff-before"><span class="diff-empty">\(empty\)</span></td>\s*'
-                     r'<td class="diff-after"><span class="diff-value">Regular = regular employee</span>', html)
+    assert re.search(
+        r'>Workforce rules</th>\s*<td class="diff-before"><span class="diff-empty">\(empty\)</span></td>\s*'
+        r'<td class="diff-after"><span class="diff-value">Regular = regular employee</span>',
+        html,
+    )
 
 
 def test_search_takes_like_wildcards_literally(app, org, console):

@@ -3,6 +3,7 @@
 The seed gates each step by role ("Primary administrators and administrators with Organization
 data synchronization permissions"); these tests hold the rules that make those roles real.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,8 +36,9 @@ def _signed_in(app: Any, email: str, password: str = PASSWORD) -> Console:
 
 def _log(app: Any, event_type: str) -> list[AdminLog]:
     with app.app_context():
-        rows = list(db.session.scalars(sa.select(AdminLog).where(AdminLog.event_type == event_type)
-                                       .order_by(AdminLog.id)))
+        rows = list(
+            db.session.scalars(sa.select(AdminLog).where(AdminLog.event_type == event_type).order_by(AdminLog.id))
+        )
         db.session.expunge_all()
         return rows
 
@@ -65,8 +67,13 @@ def test_only_the_primary_sees_administrators_others_get_403_and_no_nav_link_iss
     assert ">Administrators</a>" not in other.get(SYNC_AREA).get_data(as_text=True)
     for url in [f"{BASE}/", f"{BASE}/new", f"{BASE}/{helper}", f"{BASE}/transfer"]:
         assert other.get(url).status_code == 403, url
-    for url in [f"{BASE}/new", f"{BASE}/{org.admin_id}/permissions", f"{BASE}/{org.admin_id}/deactivate",
-                f"{BASE}/{org.admin_id}/reset-password", f"{BASE}/transfer"]:
+    for url in [
+        f"{BASE}/new",
+        f"{BASE}/{org.admin_id}/permissions",
+        f"{BASE}/{org.admin_id}/deactivate",
+        f"{BASE}/{org.admin_id}/reset-password",
+        f"{BASE}/transfer",
+    ]:
         assert other.post(url, {"permissions": "admin_log"}).status_code == 403, url
     assert _log(app, "Edit administrator permissions") == []
 
@@ -74,8 +81,17 @@ def test_only_the_primary_sees_administrators_others_get_403_and_no_nav_link_iss
 def test_list_shows_name_email_role_permissions_status_and_last_sign_in_issue_7(app, console, org) -> None:
     make_admin(app, org, "sync@acme.test", {"org_data_sync"})
     body = console.get(f"{BASE}/").get_data(as_text=True)
-    for text in ["owner@acme.test", "Primary administrator", "Every permission", "sync@acme.test",
-                 "Organization data synchronization", "Active", "Never", " UTC</time>", "2 administrators"]:
+    for text in [
+        "owner@acme.test",
+        "Primary administrator",
+        "Every permission",
+        "sync@acme.test",
+        "Organization data synchronization",
+        "Active",
+        "Never",
+        " UTC</time>",
+        "2 administrators",
+    ]:
         assert text in body, text
     assert "Administrator log</span>" not in body  # sync@ holds only Organization data synchronization
 
@@ -91,8 +107,10 @@ def test_another_organizations_administrator_is_not_found_issue_7(app, console) 
 
 
 def test_add_administrator_shows_the_initial_password_once_and_logs_it_issue_7(app, console, org) -> None:
-    response = console.post(f"{BASE}/new", {"name": "Sam Sync", "email": "sam@acme.test",
-                                            "permissions": ["org_data_sync"], "delivery": "password"})
+    response = console.post(
+        f"{BASE}/new",
+        {"name": "Sam Sync", "email": "sam@acme.test", "permissions": ["org_data_sync"], "delivery": "password"},
+    )
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     password = _shown_password(body)
@@ -110,30 +128,37 @@ def test_add_administrator_shows_the_initial_password_once_and_logs_it_issue_7(a
     assert password not in console.get(f"{BASE}/").get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("values", "field_message"), [
-    ({"name": "", "email": "x@acme.test"}, "Enter a name"),
-    ({"name": "X", "email": "not-an-email"}, "Enter a valid email address"),
-    ({"name": "X", "email": "OWNER@acme.test"}, "An administrator with this email already exists"),
-    ({"name": "X", "email": "x@acme.test", "permissions": ["root"]}, "Unknown permission"),
-])
-def test_add_administrator_refuses_bad_input_with_422_next_to_the_field_issue_7(app, console, org, values,
-                                                                               field_message) -> None:
+@pytest.mark.parametrize(
+    ("values", "field_message"),
+    [
+        ({"name": "", "email": "x@acme.test"}, "Enter a name"),
+        ({"name": "X", "email": "not-an-email"}, "Enter a valid email address"),
+        ({"name": "X", "email": "OWNER@acme.test"}, "An administrator with this email already exists"),
+        ({"name": "X", "email": "x@acme.test", "permissions": ["root"]}, "Unknown permission"),
+    ],
+)
+def test_add_administrator_refuses_bad_input_with_422_next_to_the_field_issue_7(
+    app, console, org, values, field_message
+) -> None:
     response = console.post(f"{BASE}/new", {"delivery": "password", **values}, htmx=True)
     assert response.status_code == 422
     body = response.get_data(as_text=True)
-    assert re.search(r'class="field-error"[^<]*(<svg.*?</svg>)?<span>' + re.escape(field_message), body, re.S) \
-        or re.search(r'class="field-error">' + re.escape(field_message), body), body
+    assert re.search(
+        r'class="field-error"[^<]*(<svg.*?</svg>)?<span>' + re.escape(field_message), body, re.S
+    ) or re.search(r'class="field-error">' + re.escape(field_message), body), body
     assert "<html" not in body  # the form fragment, for htmx to swap
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Admin)) == 1
     assert [entry.target_name for entry in _log(app, "Add administrator")] == [org.email]  # the primary's only
 
 
-def test_add_administrator_with_a_link_writes_it_to_the_server_log_without_smtp_issue_7(app, client, console, org,
-                                                                                      caplog) -> None:
+def test_add_administrator_with_a_link_writes_it_to_the_server_log_without_smtp_issue_7(
+    app, client, console, org, caplog
+) -> None:
     with caplog.at_level(logging.WARNING, logger="portal.core.administrators"):
-        response = console.post(f"{BASE}/new", {"name": "Lee", "email": "lee@acme.test",
-                                                "permissions": ["admin_log"], "delivery": "link"})
+        response = console.post(
+            f"{BASE}/new", {"name": "Lee", "email": "lee@acme.test", "permissions": ["admin_log"], "delivery": "link"}
+        )
     assert response.status_code == 200
     assert "is in the server log" in response.get_data(as_text=True)
     match = re.search(r"http://localhost(/set-password/[\w-]+)", caplog.text)
@@ -150,8 +175,10 @@ def test_add_administrator_with_a_link_writes_it_to_the_server_log_without_smtp_
     done = page.post(link, {"new_password": "lee picked this one", "confirm_password": "lee picked this one"})
     assert done.status_code == 200 and "Your password is set" in done.get_data(as_text=True)
     assert page.get(link).status_code == 410
-    assert page.post(link, {"new_password": "another try at it", "confirm_password": "another try at it"}
-                     ).status_code == 410
+    assert (
+        page.post(link, {"new_password": "another try at it", "confirm_password": "another try at it"}).status_code
+        == 410
+    )
     lee = _signed_in(app, "lee@acme.test", "lee picked this one")
     assert lee.get(LOG_AREA).status_code == 200
     assert [e.summary for e in _log(app, "Reset password")] == ["Password set with a set-password link"]
@@ -179,8 +206,9 @@ def test_deactivation_ends_an_unused_set_password_link_issue_7(app, console, org
     assert Console(app.test_client()).get(link).status_code == 410
 
 
-def test_set_password_link_is_emailed_after_commit_when_smtp_is_configured_issue_7(app, console, org,
-                                                                                   monkeypatch) -> None:
+def test_set_password_link_is_emailed_after_commit_when_smtp_is_configured_issue_7(
+    app, console, org, monkeypatch
+) -> None:
     from portal.core import notifications
 
     sent: list[Any] = []
@@ -206,8 +234,9 @@ def test_removed_permission_closes_the_area_at_the_next_request_issue_7(app, con
     page = other.get(LOG_AREA)
     assert page.status_code == 200 and ">Directory Sync</a>" not in page.get_data(as_text=True)
     [entry] = _log(app, "Edit administrator permissions")
-    assert entry.changes == {"permissions": [["Organization data synchronization", "Administrator log"],
-                                             ["Administrator log"]]}
+    assert entry.changes == {
+        "permissions": [["Organization data synchronization", "Administrator log"], ["Administrator log"]]
+    }
     # Granting opens it again, also at the next request.
     console.post(f"{BASE}/{helper}/permissions", {"permissions": ["admin_log", "directory"]})
     assert other.get("/organization/members").status_code == 200
@@ -268,8 +297,7 @@ def _primaries(app: Any, org_id: int) -> list[str]:
         return list(db.session.scalars(sa.select(Admin.email).where(Admin.org_id == org_id, Admin.role == "primary")))
 
 
-def test_transfer_leaves_exactly_one_primary_and_the_old_one_keeps_every_permission_issue_7(app, console,
-                                                                                          org) -> None:
+def test_transfer_leaves_exactly_one_primary_and_the_old_one_keeps_every_permission_issue_7(app, console, org) -> None:
     helper = make_admin(app, org, "next@acme.test", set())
     assert "next@acme.test" in console.get(f"{BASE}/transfer").get_data(as_text=True)
     response = console.post(f"{BASE}/transfer", {"admin_id": helper, "password": org.password})
@@ -291,8 +319,10 @@ def test_transfer_is_refused_without_a_valid_confirmation_issue_7(app, console, 
     helper = make_admin(app, org, "next@acme.test", set())
     if case == "inactive":
         console.post(f"{BASE}/{helper}/deactivate")
-    data = {"admin_id": "" if case == "nobody" else helper,
-            "password": "not the password" if case == "wrong password" else org.password}
+    data = {
+        "admin_id": "" if case == "nobody" else helper,
+        "password": "not the password" if case == "wrong password" else org.password,
+    }
     response = console.post(f"{BASE}/transfer", data)
     assert response.status_code == 422
     assert _primaries(app, org.id) == [org.email]
@@ -353,9 +383,17 @@ def test_administrator_changes_without_csrf_token_are_refused_issue_7(app, conso
     helper = make_admin(app, org, "helper@acme.test", {"admin_log"})
     logged = len(_all_log(app))
     url = f"{BASE}/{path.format(id=helper)}"
-    response = console.client.post(url, data={"name": "X", "email": "x@acme.test", "permissions": [],
-                                              "admin_id": helper, "password": org.password,
-                                              "delivery": "password"})
+    response = console.client.post(
+        url,
+        data={
+            "name": "X",
+            "email": "x@acme.test",
+            "permissions": [],
+            "admin_id": helper,
+            "password": org.password,
+            "delivery": "password",
+        },
+    )
     assert response.status_code == 400
     helper_row = _admin(app, helper)
     assert helper_row.active and helper_row.perm_admin_log and helper_row.role == "admin"
@@ -373,6 +411,12 @@ def test_administrator_events_are_filterable_in_the_admin_log_issue_7(app, conso
     console.post(f"{BASE}/{helper}/deactivate")
     with app.app_context():
         now = utcnow()
-        rows = db.session.scalars(admin_log.query(org.id, start=now - timedelta(hours=1), end=now + timedelta(hours=1),
-                                              event_types=["Deactivate administrator"])).all()
+        rows = db.session.scalars(
+            admin_log.query(
+                org.id,
+                start=now - timedelta(hours=1),
+                end=now + timedelta(hours=1),
+                event_types=["Deactivate administrator"],
+            )
+        ).all()
         assert [r.target_name for r in rows] == ["helper@acme.test"]

@@ -1,9 +1,10 @@
 """Sign-in, sessions, CSRF and the permission gate of every console area (issue: foundation)."""
+
 from __future__ import annotations
 
-import pytest
-
 import re
+
+import pytest
 
 from portal import create_app
 from tests.conftest import Console
@@ -39,6 +40,7 @@ def test_unknown_email_and_wrong_password_get_the_same_message(client, org):
     unknown_email = console.login("nobody@acme.test", org.password)
     assert wrong_password.status_code == unknown_email.status_code == 401
     assert b"Incorrect email or password." in wrong_password.data
+
     # The pages differ only in the email typed back into the form (and the signed CSRF token).
     def page(response, email):
         return CSRF_VALUE.sub(b"", response.data.replace(email.encode(), b""))
@@ -79,8 +81,9 @@ def test_expired_session_on_an_htmx_request_answers_hx_redirect(client):
 def test_open_redirect_through_next_is_refused(client, org):
     console = Console(client)
     console._remember_token(client.get("/login").get_data(as_text=True))
-    response = client.post("/login?next=//evil.example/x",
-                           data={"email": org.email, "password": org.password, "csrf_token": console.token})
+    response = client.post(
+        "/login?next=//evil.example/x", data={"email": org.email, "password": org.password, "csrf_token": console.token}
+    )
     assert response.status_code == 302
     assert "evil.example" not in response.headers["Location"]
 

@@ -1,4 +1,5 @@
 """Settings > Directory Sync in the console: the wizard, the Sync App card, the token lifecycle (seed 1.1, 2)."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,9 @@ URL_RE = re.compile(r'id="scim-url" value="([^"]+)"')
 
 def _type_id(app: Any, org_id: int, name: str) -> int:
     with app.app_context():
-        return db.session.scalar(select(WorkforceType.id).where(WorkforceType.org_id == org_id,
-                                                                WorkforceType.name == name))
+        return db.session.scalar(
+            select(WorkforceType.id).where(WorkforceType.org_id == org_id, WorkforceType.name == name)
+        )
 
 
 def _source(app: Any, source_id: int) -> SyncSource:
@@ -54,17 +56,34 @@ def _add_source(console: Console, provider: str = "jumpcloud") -> tuple[int, str
     return source_id, TOKEN_RE.search(response.get_data(as_text=True)).group(1)
 
 
-def _walk(console: Console, source_id: int, *, rules: list[tuple[str, int]], admins: list[int],
-          deletion_rule: str = "suspend", match: tuple[str, ...] = ("email",), finish: str = "save") -> Any:
+def _walk(
+    console: Console,
+    source_id: int,
+    *,
+    rules: list[tuple[str, int]],
+    admins: list[int],
+    deletion_rule: str = "suspend",
+    match: tuple[str, ...] = ("email",),
+    finish: str = "save",
+) -> Any:
     """Steps 1 to 4 with Next, then Save or Save and Activate."""
     url = f"{BASE}/{source_id}/setup"
     assert console.post(url, {"step": 1, "nav": "next"}).status_code == 303
-    response = console.post(url, {"step": 2, "nav": "next", "rule_value": [v for v, _ in rules],
-                                  "rule_type": [str(t) for _, t in rules]})
+    response = console.post(
+        url, {"step": 2, "nav": "next", "rule_value": [v for v, _ in rules], "rule_type": [str(t) for _, t in rules]}
+    )
     assert response.status_code == 303, response.get_data(as_text=True)
-    response = console.post(url, {"step": 3, "nav": "next", "name": "JumpCloud production",
-                                  "deletion_rule": deletion_rule, "notified_admin_id": [str(a) for a in admins],
-                                  "match_attribute": list(match)})
+    response = console.post(
+        url,
+        {
+            "step": 3,
+            "nav": "next",
+            "name": "JumpCloud production",
+            "deletion_rule": deletion_rule,
+            "notified_admin_id": [str(a) for a in admins],
+            "match_attribute": list(match),
+        },
+    )
     assert response.status_code == 303
     return console.post(url, {"step": 4, "nav": finish})
 
@@ -73,14 +92,21 @@ def _scim(app: Any, source_id: int, token: str, method: str = "GET", body: dict[
     """One request to the source's SCIM ``/Users`` with this bearer token, as an identity provider sends it."""
     public_id = _source(app, source_id).public_id
     return app.test_client().open(
-        f"/scim/v2/{public_id}/Users", method=method, headers={"Authorization": f"Bearer {token}"},
-        data=json.dumps(body) if body is not None else None, content_type="application/scim+json")
+        f"/scim/v2/{public_id}/Users",
+        method=method,
+        headers={"Authorization": f"Bearer {token}"},
+        data=json.dumps(body) if body is not None else None,
+        content_type="application/scim+json",
+    )
 
 
 def _user(user_name: str, user_type: str | None = None) -> dict[str, Any]:
-    user: dict[str, Any] = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name,
-                            "displayName": user_name.split("@")[0].title(),
-                            "emails": [{"type": "work", "value": user_name, "primary": True}]}
+    user: dict[str, Any] = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "displayName": user_name.split("@")[0].title(),
+        "emails": [{"type": "work", "value": user_name, "primary": True}],
+    }
     if user_type:
         user["userType"] = user_type
     return user
@@ -98,8 +124,12 @@ def test_empty_state_explains_sync_sources_and_offers_add_sync_source_seed_1_1_s
 
 def test_sync_source_panel_offers_the_four_providers_seed_1_1_step_2(console: Console) -> None:
     page = console.get(f"{BASE}/new").get_data(as_text=True)
-    for value, label in (("jumpcloud", "JumpCloud"), ("okta", "Okta"), ("entra", "Microsoft Entra ID"),
-                         ("generic", "Generic SCIM 2.0")):
+    for value, label in (
+        ("jumpcloud", "JumpCloud"),
+        ("okta", "Okta"),
+        ("entra", "Microsoft Entra ID"),
+        ("generic", "Generic SCIM 2.0"),
+    ):
         assert f'name="provider" value="{value}"' in page and label in page
 
 
@@ -150,9 +180,17 @@ def test_draft_source_is_denied_by_scim_seed_1_1_step_6(app: Any, console: Conso
 def test_jumpcloud_guide_carries_the_seed_steps_and_warnings_seed_1_2(console: Console) -> None:
     source_id, _ = _add_source(console)
     page = console.get(f"{BASE}/{source_id}/setup?step=2").get_data(as_text=True)
-    for label in ("SSO Applications", "Custom Application", "Identity Management", "SCIM API", "SCIM 2.0",
-                  "Base URL", "Test User Email", "could be deactivated after the test",
-                  "Enable management of User Groups and Group Membership"):
+    for label in (
+        "SSO Applications",
+        "Custom Application",
+        "Identity Management",
+        "SCIM API",
+        "SCIM 2.0",
+        "Base URL",
+        "Test User Email",
+        "could be deactivated after the test",
+        "Enable management of User Groups and Group Membership",
+    ):
         assert label in page
 
 
@@ -172,8 +210,10 @@ def test_wizard_step_is_in_the_url_and_reloads_as_a_full_page(console: Console) 
 def test_more_than_15_rules_are_refused_next_to_the_rules_seed_1_1_step_4(app: Any, console: Console, org: Any) -> None:
     source_id, _ = _add_source(console)
     intern = _type_id(app, org.id, "intern")
-    response = console.post(f"{BASE}/{source_id}/setup", {
-        "step": 2, "nav": "next", "rule_value": [f"Type {i}" for i in range(16)], "rule_type": [str(intern)] * 16})
+    response = console.post(
+        f"{BASE}/{source_id}/setup",
+        {"step": 2, "nav": "next", "rule_value": [f"Type {i}" for i in range(16)], "rule_type": [str(intern)] * 16},
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert re.search(r'id="rules-error">.*You can configure 15 sync rules at most', page, re.S)
@@ -188,12 +228,15 @@ def test_fifteen_rules_are_accepted_seed_1_1_step_4(app: Any, console: Console, 
     assert len(_source(app, source_id).workforce_rules) == 15
 
 
-def test_a_value_twice_in_any_case_is_refused_next_to_the_row_seed_1_1_step_4(app: Any, console: Console,
-                                                                                org: Any) -> None:
+def test_a_value_twice_in_any_case_is_refused_next_to_the_row_seed_1_1_step_4(
+    app: Any, console: Console, org: Any
+) -> None:
     source_id, _ = _add_source(console)
     regular, consultant = _type_id(app, org.id, "regular employee"), _type_id(app, org.id, "consultant")
-    response = console.post(f"{BASE}/{source_id}/setup", {
-        "step": 2, "nav": "next", "rule_value": ["Regular", "REGULAR"], "rule_type": [str(regular), str(consultant)]})
+    response = console.post(
+        f"{BASE}/{source_id}/setup",
+        {"step": 2, "nav": "next", "rule_value": ["Regular", "REGULAR"], "rule_type": [str(regular), str(consultant)]},
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert re.search(r'id="rule-value-1-error">.*has two rules', page, re.S)
@@ -203,8 +246,9 @@ def test_a_value_twice_in_any_case_is_refused_next_to_the_row_seed_1_1_step_4(ap
 
 def test_rule_without_workforce_type_is_refused_next_to_its_select(app: Any, console: Console) -> None:
     source_id, _ = _add_source(console)
-    response = console.post(f"{BASE}/{source_id}/setup", {"step": 2, "nav": "next", "rule_value": ["Regular"],
-                                                          "rule_type": [""]})
+    response = console.post(
+        f"{BASE}/{source_id}/setup", {"step": 2, "nav": "next", "rule_value": ["Regular"], "rule_type": [""]}
+    )
     assert response.status_code == 422
     assert re.search(r'id="rule-type-0-error">.*Choose a workforce type', response.get_data(as_text=True), re.S)
 
@@ -222,8 +266,9 @@ def test_values_are_kept_when_going_back(app: Any, console: Console, org: Any) -
     regular = _type_id(app, org.id, "regular employee")
     url = f"{BASE}/{source_id}/setup"
     console.post(url, {"step": 2, "nav": "next", "rule_value": ["Regular"], "rule_type": [str(regular)]})
-    response = console.post(url, {"step": 3, "nav": "back", "name": "JC EU", "deletion_rule": "delete",
-                                  "match_attribute": ["mobile"]})
+    response = console.post(
+        url, {"step": 3, "nav": "back", "name": "JC EU", "deletion_rule": "delete", "match_attribute": ["mobile"]}
+    )
     assert response.headers["Location"].endswith("step=2")
     page = console.get(f"{url}?step=2").get_data(as_text=True)
     assert 'value="Regular"' in page and f'value="{regular}" selected' in page
@@ -238,8 +283,9 @@ def test_values_are_kept_when_going_back(app: Any, console: Console, org: Any) -
 # ---------------------------------------------------------------- step 3: general settings
 
 
-def test_general_settings_defaults_email_and_lists_sync_admins_seed_1_1_step_5(app: Any, console: Console,
-                                                                               org: Any) -> None:
+def test_general_settings_defaults_email_and_lists_sync_admins_seed_1_1_step_5(
+    app: Any, console: Console, org: Any
+) -> None:
     make_admin(app, org, "sync@acme.test", {"org_data_sync"})
     make_admin(app, org, "logs@acme.test", {"admin_log"})
     source_id, _ = _add_source(console)
@@ -259,16 +305,32 @@ def test_preview_summarizes_every_choice_seed_1_1_step_6(app: Any, console: Cons
     regular = _type_id(app, org.id, "regular employee")
     url = f"{BASE}/{source_id}/setup"
     console.post(url, {"step": 2, "nav": "next", "rule_value": ["Regular"], "rule_type": [str(regular)]})
-    console.post(url, {"step": 3, "nav": "next", "name": "JC", "deletion_rule": "delete",
-                       "notified_admin_id": [str(org.admin_id)], "match_attribute": ["email", "employee_id"]})
+    console.post(
+        url,
+        {
+            "step": 3,
+            "nav": "next",
+            "name": "JC",
+            "deletion_rule": "delete",
+            "notified_admin_id": [str(org.admin_id)],
+            "match_attribute": ["email", "employee_id"],
+        },
+    )
     page = console.get(f"{url}?step=4").get_data(as_text=True)
-    for text in ("Regular", "regular employee", "Delete member", org.email, "Username, Email, Employee ID",
-                 'name="nav" value="save"', 'name="nav" value="activate"', ">Save and Activate<"):
+    for text in (
+        "Regular",
+        "regular employee",
+        "Delete member",
+        org.email,
+        "Username, Email, Employee ID",
+        'name="nav" value="save"',
+        'name="nav" value="activate"',
+        ">Save and Activate<",
+    ):
         assert text in page
 
 
-def test_save_keeps_the_source_inactive_and_scim_denied_seed_1_1_step_6(app: Any, console: Console,
-                                                                        org: Any) -> None:
+def test_save_keeps_the_source_inactive_and_scim_denied_seed_1_1_step_6(app: Any, console: Console, org: Any) -> None:
     source_id, token = _add_source(console)
     regular = _type_id(app, org.id, "regular employee")
     response = _walk(console, source_id, rules=[("Regular", regular)], admins=[org.admin_id], deletion_rule="delete")
@@ -315,8 +377,9 @@ def test_a_domain_refusal_on_save_returns_to_the_step_with_the_message(app: Any,
     assert _source(app, source_id).status == "draft"
 
 
-def test_edit_reopens_the_wizard_filled_in_and_takes_effect_on_save_seed_2(app: Any, console: Console,
-                                                                           org: Any) -> None:
+def test_edit_reopens_the_wizard_filled_in_and_takes_effect_on_save_seed_2(
+    app: Any, console: Console, org: Any
+) -> None:
     source_id, token = _add_source(console)
     regular, intern = _type_id(app, org.id, "regular employee"), _type_id(app, org.id, "intern")
     _walk(console, source_id, rules=[("Regular", regular)], admins=[], finish="activate")
@@ -325,8 +388,9 @@ def test_edit_reopens_the_wizard_filled_in_and_takes_effect_on_save_seed_2(app: 
     page = console.get(f"{BASE}/{source_id}/setup?step=2").get_data(as_text=True)
     assert 'value="Regular"' in page
     url = f"{BASE}/{source_id}/setup"
-    console.post(url, {"step": 2, "nav": "next", "rule_value": ["Regular", "Student"],
-                       "rule_type": [str(regular), str(intern)]})
+    console.post(
+        url, {"step": 2, "nav": "next", "rule_value": ["Regular", "Student"], "rule_type": [str(regular), str(intern)]}
+    )
     # Until Save, the running sync keeps the old rules.
     created = _scim(app, source_id, token, "POST", _user("before@acme.test", "Student"))
     assert created.status_code == 201
@@ -337,31 +401,54 @@ def test_edit_reopens_the_wizard_filled_in_and_takes_effect_on_save_seed_2(app: 
     # The next SCIM request uses the edited rules.
     assert _scim(app, source_id, token, "POST", _user("after@acme.test", "student")).status_code == 201
     with app.app_context():
-        types = dict(db.session.execute(
-            select(Member.external_id, WorkforceType.name).join(WorkforceType, Member.employee_type_id == WorkforceType.id,
-                                                                isouter=True)).all())
+        types = dict(
+            db.session.execute(
+                select(Member.external_id, WorkforceType.name).join(
+                    WorkforceType, Member.employee_type_id == WorkforceType.id, isouter=True
+                )
+            ).all()
+        )
     assert types == {"before@acme.test": None, "after@acme.test": "intern"}
 
 
 # ---------------------------------------------------------------- card and details
 
 
-def test_card_shows_provider_status_connection_members_and_token_expiry_seed_2(app: Any, console: Console,
-                                                                                org: Any) -> None:
+def test_card_shows_provider_status_connection_members_and_token_expiry_seed_2(
+    app: Any, console: Console, org: Any
+) -> None:
     source_id, _ = _add_source(console)
     _walk(console, source_id, rules=[], admins=[], finish="activate")
     with app.app_context():
         source = db.session.get(SyncSource, source_id)
         for n in range(3):
-            db.session.add(Member(org_id=org.id, external_id=f"u{n}@acme.test", email=f"u{n}@acme.test",
-                                  name=f"User {n}", source_id=source_id))
+            db.session.add(
+                Member(
+                    org_id=org.id,
+                    external_id=f"u{n}@acme.test",
+                    email=f"u{n}@acme.test",
+                    name=f"User {n}",
+                    source_id=source_id,
+                )
+            )
         source.last_request_at = utcnow()
         source.last_status = 201
         db.session.commit()
     page = console.get(f"{BASE}/").get_data(as_text=True)
     card = re.search(rf'<article[^>]*id="source-{source_id}".*?</article>', page, re.S).group(0)
-    for text in ("JumpCloud production", "JumpCloud", ">Active<", ">Connected<", "Members synced", ">3<",
-                 "Token expires", ">Deactivate<", ">Edit<", ">Sync log<", "Delete"):
+    for text in (
+        "JumpCloud production",
+        "JumpCloud",
+        ">Active<",
+        ">Connected<",
+        "Members synced",
+        ">3<",
+        "Token expires",
+        ">Deactivate<",
+        ">Edit<",
+        ">Sync log<",
+        "Delete",
+    ):
         assert text in card
     assert f'href="{BASE}/{source_id}/sync-log"' in card
 
@@ -439,9 +526,21 @@ def test_details_page_shows_the_configuration_and_actions_seed_2(app: Any, conso
     regular = _type_id(app, org.id, "regular employee")
     _walk(console, source_id, rules=[("Regular", regular)], admins=[org.admin_id], finish="activate")
     page = console.get(f"{BASE}/{source_id}").get_data(as_text=True)
-    for text in ("JumpCloud production", "Access security", "Regular", "regular employee", "Suspend member",
-                 org.email, ">Deactivate<", ">Edit<", ">Sync log<", ">Delete<", "Refresh token",
-                 "cannot be undone", "synced so far are kept"):
+    for text in (
+        "JumpCloud production",
+        "Access security",
+        "Regular",
+        "regular employee",
+        "Suspend member",
+        org.email,
+        ">Deactivate<",
+        ">Edit<",
+        ">Sync log<",
+        ">Delete<",
+        "Refresh token",
+        "cannot be undone",
+        "synced so far are kept",
+    ):
         assert text in page
     assert token not in page
 
@@ -511,8 +610,13 @@ def test_admin_without_sync_permission_can_neither_see_nor_change_seed_1(app: An
     other.get("/login")
     for url in (f"{BASE}/", f"{BASE}/new", f"{BASE}/{source_id}", f"{BASE}/{source_id}/setup?step=2"):
         assert other.get(url).status_code == 403
-    for url in (f"{BASE}/new", f"{BASE}/{source_id}/deactivate", f"{BASE}/{source_id}/delete",
-                f"{BASE}/{source_id}/token", f"{BASE}/{source_id}/setup"):
+    for url in (
+        f"{BASE}/new",
+        f"{BASE}/{source_id}/deactivate",
+        f"{BASE}/{source_id}/delete",
+        f"{BASE}/{source_id}/token",
+        f"{BASE}/{source_id}/setup",
+    ):
         assert other.post(url, {"provider": "okta", "step": 4, "nav": "activate"}).status_code == 403
     assert _source(app, source_id).status == "draft" and _source(app, source_id).deleted_at is None
 
@@ -528,8 +632,13 @@ def test_admin_with_org_data_sync_permission_manages_sync_seed_1(app: Any, clien
 
 def test_writes_without_csrf_token_are_refused(app: Any, console: Console) -> None:
     source_id, _ = _add_source(console)
-    for url in (f"{BASE}/new", f"{BASE}/{source_id}/activate", f"{BASE}/{source_id}/delete",
-                f"{BASE}/{source_id}/token", f"{BASE}/{source_id}/setup"):
+    for url in (
+        f"{BASE}/new",
+        f"{BASE}/{source_id}/activate",
+        f"{BASE}/{source_id}/delete",
+        f"{BASE}/{source_id}/token",
+        f"{BASE}/{source_id}/setup",
+    ):
         response = console.client.post(url, data={"provider": "okta", "step": 4, "nav": "activate"})
         assert response.status_code == 400
     source = _source(app, source_id)

@@ -1,25 +1,29 @@
 """Administrator notifications of sync failures: routing, grouping, the bell, email (issue 5, seed 1.1 step 5)."""
+
 from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from tests.factories import make_admin
-from tests.directory_support import make_source
 from portal.core import notifications
 from portal.extensions import db
 from portal.models import Notification, SyncSource
+from tests.directory_support import make_source
+from tests.factories import make_admin
 
 pytestmark = pytest.mark.both_databases
 
 
-def _fail(app: Any, source_id: int, kind: str, detail: str = "userName is already taken", *, commit: bool = True) -> None:
+def _fail(
+    app: Any, source_id: int, kind: str, detail: str = "userName is already taken", *, commit: bool = True
+) -> None:
     with app.app_context():
         notifications.sync_failure(db.session.get(SyncSource, source_id), kind, detail)
         if commit:
@@ -201,7 +205,7 @@ def inbox(app: Any) -> Iterator[_Inbox]:
 def test_sync_failure_is_emailed_when_smtp_is_configured(app, org, admins, inbox):
     source_id = make_source(app, org.id, notified_admin_ids=[admins["chosen"]])
     _fail(app, source_id, "uniqueness", "userName ada@acme.test is already taken")
-    (rcpt, message), = inbox.wait(1)
+    ((rcpt, message),) = inbox.wait(1)
     assert rcpt == ["chosen@acme.test"]
     assert message["Subject"] == "JumpCloud sync failed: a value is already used by another member"
     body = message.get_payload()
@@ -228,7 +232,7 @@ def test_no_email_when_the_transaction_rolls_back(app, org, admins, inbox):
     source_id = make_source(app, org.id, notified_admin_ids=[admins["chosen"]])
     _fail(app, source_id, "uniqueness", commit=False)
     _fail(app, source_id, "invalidValue")
-    (rcpt, message), = inbox.wait(1)
+    ((rcpt, message),) = inbox.wait(1)
     assert message["Subject"] == "JumpCloud sync failed: a value was refused"
 
 

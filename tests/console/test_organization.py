@@ -1,4 +1,8 @@
-"""Organization pages: Member and Department, User Group, Field Management (issue 5; seed 1.3 and "View data source information")."""
+"""Organization pages: Member and Department, User Group, Field Management.
+
+Issue 5; seed 1.3 and "View data source information".
+"""
+
 from __future__ import annotations
 
 import re
@@ -20,8 +24,9 @@ pytestmark = pytest.mark.both_databases
 
 def _hand_member(app: Any, org_id: int, user_name: str, name: str, **values: Any) -> int:
     with app.app_context():
-        member = members.create_member(org_id, {"external_id": user_name, "email": user_name, "name": name, **values},
-                                         Actor.cli())
+        member = members.create_member(
+            org_id, {"external_id": user_name, "email": user_name, "name": name, **values}, Actor.cli()
+        )
         db.session.commit()
         return member.id
 
@@ -69,8 +74,12 @@ def test_organization_pages_need_the_directory_permission(app, org, client):
     make_admin(app, org, "logs@acme.test", {"admin_log"}, password="another long password 1")
     viewer = Console(client)
     viewer.login("logs@acme.test", "another long password 1")
-    for url in ("/organization/members", "/organization/members/departments", "/organization/groups",
-                "/organization/fields"):
+    for url in (
+        "/organization/members",
+        "/organization/members/departments",
+        "/organization/groups",
+        "/organization/fields",
+    ):
         assert viewer.get(url).status_code == 403
 
 
@@ -79,14 +88,22 @@ def test_organization_pages_need_the_directory_permission(app, org, client):
 
 def test_members_tab_lists_every_column_with_data_source_for_scim_and_hand_made_members(app, org, console):
     source_id = make_source(app, org.id, name="JumpCloud")
-    sync_member(app, org.id, source_id, "ada@acme.test", "Ada Lovelace", department="Engineering",
-                job_title="Engineer", employee_id="E-1")
+    sync_member(
+        app,
+        org.id,
+        source_id,
+        "ada@acme.test",
+        "Ada Lovelace",
+        department="Engineering",
+        job_title="Engineer",
+        employee_id="E-1",
+    )
     _hand_member(app, org.id, "bob@acme.test", "Bob Builder")
     html = console.get("/organization/members").get_data(as_text=True)
     for header in ("Name and email", "Department", "Job title", "Workforce type", "Status", "Data source"):
         assert f'<th scope="col">{header}</th>' in html
-    assert '<td>SCIM data source (JumpCloud)</td>' in html
-    assert '<td>Admin Console</td>' in html
+    assert "<td>SCIM data source (JumpCloud)</td>" in html
+    assert "<td>Admin Console</td>" in html
     assert '<span class="cell-secondary">ada@acme.test</span>' in html
     assert "Engineering" in html and "Engineer" in html and ">Active<" in html
     assert _names(html) == ["Ada Lovelace", "Bob Builder"]
@@ -129,7 +146,9 @@ def test_filters_by_department_with_sub_departments_status_and_data_source(app, 
     source_id = make_source(app, org.id, name="JumpCloud")
     sync_member(app, org.id, source_id, "ada@acme.test", "Ada Lovelace", department="Engineering")
     with app.app_context():
-        platform = departments.create_department(org.id, "Platform", Actor.cli(), parent_id=_dept_id(app, "Engineering"))
+        platform = departments.create_department(
+            org.id, "Platform", Actor.cli(), parent_id=_dept_id(app, "Engineering")
+        )
         db.session.commit()
         platform_id = platform.id
     _hand_member(app, org.id, "bob@acme.test", "Bob Builder", department_ids=[platform_id])
@@ -153,8 +172,11 @@ def test_filters_by_department_with_sub_departments_status_and_data_source(app, 
 def test_numbered_pagination_with_total_count_keeps_the_filters(app, org, console):
     with app.app_context():
         for i in range(120):
-            members.create_member(org.id, {"external_id": f"user{i:03}@acme.test", "email": f"user{i:03}@acme.test",
-                                             "name": f"User {i:03}"}, Actor.cli())
+            members.create_member(
+                org.id,
+                {"external_id": f"user{i:03}@acme.test", "email": f"user{i:03}@acme.test", "name": f"User {i:03}"},
+                Actor.cli(),
+            )
         db.session.commit()
     first = console.get("/organization/members").get_data(as_text=True)
     assert "120 members" in first
@@ -186,17 +208,39 @@ def test_members_page_runs_a_fixed_number_of_queries_whatever_the_rows(app, org,
 
 def test_details_of_a_scim_member_show_every_field_the_data_source_and_sync_log(app, org, console):
     source_id = make_source(app, org.id, name="JumpCloud")
-    public_id = sync_member(app, org.id, source_id, "ada@acme.test", "Ada Lovelace", department="Engineering",
-                            job_title="Engineer", employee_id="E-1", first_name="Ada", last_name="Lovelace",
-                            mobile="+44 20 1234", work_country="GB", another_name="Countess")
+    public_id = sync_member(
+        app,
+        org.id,
+        source_id,
+        "ada@acme.test",
+        "Ada Lovelace",
+        department="Engineering",
+        job_title="Engineer",
+        employee_id="E-1",
+        first_name="Ada",
+        last_name="Lovelace",
+        mobile="+44 20 1234",
+        work_country="GB",
+        another_name="Countess",
+    )
     html = console.get(f"/organization/members/{_member_id(app, 'ada@acme.test')}", htmx=True).get_data(as_text=True)
     assert "SCIM data source" in html and "<strong>JumpCloud</strong>" in html
     assert "Created by SCIM synchronization." in html
-    for value in ("ada@acme.test", "Engineering", "Engineer", "E-1", "Ada", "Lovelace", "+44 20 1234", "GB",
-                  "Countess", public_id):
+    for value in (
+        "ada@acme.test",
+        "Engineering",
+        "Engineer",
+        "E-1",
+        "Ada",
+        "Lovelace",
+        "+44 20 1234",
+        "GB",
+        "Countess",
+        public_id,
+    ):
         assert value in html
     assert "Recent sync log entries" in html and "Create" in html
-    assert f'/settings/directory-sync/{source_id}/sync-log' in html
+    assert f"/settings/directory-sync/{source_id}/sync-log" in html
 
 
 def test_details_of_a_hand_made_member_say_admin_console(app, org, console):
@@ -229,8 +273,9 @@ def _member_form(**values: Any) -> dict[str, Any]:
 
 def test_add_member_by_hand_gets_admin_console_as_data_source_and_an_admin_log_row(app, org, console):
     eng = _dept_id(app, "Acme")
-    response = console.post("/organization/members/new", _member_form(department_id=str(eng), job_title="Analyst"),
-                            htmx=True)
+    response = console.post(
+        "/organization/members/new", _member_form(department_id=str(eng), job_title="Analyst"), htmx=True
+    )
     assert response.status_code == 200
     assert response.headers["HX-Trigger"] == "members-changed"
     assert "Admin Console" in response.get_data(as_text=True)
@@ -240,11 +285,14 @@ def test_add_member_by_hand_gets_admin_console_as_data_source_and_an_admin_log_r
         assert db.session.scalar(select(AdminLog.event_type).order_by(AdminLog.id.desc())) == "Add member"
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("email", "ADA@acme.test", "This email is already used by another member"),
-    ("external_id", "ADA@ACME.TEST", "This user ID (ExternalID) is already used by another member"),
-    ("employee_id", "E-1", "This employee ID is already used by another member"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("email", "ADA@acme.test", "This email is already used by another member"),
+        ("external_id", "ADA@ACME.TEST", "This user ID (ExternalID) is already used by another member"),
+        ("employee_id", "E-1", "This employee ID is already used by another member"),
+    ],
+)
 def test_uniqueness_message_is_shown_next_to_the_field_and_nothing_is_written(app, org, console, field, value, message):
     source_id = make_source(app, org.id)
     sync_member(app, org.id, source_id, "ada@acme.test", "Ada Lovelace", employee_id="E-1")
@@ -266,9 +314,10 @@ def test_missing_required_field_is_refused_with_422_on_the_plain_form_too(app, o
 
 def test_edit_hand_made_member_changes_fields(app, org, console):
     member_id = _hand_member(app, org.id, "bob@acme.test", "Bob Builder")
-    response = console.post(f"/organization/members/{member_id}/edit",
-                            _member_form(name="Robert Builder", external_id="bob@acme.test", email="bob@acme.test",
-                                         mobile="+1 555"))
+    response = console.post(
+        f"/organization/members/{member_id}/edit",
+        _member_form(name="Robert Builder", external_id="bob@acme.test", email="bob@acme.test", mobile="+1 555"),
+    )
     assert response.status_code == 302
     with app.app_context():
         member = db.session.get(Member, member_id)
@@ -308,11 +357,15 @@ def test_custom_field_values_are_editable_for_synced_members(app, org, console):
         db.session.commit()
         shirt_key, badge_key = shirt.key, badge.key
     member_id = _member_id(app, "ada@acme.test")
-    bad = console.post(f"/organization/members/{member_id}/edit", {f"custom.{shirt_key}": "M",
-                                                                    f"custom.{badge_key}": "twelve"}, htmx=True)
+    bad = console.post(
+        f"/organization/members/{member_id}/edit",
+        {f"custom.{shirt_key}": "M", f"custom.{badge_key}": "twelve"},
+        htmx=True,
+    )
     assert bad.status_code == 422 and "Badge number must be a number" in bad.get_data(as_text=True)
-    ok = console.post(f"/organization/members/{member_id}/edit", {f"custom.{shirt_key}": "M",
-                                                                   f"custom.{badge_key}": "12"}, htmx=True)
+    ok = console.post(
+        f"/organization/members/{member_id}/edit", {f"custom.{shirt_key}": "M", f"custom.{badge_key}": "12"}, htmx=True
+    )
     assert ok.status_code == 200
     with app.app_context():
         assert db.session.get(Member, member_id).custom_fields == {shirt_key: "M", badge_key: 12}
@@ -356,7 +409,9 @@ def test_department_tree_shows_member_counts_and_data_source(app, org, console):
     sync_member(app, org.id, source_id, "ada@acme.test", "Ada Lovelace", department="Engineering")
     sync_member(app, org.id, source_id, "bob@acme.test", "Bob Builder", department="Engineering")
     with app.app_context():
-        platform = departments.create_department(org.id, "Platform", Actor.cli(), parent_id=_dept_id(app, "Engineering"))
+        platform = departments.create_department(
+            org.id, "Platform", Actor.cli(), parent_id=_dept_id(app, "Engineering")
+        )
         db.session.commit()
         platform_id = platform.id
     _hand_member(app, org.id, "carol@acme.test", "Carol", department_ids=[platform_id])
@@ -366,7 +421,9 @@ def test_department_tree_shows_member_counts_and_data_source(app, org, console):
     assert re.search(r'tree-label">Platform</span>\s*<span class="count" title="Members">1</span>', html)
     assert "<details open>" in html
 
-    eng = console.get(f"/organization/members/departments/{_dept_id(app, 'Engineering')}", htmx=True).get_data(as_text=True)
+    eng = console.get(f"/organization/members/departments/{_dept_id(app, 'Engineering')}", htmx=True).get_data(
+        as_text=True
+    )
     assert "SCIM data source" in eng and "<strong>JumpCloud</strong>" in eng
     plat = console.get(f"/organization/members/departments/{platform_id}", htmx=True).get_data(as_text=True)
     assert "Admin Console" in plat and "Manually created by the administrator" in plat
@@ -389,8 +446,9 @@ def test_add_rename_and_move_a_department(app, org, console):
     assert added.status_code == 200 and added.headers["HX-Trigger"] == "departments-changed"
     console.post("/organization/members/departments/new", {"name": "EMEA"})
     sales, emea = _dept_id(app, "Sales"), _dept_id(app, "EMEA")
-    moved = console.post(f"/organization/members/departments/{emea}/edit",
-                         {"name": "Europe", "parent_id": str(sales)}, htmx=True)
+    moved = console.post(
+        f"/organization/members/departments/{emea}/edit", {"name": "Europe", "parent_id": str(sales)}, htmx=True
+    )
     assert moved.status_code == 200
     with app.app_context():
         dept = db.session.get(Department, emea)
@@ -403,8 +461,9 @@ def test_moving_a_department_under_its_own_sub_department_is_refused(app, org, c
     sales = _dept_id(app, "Sales")
     console.post("/organization/members/departments/new", {"name": "EMEA", "parent_id": str(sales)})
     emea = _dept_id(app, "EMEA")
-    response = console.post(f"/organization/members/departments/{sales}/edit",
-                            {"name": "Sales", "parent_id": str(emea)}, htmx=True)
+    response = console.post(
+        f"/organization/members/departments/{sales}/edit", {"name": "Sales", "parent_id": str(emea)}, htmx=True
+    )
     assert response.status_code == 422
     assert "cannot move under itself or one of its sub-departments" in response.get_data(as_text=True)
     with app.app_context():
@@ -416,8 +475,8 @@ def test_move_choices_leave_out_the_department_and_its_sub_departments(app, org,
     sales = _dept_id(app, "Sales")
     console.post("/organization/members/departments/new", {"name": "EMEA", "parent_id": str(sales)})
     html = console.get(f"/organization/members/departments/{sales}", htmx=True).get_data(as_text=True)
-    select_html = html[html.index('id="edit-department-parent"'):]
-    select_html = select_html[:select_html.index("</select>")]
+    select_html = html[html.index('id="edit-department-parent"') :]
+    select_html = select_html[: select_html.index("</select>")]
     assert "EMEA" not in select_html and "Acme" in select_html
 
 
@@ -469,8 +528,9 @@ def test_user_groups_show_member_counts_and_data_source(app, org, console):
     console.post("/organization/groups/new", {"display_name": "Book club", "description": "Reads"})
     html = console.get("/organization/groups").get_data(as_text=True)
     assert re.search(r'Book club</span>.*?<td class="num">0</td>\s*<td class="nowrap">Admin Console</td>', html, re.S)
-    assert re.search(r'Engineers</span></td>\s*<td class="num">2</td>\s*<td class="nowrap">SCIM data source \(JumpCloud\)',
-                     html)
+    assert re.search(
+        r'Engineers</span></td>\s*<td class="num">2</td>\s*<td class="nowrap">SCIM data source \(JumpCloud\)', html
+    )
 
     details = console.get(f"/organization/groups/{group_id}", htmx=True).get_data(as_text=True)
     assert "SCIM data source" in details and "Ada Lovelace" in details and "Bob Builder" in details
@@ -521,8 +581,20 @@ def test_user_group_list_costs_the_same_queries_for_many_groups(app, org, consol
 
 def test_field_management_lists_the_12_standard_fields_of_the_seed_table(app, org, console):
     html = console.get("/organization/fields").get_data(as_text=True)
-    for label in ("ExternalID", "Email", "Department", "Name", "Employee ID", "Workforce type", "First name",
-                  "Job title", "Last name", "Work country or region", "Another name", "Mobile"):
+    for label in (
+        "ExternalID",
+        "Email",
+        "Department",
+        "Name",
+        "Employee ID",
+        "Workforce type",
+        "First name",
+        "Job title",
+        "Last name",
+        "Work country or region",
+        "Another name",
+        "Mobile",
+    ):
         assert f'<span class="cell-primary">{label}</span>' in html
     assert html.count("Standard field") == 12
 
@@ -533,8 +605,8 @@ def test_field_details_name_each_source_and_its_scim_attribute_seed_view_data_so
     with app.app_context():
         field_id = db.session.scalar(select(Field.id).where(Field.org_id == org.id, Field.key == "first_name"))
     html = console.get(f"/organization/fields/{field_id}", htmx=True).get_data(as_text=True)
-    assert "JumpCloud (SCIM): <span class=\"mono\">name.givenName</span>" in html
-    assert "Okta (SCIM): <span class=\"mono\">name.givenName</span>" in html
+    assert 'JumpCloud (SCIM): <span class="mono">name.givenName</span>' in html
+    assert 'Okta (SCIM): <span class="mono">name.givenName</span>' in html
     assert "Read-only for synced members" in html
 
 
@@ -545,7 +617,7 @@ def test_field_details_show_required_and_unique(app, org, console):
     html = console.get(f"/organization/fields/{user_name}", htmx=True).get_data(as_text=True)
     assert re.search(r"<dt>Required</dt>\s*<dd>Yes</dd>", html)
     assert re.search(r"<dt>Unique within the organization</dt>\s*<dd>Yes</dd>", html)
-    assert "JumpCloud (SCIM): <span class=\"mono\">userName</span>" in html
+    assert 'JumpCloud (SCIM): <span class="mono">userName</span>' in html
 
 
 def test_enterprise_attributes_are_named_as_in_the_seed_table(app, org, console):
@@ -553,7 +625,7 @@ def test_enterprise_attributes_are_named_as_in_the_seed_table(app, org, console)
     with app.app_context():
         field_id = db.session.scalar(select(Field.id).where(Field.org_id == org.id, Field.key == "employee_id"))
     html = console.get(f"/organization/fields/{field_id}", htmx=True).get_data(as_text=True)
-    assert "JumpCloud (SCIM): <span class=\"mono\">EnterpriseExtension.employeeNumber</span>" in html
+    assert 'JumpCloud (SCIM): <span class="mono">EnterpriseExtension.employeeNumber</span>' in html
     assert "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber" in html
 
 
@@ -568,10 +640,15 @@ def test_deleted_source_no_longer_writes_fields(app, org, console):
 
 
 def test_add_custom_fields_of_each_type_and_details_say_admin_console(app, org, console):
-    for name, kind, options in (("T-shirt", "option", "S\nM\nL"), ("Start date", "date", ""),
-                                ("Desk", "number", ""), ("Nickname", "text", "")):
-        response = console.post("/organization/fields/new", {"name": name, "field_type": kind, "options": options},
-                                htmx=True)
+    for name, kind, options in (
+        ("T-shirt", "option", "S\nM\nL"),
+        ("Start date", "date", ""),
+        ("Desk", "number", ""),
+        ("Nickname", "text", ""),
+    ):
+        response = console.post(
+            "/organization/fields/new", {"name": name, "field_type": kind, "options": options}, htmx=True
+        )
         assert response.status_code == 200, response.get_data(as_text=True)
     html = console.get("/organization/fields").get_data(as_text=True)
     assert html.count("Custom field") == 4
@@ -584,12 +661,15 @@ def test_add_custom_fields_of_each_type_and_details_say_admin_console(app, org, 
     assert "Admin Console" in details and "no sync source writes custom fields" in details
 
 
-@pytest.mark.parametrize(("values", "message"), [
-    ({"name": "Email", "field_type": "text"}, "A field named &#39;Email&#39; already exists"),
-    ({"name": "Size", "field_type": "option", "options": ""}, "An option field needs at least one option"),
-    ({"name": "Size", "field_type": "colour"}, "Choose a field type"),
-    ({"name": "", "field_type": "text"}, "Enter the field&#39;s name"),
-])
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"name": "Email", "field_type": "text"}, "A field named &#39;Email&#39; already exists"),
+        ({"name": "Size", "field_type": "option", "options": ""}, "An option field needs at least one option"),
+        ({"name": "Size", "field_type": "colour"}, "Choose a field type"),
+        ({"name": "", "field_type": "text"}, "Enter the field&#39;s name"),
+    ],
+)
 def test_invalid_custom_field_is_refused_next_to_the_field(app, org, console, values, message):
     response = console.post("/organization/fields/new", values, htmx=True)
     assert response.status_code == 422 and message in response.get_data(as_text=True)
@@ -621,8 +701,12 @@ def test_banner_counts_what_a_source_changed_seed_1_3(app, org, console):
         log_sync(source, "deactivate")
         log_sync(source, "create", status_code=409)  # a rejected request changed nothing
         db.session.commit()
-    for url in ("/organization/members", "/organization/members/departments", "/organization/groups",
-                "/organization/fields"):
+    for url in (
+        "/organization/members",
+        "/organization/members/departments",
+        "/organization/groups",
+        "/organization/fields",
+    ):
         html = console.get(url).get_data(as_text=True)
         assert "JumpCloud sync: 12 members created, 3 updated, 1 suspended, 2 departments created" in html, url
         assert f'href="/settings/directory-sync/{source_id}/sync-log"' in html

@@ -5,6 +5,7 @@ back anything else (and an exception). The domain's NotFound is the console's 40
 under /scim/ every error, routed or not, is a SCIM error document. The doors share
 nothing: no module of portal/ imports the SCIM door but the app factory that installs it.
 """
+
 from __future__ import annotations
 
 import ast
@@ -91,20 +92,34 @@ def test_a_refused_console_form_rolls_back_what_it_wrote_before_the_refusal(app,
         badge = fields.create_field(org.id, "Badge number", "number", Actor.cli())
         db.session.commit()
         badge_key = badge.key
-    response = console.post("/organization/members/new", {
-        "external_id": "ann@acme.test", "email": "ann@acme.test", "name": "Ann Example",
-        f"custom.{badge_key}": "twelve",
-    }, htmx=True)
+    response = console.post(
+        "/organization/members/new",
+        {
+            "external_id": "ann@acme.test",
+            "email": "ann@acme.test",
+            "name": "Ann Example",
+            f"custom.{badge_key}": "twelve",
+        },
+        htmx=True,
+    )
     assert response.status_code == 422
     assert "Badge number must be a number" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Member).where(Member.org_id == org.id)) == 0
-        assert db.session.scalar(select(func.count()).select_from(AdminLog)
-                                 .where(AdminLog.event_type == "Add member")) == 0
-    accepted = console.post("/organization/members/new", {
-        "external_id": "ann@acme.test", "email": "ann@acme.test", "name": "Ann Example",
-        f"custom.{badge_key}": "12",
-    }, htmx=True)
+        assert (
+            db.session.scalar(select(func.count()).select_from(AdminLog).where(AdminLog.event_type == "Add member"))
+            == 0
+        )
+    accepted = console.post(
+        "/organization/members/new",
+        {
+            "external_id": "ann@acme.test",
+            "email": "ann@acme.test",
+            "name": "Ann Example",
+            f"custom.{badge_key}": "12",
+        },
+        htmx=True,
+    )
     assert accepted.status_code == 200
     with app.app_context():
         member = db.session.scalar(select(Member).where(Member.external_id == "ann@acme.test"))

@@ -1,4 +1,5 @@
 """Settings > Directory Sync > Sync log (seed section 3 "Log management", issue 4 "Sync log")."""
+
 from __future__ import annotations
 
 import csv
@@ -35,10 +36,23 @@ def add_source(app: Any, org: Any, provider: str = "jumpcloud") -> int:
 def add_log(app: Any, org_id: int, source_id: int, **values: Any) -> int:
     """A sync log row as the SCIM receiver writes it (defaults: a successful member create)."""
     row = {
-        "org_id": org_id, "source_id": source_id, "created_at": T0, "operation": "create", "object_type": "member",
-        "object_id": "9f0c3a8e-0000-4000-8000-000000000001", "object_name": "ada@example.com", "result": "success",
-        "status_code": 201, "changes": {}, "associated": [], "notes": [], "duration_ms": 12, "request_id": "req-1",
-        "method": "POST", "path": "/scim/v2/x/Users", "request_body": {"userName": "ada@example.com"},
+        "org_id": org_id,
+        "source_id": source_id,
+        "created_at": T0,
+        "operation": "create",
+        "object_type": "member",
+        "object_id": "9f0c3a8e-0000-4000-8000-000000000001",
+        "object_name": "ada@example.com",
+        "result": "success",
+        "status_code": 201,
+        "changes": {},
+        "associated": [],
+        "notes": [],
+        "duration_ms": 12,
+        "request_id": "req-1",
+        "method": "POST",
+        "path": "/scim/v2/x/Users",
+        "request_body": {"userName": "ada@example.com"},
     }
     row.update(values)
     with app.app_context():
@@ -75,10 +89,26 @@ def test_table_lists_the_sources_operations_newest_first_seed_3(app, org, consol
 
 
 def test_message_shows_the_error_of_a_failure_and_the_changes_of_a_success(app, org, console, source_id):
-    add_log(app, org.id, source_id, object_name="bob@example.com", result="failure", status_code=409,
-            scim_type="uniqueness", error_detail="userName is already taken in this organization")
-    add_log(app, org.id, source_id, object_name="cy@example.com", operation="update", status_code=200,
-            changes={"name": ["Cy", "Cyrus"], "mobile": [None, "+1 555"]}, created_at=T0 - timedelta(minutes=1))
+    add_log(
+        app,
+        org.id,
+        source_id,
+        object_name="bob@example.com",
+        result="failure",
+        status_code=409,
+        scim_type="uniqueness",
+        error_detail="userName is already taken in this organization",
+    )
+    add_log(
+        app,
+        org.id,
+        source_id,
+        object_name="cy@example.com",
+        operation="update",
+        status_code=200,
+        changes={"name": ["Cy", "Cyrus"], "mobile": [None, "+1 555"]},
+        created_at=T0 - timedelta(minutes=1),
+    )
     html = console.get(url(source_id)).get_data(as_text=True)
     assert "userName is already taken in this organization" in html
     assert "Failed · 409" in html
@@ -86,11 +116,25 @@ def test_message_shows_the_error_of_a_failure_and_the_changes_of_a_success(app, 
 
 
 def test_message_names_the_associated_objects_or_the_changed_fields_seed_3(app, org, console, source_id):
-    add_log(app, org.id, source_id, object_name="new@example.com",
-            associated=[{"type": "department", "name": "Research", "created": True},
-                        {"type": "job_title", "name": "Engineer", "created": False}])
-    add_log(app, org.id, source_id, object_name="many@example.com", operation="update",
-            changes={f"field_{i}": ["a", "b"] for i in range(6)}, created_at=T0 - timedelta(minutes=1))
+    add_log(
+        app,
+        org.id,
+        source_id,
+        object_name="new@example.com",
+        associated=[
+            {"type": "department", "name": "Research", "created": True},
+            {"type": "job_title", "name": "Engineer", "created": False},
+        ],
+    )
+    add_log(
+        app,
+        org.id,
+        source_id,
+        object_name="many@example.com",
+        operation="update",
+        changes={f"field_{i}": ["a", "b"] for i in range(6)},
+        created_at=T0 - timedelta(minutes=1),
+    )
     html = console.get(url(source_id)).get_data(as_text=True)
     assert "Department Research (new) · Job title Engineer" in html
     assert "Changed Field 0, Field 1, Field 2, Field 3 and 2 more" in html
@@ -152,12 +196,25 @@ def test_an_end_before_the_start_is_a_message_next_to_the_field(app, org, consol
 
 def test_pagination_counts_in_sql_and_pages_through_every_row(app, org, console, source_id):
     with app.app_context():
-        db.session.add_all([
-            SyncLog(org_id=org.id, source_id=source_id, created_at=T0 + timedelta(seconds=i), operation="update",
-                    object_type="member", object_name=f"user{i:02d}@example.com", result="success", status_code=200,
-                    changes={}, associated=[], notes=[], request_body={})
-            for i in range(30)
-        ])
+        db.session.add_all(
+            [
+                SyncLog(
+                    org_id=org.id,
+                    source_id=source_id,
+                    created_at=T0 + timedelta(seconds=i),
+                    operation="update",
+                    object_type="member",
+                    object_name=f"user{i:02d}@example.com",
+                    result="success",
+                    status_code=200,
+                    changes={},
+                    associated=[],
+                    notes=[],
+                    request_body={},
+                )
+                for i in range(30)
+            ]
+        )
         db.session.commit()
     first = console.get(url(source_id, "?operation=update")).get_data(as_text=True)
     assert "30 requests" in first
@@ -185,13 +242,22 @@ def test_htmx_gets_the_panel_and_a_reload_the_full_page(app, org, console, sourc
 
 def test_details_show_changes_associated_objects_duration_and_redacted_request_seed_3(app, org, console, source_id):
     log_id = add_log(
-        app, org.id, source_id, object_name="ada@example.com", duration_ms=87,
-        changes={"name": [None, "Ada Lovelace"], "job_title": [None, "Engineer"], "external_id": [None, "ada@example.com"]},
-        associated=[{"type": "department", "name": "Research", "created": True},
-                    {"type": "job_title", "name": "Engineer", "created": False}],
+        app,
+        org.id,
+        source_id,
+        object_name="ada@example.com",
+        duration_ms=87,
+        changes={
+            "name": [None, "Ada Lovelace"],
+            "job_title": [None, "Engineer"],
+            "external_id": [None, "ada@example.com"],
+        },
+        associated=[
+            {"type": "department", "name": "Research", "created": True},
+            {"type": "job_title", "name": "Engineer", "created": False},
+        ],
         notes=["Matched the existing member by email"],
-        request_body={"userName": "ada@example.com", "password": "hunter2-secret-value",
-                      "name": {"givenName": "Ada"}},
+        request_body={"userName": "ada@example.com", "password": "hunter2-secret-value", "name": {"givenName": "Ada"}},
     )
     response = console.get(url(source_id, f"/{log_id}"), htmx=True)
     assert response.status_code == 200
@@ -212,36 +278,89 @@ def test_details_show_changes_associated_objects_duration_and_redacted_request_s
 
 
 HINTS = [
-    ({"status_code": 409, "scim_type": "uniqueness", "error_detail": "email is already taken in this organization",
-      "request_body": {"userName": "dup@example.com", "emails": [{"type": "work", "value": "dup@example.com"}]}},
-     "Another member already uses this email: dup@example.com."),
-    ({"status_code": 409, "scim_type": "uniqueness", "error_detail": "employeeNumber is already taken",
-      "request_body": {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "E-7"}}},
-     "Another member already uses this employee ID: E-7."),
-    ({"status_code": 409, "scim_type": "uniqueness", "error_detail": "userName is already taken",
-      "object_name": "taken@example.com", "request_body": {}},
-     "Another member already uses this userName: taken@example.com."),
-    ({"status_code": 409, "scim_type": "uniqueness", "error_detail": "A user with this mobile already exists",
-      "request_body": {"phoneNumbers": [{"type": "work", "value": "+1 555 0100"}]}},
-     "Another member already uses this mobile: +1 555 0100."),
-    ({"status_code": 409, "scim_type": "uniqueness",
-      "error_detail": "The member with this email is managed by another active sync source (Okta)"},
-     "Deactivate that source first"),
-    ({"status_code": 400, "scim_type": "invalidValue",
-      "error_detail": "userName 'ada' must equal the work email 'ada@example.com'"},
-     "In JumpCloud make the work email equal to the username"),
-    ({"status_code": 403, "error_detail": "sync source is not activated", "operation": "request"},
-     "Activate the sync source"),
-    ({"status_code": 401, "error_detail": "invalid token", "operation": "request"},
-     "Copy the token again"),
-    ({"status_code": 401, "error_detail": "the token expired", "operation": "request"},
-     "The token has expired. Click Refresh token"),
+    (
+        {
+            "status_code": 409,
+            "scim_type": "uniqueness",
+            "error_detail": "email is already taken in this organization",
+            "request_body": {"userName": "dup@example.com", "emails": [{"type": "work", "value": "dup@example.com"}]},
+        },
+        "Another member already uses this email: dup@example.com.",
+    ),
+    (
+        {
+            "status_code": 409,
+            "scim_type": "uniqueness",
+            "error_detail": "employeeNumber is already taken",
+            "request_body": {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "E-7"}},
+        },
+        "Another member already uses this employee ID: E-7.",
+    ),
+    (
+        {
+            "status_code": 409,
+            "scim_type": "uniqueness",
+            "error_detail": "userName is already taken",
+            "object_name": "taken@example.com",
+            "request_body": {},
+        },
+        "Another member already uses this userName: taken@example.com.",
+    ),
+    (
+        {
+            "status_code": 409,
+            "scim_type": "uniqueness",
+            "error_detail": "A user with this mobile already exists",
+            "request_body": {"phoneNumbers": [{"type": "work", "value": "+1 555 0100"}]},
+        },
+        "Another member already uses this mobile: +1 555 0100.",
+    ),
+    (
+        {
+            "status_code": 409,
+            "scim_type": "uniqueness",
+            "error_detail": "The member with this email is managed by another active sync source (Okta)",
+        },
+        "Deactivate that source first",
+    ),
+    (
+        {
+            "status_code": 400,
+            "scim_type": "invalidValue",
+            "error_detail": "userName 'ada' must equal the work email 'ada@example.com'",
+        },
+        "In JumpCloud make the work email equal to the username",
+    ),
+    (
+        {"status_code": 403, "error_detail": "sync source is not activated", "operation": "request"},
+        "Activate the sync source",
+    ),
+    ({"status_code": 401, "error_detail": "invalid token", "operation": "request"}, "Copy the token again"),
+    (
+        {"status_code": 401, "error_detail": "the token expired", "operation": "request"},
+        "The token has expired. Click Refresh token",
+    ),
 ]
 
 
-@pytest.mark.parametrize("values,expected", HINTS, ids=["email", "employee-id", "username", "mobile", "other-source", "invalid-value",
-                                                        "not-activated", "bad-token", "expired-token"])
-def test_details_of_a_failure_show_the_error_and_a_hint_to_fix_it_issue_4(app, org, console, source_id, values, expected):
+@pytest.mark.parametrize(
+    "values,expected",
+    HINTS,
+    ids=[
+        "email",
+        "employee-id",
+        "username",
+        "mobile",
+        "other-source",
+        "invalid-value",
+        "not-activated",
+        "bad-token",
+        "expired-token",
+    ],
+)
+def test_details_of_a_failure_show_the_error_and_a_hint_to_fix_it_issue_4(
+    app, org, console, source_id, values, expected
+):
     log_id = add_log(app, org.id, source_id, **{"result": "failure", **values})
     html = console.get(url(source_id, f"/{log_id}"), htmx=True).get_data(as_text=True)
     assert "How to fix it" in html
@@ -250,10 +369,27 @@ def test_details_of_a_failure_show_the_error_and_a_hint_to_fix_it_issue_4(app, o
 
 
 def test_csv_export_has_the_filtered_rows_and_neutralises_formulas_issue_4(app, org, console, source_id):
-    add_log(app, org.id, source_id, object_name="=HYPERLINK(\"http://evil\")", result="failure", status_code=400,
-            scim_type="invalidValue", error_detail="+1 bad value", created_at=T0 + timedelta(minutes=2))
-    add_log(app, org.id, source_id, object_name="@SUM(A1)", result="failure", status_code=409,
-            error_detail="-oops", created_at=T0 + timedelta(minutes=1))
+    add_log(
+        app,
+        org.id,
+        source_id,
+        object_name='=HYPERLINK("http://evil")',
+        result="failure",
+        status_code=400,
+        scim_type="invalidValue",
+        error_detail="+1 bad value",
+        created_at=T0 + timedelta(minutes=2),
+    )
+    add_log(
+        app,
+        org.id,
+        source_id,
+        object_name="@SUM(A1)",
+        result="failure",
+        status_code=409,
+        error_detail="-oops",
+        created_at=T0 + timedelta(minutes=1),
+    )
     add_log(app, org.id, source_id, object_name="ok@example.com")
     response = console.get(url(source_id, "/export.csv?result=failure"))
     assert response.status_code == 200
@@ -264,7 +400,7 @@ def test_csv_export_has_the_filtered_rows_and_neutralises_formulas_issue_4(app, 
     assert rows[0][:6] == ["Time (UTC)", "Operation", "Object type", "Object", "Object ID", "Result"]
     assert len(rows) == 3
     assert rows[1][0] == "2026-03-02 09:02:00"
-    assert rows[1][3] == "'=HYPERLINK(\"http://evil\")"
+    assert rows[1][3] == '\'=HYPERLINK("http://evil")'
     assert rows[1][8] == "'+1 bad value"
     assert rows[2][3] == "'@SUM(A1)" and rows[2][8] == "'-oops"
     assert "ok@example.com" not in response.get_data(as_text=True)
@@ -277,10 +413,20 @@ def test_the_page_links_the_export_with_the_current_filters(app, org, console, s
 
 def test_object_names_and_errors_are_escaped_not_run(app, org, console, source_id):
     evil = "<script>alert('x')</script>"
-    log_id = add_log(app, org.id, source_id, object_name=evil, result="failure", status_code=400,
-                     error_detail=f"bad {evil}", request_body={"userName": evil})
-    for html in (console.get(url(source_id)).get_data(as_text=True),
-                 console.get(url(source_id, f"/{log_id}"), htmx=True).get_data(as_text=True)):
+    log_id = add_log(
+        app,
+        org.id,
+        source_id,
+        object_name=evil,
+        result="failure",
+        status_code=400,
+        error_detail=f"bad {evil}",
+        request_body={"userName": evil},
+    )
+    for html in (
+        console.get(url(source_id)).get_data(as_text=True),
+        console.get(url(source_id, f"/{log_id}"), htmx=True).get_data(as_text=True),
+    ):
         assert "<script>alert" not in html
         assert "&lt;script&gt;alert(" in html
 

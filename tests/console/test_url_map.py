@@ -1,7 +1,6 @@
 """Walk the URL map so no console view can forget CSRF or its permission check."""
-from __future__ import annotations
 
-import pytest
+from __future__ import annotations
 
 from tests.conftest import Console
 from tests.factories import make_admin

@@ -1,4 +1,5 @@
 """The production shape: gunicorn with JSON logs carrying request ids, and a health check."""
+
 from __future__ import annotations
 
 import json

@@ -1,7 +1,9 @@
 """Fixtures of the proof tests: one gunicorn per module and database, shared by its tests."""
+
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 

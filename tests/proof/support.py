@@ -1,4 +1,5 @@
 """Helpers of the proof tests: SCIM over a real socket, and a snapshot of the directory tables."""
+
 from __future__ import annotations
 
 import http.client
@@ -39,11 +40,17 @@ class HttpScim:
         self.token = token
         self.timeout = timeout
 
-    def request(self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None,
-                token: str | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        token: str | None = None,
+    ) -> Reply:
         """Send one request; never raises for an HTTP error status."""
-        all_headers = {"Authorization": f"Bearer {token if token is not None else self.token}",
-                       "Accept": SCIM_JSON}
+        all_headers = {"Authorization": f"Bearer {token if token is not None else self.token}", "Accept": SCIM_JSON}
         data = None
         if body is not None:
             data = json.dumps(body).encode()

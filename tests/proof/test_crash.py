@@ -4,6 +4,7 @@ Each SCIM write is one transaction holding the member (or group), the department
 and job title it created and its sync log row; a worker killed at any point must
 leave either all of them or none. The master starts a new worker and the load goes on.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -56,8 +57,11 @@ class Load:
             path = "/Groups"
         else:
             # Departments and titles shared by several users: racing creates of one name too.
-            body = user(f"load{index}@acme.test", title=f"Title {index % 3}",
-                        **{"schemas": [ENTERPRISE], ENTERPRISE: {"department": f"Dept {index % 4}"}})
+            body = user(
+                f"load{index}@acme.test",
+                title=f"Title {index % 3}",
+                **{"schemas": [ENTERPRISE], ENTERPRISE: {"department": f"Dept {index % 4}"}},
+            )
             path = "/Users"
         try:
             reply = self.scim.request("POST", path, body)
@@ -110,19 +114,26 @@ def test_kill_9_of_a_worker_during_creates_leaves_no_half_written_object(
         for thread in load.threads:
             thread.join(30)
     assert len(load.created) >= 2 * CREATES_AROUND_KILL, load.statuses
-    assert set(load.statuses) <= {201, "RemoteDisconnected", "ConnectionResetError", "BrokenPipeError",
-                                  "IncompleteRead"}, load.statuses
+    assert set(load.statuses) <= {
+        201,
+        "RemoteDisconnected",
+        "ConnectionResetError",
+        "BrokenPipeError",
+        "IncompleteRead",
+    }, load.statuses
 
     with app.app_context():
         source_pk = db.session.scalar(select(SyncSource.id).where(SyncSource.public_id == source.id))
         logs = db.session.scalars(select(SyncLog).where(SyncLog.source_id == source_pk)).all()
         members = {m.public_id: m for m in db.session.scalars(select(Member).where(Member.org_id == org.id))}
         groups = {g.public_id: g for g in db.session.scalars(select(UserGroup).where(UserGroup.org_id == org.id))}
-        links = Counter(group_id for group_id, in db.session.execute(select(group_members.c.group_id)))
+        links = Counter(group_id for (group_id,) in db.session.execute(select(group_members.c.group_id)))
         departments = db.session.scalars(select(Department).where(Department.source_id == source_pk)).all()
         titles = db.session.scalars(select(JobTitle).where(JobTitle.source_id == source_pk)).all()
 
-        created_logs = {(r.object_type, r.object_id): r for r in logs if r.operation == "create" and r.result == "success"}
+        created_logs = {
+            (r.object_type, r.object_id): r for r in logs if r.operation == "create" and r.result == "success"
+        }
         # Every answered create is in the database, and every member and group has its create row.
         assert set(load.created) <= set(members)
         assert {("member", pid) for pid in members} | {("group", pid) for pid in groups} == set(created_logs)
@@ -130,10 +141,12 @@ def test_kill_9_of_a_worker_during_creates_leaves_no_half_written_object(
         for group in groups.values():
             assert links[group.id] == GROUP_SIZE, group.display_name
         # Every department and title the source created was created by a request that committed.
-        said_created = Counter((a["type"], a["name"]) for r in created_logs.values()
-                               for a in r.associated if a.get("created"))
-        assert said_created == Counter([("department", d.name) for d in departments]
-                                       + [("job_title", t.name) for t in titles])
+        said_created = Counter(
+            (a["type"], a["name"]) for r in created_logs.values() for a in r.associated if a.get("created")
+        )
+        assert said_created == Counter(
+            [("department", d.name) for d in departments] + [("job_title", t.name) for t in titles]
+        )
         # And each one is used by a member of a committed create.
         assert {d.id for d in departments} <= {d.id for m in members.values() for d in m.departments}
         assert {t.id for t in titles} <= {m.job_title_id for m in members.values()}

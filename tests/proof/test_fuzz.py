@@ -10,6 +10,7 @@ as before; sync log failure rows are expected and not compared.
 ``FUZZ_EXAMPLES`` sets the examples per test (default 150; ``make fuzz`` runs 2,500
 per test). Runs are derandomized so CI sees the same examples every time.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.proof.support import snapshot
 from tests.scim.conftest import ENTERPRISE, ERROR_SCHEMA, GROUP_SCHEMA, PATCH_SCHEMA, SCIM_JSON, Scim, user
@@ -33,8 +33,12 @@ FUZZ = settings(
     derandomize=True,  # the same examples on every CI run: a failure is reproducible, never flaky
     deadline=None,  # a shared 2-core machine has slow moments; speed is the benchmarks' business
     database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
 )
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
@@ -43,11 +47,21 @@ UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 #: any Unicode, lone surrogates and NUL included
 any_text = st.text(st.characters(exclude_categories=()), max_size=40)
 huge_text = st.builds(lambda chunk, times: chunk * times, st.text(min_size=1, max_size=3), st.integers(100, 3000))
-email_like = st.builds(lambda local, domain: f"{local}@{domain}",
-                       st.text(string.ascii_letters + string.digits + "._+-", min_size=1, max_size=12),
-                       st.sampled_from(["acme.test", "ACME.test", "example.com", "b\u00fccher.test"]))
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=False),
-                    any_text, huge_text, email_like, st.sampled_from(["True", "false", "", " ", "work"]))
+email_like = st.builds(
+    lambda local, domain: f"{local}@{domain}",
+    st.text(string.ascii_letters + string.digits + "._+-", min_size=1, max_size=12),
+    st.sampled_from(["acme.test", "ACME.test", "example.com", "b\u00fccher.test"]),
+)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    any_text,
+    huge_text,
+    email_like,
+    st.sampled_from(["True", "false", "", " ", "work"]),
+)
 
 
 def nested(depth: int) -> Any:
@@ -58,9 +72,14 @@ def nested(depth: int) -> Any:
     return value
 
 
-json_values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.one_of(any_text, st.sampled_from(["value", "type", "primary"])),
-                                                 inner, max_size=4)), max_leaves=12)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(any_text, st.sampled_from(["value", "type", "primary"])), inner, max_size=4),
+    ),
+    max_leaves=12,
+)
 values = st.one_of(scalars, json_values, st.integers(20, 80).map(nested))
 
 
@@ -69,8 +88,25 @@ def recase(name: str) -> st.SearchStrategy[str]:
     return st.sampled_from([name, name.lower(), name.upper()])
 
 
-USER_ATTRIBUTES = ["userName", "displayName", "externalId", "nickName", "title", "userType", "active", "name",
-                   "emails", "phoneNumbers", "addresses", "schemas", "id", "meta", "groups", "password", ENTERPRISE]
+USER_ATTRIBUTES = [
+    "userName",
+    "displayName",
+    "externalId",
+    "nickName",
+    "title",
+    "userType",
+    "active",
+    "name",
+    "emails",
+    "phoneNumbers",
+    "addresses",
+    "schemas",
+    "id",
+    "meta",
+    "groups",
+    "password",
+    ENTERPRISE,
+]
 ENTERPRISE_ATTRIBUTES = ["employeeNumber", "department", "manager"]
 
 
@@ -80,10 +116,17 @@ def user_bodies(draw: st.DrawFn) -> Any:
     if draw(st.integers(0, 9)) == 0:
         return draw(json_values)
     email = draw(email_like)
-    body = user(email, title=draw(st.sampled_from(["Engineer", "<script>alert(1)</script>", "Ingénieur"])),
-                **{"schemas": [ENTERPRISE],
-                   ENTERPRISE: {"department": draw(st.sampled_from(["R&D", "Sales", "Ops"])),
-                                "employeeNumber": draw(st.sampled_from([None, "E1", "E2", "7"]))}})
+    body = user(
+        email,
+        title=draw(st.sampled_from(["Engineer", "<script>alert(1)</script>", "Ingénieur"])),
+        **{
+            "schemas": [ENTERPRISE],
+            ENTERPRISE: {
+                "department": draw(st.sampled_from(["R&D", "Sales", "Ops"])),
+                "employeeNumber": draw(st.sampled_from([None, "E1", "E2", "7"])),
+            },
+        },
+    )
     for _ in range(draw(st.integers(0, 4))):
         attribute = draw(st.sampled_from(USER_ATTRIBUTES + ["enterprise.sub", "random"]))
         if attribute == "enterprise.sub":
@@ -113,12 +156,38 @@ def group_bodies(draw: st.DrawFn, member_ids: list[str]) -> Any:
     return body
 
 
-ATTRIBUTE_PATHS = ["userName", "displayName", "emails", "emails.value", 'emails[type eq "work"].value',
-                   'emails[type eq "work"]', "name.givenName", "name", "title", "active", "externalId", "id",
-                   "meta.lastModified", "meta.created", "nickName", "userType", "phoneNumbers[type eq \"work\"].value",
-                   "addresses[type eq \"work\"].country", f"{ENTERPRISE}:department", f"{ENTERPRISE}:manager",
-                   f"{ENTERPRISE}:employeeNumber", f"{ENTERPRISE}:manager.value", ENTERPRISE, "members",
-                   'members[value eq "x"]', "members.value", "groups", "password", "urn:x:y:z", "a.b.c.d"]
+ATTRIBUTE_PATHS = [
+    "userName",
+    "displayName",
+    "emails",
+    "emails.value",
+    'emails[type eq "work"].value',
+    'emails[type eq "work"]',
+    "name.givenName",
+    "name",
+    "title",
+    "active",
+    "externalId",
+    "id",
+    "meta.lastModified",
+    "meta.created",
+    "nickName",
+    "userType",
+    'phoneNumbers[type eq "work"].value',
+    'addresses[type eq "work"].country',
+    f"{ENTERPRISE}:department",
+    f"{ENTERPRISE}:manager",
+    f"{ENTERPRISE}:employeeNumber",
+    f"{ENTERPRISE}:manager.value",
+    ENTERPRISE,
+    "members",
+    'members[value eq "x"]',
+    "members.value",
+    "groups",
+    "password",
+    "urn:x:y:z",
+    "a.b.c.d",
+]
 COMPARE = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "EQ", "Sw", "xx"]
 literals = st.one_of(
     st.builds(json.dumps, st.one_of(any_text, email_like, huge_text)),
@@ -147,34 +216,74 @@ def filters(draw: st.DrawFn, depth: int = 0) -> str:
     return draw(filters(depth + 1)) + joiner + draw(filters(depth + 1))
 
 
-query_values = st.one_of(any_text, st.integers(-10, 10**12).map(str), st.sampled_from(
-    ["userName", "emails.value,displayName", "members", f"{ENTERPRISE}:department", "ascending", "descending",
-     "", "0", "-1", "abc", "99999999999999999999"]))
+query_values = st.one_of(
+    any_text,
+    st.integers(-10, 10**12).map(str),
+    st.sampled_from(
+        [
+            "userName",
+            "emails.value,displayName",
+            "members",
+            f"{ENTERPRISE}:department",
+            "ascending",
+            "descending",
+            "",
+            "0",
+            "-1",
+            "abc",
+            "99999999999999999999",
+        ]
+    ),
+)
 query_params = st.dictionaries(
-    st.sampled_from(["filter", "startIndex", "count", "attributes", "excludedAttributes", "sortBy", "sortOrder",
-                     "cursor", "x"]), query_values, max_size=4)
+    st.sampled_from(
+        ["filter", "startIndex", "count", "attributes", "excludedAttributes", "sortBy", "sortOrder", "cursor", "x"]
+    ),
+    query_values,
+    max_size=4,
+)
 
 
-plain_values = st.one_of(st.text(string.ascii_letters + " <>\"'&", min_size=1, max_size=20), st.booleans(),
-                         st.sampled_from(["<script>alert(1)</script>", '" onmouseover="alert(1)', "False", "R&D"]))
+plain_values = st.one_of(
+    st.text(string.ascii_letters + " <>\"'&", min_size=1, max_size=20),
+    st.booleans(),
+    st.sampled_from(["<script>alert(1)</script>", '" onmouseover="alert(1)', "False", "R&D"]),
+)
 
 
 @st.composite
 def plausible_operations(draw: st.DrawFn, member_ids: list[str]) -> dict[str, Any]:
     """An operation an identity provider could send: known op, known path, a value of about the right shape."""
     op = draw(st.sampled_from(["add", "replace", "remove", "Replace", "Add"]))
-    path = draw(st.sampled_from(["displayName", "title", "nickName", "active", "name.givenName", "externalId",
-                                 f"{ENTERPRISE}:department", f"{ENTERPRISE}:employeeNumber", f"{ENTERPRISE}:manager",
-                                 'phoneNumbers[type eq "work"].value', 'addresses[type eq "work"].country',
-                                 "members", None]))
+    path = draw(
+        st.sampled_from(
+            [
+                "displayName",
+                "title",
+                "nickName",
+                "active",
+                "name.givenName",
+                "externalId",
+                f"{ENTERPRISE}:department",
+                f"{ENTERPRISE}:employeeNumber",
+                f"{ENTERPRISE}:manager",
+                'phoneNumbers[type eq "work"].value',
+                'addresses[type eq "work"].country',
+                "members",
+                None,
+            ]
+        )
+    )
     operation: dict[str, Any] = {"op": op}
     if path == "members":
         operation["path"] = path
-        operation["value"] = [{"value": v} for v in draw(st.lists(st.sampled_from(member_ids + [UNKNOWN_ID]),
-                                                                   max_size=3))]
+        operation["value"] = [
+            {"value": v} for v in draw(st.lists(st.sampled_from(member_ids + [UNKNOWN_ID]), max_size=3))
+        ]
     elif path is None:
-        operation["value"] = {draw(st.sampled_from(["displayName", "title", "active", "externalId"])):
-                              draw(plain_values)}
+        operation["value"] = {
+            draw(st.sampled_from(["displayName", "title", "active", "externalId"])): draw(plain_values)
+        }
     else:
         operation["path"] = path
         if op != "remove":
@@ -195,18 +304,28 @@ def patch_bodies(draw: st.DrawFn, member_ids: list[str]) -> Any:
             continue
         op: dict[str, Any] = {}
         if draw(st.integers(0, 9)):
-            op[draw(recase("op"))] = draw(st.one_of(st.sampled_from(["add", "remove", "replace", "Add", "REPLACE",
-                                                                      "Remove", "move"]), values))
+            op[draw(recase("op"))] = draw(
+                st.one_of(st.sampled_from(["add", "remove", "replace", "Add", "REPLACE", "Remove", "move"]), values)
+            )
         if draw(st.booleans()):
-            op["path"] = draw(st.one_of(st.sampled_from(ATTRIBUTE_PATHS), filters().map(lambda f: f"emails[{f}]"),
-                                        st.sampled_from(member_ids).map(lambda v: f'members[value eq "{v}"]'),
-                                        any_text, values))
+            op["path"] = draw(
+                st.one_of(
+                    st.sampled_from(ATTRIBUTE_PATHS),
+                    filters().map(lambda f: f"emails[{f}]"),
+                    st.sampled_from(member_ids).map(lambda v: f'members[value eq "{v}"]'),
+                    any_text,
+                    values,
+                )
+            )
         if draw(st.integers(0, 4)):
-            op["value"] = draw(st.one_of(values, user_bodies(),
-                                         st.sampled_from(member_ids).map(lambda v: [{"value": v}])))
+            op["value"] = draw(
+                st.one_of(values, user_bodies(), st.sampled_from(member_ids).map(lambda v: [{"value": v}]))
+            )
         ops.append(op)
-    return {"schemas": draw(st.sampled_from([[PATCH_SCHEMA], [PATCH_SCHEMA], [], "x"])),
-            draw(st.sampled_from(["Operations", "Operations", "operations", "OPERATIONS"])): ops}
+    return {
+        "schemas": draw(st.sampled_from([[PATCH_SCHEMA], [PATCH_SCHEMA], [], "x"])),
+        draw(st.sampled_from(["Operations", "Operations", "operations", "OPERATIONS"])): ops,
+    }
 
 
 # ---------------------------------------------------------------- the checks
@@ -215,16 +334,29 @@ def patch_bodies(draw: st.DrawFn, member_ids: list[str]) -> Any:
 @pytest.fixture
 def seeded(app: Any, scim: Scim) -> dict[str, Any]:
     """Two users in a department with a title, and a group of them: targets for PUT and PATCH."""
-    ann = scim.create_user("ann@acme.test", title="Engineer", **{"schemas": [ENTERPRISE], ENTERPRISE: {"department": "R&D"}})
+    ann = scim.create_user(
+        "ann@acme.test", title="Engineer", **{"schemas": [ENTERPRISE], ENTERPRISE: {"department": "R&D"}}
+    )
     bob = scim.create_user("bob@acme.test")
-    group = scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Crew",
-                                  "members": [{"value": ann["id"]}, {"value": bob["id"]}]})
+    group = scim.post(
+        "/Groups",
+        {"schemas": [GROUP_SCHEMA], "displayName": "Crew", "members": [{"value": ann["id"]}, {"value": bob["id"]}]},
+    )
     assert group.status_code == 201
     return {"members": [ann["id"], bob["id"]], "group": group.get_json()["id"]}
 
 
-def check(app: Any, scim: Scim, method: str, path: str, body: Any = None, *, raw: bytes | str | None = None,
-          content_type: str = SCIM_JSON, headers: dict[str, str] | None = None) -> Any:
+def check(
+    app: Any,
+    scim: Scim,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    raw: bytes | str | None = None,
+    content_type: str = SCIM_JSON,
+    headers: dict[str, str] | None = None,
+) -> Any:
     """Send one request and hold it to the rules: no 5xx, SCIM errors, a refusal changes nothing."""
     before = snapshot(app)
     if raw is None and body is not None:
@@ -249,7 +381,8 @@ def check(app: Any, scim: Scim, method: str, path: str, body: Any = None, *, raw
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_user_and_group_bodies_never_5xx_nor_half_write_rfc7644_3_3_3_5_1(
-        app: Any, scim: Scim, seeded: dict[str, Any], data: st.DataObject) -> None:
+    app: Any, scim: Scim, seeded: dict[str, Any], data: st.DataObject
+) -> None:
     target = data.draw(st.sampled_from(["POST /Users", "PUT /Users", "POST /Groups", "PUT /Groups"]))
     method, resource = target.split()
     if resource == "/Users":
@@ -265,7 +398,8 @@ def test_fuzzed_user_and_group_bodies_never_5xx_nor_half_write_rfc7644_3_3_3_5_1
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_filters_and_query_parameters_never_5xx_rfc7644_3_4_2(
-        app: Any, scim: Scim, seeded: dict[str, Any], data: st.DataObject) -> None:
+    app: Any, scim: Scim, seeded: dict[str, Any], data: st.DataObject
+) -> None:
     resource = data.draw(st.sampled_from(["/Users", "/Groups"]))
     params = data.draw(query_params)
     if data.draw(st.integers(0, 3)):
@@ -283,7 +417,8 @@ def test_fuzzed_filters_and_query_parameters_never_5xx_rfc7644_3_4_2(
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_patch_operations_never_5xx_nor_half_write_rfc7644_3_5_2(
-        app: Any, scim: Scim, seeded: dict[str, Any], data: st.DataObject) -> None:
+    app: Any, scim: Scim, seeded: dict[str, Any], data: st.DataObject
+) -> None:
     if data.draw(st.booleans()):
         path = f"/Users/{data.draw(st.sampled_from(seeded['members']))}"
     else:
@@ -295,18 +430,56 @@ def test_fuzzed_patch_operations_never_5xx_nor_half_write_rfc7644_3_5_2(
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_raw_requests_answer_scim_errors_rfc7644_3_12(
-        app: Any, scim: Scim, seeded: dict[str, Any], data: st.DataObject) -> None:
+    app: Any, scim: Scim, seeded: dict[str, Any], data: st.DataObject
+) -> None:
     method = data.draw(st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]))
-    resource = data.draw(st.sampled_from(["/Users", "/Groups", "/Users/", "//Users", "/Nope", "", "/Users/.search",
-                                          "/Schemas", "/ResourceTypes", "/ServiceProviderConfig", "/Bulk", "/Me"]))
+    resource = data.draw(
+        st.sampled_from(
+            [
+                "/Users",
+                "/Groups",
+                "/Users/",
+                "//Users",
+                "/Nope",
+                "",
+                "/Users/.search",
+                "/Schemas",
+                "/ResourceTypes",
+                "/ServiceProviderConfig",
+                "/Bulk",
+                "/Me",
+            ]
+        )
+    )
     if method == "DELETE" or data.draw(st.booleans()):
         resource = f"{resource}/{data.draw(st.one_of(st.just(UNKNOWN_ID), st.text(string.printable, max_size=20)))}"
-    raw = data.draw(st.one_of(st.none(), st.binary(max_size=200), any_text.map(lambda t: t.encode("utf-8", "replace")),
-                              json_values.map(json.dumps)))
-    content_type = data.draw(st.sampled_from([SCIM_JSON, "application/json", "text/plain", "application/xml",
-                                              "application/scim+json; charset=latin-1", "multipart/form-data"]))
-    headers = data.draw(st.dictionaries(st.sampled_from(["If-Match", "If-None-Match", "Accept"]),
-                                        st.sampled_from(['W/"1"', "*", '"x"', "garbage", "text/html"]), max_size=2))
+    raw = data.draw(
+        st.one_of(
+            st.none(),
+            st.binary(max_size=200),
+            any_text.map(lambda t: t.encode("utf-8", "replace")),
+            json_values.map(json.dumps),
+        )
+    )
+    content_type = data.draw(
+        st.sampled_from(
+            [
+                SCIM_JSON,
+                "application/json",
+                "text/plain",
+                "application/xml",
+                "application/scim+json; charset=latin-1",
+                "multipart/form-data",
+            ]
+        )
+    )
+    headers = data.draw(
+        st.dictionaries(
+            st.sampled_from(["If-Match", "If-None-Match", "Accept"]),
+            st.sampled_from(['W/"1"', "*", '"x"', "garbage", "text/html"]),
+            max_size=2,
+        )
+    )
     path = resource.replace("?", "%3F").replace("#", "%23")
     if data.draw(st.booleans()):
         path += "?" + urlencode(data.draw(query_params), encoding="utf-8", errors="surrogatepass")
@@ -325,7 +498,13 @@ def test_refused_put_leaves_no_job_title_nor_department_behind_rfc7644_3_5_1(app
     scim.create_user("ann@acme.test", **{"schemas": [ENTERPRISE], ENTERPRISE: {"employeeNumber": "7"}})
     bob = scim.create_user("bob@acme.test")
     before = snapshot(app)
-    refused = scim.put(f"/Users/{bob['id']}", user("bob@acme.test", title="Brand new title", **{
-        "schemas": [ENTERPRISE], ENTERPRISE: {"department": "Brand new department", "employeeNumber": "7"}}))
+    refused = scim.put(
+        f"/Users/{bob['id']}",
+        user(
+            "bob@acme.test",
+            title="Brand new title",
+            **{"schemas": [ENTERPRISE], ENTERPRISE: {"department": "Brand new department", "employeeNumber": "7"}},
+        ),
+    )
     assert refused.status_code == 409, refused.get_json()
     assert snapshot(app) == before

@@ -4,11 +4,13 @@ An identity provider retries and runs requests in parallel; two workers racing o
 one userName or one version must leave one row and one winner (RFC 7644 §3.3
 uniqueness, §3.14 versioning).
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -48,8 +50,11 @@ def _case_variant(text: str, index: int) -> str:
 
 def _is_scim_error(reply: Reply, status: int) -> bool:
     body = reply.json
-    return (reply.headers.get("content-type", "").startswith("application/scim+json")
-            and body["schemas"] == [ERROR_SCHEMA] and body["status"] == str(status))
+    return (
+        reply.headers.get("content-type", "").startswith("application/scim+json")
+        and body["schemas"] == [ERROR_SCHEMA]
+        and body["status"] == str(status)
+    )
 
 
 @pytest.fixture
@@ -74,10 +79,12 @@ def test_concurrent_creates_of_one_username_make_one_member_rfc7644_3_3(app: Any
     with app.app_context():
         members = db.session.scalars(select(Member).where(Member.external_id_norm == "race.user@acme.test")).all()
         assert [m.public_id for m in members] == [winner["id"]]
-        created = db.session.scalar(select(func.count()).select_from(SyncLog).where(
-            SyncLog.operation == "create", SyncLog.result == "success"))
-        refused = db.session.scalar(select(func.count()).select_from(SyncLog).where(
-            SyncLog.result == "failure", SyncLog.status_code == 409))
+        created = db.session.scalar(
+            select(func.count()).select_from(SyncLog).where(SyncLog.operation == "create", SyncLog.result == "success")
+        )
+        refused = db.session.scalar(
+            select(func.count()).select_from(SyncLog).where(SyncLog.result == "failure", SyncLog.status_code == 409)
+        )
     assert (created, refused) == (1, RACERS - 1)
 
 
@@ -87,8 +94,10 @@ def test_concurrent_patches_with_one_if_match_have_one_winner_rfc7644_3_14(app: 
     member_id, etag = created.json["id"], created.headers["etag"]
 
     def patch(index: int) -> Reply:
-        body = {"schemas": [PATCH_SCHEMA],
-                "Operations": [{"op": "replace", "path": "displayName", "value": f"Writer {index}"}]}
+        body = {
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [{"op": "replace", "path": "displayName", "value": f"Writer {index}"}],
+        }
         return served.request("PATCH", f"/Users/{member_id}", body, headers={"If-Match": etag})
 
     replies = _all_at_once(RACERS, patch)
@@ -115,7 +124,8 @@ def test_concurrent_patches_with_one_if_match_have_one_winner_rfc7644_3_14(app: 
 
 
 def test_concurrent_member_adds_to_one_group_without_if_match_all_apply_rfc7644_3_5_2(
-        app: Any, served: HttpScim) -> None:
+    app: Any, served: HttpScim
+) -> None:
     """Okta and Entra push membership changes in parallel and send no If-Match: every add must land."""
     members = [served.request("POST", "/Users", user(f"member{i}@acme.test")) for i in range(RACERS)]
     assert all(m.status == 201 for m in members)
@@ -124,8 +134,14 @@ def test_concurrent_member_adds_to_one_group_without_if_match_all_apply_rfc7644_
     group_id = group.json["id"]
 
     def add(index: int) -> Reply:
-        return served.request("PATCH", f"/Groups/{group_id}", {"schemas": [PATCH_SCHEMA], "Operations": [
-            {"op": "add", "path": "members", "value": [{"value": members[index].json["id"]}]}]})
+        return served.request(
+            "PATCH",
+            f"/Groups/{group_id}",
+            {
+                "schemas": [PATCH_SCHEMA],
+                "Operations": [{"op": "add", "path": "members", "value": [{"value": members[index].json["id"]}]}],
+            },
+        )
 
     replies = _all_at_once(RACERS, add)
 
@@ -136,7 +152,8 @@ def test_concurrent_member_adds_to_one_group_without_if_match_all_apply_rfc7644_
 
 
 def test_concurrent_patches_without_if_match_all_apply_and_none_is_lost_rfc7644_3_14(
-        app: Any, served: HttpScim) -> None:
+    app: Any, served: HttpScim
+) -> None:
     """No If-Match, no precondition: every PATCH lands (no 412), each on the state the one before left."""
     created = served.request("POST", "/Users", user("no.if.match@acme.test"))
     assert created.status == 201, created.text
@@ -144,8 +161,14 @@ def test_concurrent_patches_without_if_match_all_apply_and_none_is_lost_rfc7644_
 
     def patch(index: int) -> Reply:
         attribute = "nickName" if index % 2 else "title"
-        return served.request("PATCH", f"/Users/{member_id}", {"schemas": [PATCH_SCHEMA], "Operations": [
-            {"op": "replace", "path": attribute, "value": f"{attribute} {index}"}]})
+        return served.request(
+            "PATCH",
+            f"/Users/{member_id}",
+            {
+                "schemas": [PATCH_SCHEMA],
+                "Operations": [{"op": "replace", "path": attribute, "value": f"{attribute} {index}"}],
+            },
+        )
 
     replies = _all_at_once(RACERS, patch)
 

@@ -1,4 +1,5 @@
 """SCIM fixtures: an active sync source made by the CLI and a client that speaks SCIM to it."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,20 @@ def add_source(runner: Any, org_name: str, *extra: str) -> SourceData:
 
     ``--base-url`` is the test client's own address: without it (or PUBLIC_BASE_URL) the command refuses.
     """
-    result = runner.invoke(args=["sync-source", "add", "--org", org_name, "--provider", "generic", "--json",
-                                 "--base-url", "http://localhost", *extra])
+    result = runner.invoke(
+        args=[
+            "sync-source",
+            "add",
+            "--org",
+            org_name,
+            "--provider",
+            "generic",
+            "--json",
+            "--base-url",
+            "http://localhost",
+            *extra,
+        ]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     return SourceData(data["id"], data["url"], data["token"])
@@ -51,14 +64,29 @@ class Scim:
         self.source = source
         self.token = source.token
 
-    def request(self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None,
-                token: str | None = None, raw: bytes | str | None = None, content_type: str = SCIM_JSON,
-                **kwargs: Any) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        token: str | None = None,
+        raw: bytes | str | None = None,
+        content_type: str = SCIM_JSON,
+        **kwargs: Any,
+    ) -> Any:
         all_headers = {"Authorization": f"Bearer {token or self.token}"}
         all_headers.update(headers or {})
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        return self.client.open(f"{self.source.path}{path}", method=method, data=data, headers=all_headers,
-                                content_type=content_type if data is not None else None, **kwargs)
+        return self.client.open(
+            f"{self.source.path}{path}",
+            method=method,
+            data=data,
+            headers=all_headers,
+            content_type=content_type if data is not None else None,
+            **kwargs,
+        )
 
     def get(self, path: str, **kw: Any) -> Any:
         return self.request("GET", path, **kw)
@@ -128,3 +156,10 @@ def source(app: Any, runner: Any, org: Any) -> SourceData:
 @pytest.fixture
 def scim(client: Any, source: SourceData) -> Scim:
     return Scim(client, source)
+
+
+@pytest.fixture
+def rule_scim(client: Any, runner: Any, org: Any) -> Scim:
+    """A SCIM client of an active source with the identity rule "userName must equal the work email" on
+    (JumpCloud's default, the seed's FAQ note)."""
+    return Scim(client, add_source(runner, org.name, "--activate", "--username-is-email"))

@@ -1,4 +1,5 @@
 """Members and groups written straight into the database, so query tests do not depend on SCIM writes."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,12 +19,26 @@ def _named(model: Any, org_id: int, name: str, **extra: Any) -> Any:
     return found
 
 
-def add_member(org_id: int, source_id: int | None, user_name: str, *, department: str | None = None,
-               title: str | None = None, manager: Member | None = None, **fields: Any) -> Member:
+def add_member(
+    org_id: int,
+    source_id: int | None,
+    user_name: str,
+    *,
+    department: str | None = None,
+    title: str | None = None,
+    manager: Member | None = None,
+    **fields: Any,
+) -> Member:
     """A member managed by ``source_id`` whose userName and email are ``user_name`` (flushed, not committed)."""
     fields.setdefault("name", user_name.split("@")[0].title())
-    member = Member(org_id=org_id, source_id=source_id, external_id=user_name, email=fields.pop("email", user_name),
-                    manager=manager, **fields)
+    member = Member(
+        org_id=org_id,
+        source_id=source_id,
+        external_id=user_name,
+        email=fields.pop("email", user_name),
+        manager=manager,
+        **fields,
+    )
     if title:
         member.job_title = _named(JobTitle, org_id, title)
     if department:
@@ -34,7 +49,9 @@ def add_member(org_id: int, source_id: int | None, user_name: str, *, department
     return member
 
 
-def add_group(org_id: int, source_id: int | None, display_name: str, members: list[Member] = (), **fields: Any) -> UserGroup:
+def add_group(
+    org_id: int, source_id: int | None, display_name: str, members: list[Member] = (), **fields: Any
+) -> UserGroup:
     """A user group managed by ``source_id`` with ``members`` (flushed, not committed)."""
     group = UserGroup(org_id=org_id, source_id=source_id, display_name=display_name, members=list(members), **fields)
     db.session.add(group)

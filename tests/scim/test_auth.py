@@ -1,4 +1,5 @@
 """Authentication, source state, limits and the shape of every answer (RFC 7644 §2, §3.1, §3.12; seed 1.1)."""
+
 from __future__ import annotations
 
 import json
@@ -44,19 +45,23 @@ def test_token_of_another_source_or_organization_is_401_rfc7644_2(app: Any, runn
     # Nothing was created: the refusals are logged, folded, on the source the URL names (one row, or
     # two when a minute turned between them).
     rows = sync_logs(app)
-    assert {(r.source_id, r.status_code, r.operation) for r in rows} == {(_source_row(app, scim.source.id).id, 401, "request")}
+    assert {(r.source_id, r.status_code, r.operation) for r in rows} == {
+        (_source_row(app, scim.source.id).id, 401, "request")
+    }
     assert sum(r.repeat_count for r in rows) == 2 and len(rows) <= 2
 
 
 def test_unknown_source_id_is_404_rfc7644_3_12(scim: Scim) -> None:
-    response = scim.client.get("/scim/v2/00000000-0000-0000-0000-000000000000/Users/x",
-                               headers={"Authorization": f"Bearer {scim.token}"})
+    response = scim.client.get(
+        "/scim/v2/00000000-0000-0000-0000-000000000000/Users/x", headers={"Authorization": f"Bearer {scim.token}"}
+    )
     assert_scim_error(response, 404)
 
 
 @pytest.mark.parametrize("extra", [(), ("--activate",)])
-def test_source_not_activated_is_403_seed_1_1_step_6(app: Any, runner: Any, client: Any, org: Any,
-                                                      extra: tuple[str, ...]) -> None:
+def test_source_not_activated_is_403_seed_1_1_step_6(
+    app: Any, runner: Any, client: Any, org: Any, extra: tuple[str, ...]
+) -> None:
     source = add_source(runner, org.name, *extra)
     if extra:
         assert runner.invoke(args=["sync-source", "deactivate", source.id]).exit_code == 0
@@ -75,7 +80,8 @@ def test_draft_source_denies_until_save_and_activate_seed_1_1_step_6(app: Any, c
 
 
 def test_expired_token_is_401_and_notifies_sync_admins_once_a_day_seed_1_1_step_5(
-        app: Any, scim: Scim, org: Any) -> None:
+    app: Any, scim: Scim, org: Any
+) -> None:
     sync_admin = make_admin(app, org, "sync@acme.test", {"org_data_sync"})
     make_admin(app, org, "logs@acme.test", {"admin_log"})
     with app.app_context():
@@ -98,7 +104,8 @@ def test_expired_token_is_401_and_notifies_sync_admins_once_a_day_seed_1_1_step_
 
 
 def test_wrong_token_notifies_every_sync_admin_whatever_the_setting_folded_per_hour_seed_1_1_step_5(
-        app: Any, scim: Scim, org: Any) -> None:
+    app: Any, scim: Scim, org: Any
+) -> None:
     sync_admin = make_admin(app, org, "sync@acme.test", {"org_data_sync"})
     chosen_without_permission = make_admin(app, org, "logs@acme.test", {"admin_log"})
     with app.app_context():
@@ -175,8 +182,9 @@ def test_malformed_json_is_400_invalid_syntax_rfc7644_3_12(app: Any, scim: Scim,
     assert len(rows) == 1 and rows[0].result == "failure" and rows[0].scim_type == "invalidSyntax"
 
 
-@pytest.mark.parametrize("content_type", ["application/scim+json", "application/json",
-                                          "application/scim+json; charset=utf-8"])
+@pytest.mark.parametrize(
+    "content_type", ["application/scim+json", "application/json", "application/scim+json; charset=utf-8"]
+)
 def test_scim_and_plain_json_content_types_are_accepted_rfc7644_3_1(scim: Scim, content_type: str) -> None:
     response = scim.post("/Users", user(), content_type=content_type)
     assert response.status_code == 201
@@ -185,22 +193,31 @@ def test_scim_and_plain_json_content_types_are_accepted_rfc7644_3_1(scim: Scim, 
 
 def test_every_response_is_scim_json_errors_included_rfc7644_3_1(scim: Scim) -> None:
     created = scim.create_user()
-    for response in (scim.get(f"/Users/{created['id']}"), scim.get("/Users/nope"), scim.post("/Users", raw="{"),
-                     scim.get("/Nope"), scim.request("POST", f"/Users/{created['id']}", {}),
-                     scim.delete(f"/Users/{created['id']}")):
+    for response in (
+        scim.get(f"/Users/{created['id']}"),
+        scim.get("/Users/nope"),
+        scim.post("/Users", raw="{"),
+        scim.get("/Nope"),
+        scim.request("POST", f"/Users/{created['id']}", {}),
+        scim.delete(f"/Users/{created['id']}"),
+    ):
         assert response.mimetype == SCIM_JSON, response.status_code
         if response.status_code >= 400:
             assert response.get_json(force=True)["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
 
 
 def test_trailing_and_doubled_slashes_are_tolerated(scim: Scim) -> None:
-    """Issue 3, Endpoints: a trailing slash or a doubled slash before the resource is tolerated (RFC 7644 §3.2 base URI joins)."""
+    """Issue 3, Endpoints: a trailing slash or a doubled slash before the resource is tolerated.
+
+    RFC 7644 §3.2 base URI joins.
+    """
     created = scim.create_user()
     headers = {"Authorization": f"Bearer {scim.token}"}
     for path in (f"{scim.source.path}/Users/{created['id']}/", f"{scim.source.path}//Users/{created['id']}"):
         assert scim.client.get(path, headers=headers).status_code == 200, path
-    response = scim.client.post(f"{scim.source.path}//Users/", data=json.dumps(user("bob@acme.test")),
-                                headers=headers, content_type=SCIM_JSON)
+    response = scim.client.post(
+        f"{scim.source.path}//Users/", data=json.dumps(user("bob@acme.test")), headers=headers, content_type=SCIM_JSON
+    )
     assert response.status_code == 201
 
 
@@ -211,11 +228,13 @@ def test_token_never_reaches_the_database_or_the_logs(app: Any, scim: Scim, capl
     scim.post("/Users", user())
     scim.get("/Users/x")
     with app.app_context():
-        dump = json.dumps([
-            [str(v) for v in row]
-            for table in db.metadata.sorted_tables
-            for row in db.session.execute(sa.select(table)).all()
-        ])
+        dump = json.dumps(
+            [
+                [str(v) for v in row]
+                for table in db.metadata.sorted_tables
+                for row in db.session.execute(sa.select(table)).all()
+            ]
+        )
     assert scim.token not in dump
     assert scim.token not in caplog.text
 
@@ -254,9 +273,9 @@ def test_other_content_types_are_415_scim_error_rfc7644_3_1(app: Any, scim: Scim
     assert [r.status_code for r in sync_logs(app)] == [415]
 
 
-
 def test_an_accepted_token_is_trusted_for_scim_auth_cache_seconds_then_checked_again(
-        app: Any, runner: Any, scim: Scim) -> None:
+    app: Any, runner: Any, scim: Scim
+) -> None:
     """SCIM_AUTH_CACHE_SECONDS: an initial sync's requests skip the source lookup; a change lands within the TTL."""
     app.config["SCIM_AUTH_CACHE_SECONDS"] = 0.5
     statements: list[str] = []

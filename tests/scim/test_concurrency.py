@@ -1,4 +1,5 @@
 """Uniqueness is held by the database under concurrency (issue 3: two creates of one userName, one row)."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,12 @@ pytestmark = [pytest.mark.both_databases, pytest.mark.slow]
 
 
 def _post(url: str, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": SCIM_JSON})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": SCIM_JSON},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -29,7 +34,8 @@ def _post(url: str, token: str, body: dict[str, Any]) -> tuple[int, dict[str, An
 
 @pytest.mark.parametrize("round_", range(3))
 def test_two_concurrent_creates_of_one_username_give_201_and_409_rfc7644_3_3(
-        app: Any, live_server: Any, source: SourceData, round_: int) -> None:
+    app: Any, live_server: Any, source: SourceData, round_: int
+) -> None:
     url = f"{live_server.url}{source.path}/Users"
     barrier = threading.Barrier(2)
     results: list[tuple[int, dict[str, Any]]] = []
@@ -53,8 +59,12 @@ def test_two_concurrent_creates_of_one_username_give_201_and_409_rfc7644_3_3(
 
 
 def _patch(url: str, token: str, body: dict[str, Any]) -> int:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="PATCH",
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": SCIM_JSON})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="PATCH",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": SCIM_JSON},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status
@@ -63,7 +73,8 @@ def _patch(url: str, token: str, body: dict[str, Any]) -> int:
 
 
 def test_parallel_adds_of_one_member_to_a_group_both_succeed_rfc7644_3_5_2(
-        app: Any, live_server: Any, source: SourceData) -> None:
+    app: Any, live_server: Any, source: SourceData
+) -> None:
     """Identity providers push memberships in parallel: the same add twice at once is no error."""
     status, created = _post(f"{live_server.url}{source.path}/Users", source.token, user())
     status, group = _post(f"{live_server.url}{source.path}/Groups", source.token, {"displayName": "Team"})

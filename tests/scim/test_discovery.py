@@ -1,4 +1,5 @@
 """Discovery endpoints (RFC 7644 §4; RFC 7643 §5 ServiceProviderConfig, §6 ResourceTypes, §7 Schemas)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -70,15 +71,29 @@ def test_schemas_list_and_by_urn_rfc7643_7(scim: Scim) -> None:
     assert_scim_error(scim.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Device"), 404)
 
 
-def test_schemas_publish_exactly_what_a_user_and_group_return_rfc7643_7(app: Any, org: Any, source: Any,
-                                                                         scim: Scim) -> None:
+def test_schemas_publish_exactly_what_a_user_and_group_return_rfc7643_7(
+    app: Any, org: Any, source: Any, scim: Scim
+) -> None:
     with app.app_context():
         source_id = source_row(source.id).id
         boss = add_member(org.id, source_id, "boss@acme.com", name="Boss")
-        ann = add_member(org.id, source_id, "ann@acme.com", name="Ann Lee", first_name="Ann", last_name="Lee",
-                         another_name="Annie", title="Engineer", department="Sales", employee_id="E1",
-                         user_type="Regular", mobile="+1 555", work_country="FR", scim_external_id="x-1",
-                         manager=boss)
+        ann = add_member(
+            org.id,
+            source_id,
+            "ann@acme.com",
+            name="Ann Lee",
+            first_name="Ann",
+            last_name="Lee",
+            another_name="Annie",
+            title="Engineer",
+            department="Sales",
+            employee_id="E1",
+            user_type="Regular",
+            mobile="+1 555",
+            work_country="FR",
+            scim_external_id="x-1",
+            manager=boss,
+        )
         add_group(org.id, source_id, "Sales", [ann], scim_external_id="g-1")
         db.session.commit()
     schemas = {s["id"]: s for s in scim_body(scim.get("/Schemas"))["Resources"]}
@@ -103,8 +118,9 @@ def test_schemas_publish_exactly_what_a_user_and_group_return_rfc7643_7(app: Any
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-@pytest.mark.parametrize("path", ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas",
-                                  f"/Schemas/{USER}", "/ResourceTypes/User"])
+@pytest.mark.parametrize(
+    "path", ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas", f"/Schemas/{USER}", "/ResourceTypes/User"]
+)
 def test_other_methods_on_discovery_are_405_rfc7644_4(scim: Scim, method: str, path: str) -> None:
     assert_scim_error(scim.request(method, path, {"schemas": []}), 405)
 

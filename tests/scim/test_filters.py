@@ -1,12 +1,12 @@
 """The filter translator (RFC 7644 §3.4.2.2): SCIM filter text -> SQLAlchemy condition, run by the database."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -24,12 +24,33 @@ def people(app: Any, org: Any, source: Any) -> Any:
     """Ann (title, department, phone, address, group), Bob (suspended), Cara (managed by Ann); one other org."""
     with app.app_context():
         source_id = source_row(source.id).id
-        ann = add_member(org.id, source_id, "ann@acme.com", name="Ann Lee", first_name="Ann", last_name="Lee",
-                         title="Engineer", department="Sales", employee_id="E100", mobile="+1 555 0100",
-                         work_country="FR", user_type="Regular", scim_external_id="okta-ann", another_name="Annie",
-                         created_at=datetime(2020, 1, 1, 12, 0, 0))
-        bob = add_member(org.id, source_id, "Bob@Acme.com", name="Bob Stone", title="Manager",
-                         department="Engineering", employee_id="4711", status="inactive")
+        ann = add_member(
+            org.id,
+            source_id,
+            "ann@acme.com",
+            name="Ann Lee",
+            first_name="Ann",
+            last_name="Lee",
+            title="Engineer",
+            department="Sales",
+            employee_id="E100",
+            mobile="+1 555 0100",
+            work_country="FR",
+            user_type="Regular",
+            scim_external_id="okta-ann",
+            another_name="Annie",
+            created_at=datetime(2020, 1, 1, 12, 0, 0),
+        )
+        bob = add_member(
+            org.id,
+            source_id,
+            "Bob@Acme.com",
+            name="Bob Stone",
+            title="Manager",
+            department="Engineering",
+            employee_id="4711",
+            status="inactive",
+        )
         cara = add_member(org.id, source_id, "cara@example.org", name="Cara", manager=ann)
         admins = add_group(org.id, source_id, "Admins", [ann], scim_external_id="grp-1")
         add_group(org.id, source_id, "Everyone", [ann, bob, cara])
@@ -47,28 +68,33 @@ def groups(text: str) -> set[str]:
     return set(db.session.scalars(select(UserGroup.display_name).where(filters.to_sql("Group", text))))
 
 
-@pytest.mark.parametrize("text, expected", [
-    ('userName eq "ANN@ACME.COM"', {"ann"}),
-    ('USERNAME Eq "bob@acme.com"', {"bob"}),
-    ('emails.value eq "BOB@ACME.COM"', {"bob"}),
-    ('userName ne "ann@acme.com"', {"bob", "cara"}),
-    ('userName co "ACME"', {"ann", "bob"}),
-    ('userName sw "b"', {"bob"}),
-    ('userName ew ".org"', {"cara"}),
-    ('userName gt "b"', {"bob", "cara"}),
-    ('userName ge "bob@acme.com"', {"bob", "cara"}),
-    ('userName lt "b"', {"ann"}),
-    ('userName le "bob@acme.com"', {"ann", "bob"}),
-    ('displayName eq "ann lee"', {"ann"}),
-    ('name.givenName eq "ANN"', {"ann"}),
-    ('name.familyName sw "l"', {"ann"}),
-    ('nickName pr', {"ann"}),
-    ('title pr', {"ann", "bob"}),
-    ('title eq "engineer"', {"ann"}),
-    ('userType eq "regular"', {"ann"}),
-    ('id pr', {"ann", "bob", "cara"}),
-])
-def test_operators_and_case_insensitive_names_rfc7644_3_4_2_2(app: Any, people: Any, text: str, expected: set[str]) -> None:
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('userName eq "ANN@ACME.COM"', {"ann"}),
+        ('USERNAME Eq "bob@acme.com"', {"bob"}),
+        ('emails.value eq "BOB@ACME.COM"', {"bob"}),
+        ('userName ne "ann@acme.com"', {"bob", "cara"}),
+        ('userName co "ACME"', {"ann", "bob"}),
+        ('userName sw "b"', {"bob"}),
+        ('userName ew ".org"', {"cara"}),
+        ('userName gt "b"', {"bob", "cara"}),
+        ('userName ge "bob@acme.com"', {"bob", "cara"}),
+        ('userName lt "b"', {"ann"}),
+        ('userName le "bob@acme.com"', {"ann", "bob"}),
+        ('displayName eq "ann lee"', {"ann"}),
+        ('name.givenName eq "ANN"', {"ann"}),
+        ('name.familyName sw "l"', {"ann"}),
+        ("nickName pr", {"ann"}),
+        ("title pr", {"ann", "bob"}),
+        ('title eq "engineer"', {"ann"}),
+        ('userType eq "regular"', {"ann"}),
+        ("id pr", {"ann", "bob", "cara"}),
+    ],
+)
+def test_operators_and_case_insensitive_names_rfc7644_3_4_2_2(
+    app: Any, people: Any, text: str, expected: set[str]
+) -> None:
     with app.app_context():
         assert users(text) == expected
 
@@ -127,7 +153,7 @@ def test_enterprise_urn_qualified_attributes_rfc7643_4_3(app: Any, people: Any) 
         assert users('department eq "Engineering"') == {"bob"}
         assert users(f'{ENTERPRISE}:manager.value eq "{people["ann"]}"') == {"cara"}
         assert users(f'{ENTERPRISE}:manager.displayName eq "Ann Lee"') == {"cara"}
-        assert users(f'{ENTERPRISE}:manager pr') == {"cara"}
+        assert users(f"{ENTERPRISE}:manager pr") == {"cara"}
         assert users('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "ann@acme.com"') == {"ann"}
         # A multi-digit number (the library lexes one digit per token).
         assert users("employeeNumber eq 4711") == {"bob"}
@@ -180,30 +206,33 @@ def test_json_string_escapes_and_numbers_are_values_rfc7644_3_4_2_2_rfc8259(app:
         assert users('displayName eq "a 1.5 eq 7 inside a string"') == set()
 
 
-@pytest.mark.parametrize("text", [
-    "",
-    "userName eq",
-    'displayName eq "bad \\x escape"',
-    "userName eq 1 2",
-    'userName eq "a" and',
-    'userName xx "a"',
-    'bogus eq "x"',
-    'name eq "x"',
-    'name.middleName eq "x"',
-    "active gt true",
-    'active co "t"',
-    'userName eq true',
-    'emails[foo eq "x"]',
-    'emails[type eq "work" and groups[value eq "x"]]',
-    'title[value eq "x"]',
-    'schemas.value eq "x"',
-    'schemas[value eq "x"]',
-    'meta.created gt "yesterday"',
-    'meta.created co "2020"',
-    'urn:example:params:custom:2.0:User:x eq "1"',
-    'userName eq "unterminated',
-    "userName regex \"a\"",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "userName eq",
+        'displayName eq "bad \\x escape"',
+        "userName eq 1 2",
+        'userName eq "a" and',
+        'userName xx "a"',
+        'bogus eq "x"',
+        'name eq "x"',
+        'name.middleName eq "x"',
+        "active gt true",
+        'active co "t"',
+        "userName eq true",
+        'emails[foo eq "x"]',
+        'emails[type eq "work" and groups[value eq "x"]]',
+        'title[value eq "x"]',
+        'schemas.value eq "x"',
+        'schemas[value eq "x"]',
+        'meta.created gt "yesterday"',
+        'meta.created co "2020"',
+        'urn:example:params:custom:2.0:User:x eq "1"',
+        'userName eq "unterminated',
+        'userName regex "a"',
+    ],
+)
 def test_bad_filters_are_invalid_filter_rfc7644_3_4_2_2(app: Any, text: str) -> None:
     with app.app_context(), pytest.raises(filters.InvalidFilter):
         filters.to_sql("User", text)
@@ -216,18 +245,59 @@ def test_user_only_attribute_is_unknown_for_groups_rfc7644_3_4_2_2(app: Any) -> 
 
 def test_index_backed_columns_are_the_normalized_ones_rfc7644_3_4_2_2(app: Any) -> None:
     with app.app_context():
-        sql = str(select(Member.id).where(filters.to_sql("User", 'userName eq "A@B.C"')).compile(
-            compile_kwargs={"literal_binds": True}))
+        sql = str(
+            select(Member.id)
+            .where(filters.to_sql("User", 'userName eq "A@B.C"'))
+            .compile(compile_kwargs={"literal_binds": True})
+        )
         assert "members.external_id_norm = 'a@b.c'" in sql and "lower(" not in sql
-        sql = str(select(UserGroup.id).where(filters.to_sql("Group", 'displayName eq "Sales"')).compile(
-            compile_kwargs={"literal_binds": True}))
+        sql = str(
+            select(UserGroup.id)
+            .where(filters.to_sql("Group", 'displayName eq "Sales"'))
+            .compile(compile_kwargs={"literal_binds": True})
+        )
         assert "user_groups.display_name_norm = 'sales'" in sql
 
 
-_PIECES = ["userName", "emails", "emails.value", "title", "active", "meta.created", "groups", "name.givenName",
-           "members", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", "x",
-           " eq ", " ne ", " co ", " sw ", " gt ", " le ", " pr", " and ", " or ", "not ", "(", ")", "[", "]", ".",
-           '"a"', '"2020-01-01T00:00:00Z"', '"%_\\\\"', "true", "false", "null", "12", "-1", "1.5", "'", " "]
+_PIECES = [
+    "userName",
+    "emails",
+    "emails.value",
+    "title",
+    "active",
+    "meta.created",
+    "groups",
+    "name.givenName",
+    "members",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+    "x",
+    " eq ",
+    " ne ",
+    " co ",
+    " sw ",
+    " gt ",
+    " le ",
+    " pr",
+    " and ",
+    " or ",
+    "not ",
+    "(",
+    ")",
+    "[",
+    "]",
+    ".",
+    '"a"',
+    '"2020-01-01T00:00:00Z"',
+    '"%_\\\\"',
+    "true",
+    "false",
+    "null",
+    "12",
+    "-1",
+    "1.5",
+    "'",
+    " ",
+]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

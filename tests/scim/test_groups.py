@@ -1,4 +1,5 @@
 """SCIM Groups: user groups of the organization managed by the source (RFC 7643 §4.2, RFC 7644 §3.5.2)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,21 +22,27 @@ def people(scim: Scim) -> list[str]:
 
 def _member_ids(app: Any, display_name: str) -> set[str]:
     with app.app_context():
-        return set(db.session.scalars(
-            sa.select(Member.public_id).join(group_members, group_members.c.member_id == Member.id)
-            .join(UserGroup, UserGroup.id == group_members.c.group_id).where(UserGroup.display_name == display_name)
-        ))
+        return set(
+            db.session.scalars(
+                sa.select(Member.public_id)
+                .join(group_members, group_members.c.member_id == Member.id)
+                .join(UserGroup, UserGroup.id == group_members.c.group_id)
+                .where(UserGroup.display_name == display_name)
+            )
+        )
 
 
 def _group(scim: Scim, name: str = "Sales", members: list[str] | None = None) -> dict[str, Any]:
-    response = scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": name,
-                                     "members": [{"value": m} for m in members or []]})
+    response = scim.post(
+        "/Groups", {"schemas": [GROUP_SCHEMA], "displayName": name, "members": [{"value": m} for m in members or []]}
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
 
-def test_create_group_with_members_and_source_as_data_source_rfc7644_3_3(app: Any, scim: Scim,
-                                                                         people: list[str]) -> None:
+def test_create_group_with_members_and_source_as_data_source_rfc7644_3_3(
+    app: Any, scim: Scim, people: list[str]
+) -> None:
     created = _group(scim, "Sales", people[:2])
     assert created["displayName"] == "Sales" and {m["value"] for m in created["members"]} == set(people[:2])
     assert created["meta"]["resourceType"] == "Group" and created["meta"]["location"].endswith(created["id"])
@@ -52,8 +59,9 @@ def test_display_name_unique_case_insensitive_409_rfc7644_3_3(app: Any, scim: Sc
     assert_scim_error(scim.post("/Groups", {"members": []}), 400, "invalidValue")
 
 
-def test_members_must_be_of_the_same_organization_400_invalid_value(app: Any, runner: Any, client: Any,
-                                                                    scim: Scim) -> None:
+def test_members_must_be_of_the_same_organization_400_invalid_value(
+    app: Any, runner: Any, client: Any, scim: Scim
+) -> None:
     """Issue 3, Groups: members are member ids of the same organization (RFC 7644 §3.12 invalidValue)."""
     other = Scim(client, add_source(runner, make_org(app, "Globex", "o@globex.test").name, "--activate"))
     outsider = other.create_user("zed@globex.test")["id"]
@@ -82,22 +90,23 @@ def test_patch_adds_removes_and_replaces_members_rfc7644_3_5_2(app: Any, scim: S
 
 def test_entra_legacy_remove_removes_only_the_listed_members_entra(app: Any, scim: Scim, people: list[str]) -> None:
     group = _group(scim, "Sales", people)
-    response = scim.ops(f"/Groups/{group['id']}", {"op": "Remove", "path": "members",
-                                                   "value": [{"value": people[1]}]})
+    response = scim.ops(f"/Groups/{group['id']}", {"op": "Remove", "path": "members", "value": [{"value": people[1]}]})
     assert response.status_code == 200
     assert _member_ids(app, "Sales") == {people[0], people[2]}
 
 
 def test_okta_pathless_rename_with_id_okta(app: Any, scim: Scim) -> None:
     group = _group(scim, "Sales")
-    response = scim.ops(f"/Groups/{group['id']}", {"op": "replace",
-                                                   "value": {"id": group["id"], "displayName": "Revenue"}})
+    response = scim.ops(
+        f"/Groups/{group['id']}", {"op": "replace", "value": {"id": group["id"], "displayName": "Revenue"}}
+    )
     assert response.status_code == 200 and response.get_json()["displayName"] == "Revenue"
     assert response.get_json()["meta"]["version"] == 'W/"2"'
 
 
 def test_patch_with_excluded_members_is_204_and_never_loads_members_rfc7644_3_5_2(
-        app: Any, scim: Scim, people: list[str]) -> None:
+    app: Any, scim: Scim, people: list[str]
+) -> None:
     group = _group(scim, "Sales", people[:1])
     statements: list[str] = []
 
@@ -108,8 +117,10 @@ def test_patch_with_excluded_members_is_204_and_never_loads_members_rfc7644_3_5_
         engine = db.engine
     sa.event.listen(engine, "before_cursor_execute", remember)
     try:
-        response = scim.ops(f"/Groups/{group['id']}?excludedAttributes=members",
-                            {"op": "add", "path": "members", "value": [{"value": people[1]}]})
+        response = scim.ops(
+            f"/Groups/{group['id']}?excludedAttributes=members",
+            {"op": "add", "path": "members", "value": [{"value": people[1]}]},
+        )
         assert response.status_code == 204 and response.data == b""
         get = scim.get(f"/Groups/{group['id']}?excludedAttributes=members")
         assert "members" not in get.get_json()
@@ -126,14 +137,16 @@ def test_patch_id_is_mutability_error_and_bad_member_filter_rfc7644_3_5_2(app: A
     assert_scim_error(scim.ops(url, {"op": "replace", "path": "id", "value": "x"}), 400, "mutability")
     assert_scim_error(scim.ops(url, {"op": "remove", "path": 'members[display eq "x"]'}), 400, "invalidFilter")
     assert_scim_error(scim.ops(url, {"op": "remove", "path": "displayName"}), 400, "invalidValue")
-    assert_scim_error(scim.ops(url, {"op": "replace", "path": "members", "value": [{"display": "x"}]}), 400,
-                      "invalidValue")
+    assert_scim_error(
+        scim.ops(url, {"op": "replace", "path": "members", "value": [{"display": "x"}]}), 400, "invalidValue"
+    )
 
 
 def test_put_replaces_name_and_members_rfc7644_3_5_1(app: Any, scim: Scim, people: list[str]) -> None:
     group = _group(scim, "Sales", people[:2])
-    body = scim.put(f"/Groups/{group['id']}", {"displayName": "Revenue", "externalId": "okta-g1",
-                                                "members": [{"value": people[2]}]}).get_json()
+    body = scim.put(
+        f"/Groups/{group['id']}", {"displayName": "Revenue", "externalId": "okta-g1", "members": [{"value": people[2]}]}
+    ).get_json()
     assert body["displayName"] == "Revenue" and body["externalId"] == "okta-g1"
     assert _member_ids(app, "Revenue") == {people[2]}
     assert_scim_error(scim.put("/Groups/unknown", {"displayName": "X"}), 404)
@@ -154,7 +167,9 @@ def test_group_etag_if_match_rfc7644_3_14(scim: Scim, people: list[str]) -> None
     group = _group(scim, "Sales")
     url = f"/Groups/{group['id']}"
     assert scim.get(url).headers["ETag"] == 'W/"1"'
-    assert_scim_error(scim.ops(url, {"op": "add", "path": "members", "value": [{"value": people[0]}]},
-                               headers={"If-Match": 'W/"5"'}), 412)
+    assert_scim_error(
+        scim.ops(url, {"op": "add", "path": "members", "value": [{"value": people[0]}]}, headers={"If-Match": 'W/"5"'}),
+        412,
+    )
     ok = scim.ops(url, {"op": "add", "path": "members", "value": [{"value": people[0]}]}, headers={"If-Match": 'W/"1"'})
     assert ok.headers["ETag"] == 'W/"2"'

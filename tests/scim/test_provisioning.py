@@ -1,4 +1,8 @@
-"""Domain operations of a sync source (portal.core.provisioning, portal.core.sync_log): state change and its one log row."""
+"""Domain operations of a sync source: state change and its one log row.
+
+portal.core.provisioning, portal.core.sync_log.
+"""
+
 from __future__ import annotations
 
 import time
@@ -14,10 +18,17 @@ from portal.models import Member, SyncLog, SyncSource
 
 pytestmark = pytest.mark.both_databases
 
-INFO = sync_log.RequestInfo(request_id="r1", method="POST", path="/scim/v2/x/Users",
-                           body={"userName": "a@acme.test", "password": "pw",
-                                 "Operations": [{"op": "replace", "path": "password", "value": "pw2"}]},
-                           started=time.perf_counter())
+INFO = sync_log.RequestInfo(
+    request_id="r1",
+    method="POST",
+    path="/scim/v2/x/Users",
+    body={
+        "userName": "a@acme.test",
+        "password": "pw",
+        "Operations": [{"op": "replace", "path": "password", "value": "pw2"}],
+    },
+    started=time.perf_counter(),
+)
 
 
 def _values(**changes: Any) -> dict[str, Any]:
@@ -33,25 +44,65 @@ def test_create_member_flushes_the_member_and_one_log_row_seed_faq(app: Any, sou
         member, operation = provisioning.provision_member(src, _values(job_title="Engineer"), INFO)
         assert operation == "create" and member.id is not None and member.source_id == src.id
         row = db.session.scalar(sa.select(SyncLog))
-        assert (row.operation, row.result, row.status_code, row.object_name) == ("create", "success", 201, "a@acme.test")
-        assert row.request_body == {"userName": "a@acme.test",
-                                    "Operations": [{"op": "replace", "path": "password", "value": "[redacted]"}]}
+        assert (row.operation, row.result, row.status_code, row.object_name) == (
+            "create",
+            "success",
+            201,
+            "a@acme.test",
+        )
+        assert row.request_body == {
+            "userName": "a@acme.test",
+            "Operations": [{"op": "replace", "path": "password", "value": "[redacted]"}],
+        }
         assert row.associated == [{"type": "job_title", "name": "Engineer", "created": True}]
         db.session.rollback()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Member)) == 0
 
 
-@pytest.mark.parametrize("values, error", [
-    (_values(external_id=None), Invalid), (_values(name=""), Invalid), (_values(email=None), Invalid),
-    (_values(email="b@acme.test"), Invalid), (_values(email="no-at-sign", external_id="no-at-sign"), Invalid),
-])
-def test_rules_on_the_final_state_raise_domain_errors_seed_faq(app: Any, source: Any, values: dict,
-                                                               error: type) -> None:
-    """Seed FAQ: userName, displayName and a work email are required; userName equals the work email."""
+@pytest.mark.parametrize(
+    "values, error",
+    [
+        (_values(external_id=None), Invalid),
+        (_values(name=""), Invalid),
+        (_values(email=None), Invalid),
+        (_values(email="b@acme.test"), Invalid),
+        (_values(email="no-at-sign", external_id="no-at-sign"), Invalid),
+    ],
+)
+def test_rules_on_the_final_state_raise_domain_errors_seed_faq(
+    app: Any, source: Any, values: dict, error: type
+) -> None:
+    """Seed FAQ (JumpCloud's rule): userName, displayName and a work email are required; userName equals the email."""
     with app.app_context():
         src = db.session.scalar(sa.select(SyncSource))
+        src.username_is_email = True
         with pytest.raises(error):
             provisioning.provision_member(src, values, INFO)
+
+
+@pytest.mark.parametrize(
+    "values, name",
+    [
+        (_values(name=""), "a@acme.test"),
+        (_values(name="", formatted_name="Ann B. Lee", first_name="Ann", last_name="Lee"), "Ann B. Lee"),
+        (_values(name="", first_name="Ann", last_name="Lee"), "Ann Lee"),
+        (_values(email=None), "A"),
+        (_values(email="b@acme.test"), "A"),
+    ],
+)
+def test_without_the_rule_only_username_is_required_rfc7643_4_1(app: Any, source: Any, values: dict, name: str) -> None:
+    """RFC 7643 §4.1: userName is the one required attribute; a missing displayName is derived."""
+    with app.app_context():
+        src = db.session.scalar(sa.select(SyncSource))
+        assert src.username_is_email is False
+        record, operation = provisioning.provision_member(src, values, INFO)
+        assert operation == "create"
+        assert record.name == name
+        assert record.email == values.get("email")
+        with pytest.raises(Invalid):
+            provisioning.provision_member(src, _values(external_id=None), INFO)
+        with pytest.raises(Invalid):
+            provisioning.provision_member(src, _values(external_id="z", email="no-at-sign"), INFO)
 
 
 def test_uniqueness_is_a_conflict_from_the_database_seed_faq(app: Any, source: Any) -> None:
@@ -60,8 +111,9 @@ def test_uniqueness_is_a_conflict_from_the_database_seed_faq(app: Any, source: A
         src = db.session.scalar(sa.select(SyncSource))
         provisioning.provision_member(src, _values(employee_id="E1"), INFO)
         with pytest.raises(Conflict) as caught:
-            provisioning.provision_member(src, _values(external_id="b@acme.test", email="b@acme.test",
-                                                    employee_id="E1"), INFO)
+            provisioning.provision_member(
+                src, _values(external_id="b@acme.test", email="b@acme.test", employee_id="E1"), INFO
+            )
         assert caught.value.field == "employeeNumber"
 
 

@@ -1,13 +1,14 @@
 """GET /Users, GET /Groups and POST .search (RFC 7644 §3.4.2, §3.4.3) against the real app."""
+
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import event, func, insert, select, text
 
 from portal.extensions import db
@@ -44,8 +45,16 @@ def three(app: Any, org: Any, source: Any) -> dict[str, str]:
     """Ann, Bob and Cara managed by the source; Dan made in the console (not the source's)."""
     with app.app_context():
         source_id = source_row(source.id).id
-        ann = add_member(org.id, source_id, "ann@acme.com", name="Ann", title="Engineer", department="Sales",
-                         scim_external_id="ext-ann", another_name="Annie")
+        ann = add_member(
+            org.id,
+            source_id,
+            "ann@acme.com",
+            name="Ann",
+            title="Engineer",
+            department="Sales",
+            scim_external_id="ext-ann",
+            another_name="Annie",
+        )
         bob = add_member(org.id, source_id, "bob@acme.com", name="Bob", status="inactive")
         cara = add_member(org.id, source_id, "cara@acme.com", name="Cara", title="Analyst")
         add_member(org.id, None, "dan@acme.com", name="Dan")
@@ -80,7 +89,9 @@ def test_okta_test_connector_first_page_of_two_rfc7644_3_4_2_4(scim: Scim, three
 
 
 def test_okta_lookup_by_username_with_count_100_rfc7644_3_4_2_2(scim: Scim, three: Any) -> None:
-    body = scim_body(scim.get("/Users", query_string={"filter": 'userName eq "ANN@acme.com"', "startIndex": "1", "count": "100"}))
+    body = scim_body(
+        scim.get("/Users", query_string={"filter": 'userName eq "ANN@acme.com"', "startIndex": "1", "count": "100"})
+    )
     assert body["totalResults"] == 1 and names(body) == ["ann"]
 
 
@@ -96,10 +107,11 @@ def test_entra_external_id_lookup_rfc7644_3_4_2_2(scim: Scim, three: Any) -> Non
     assert names(body) == ["ann"]
 
 
-def test_entra_group_lookup_without_members_loads_no_members_rfc7644_3_4_2_5(app: Any, scim: Scim,
-                                                                              three: Any) -> None:
+def test_entra_group_lookup_without_members_loads_no_members_rfc7644_3_4_2_5(app: Any, scim: Scim, three: Any) -> None:
     with statements(app) as seen:
-        body = scim_body(scim.get("/Groups", query_string={"filter": 'displayName eq "sales"', "excludedAttributes": "members"}))
+        body = scim_body(
+            scim.get("/Groups", query_string={"filter": 'displayName eq "sales"', "excludedAttributes": "members"})
+        )
     assert body["totalResults"] == 1
     group = body["Resources"][0]
     assert group["displayName"] == "Sales" and "members" not in group and group["externalId"] == "grp-sales"
@@ -114,8 +126,7 @@ def test_groups_list_with_members_rfc7643_4_2(scim: Scim, three: Any) -> None:
     assert only_names[0].keys() == {"schemas", "id", "displayName"}
 
 
-def test_start_index_below_one_reads_as_one_and_past_the_end_is_empty_rfc7644_3_4_2_4(scim: Scim,
-                                                                                       three: Any) -> None:
+def test_start_index_below_one_reads_as_one_and_past_the_end_is_empty_rfc7644_3_4_2_4(scim: Scim, three: Any) -> None:
     for start in ("0", "-5"):
         body = scim_body(scim.get("/Users", query_string={"startIndex": start, "count": "1"}))
         assert body["startIndex"] == 1 and names(body) == ["ann"]
@@ -135,8 +146,14 @@ def test_count_zero_returns_only_total_rfc7644_3_4_2_4(app: Any, scim: Scim, thr
 
 
 def test_bad_paging_parameters_are_invalid_value_rfc7644_3_4_2_4(scim: Scim, three: Any) -> None:
-    for query in ({"count": "ten"}, {"startIndex": "1.5"}, {"sortOrder": "sideways", "sortBy": "userName"},
-                  {"sortBy": "bogus"}, {"sortBy": "groups.value"}, {"sortBy": "schemas"}):
+    for query in (
+        {"count": "ten"},
+        {"startIndex": "1.5"},
+        {"sortOrder": "sideways", "sortBy": "userName"},
+        {"sortBy": "bogus"},
+        {"sortBy": "groups.value"},
+        {"sortBy": "schemas"},
+    ):
         response = scim.get("/Users", query_string=query)
         assert response.status_code == 400, query
         assert scim_body(response)["scimType"] == "invalidValue"
@@ -145,12 +162,25 @@ def test_bad_paging_parameters_are_invalid_value_rfc7644_3_4_2_4(scim: Scim, thr
 def test_count_is_capped_at_max_results_rfc7644_3_4_2_4(app: Any, org: Any, scim: Scim, source: Any) -> None:
     with app.app_context():
         source_id = source_row(source.id).id
-        db.session.execute(insert(Member), [
-            {"org_id": org.id, "source_id": source_id, "public_id": str(uuid.uuid4()), "external_id": f"u{i}@x.test",
-             "external_id_norm": f"u{i}@x.test", "email": f"u{i}@x.test", "email_norm": f"u{i}@x.test",
-             "name": f"U{i}", "name_norm": f"u{i}", "status": "active", "version": 1}
-            for i in range(1005)
-        ])
+        db.session.execute(
+            insert(Member),
+            [
+                {
+                    "org_id": org.id,
+                    "source_id": source_id,
+                    "public_id": str(uuid.uuid4()),
+                    "external_id": f"u{i}@x.test",
+                    "external_id_norm": f"u{i}@x.test",
+                    "email": f"u{i}@x.test",
+                    "email_norm": f"u{i}@x.test",
+                    "name": f"U{i}",
+                    "name_norm": f"u{i}",
+                    "status": "active",
+                    "version": 1,
+                }
+                for i in range(1005)
+            ],
+        )
         db.session.commit()
     body = scim_body(scim.get("/Users", query_string={"count": "5000", "attributes": "userName"}))
     assert body["totalResults"] == 1005 and body["itemsPerPage"] == 1000 and len(body["Resources"]) == 1000
@@ -158,8 +188,7 @@ def test_count_is_capped_at_max_results_rfc7644_3_4_2_4(app: Any, org: Any, scim
     assert rest["itemsPerPage"] == 5
 
 
-def test_pages_are_stable_with_equal_sort_values_rfc7644_3_4_2_4(app: Any, org: Any, source: Any,
-                                                                 scim: Scim) -> None:
+def test_pages_are_stable_with_equal_sort_values_rfc7644_3_4_2_4(app: Any, org: Any, source: Any, scim: Scim) -> None:
     with app.app_context():
         source_id = source_row(source.id).id
         for i in range(23):
@@ -199,7 +228,7 @@ def test_attributes_and_excluded_attributes_on_list_rfc7644_3_4_2_5(scim: Scim, 
 
 
 def test_invalid_filter_is_400_invalid_filter_rfc7644_3_4_2_2(scim: Scim, three: Any) -> None:
-    for bad in ('userName eq', 'nosuch eq "x"', "active gt true", 'userName regex "a"'):
+    for bad in ("userName eq", 'nosuch eq "x"', "active gt true", 'userName regex "a"'):
         response = scim.get("/Users", query_string={"filter": bad})
         assert response.status_code == 400, bad
         body = scim_body(response)
@@ -229,10 +258,18 @@ def test_list_and_search_need_the_token_rfc7644_2(scim: Scim, three: Any) -> Non
 
 
 def test_search_users_with_a_search_request_body_rfc7644_3_4_3(scim: Scim, three: Any) -> None:
-    response = scim.post("/Users/.search", {
-        "schemas": [SEARCH], "filter": 'userName sw "b" or userName sw "c"', "attributes": ["userName", "active"],
-        "sortBy": "userName", "sortOrder": "descending", "startIndex": 1, "count": 10,
-    })
+    response = scim.post(
+        "/Users/.search",
+        {
+            "schemas": [SEARCH],
+            "filter": 'userName sw "b" or userName sw "c"',
+            "attributes": ["userName", "active"],
+            "sortBy": "userName",
+            "sortOrder": "descending",
+            "startIndex": 1,
+            "count": 10,
+        },
+    )
     assert response.status_code == 200
     body = scim_body(response)
     assert body["totalResults"] == 2 and names(body) == ["cara", "bob"]
@@ -240,8 +277,12 @@ def test_search_users_with_a_search_request_body_rfc7644_3_4_3(scim: Scim, three
 
 
 def test_search_groups_and_excluded_attributes_rfc7644_3_4_3(scim: Scim, three: Any) -> None:
-    body = scim_body(scim.post("/Groups/.search", {"schemas": [SEARCH], "filter": f'members.value eq "{three["cara"]}"',
-                                                    "excludedAttributes": ["members"]}))
+    body = scim_body(
+        scim.post(
+            "/Groups/.search",
+            {"schemas": [SEARCH], "filter": f'members.value eq "{three["cara"]}"', "excludedAttributes": ["members"]},
+        )
+    )
     assert [g["displayName"] for g in body["Resources"]] == ["Support"] and "members" not in body["Resources"][0]
 
 
@@ -253,7 +294,7 @@ def test_root_search_spans_users_then_groups_rfc7644_3_4_3(scim: Scim, three: An
     second = scim_body(scim.post("/.search", {"schemas": [SEARCH], "startIndex": 5}))
     assert [r["displayName"] for r in second["Resources"]] == ["Support"]
     # An attribute only Groups have searches Groups only.
-    only_groups = scim_body(scim.post("/.search", {"schemas": [SEARCH], "filter": 'members pr'}))
+    only_groups = scim_body(scim.post("/.search", {"schemas": [SEARCH], "filter": "members pr"}))
     assert only_groups["totalResults"] == 2
 
 
@@ -272,16 +313,26 @@ def test_trailing_or_doubled_slash_is_tolerated_rfc7644_3_3(scim: Scim, three: A
     assert scim_body(scim.get("/ServiceProviderConfig/"))["filter"]["maxResults"] == 1000
 
 
-def test_a_page_of_users_costs_a_bounded_number_of_statements_rfc7644_3_4_2_4(app: Any, org: Any, source: Any,
-                                                                              scim: Scim) -> None:
+def test_a_page_of_users_costs_a_bounded_number_of_statements_rfc7644_3_4_2_4(
+    app: Any, org: Any, source: Any, scim: Scim
+) -> None:
     with app.app_context():
         source_id = source_row(source.id).id
         boss = add_member(org.id, source_id, "boss@acme.com", name="Boss", title="Chief", department="Board")
         made = []
         for i in range(200):
-            made.append(add_member(org.id, source_id, f"m{i:03d}@acme.com", title=f"Title {i % 7}",
-                                   department=f"Dept {i % 5}", manager=boss if i % 2 else None,
-                                   mobile="+1 555", work_country="DE"))
+            made.append(
+                add_member(
+                    org.id,
+                    source_id,
+                    f"m{i:03d}@acme.com",
+                    title=f"Title {i % 7}",
+                    department=f"Dept {i % 5}",
+                    manager=boss if i % 2 else None,
+                    mobile="+1 555",
+                    work_country="DE",
+                )
+            )
         for j in range(4):
             add_group(org.id, source_id, f"Group {j}", made[j::4])
         db.session.commit()
@@ -306,18 +357,22 @@ def _plan(conn: Any, statement: Any) -> str:
     return "\n".join(str(row[-1]) for row in conn.execute(text("EXPLAIN QUERY PLAN " + compiled)))
 
 
-@pytest.mark.parametrize("kind, expression, column", [
-    ("User", 'userName eq "ann@acme.com"', "external_id_norm"),
-    ("User", 'emails.value eq "ann@acme.com"', "email_norm"),
-    ("User", 'emails[type eq "work"].value eq "ann@acme.com"', "email_norm"),
-    ("User", 'externalId eq "ext-ann"', "scim_external_id"),
-    ("User", 'id eq "{ann}"', "public_id"),
-    ("User", 'displayName eq "ann"', "name_norm"),
-    ("Group", 'displayName eq "Sales"', "display_name_norm"),
-    ("Group", 'id eq "{ann}"', "public_id"),
-])
-def test_lookup_filters_use_an_index_rfc7644_3_4_2_2(app: Any, source: Any, three: Any, kind: str,
-                                                     expression: str, column: str) -> None:
+@pytest.mark.parametrize(
+    "kind, expression, column",
+    [
+        ("User", 'userName eq "ann@acme.com"', "external_id_norm"),
+        ("User", 'emails.value eq "ann@acme.com"', "email_norm"),
+        ("User", 'emails[type eq "work"].value eq "ann@acme.com"', "email_norm"),
+        ("User", 'externalId eq "ext-ann"', "scim_external_id"),
+        ("User", 'id eq "{ann}"', "public_id"),
+        ("User", 'displayName eq "ann"', "name_norm"),
+        ("Group", 'displayName eq "Sales"', "display_name_norm"),
+        ("Group", 'id eq "{ann}"', "public_id"),
+    ],
+)
+def test_lookup_filters_use_an_index_rfc7644_3_4_2_2(
+    app: Any, source: Any, three: Any, kind: str, expression: str, column: str
+) -> None:
     model = Member if kind == "User" else UserGroup
     scope = resources.user_scope if kind == "User" else resources.group_scope
     with app.app_context():
@@ -340,8 +395,9 @@ def test_lookup_filters_use_an_index_rfc7644_3_4_2_2(app: Any, source: Any, thre
         assert "USING" in plan and "INDEX" in plan and f"{column}=?" in plan, (plan, str(statement))
 
 
-def test_another_sources_token_sees_nothing_of_this_source_rfc7644_3_4_2(app: Any, org: Any, client: Any,
-                                                                         three: Any) -> None:
+def test_another_sources_token_sees_nothing_of_this_source_rfc7644_3_4_2(
+    app: Any, org: Any, client: Any, three: Any
+) -> None:
     from portal.core import sync_sources
     from portal.core.actors import Actor
 
@@ -353,22 +409,46 @@ def test_another_sources_token_sees_nothing_of_this_source_rfc7644_3_4_2(app: An
     assert scim_body(other.get("/Users"))["totalResults"] == 0
 
 
-_VALUES = st.one_of(st.text(max_size=12), st.integers(-5, 5000).map(str), st.integers().map(str),
-                    st.sampled_from(["userName", "title", "meta.created", "groups.value", "members", "ascending",
-                                     "descending", 'userName pr', "emails[type eq \"work\"]", ",", ""]))
+_VALUES = st.one_of(
+    st.text(max_size=12),
+    st.integers(-5, 5000).map(str),
+    st.integers().map(str),
+    st.sampled_from(
+        [
+            "userName",
+            "title",
+            "meta.created",
+            "groups.value",
+            "members",
+            "ascending",
+            "descending",
+            "userName pr",
+            'emails[type eq "work"]',
+            ",",
+            "",
+        ]
+    ),
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.dictionaries(st.sampled_from(["filter", "startIndex", "count", "sortBy", "sortOrder", "attributes",
-                                        "excludedAttributes"]), _VALUES, max_size=5),
-       st.sampled_from(["/Users", "/Groups"]))
-def test_no_query_parameters_give_a_server_error_rfc7644_3_4_2(scim: Scim, three: Any, query: dict[str, str],
-                                                              path: str) -> None:
+@given(
+    st.dictionaries(
+        st.sampled_from(["filter", "startIndex", "count", "sortBy", "sortOrder", "attributes", "excludedAttributes"]),
+        _VALUES,
+        max_size=5,
+    ),
+    st.sampled_from(["/Users", "/Groups"]),
+)
+def test_no_query_parameters_give_a_server_error_rfc7644_3_4_2(
+    scim: Scim, three: Any, query: dict[str, str], path: str
+) -> None:
     response = scim.get(path, query_string=query)
     assert response.status_code in (200, 400), (query, response.get_data(as_text=True))
     body = scim_body(response)
-    assert body["schemas"] == ([LIST] if response.status_code == 200 else
-                               ["urn:ietf:params:scim:api:messages:2.0:Error"])
+    assert body["schemas"] == (
+        [LIST] if response.status_code == 200 else ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    )
 
 
 def test_username_lookup_answers_as_the_general_filter_does_rfc7644_3_4_2_2(scim: Scim) -> None:

@@ -6,6 +6,7 @@ through the test client; the console's Sync log then shows the repeat count and 
 refusal. The clock of the sync log is frozen (``portal.core.sync_log.utcnow``), so "one minute"
 never depends on when the test runs.
 """
+
 from __future__ import annotations
 
 import threading
@@ -77,7 +78,8 @@ def _sign_in(client: Any, org: Any) -> Console:
 
 
 def test_31_wrong_tokens_in_one_minute_are_one_row_counted_31_with_its_hint(
-        app: Any, scim: Scim, clock: Clock, console: Console) -> None:
+    app: Any, scim: Scim, clock: Clock, console: Console
+) -> None:
     for n in range(31):
         response = scim.get("/Users", token=f"dsp_wrong-{n}")
         assert_scim_error(response, 401)
@@ -111,7 +113,8 @@ def test_a_request_in_the_next_minute_starts_a_new_row(app: Any, scim: Scim, clo
 
 
 def test_missing_and_expired_tokens_are_a_row_each_with_their_hints(
-        app: Any, scim: Scim, clock: Clock, console: Console) -> None:
+    app: Any, scim: Scim, clock: Clock, console: Console
+) -> None:
     for _ in range(2):
         assert_scim_error(scim.client.get(f"{scim.source.path}/Users"), 401)  # no Authorization header
     with app.app_context():
@@ -121,7 +124,9 @@ def test_missing_and_expired_tokens_are_a_row_each_with_their_hints(
         assert_scim_error(scim.get("/Users"), 401)  # the source's own token, now expired
     rows = sync_logs(app)
     assert [(sync_log.refusal_reason(r.fold_key), r.status_code, r.repeat_count) for r in rows] == [
-        ("missing", 401, 2), ("expired", 401, 3)]
+        ("missing", 401, 2),
+        ("expired", 401, 3),
+    ]
     assert rows[0].error_detail.startswith("Authentication required")
     assert "expired" in rows[1].error_detail
 
@@ -134,14 +139,17 @@ def test_missing_and_expired_tokens_are_a_row_each_with_their_hints(
 
 
 def test_an_inactive_sources_requests_are_403_and_one_folded_row(
-        app: Any, runner: Any, client: Any, org: Any, clock: Clock, console: Console) -> None:
+    app: Any, runner: Any, client: Any, org: Any, clock: Clock, console: Console
+) -> None:
     source = add_source(runner, org.name, "--activate")
     assert runner.invoke(args=["sync-source", "deactivate", source.id]).exit_code == 0
     inactive = Scim(client, source)
     for _ in range(4):
         assert assert_scim_error(inactive.get("/Users"), 403)["detail"] == "sync source is not activated"
     rows = sync_logs(app)
-    assert [(sync_log.refusal_reason(r.fold_key), r.status_code, r.repeat_count) for r in rows] == [("inactive", 403, 4)]
+    assert [(sync_log.refusal_reason(r.fold_key), r.status_code, r.repeat_count) for r in rows] == [
+        ("inactive", 403, 4)
+    ]
     with app.app_context():
         assert db.session.scalar(sa.select(SyncSource.last_status).where(SyncSource.public_id == source.id)) == 403
 
@@ -159,7 +167,8 @@ def test_the_per_token_rate_limit_429_is_one_row_with_its_hint(app: Any, org: An
         assert int(response.headers["Retry-After"]) >= 1
     rows = sync_logs(app)
     assert [(sync_log.refusal_reason(r.fold_key), r.status_code, r.scim_type, r.repeat_count) for r in rows] == [
-        ("rate_limited", 429, "tooMany", 3)]
+        ("rate_limited", 429, "tooMany", 3)
+    ]
 
     html = _drawer(_sign_in(scim.client, org), _source_db_id(app, scim.source.id), rows[0].id)
     assert "How to fix it" in html and "sent more requests than the rate limit allows" in html
@@ -167,14 +176,17 @@ def test_the_per_token_rate_limit_429_is_one_row_with_its_hint(app: Any, org: An
 
 
 def test_the_refused_token_limit_per_address_429_is_a_row_of_its_own_with_its_hint(
-        app: Any, org: Any, scim: Scim, clock: Clock) -> None:
+    app: Any, org: Any, scim: Scim, clock: Clock
+) -> None:
     _enable_rate_limits(app, SCIM_AUTH_FAILURE_LIMIT="3 per minute")
     assert [scim.get("/Users", token=f"dsp_wrong-{n}").status_code for n in range(3)] == [401] * 3
     for n in range(2):
         assert_scim_error(scim.get("/Users", token=f"dsp_wrong-again-{n}"), 429, "tooMany")
     rows = sync_logs(app)
     assert [(sync_log.refusal_reason(r.fold_key), r.status_code, r.repeat_count) for r in rows] == [
-        ("invalid", 401, 3), ("refusals_limited", 429, 2)]
+        ("invalid", 401, 3),
+        ("refusals_limited", 429, 2),
+    ]
     with app.app_context():  # the notification of the wrong tokens counts the 401s, as before
         assert db.session.scalar(sa.select(sa.func.max(Notification.count))) == 3
 
@@ -182,8 +194,9 @@ def test_the_refused_token_limit_per_address_429_is_a_row_of_its_own_with_its_hi
     assert "How to fix it" in html and "Too many requests with a refused token came from" in html
 
 
-def test_refusals_at_two_sources_fold_apart(app: Any, runner: Any, client: Any, org: Any, scim: Scim,
-                                            clock: Clock) -> None:
+def test_refusals_at_two_sources_fold_apart(
+    app: Any, runner: Any, client: Any, org: Any, scim: Scim, clock: Clock
+) -> None:
     other = Scim(client, add_source(runner, org.name, "--activate"))
     for target in (scim, other, scim):
         assert_scim_error(target.get("/Users", token="dsp_wrong"), 401)
@@ -191,8 +204,7 @@ def test_refusals_at_two_sources_fold_apart(app: Any, runner: Any, client: Any, 
     assert counts == {_source_db_id(app, scim.source.id): 2, _source_db_id(app, other.source.id): 1}
 
 
-def test_concurrent_refusals_fold_into_one_row_without_losing_a_count(app: Any, scim: Scim,
-                                                                     monkeypatch: Any) -> None:
+def test_concurrent_refusals_fold_into_one_row_without_losing_a_count(app: Any, scim: Scim, monkeypatch: Any) -> None:
     """The fold is one INSERT ... ON CONFLICT DO UPDATE: parallel requests neither make a second row nor lose one."""
     monkeypatch.setattr(sync_log, "utcnow", lambda: T0)
     threads, per_thread = 4, 8
@@ -203,8 +215,9 @@ def test_concurrent_refusals_fold_into_one_row_without_losing_a_count(app: Any, 
         client = app.test_client()
         barrier.wait()
         for _ in range(per_thread):
-            statuses.append(client.get(f"{scim.source.path}/Users",
-                                       headers={"Authorization": "Bearer dsp_wrong"}).status_code)
+            statuses.append(
+                client.get(f"{scim.source.path}/Users", headers={"Authorization": "Bearer dsp_wrong"}).status_code
+            )
 
     workers = [threading.Thread(target=send) for _ in range(threads)]
     for worker in workers:

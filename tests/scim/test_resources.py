@@ -1,4 +1,5 @@
 """The SCIM resource representations (RFC 7643 §4.1, §4.2, §3.1 meta) and attributes projection (RFC 7644 §3.4.2.5)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,9 +17,21 @@ pytestmark = pytest.mark.both_databases
 def _objects(app: Any, org_id: int) -> tuple[Member, UserGroup]:
     title = JobTitle(org_id=org_id, name="Engineer")
     boss = Member(org_id=org_id, external_id="boss@acme.test", email="boss@acme.test", name="Boss")
-    member = Member(org_id=org_id, external_id="Ann@acme.test", email="ann@acme.test", name="Ann Lee",
-                    first_name="Ann", last_name="Lee", employee_id="E1", mobile="+1 555", work_country="FR",
-                    job_title=title, manager=boss, scim_external_id="okta-1", user_type="Regular")
+    member = Member(
+        org_id=org_id,
+        external_id="Ann@acme.test",
+        email="ann@acme.test",
+        name="Ann Lee",
+        first_name="Ann",
+        last_name="Lee",
+        employee_id="E1",
+        mobile="+1 555",
+        work_country="FR",
+        job_title=title,
+        manager=boss,
+        scim_external_id="okta-1",
+        user_type="Regular",
+    )
     group = UserGroup(org_id=org_id, display_name="Sales", members=[member])
     db.session.add_all([title, boss, member, group])
     db.session.flush()
@@ -40,10 +53,14 @@ def test_user_resource_has_seed_mapping_and_meta_rfc7643_4_1_and_3_1(app: Any, o
         assert user["externalId"] == "okta-1"
         enterprise = user[resources.ENTERPRISE_SCHEMA]
         assert enterprise["employeeNumber"] == "E1"
-        assert enterprise["manager"] == {"value": member.manager.public_id, "displayName": "Boss",
-                                         "$ref": f"{base}/Users/{member.manager.public_id}"}
-        assert user["groups"] == [{"value": group.public_id, "$ref": f"{base}/Groups/{group.public_id}",
-                                   "display": "Sales"}]
+        assert enterprise["manager"] == {
+            "value": member.manager.public_id,
+            "displayName": "Boss",
+            "$ref": f"{base}/Users/{member.manager.public_id}",
+        }
+        assert user["groups"] == [
+            {"value": group.public_id, "$ref": f"{base}/Groups/{group.public_id}", "display": "Sales"}
+        ]
         meta = user["meta"]
         assert meta["resourceType"] == "User" and meta["location"] == f"{base}/Users/{member.public_id}"
         assert meta["version"] == f'W/"{member.version}"' and meta["created"].endswith("Z")
@@ -54,8 +71,12 @@ def test_group_resource_without_members_rfc7643_4_2(app: Any, org: Any) -> None:
     with app.test_request_context("/"):
         member, group = _objects(app, org.id)
         full = resources.group_to_scim(group, "https://p/scim/v2/s")
-        assert full["members"][0] == {"value": member.public_id, "$ref": f"https://p/scim/v2/s/Users/{member.public_id}",
-                                      "display": "Ann Lee", "type": "User"}
+        assert full["members"][0] == {
+            "value": member.public_id,
+            "$ref": f"https://p/scim/v2/s/Users/{member.public_id}",
+            "display": "Ann Lee",
+            "type": "User",
+        }
         assert "members" not in resources.group_to_scim(group, "https://p/scim/v2/s", include_members=False)
 
 
@@ -69,15 +90,33 @@ def test_base_url_prefers_public_base_url_behind_proxy_rfc7644_3_1(app: Any) -> 
 
 
 def test_attributes_and_excluded_attributes_rfc7644_3_4_2_5() -> None:
-    doc = {"schemas": ["s"], "id": "1", "userName": "a", "name": {"givenName": "A", "familyName": "B"},
-           "emails": [{"value": "a@x", "type": "work"}], resources.ENTERPRISE_SCHEMA: {"department": "D", "employeeNumber": "1"}}
+    doc = {
+        "schemas": ["s"],
+        "id": "1",
+        "userName": "a",
+        "name": {"givenName": "A", "familyName": "B"},
+        "emails": [{"value": "a@x", "type": "work"}],
+        resources.ENTERPRISE_SCHEMA: {"department": "D", "employeeNumber": "1"},
+    }
     assert resources.project(doc, "USERNAME,name.givenName") == {
-        "schemas": ["s"], "id": "1", "userName": "a", "name": {"givenName": "A"}}
+        "schemas": ["s"],
+        "id": "1",
+        "userName": "a",
+        "name": {"givenName": "A"},
+    }
     assert resources.project(doc, f"{resources.ENTERPRISE_SCHEMA}:department,emails.value") == {
-        "schemas": ["s"], "id": "1", "emails": [{"value": "a@x"}], resources.ENTERPRISE_SCHEMA: {"department": "D"}}
+        "schemas": ["s"],
+        "id": "1",
+        "emails": [{"value": "a@x"}],
+        resources.ENTERPRISE_SCHEMA: {"department": "D"},
+    }
     assert resources.project(doc, excluded_attributes="name,id,emails.type") == {
-        "schemas": ["s"], "id": "1", "userName": "a", "emails": [{"value": "a@x"}],
-        resources.ENTERPRISE_SCHEMA: {"department": "D", "employeeNumber": "1"}}
+        "schemas": ["s"],
+        "id": "1",
+        "userName": "a",
+        "emails": [{"value": "a@x"}],
+        resources.ENTERPRISE_SCHEMA: {"department": "D", "employeeNumber": "1"},
+    }
 
 
 def test_attribute_catalogue_has_no_nulls_rfc7643_7() -> None:

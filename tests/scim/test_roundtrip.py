@@ -1,8 +1,10 @@
 """Every writable attribute the catalogue advertises (and /Schemas publishes) round-trips exactly
 through POST, PUT and PATCH (RFC 7643 §7 mutability readWrite; issue 3, /Schemas)."""
+
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -13,12 +15,22 @@ pytestmark = pytest.mark.both_databases
 
 #: one value per writable attribute path, as a client would send it
 SAMPLES: dict[str, Any] = {
-    "name.givenName": "Grace", "name.familyName": "Hopper", "displayName": "Grace Hopper", "nickName": "Amazing",
-    "title": "Rear Admiral", "userType": "Contractor", "active": False,
-    "phoneNumbers.value": "+1 202 555 0101", "phoneNumbers.type": "work",
-    "addresses.country": "US", "addresses.type": "work",
-    "emails.value": None, "emails.type": "work", "userName": None,
-    f"{ENTERPRISE}:employeeNumber": "42", f"{ENTERPRISE}:department": "Navy",
+    "name.givenName": "Grace",
+    "name.familyName": "Hopper",
+    "displayName": "Grace Hopper",
+    "nickName": "Amazing",
+    "title": "Rear Admiral",
+    "userType": "Contractor",
+    "active": False,
+    "phoneNumbers.value": "+1 202 555 0101",
+    "phoneNumbers.type": "work",
+    "addresses.country": "US",
+    "addresses.type": "work",
+    "emails.value": None,
+    "emails.type": "work",
+    "userName": None,
+    f"{ENTERPRISE}:employeeNumber": "42",
+    f"{ENTERPRISE}:department": "Navy",
     f"{ENTERPRISE}:manager.value": "grace-manager-ref",
     "externalId": "ext-grace",
 }
@@ -35,8 +47,11 @@ def _writable(attributes: tuple[resources.Attribute, ...], prefix: str = "") -> 
             yield path
 
 
-WRITABLE = [*_writable(resources.USER_ATTRIBUTES), *_writable(resources.COMMON_ATTRIBUTES),
-            *(f"{ENTERPRISE}:{p}" for p in _writable(resources.ENTERPRISE_ATTRIBUTES))]
+WRITABLE = [
+    *_writable(resources.USER_ATTRIBUTES),
+    *_writable(resources.COMMON_ATTRIBUTES),
+    *(f"{ENTERPRISE}:{p}" for p in _writable(resources.ENTERPRISE_ATTRIBUTES)),
+]
 
 
 def test_catalogue_writable_attributes_all_have_samples_rfc7643_7() -> None:
@@ -46,7 +61,7 @@ def test_catalogue_writable_attributes_all_have_samples_rfc7643_7() -> None:
 def _get(document: dict[str, Any], path: str) -> Any:
     container = document
     if path.startswith(ENTERPRISE):
-        container, path = document.get(ENTERPRISE, {}), path[len(ENTERPRISE) + 1:]
+        container, path = document.get(ENTERPRISE, {}), path[len(ENTERPRISE) + 1 :]
     head, _, sub = path.partition(".")
     value = container.get(head)
     if sub:
@@ -55,12 +70,19 @@ def _get(document: dict[str, Any], path: str) -> Any:
 
 
 def _full_user(email: str) -> dict[str, Any]:
-    return user(email, name={"givenName": "Grace", "familyName": "Hopper"}, displayName="Grace Hopper",
-                nickName="Amazing", title="Rear Admiral", userType="Contractor", active=False,
-                phoneNumbers=[{"value": "+1 202 555 0101", "type": "work"}],
-                addresses=[{"country": "US", "type": "work"}], externalId="ext-grace",
-                **{ENTERPRISE: {"employeeNumber": "42", "department": "Navy",
-                                "manager": {"value": "grace-manager-ref"}}})
+    return user(
+        email,
+        name={"givenName": "Grace", "familyName": "Hopper"},
+        displayName="Grace Hopper",
+        nickName="Amazing",
+        title="Rear Admiral",
+        userType="Contractor",
+        active=False,
+        phoneNumbers=[{"value": "+1 202 555 0101", "type": "work"}],
+        addresses=[{"country": "US", "type": "work"}],
+        externalId="ext-grace",
+        **{ENTERPRISE: {"employeeNumber": "42", "department": "Navy", "manager": {"value": "grace-manager-ref"}}},
+    )
 
 
 @pytest.mark.parametrize("path", [p for p in WRITABLE if SAMPLES.get(p) is not None])
@@ -72,8 +94,11 @@ def test_writable_attribute_round_trips_through_post_put_and_patch_rfc7643_7(sci
     put = scim.put(f"/Users/{created['id']}", _full_user("grace@acme.test")).get_json()
     assert _get(put, path) == expected
     assert scim.put(f"/Users/{created['id']}", user("grace@acme.test")).status_code == 200  # cleared
-    patch_path = path.replace(".", "[type eq \"work\"].", 1) if path.split(".")[0] in ("phoneNumbers", "addresses") \
+    patch_path = (
+        path.replace(".", '[type eq "work"].', 1)
+        if path.split(".")[0] in ("phoneNumbers", "addresses")
         else path.replace(":manager.value", ":manager")
+    )
     if path.endswith(".type"):
         return  # the type is the filter of the entry itself
     patched = scim.ops(f"/Users/{created['id']}", {"op": "replace", "path": patch_path, "value": expected})
@@ -84,6 +109,9 @@ def test_writable_attribute_round_trips_through_post_put_and_patch_rfc7643_7(sci
 def test_password_in_a_patch_never_reaches_the_sync_log_rfc7644_3_5_2(app: Any, scim: Scim) -> None:
     """Issue 3, Sync log: the request body is stored with secrets removed (Okta pushes passwords by PATCH)."""
     created = scim.create_user()
-    scim.ops(f"/Users/{created['id']}", {"op": "replace", "value": {"password": "T0p-secret"}},
-             {"op": "replace", "path": "password", "value": "T0p-secret"})
+    scim.ops(
+        f"/Users/{created['id']}",
+        {"op": "replace", "value": {"password": "T0p-secret"}},
+        {"op": "replace", "path": "password", "value": "T0p-secret"},
+    )
     assert "T0p-secret" not in str([r.request_body for r in sync_logs(app)])

@@ -1,4 +1,8 @@
-"""A source's last request is written once per outcome and SCIM_NOTE_INTERVAL, not on every request (bench: one hot row)."""
+"""A source's last request is written once per outcome and SCIM_NOTE_INTERVAL, not on every request.
+
+Bench: one hot row.
+"""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,8 @@
-"""portal.core.sync_sources.configure_source: the seed's Set attributes and General settings pages (seed 1.1 steps 4-5)."""
+"""portal.core.sync_sources.configure_source: the seed's Set attributes and General settings pages.
+
+Seed 1.1 steps 4-5.
+"""
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,10 +31,19 @@ def test_configure_source_saves_settings_and_logs_the_diff_seed_1_1_steps_4_5(ap
     with app.app_context():
         regular = db.session.scalar(select(WorkforceType).where(WorkforceType.name == "regular employee"))
         sync_sources.configure_source(
-            org.id, source_id, Actor.cli(), name="JC prod",
-            workforce_rules=[{"value": "Regular", "workforce_type_id": regular.id},
-                             {"value": "Consultant", "workforce_type": "Consultant"}, {"value": ""}],
-            deletion_rule="delete", notified_admin_ids=[org.admin_id], match_attributes=["mobile", "email"])
+            org.id,
+            source_id,
+            Actor.cli(),
+            name="JC prod",
+            workforce_rules=[
+                {"value": "Regular", "workforce_type_id": regular.id},
+                {"value": "Consultant", "workforce_type": "Consultant"},
+                {"value": ""},
+            ],
+            deletion_rule="delete",
+            notified_admin_ids=[org.admin_id],
+            match_attributes=["mobile", "email"],
+        )
         db.session.commit()
         source = db.session.get(SyncSource, source_id)
         assert source.name == "JC prod" and source.deletion_rule == "delete"
@@ -47,11 +60,17 @@ def test_configure_source_saves_settings_and_logs_the_diff_seed_1_1_steps_4_5(ap
         assert sync_sources.workforce_type_for(source, "Intern") is None
 
 
-@pytest.mark.parametrize("rules, message", [
-    ([{"value": f"v{i}", "workforce_type": "intern"} for i in range(16)], "15 sync rules at most"),
-    ([{"value": "Regular", "workforce_type": "intern"}, {"value": "regular", "workforce_type": "intern"}], "two rules"),
-    ([{"value": "Regular", "workforce_type": "astronaut"}], "Choose a workforce type"),
-])
+@pytest.mark.parametrize(
+    "rules, message",
+    [
+        ([{"value": f"v{i}", "workforce_type": "intern"} for i in range(16)], "15 sync rules at most"),
+        (
+            [{"value": "Regular", "workforce_type": "intern"}, {"value": "regular", "workforce_type": "intern"}],
+            "two rules",
+        ),
+        ([{"value": "Regular", "workforce_type": "astronaut"}], "Choose a workforce type"),
+    ],
+)
 def test_workforce_rules_are_validated_seed_1_1_step_4(app: Any, org: Any, rules: list, message: str) -> None:
     source_id = _source(app, org.id)
     with app.app_context():

@@ -4,6 +4,7 @@ Issue "One core you can see": the SCIM base URL is built in one function
 (``portal.core.sync_sources.scim_base_url``); without a known root the CLI used
 to print ``http://127.0.0.1:5000/...``, a wrong address for any script.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ def _count(app: Any, model: Any) -> int:
         return db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
 
 
-def test_add_without_public_base_url_or_base_url_is_refused_and_creates_nothing(app: Any, runner: Any,
-                                                                                 org: Any) -> None:
+def test_add_without_public_base_url_or_base_url_is_refused_and_creates_nothing(
+    app: Any, runner: Any, org: Any
+) -> None:
     assert not app.config["PUBLIC_BASE_URL"]
     logged = _count(app, AdminLog)
     result = runner.invoke(args=[*ADD, "--org", org.name])
@@ -64,11 +66,22 @@ def test_base_url_wins_over_public_base_url(app: Any, runner: Any, org: Any) -> 
     assert json.loads(result.output)["url"].startswith("http://10.0.0.5:8000/scim/v2/")
 
 
-@pytest.mark.parametrize("bad", [
-    "portal.example.com", "ftp://portal.example.com", "https://", "https:///path",
-    "https://portal.example.com/?x=1", "https://portal.example.com/#top", "https://portal.example.com?",
-    "http://portal.example.com:port", "http://portal example.com", "javascript:alert(1)", "",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "portal.example.com",
+        "ftp://portal.example.com",
+        "https://",
+        "https:///path",
+        "https://portal.example.com/?x=1",
+        "https://portal.example.com/#top",
+        "https://portal.example.com?",
+        "http://portal.example.com:port",
+        "http://portal example.com",
+        "javascript:alert(1)",
+        "",
+    ],
+)
 def test_a_bad_base_url_is_refused_and_creates_nothing(app: Any, runner: Any, org: Any, bad: str) -> None:
     result = runner.invoke(args=[*ADD, "--org", org.name, "--base-url", bad])
     assert result.exit_code == 2
@@ -77,14 +90,16 @@ def test_a_bad_base_url_is_refused_and_creates_nothing(app: Any, runner: Any, or
 
 
 def test_refresh_token_without_a_root_is_refused_and_the_old_token_keeps_working(
-        app: Any, runner: Any, client: Any, org: Any) -> None:
+    app: Any, runner: Any, client: Any, org: Any
+) -> None:
     source: SourceData = add_source(runner, org.name, "--activate")
     scim = Scim(client, source)
     result = runner.invoke(args=["sync-source", "refresh-token", source.id, "--json"])
     assert result.exit_code == 1 and "PUBLIC_BASE_URL is not set" in result.output
     assert scim.post("/Users", user()).status_code == 201
-    result = runner.invoke(args=["sync-source", "refresh-token", source.id, "--json",
-                                 "--base-url", "https://sync.example.com"])
+    result = runner.invoke(
+        args=["sync-source", "refresh-token", source.id, "--json", "--base-url", "https://sync.example.com"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["url"] == f"https://sync.example.com/scim/v2/{source.id}"
 
@@ -97,6 +112,7 @@ def test_the_core_builds_the_url_from_root_then_public_base_url_then_fallback(ap
         assert sync_sources.scim_base_url("abc", fallback="http://localhost/") == "http://localhost/scim/v2/abc"
         assert sync_sources.scim_base_url("abc", "https://a.example/") == "https://a.example/scim/v2/abc"
         app.config["PUBLIC_BASE_URL"] = "https://portal.example.com"
-        assert sync_sources.scim_base_url("abc", fallback="http://localhost/") == \
-            "https://portal.example.com/scim/v2/abc"
+        assert (
+            sync_sources.scim_base_url("abc", fallback="http://localhost/") == "https://portal.example.com/scim/v2/abc"
+        )
         assert sync_sources.scim_base_url("abc", "https://a.example") == "https://a.example/scim/v2/abc"

@@ -1,4 +1,5 @@
 """SCIM Users: the seed's attribute table, its rules, and RFC 7644 §3.3, §3.4.1, §3.5.1, §3.6, §3.14."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,9 +19,14 @@ pytestmark = pytest.mark.both_databases
 def _member(app: Any, user_name: str) -> Member:
     with app.app_context():
         member = db.session.scalar(
-            sa.select(Member).where(Member.external_id_norm == user_name.lower())
-            .options(sa.orm.selectinload(Member.departments), sa.orm.joinedload(Member.job_title),
-                     sa.orm.joinedload(Member.employee_type), sa.orm.joinedload(Member.manager))
+            sa.select(Member)
+            .where(Member.external_id_norm == user_name.lower())
+            .options(
+                sa.orm.selectinload(Member.departments),
+                sa.orm.joinedload(Member.job_title),
+                sa.orm.joinedload(Member.employee_type),
+                sa.orm.joinedload(Member.manager),
+            )
         )
         if member is not None:
             db.session.expunge_all()
@@ -77,17 +83,25 @@ def test_title_and_department_are_found_or_created_with_the_source_and_logged_se
         assert db.session.scalar(sa.select(JobTitle.source_id)) == sales[0].source_id
     first, second = sync_logs(app)
     assert {(a["type"], a["name"], a["created"]) for a in first.associated} == {
-        ("job_title", "Engineer", True), ("department", "Sales", True)}
+        ("job_title", "Engineer", True),
+        ("department", "Sales", True),
+    }
     assert {(a["type"], a["created"]) for a in second.associated} == {("job_title", False), ("department", False)}
 
 
-@pytest.mark.parametrize("missing, attribute", [
-    ({"userName": None}, "userName"),
-    ({"displayName": None}, "displayName"),
-    ({"emails": []}, "emails"),
-])
-def test_required_attributes_missing_is_400_invalid_value_rfc7644_3_3(app: Any, scim: Scim, missing: dict,
-                                                                       attribute: str) -> None:
+@pytest.mark.parametrize(
+    "missing, attribute",
+    [
+        ({"userName": None}, "userName"),
+        ({"displayName": None}, "displayName"),
+        ({"emails": []}, "emails"),
+    ],
+)
+def test_required_attributes_missing_is_400_invalid_value_rfc7644_3_3(
+    app: Any, rule_scim: Scim, missing: dict, attribute: str
+) -> None:
+    """With the rule "userName must equal the work email" (the seed's JumpCloud note), all three are required."""
+    scim = rule_scim
     body = user()
     body.update(missing)
     error = assert_scim_error(scim.post("/Users", body), 400, "invalidValue")
@@ -96,36 +110,62 @@ def test_required_attributes_missing_is_400_invalid_value_rfc7644_3_3(app: Any, 
 
 
 def test_work_email_is_the_work_then_primary_then_only_one_seed_faq(app: Any, scim: Scim) -> None:
-    scim.create_user("a@acme.test", emails=[{"value": "home@x.test", "type": "home"},
-                                            {"value": "A@acme.test", "type": "Work"}])
-    scim.create_user("b@acme.test", emails=[{"value": "x@x.test", "type": "home"},
-                                            {"value": "b@acme.test", "primary": "True"}])
+    scim.create_user(
+        "a@acme.test", emails=[{"value": "home@x.test", "type": "home"}, {"value": "A@acme.test", "type": "Work"}]
+    )
+    scim.create_user(
+        "b@acme.test", emails=[{"value": "x@x.test", "type": "home"}, {"value": "b@acme.test", "primary": "True"}]
+    )
     scim.create_user("c@acme.test", emails=[{"value": "c@acme.test"}])
     assert _member(app, "a@acme.test").email == "A@acme.test"
     assert _member(app, "b@acme.test").email == "b@acme.test"
 
 
-def test_username_must_equal_work_email_case_insensitively_seed_faq_note(app: Any, scim: Scim) -> None:
-    error = assert_scim_error(scim.post("/Users", user("ann@acme.test", emails=[{"value": "other@acme.test",
-                                                                                   "type": "work"}])),
-                              400, "invalidValue")
+def test_without_the_rule_only_username_is_required_and_displayname_is_derived_rfc7643_4_1(
+    app: Any, scim: Scim
+) -> None:
+    """RFC 7643 §4.1: a generic client may send a userName that is no email, and no email or displayName."""
+    created = scim.post(
+        "/Users", {"schemas": [user()["schemas"][0]], "userName": "u-7f3a", "name": {"formatted": "Ann Lee"}}
+    )
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["displayName"] == "Ann Lee" and "emails" not in created.get_json()
+    assert (_member(app, "u-7f3a").email, _member(app, "u-7f3a").name) == (None, "Ann Lee")
+    bare = scim.post("/Users", {"schemas": [user()["schemas"][0]], "userName": "bare"})
+    assert bare.status_code == 201 and bare.get_json()["displayName"] == "bare"
+    assert_scim_error(scim.post("/Users", {"schemas": [user()["schemas"][0]]}), 400, "invalidValue")
+
+
+def test_username_must_equal_work_email_case_insensitively_seed_faq_note(app: Any, rule_scim: Scim) -> None:
+    scim = rule_scim
+    error = assert_scim_error(
+        scim.post("/Users", user("ann@acme.test", emails=[{"value": "other@acme.test", "type": "work"}])),
+        400,
+        "invalidValue",
+    )
     assert "ann@acme.test" in error["detail"] and "other@acme.test" in error["detail"]
     scim.create_user("ANN@acme.test", emails=[{"value": "ann@ACME.test", "type": "work"}])
 
 
-@pytest.mark.parametrize("second, attribute", [
-    (user("ANN@ACME.TEST"), "userName"),
-    (user("bob@acme.test", **{ENTERPRISE: {"employeeNumber": "E1"}}), "employeeNumber"),
-])
-def test_uniqueness_is_409_naming_the_attribute_rfc7644_3_3_seed_faq(app: Any, scim: Scim, second: dict,
-                                                                      attribute: str) -> None:
+@pytest.mark.parametrize(
+    "second, attribute",
+    [
+        (user("ANN@ACME.TEST"), "userName"),
+        (user("bob@acme.test", **{ENTERPRISE: {"employeeNumber": "E1"}}), "employeeNumber"),
+    ],
+)
+def test_uniqueness_is_409_naming_the_attribute_rfc7644_3_3_seed_faq(
+    app: Any, scim: Scim, second: dict, attribute: str
+) -> None:
     scim.create_user("ann@acme.test", **{ENTERPRISE: {"employeeNumber": "E1"}})
     error = assert_scim_error(scim.post("/Users", second), 409, "uniqueness")
     assert attribute in error["detail"]
     assert _count(app, Member) == 1
     rows = sync_logs(app)
-    assert [(r.result, r.status_code, r.scim_type) for r in rows] == [("success", 201, None),
-                                                                      ("failure", 409, "uniqueness")]
+    assert [(r.result, r.status_code, r.scim_type) for r in rows] == [
+        ("success", 201, None),
+        ("failure", 409, "uniqueness"),
+    ]
 
 
 def test_email_taken_by_another_member_of_the_source_is_409(app: Any, scim: Scim) -> None:
@@ -149,13 +189,21 @@ def _hand_member(app: Any, org_id: int, **values: Any) -> str:
         return member.public_id
 
 
-@pytest.mark.parametrize("match, hand, request_extra", [
-    ("email", {}, {}),
-    ("employee_id", {"email": "old@acme.test", "employee_id": "E9"}, {ENTERPRISE: {"employeeNumber": "E9"}}),
-    ("mobile", {"email": "old@acme.test", "mobile": "+1 555"}, {"phoneNumbers": [{"value": "+1 555", "type": "work"}]}),
-])
+@pytest.mark.parametrize(
+    "match, hand, request_extra",
+    [
+        ("email", {}, {}),
+        ("employee_id", {"email": "old@acme.test", "employee_id": "E9"}, {ENTERPRISE: {"employeeNumber": "E9"}}),
+        (
+            "mobile",
+            {"email": "old@acme.test", "mobile": "+1 555"},
+            {"phoneNumbers": [{"value": "+1 555", "type": "work"}]},
+        ),
+    ],
+)
 def test_existing_member_found_by_match_attribute_is_linked_201_seed_1_1_step_5(
-        app: Any, runner: Any, client: Any, org: Any, match: str, hand: dict, request_extra: dict) -> None:
+    app: Any, runner: Any, client: Any, org: Any, match: str, hand: dict, request_extra: dict
+) -> None:
     source = add_source(runner, org.name, "--activate", "--match-attribute", match)
     public_id = _hand_member(app, org.id, **hand)
     response = Scim(client, source).post("/Users", user("jdoe@acme.test", displayName="John Doe", **request_extra))
@@ -175,23 +223,31 @@ def test_existing_member_with_the_username_is_linked_seed_1_1_step_5(app: Any, s
 
 def test_match_attribute_not_configured_is_not_used_seed_1_1_step_5(app: Any, scim: Scim, org: Any) -> None:
     _hand_member(app, org.id, email="old@acme.test", employee_id="E9")
-    assert_scim_error(scim.post("/Users", user("new@acme.test", **{ENTERPRISE: {"employeeNumber": "E9"}})),
-                      409, "uniqueness")
+    assert_scim_error(
+        scim.post("/Users", user("new@acme.test", **{ENTERPRISE: {"employeeNumber": "E9"}})), 409, "uniqueness"
+    )
 
 
-def test_member_linked_to_another_active_source_is_409_seed_1_1_step_5(app: Any, runner: Any, client: Any,
-                                                                        org: Any) -> None:
+def test_member_linked_to_another_active_source_is_409_seed_1_1_step_5(
+    app: Any, runner: Any, client: Any, org: Any
+) -> None:
     first = Scim(client, add_source(runner, org.name, "--activate"))
     second = Scim(client, add_source(runner, org.name, "--activate"))
     first.create_user("ann@acme.test")
     assert_scim_error(second.post("/Users", user("ann@acme.test")), 409, "uniqueness")
-    # Once the first source is deactivated the member can move to the second.
+    # A deactivated source still manages its members: a create (JumpCloud's Test Connection user too)
+    # neither takes the member over nor, by a DELETE after it, suspends it.
     assert runner.invoke(args=["sync-source", "deactivate", first.source.id]).exit_code == 0
+    assert "inactive sync source" in assert_scim_error(second.post("/Users", user("ann@acme.test")), 409)["detail"]
+    assert _member(app, "ann@acme.test").status == "active"
+    # Once the first source is deleted the member is unmanaged, and the second source links it.
+    assert runner.invoke(args=["sync-source", "delete", first.source.id]).exit_code == 0
     assert second.post("/Users", user("ann@acme.test")).status_code == 201
 
 
 def test_user_type_goes_through_workforce_rules_case_insensitively_seed_1_1_step_4(
-        app: Any, runner: Any, client: Any, org: Any) -> None:
+    app: Any, runner: Any, client: Any, org: Any
+) -> None:
     source = add_source(runner, org.name, "--activate", "--workforce-rule", "Regular=regular employee")
     scim = Scim(client, source)
     scim.create_user("a@acme.test", userType="REGULAR")
@@ -204,10 +260,18 @@ def test_user_type_goes_through_workforce_rules_case_insensitively_seed_1_1_step
 
 
 def test_ignored_attributes_null_and_unknown_extensions_rfc7643_3_seed_faq(app: Any, scim: Scim) -> None:
-    body = user(password="s3cret!", groups=[{"value": "g"}], roles=[{"value": "admin"}], id="mine",
-                meta={"resourceType": "Group"}, nickName=None, title=None, unknownAttr={"x": 1},
-                schemas=["urn:ietf:params:scim:schemas:core:2.0:User", "urn:example:custom:2.0:User"],
-                **{"urn:example:custom:2.0:User": {"costCenter": "1"}})
+    body = user(
+        password="s3cret!",
+        groups=[{"value": "g"}],
+        roles=[{"value": "admin"}],
+        id="mine",
+        meta={"resourceType": "Group"},
+        nickName=None,
+        title=None,
+        unknownAttr={"x": 1},
+        schemas=["urn:ietf:params:scim:schemas:core:2.0:User", "urn:example:custom:2.0:User"],
+        **{"urn:example:custom:2.0:User": {"costCenter": "1"}},
+    )
     created = scim.post("/Users", body).get_json()
     assert created["id"] != "mine" and "nickName" not in created and "title" not in created
     assert "roles" not in created and "password" not in created and "groups" not in created
@@ -216,22 +280,39 @@ def test_ignored_attributes_null_and_unknown_extensions_rfc7643_3_seed_faq(app: 
 
 
 def test_attribute_names_are_case_insensitive_rfc7643_2_1(app: Any, scim: Scim) -> None:
-    scim.post("/Users", {"USERNAME": "ann@acme.test", "displayname": "Ann",
-                         "Emails": [{"Value": "ann@acme.test", "TYPE": "work"}], "Name": {"GivenName": "Ann"}})
+    scim.post(
+        "/Users",
+        {
+            "USERNAME": "ann@acme.test",
+            "displayname": "Ann",
+            "Emails": [{"Value": "ann@acme.test", "TYPE": "work"}],
+            "Name": {"GivenName": "Ann"},
+        },
+    )
     assert _member(app, "ann@acme.test").first_name == "Ann"
 
 
-@pytest.mark.parametrize("value, status", [(False, "inactive"), ("False", "inactive"), ("false", "inactive"),
-                                           ("TRUE", "active"), (True, "active")])
+@pytest.mark.parametrize(
+    "value, status",
+    [(False, "inactive"), ("False", "inactive"), ("false", "inactive"), ("TRUE", "active"), (True, "active")],
+)
 def test_booleans_accept_strings_in_any_case(app: Any, scim: Scim, value: Any, status: str) -> None:
-    """Issue 3: booleans as JSON booleans or the strings True/False in any case (Entra sends "False"; RFC 7643 §2.3.2)."""
+    """Issue 3: booleans as JSON booleans or the strings True/False in any case.
+
+    Entra sends "False"; RFC 7643 §2.3.2.
+    """
     scim.create_user(active=value)
     assert _member(app, "ann@acme.test").status == status
 
 
 def test_wrong_types_are_400_invalid_value_never_500_rfc7644_3_12(app: Any, scim: Scim) -> None:
-    for body in (user(active="maybe"), user(userName={"a": 1}), user(emails="x"), user(name=[1]),
-                 user(displayName="x" * 300)):
+    for body in (
+        user(active="maybe"),
+        user(userName={"a": 1}),
+        user(emails="x"),
+        user(name=[1]),
+        user(displayName="x" * 300),
+    ):
         assert_scim_error(scim.post("/Users", body), 400, "invalidValue")
     assert _count(app, Member) == 0
 
@@ -291,8 +372,9 @@ def test_meta_is_complete_and_location_absolute_behind_a_proxy_rfc7643_3_1(app: 
 
 
 @pytest.mark.parametrize("rule, after", [("suspend", "inactive"), ("delete", None)])
-def test_delete_follows_the_member_deletion_rule_seed_1_1_step_5(app: Any, scim: Scim, org: Any, rule: str,
-                                                                  after: str | None) -> None:
+def test_delete_follows_the_member_deletion_rule_seed_1_1_step_5(
+    app: Any, scim: Scim, org: Any, rule: str, after: str | None
+) -> None:
     with app.app_context():
         source = db.session.scalar(sa.select(SyncSource))
         sync_sources.configure_source(org.id, source.id, Actor.cli(), deletion_rule=rule)
@@ -313,12 +395,18 @@ def test_delete_follows_the_member_deletion_rule_seed_1_1_step_5(app: Any, scim:
         assert member.status == "inactive" and member.source_id is None
         assert [d.name for d in member.departments] == ["Sales"]
     rows = sync_logs(app)
-    assert [(r.operation, r.result) for r in rows][-3:] == [("delete", "success"), ("request", "failure"),
-                                                           ("delete", "failure")]
+    assert [(r.operation, r.result) for r in rows][-3:] == [
+        ("delete", "success"),
+        ("request", "failure"),
+        ("delete", "failure"),
+    ]
 
 
 def test_each_write_leaves_exactly_one_sync_log_row(app: Any, scim: Scim) -> None:
-    """Issue 3, Sync log: one row per write with changes, request id, method, path, duration and the body without secrets."""
+    """Issue 3, Sync log: one row per write.
+
+    With changes, request id, method, path, duration and the body without secrets.
+    """
     created = scim.create_user(password="hunter2")
     scim.put(f"/Users/{created['id']}", user(nickName="N", password="hunter2"))
     scim.ops(f"/Users/{created['id']}", {"op": "replace", "path": "title", "value": "CTO"})
@@ -341,8 +429,11 @@ def test_manager_as_string_resolves_to_a_member_and_unknown_is_kept(app: Any, sc
     """RFC 7643 §4.3 manager: a string or {value}; stored as a reference to the member it names."""
     boss = scim.create_user("boss@acme.test")
     created = scim.create_user(**{ENTERPRISE: {"manager": boss["id"]}})
-    assert created[ENTERPRISE]["manager"] == {"value": boss["id"], "$ref": boss["meta"]["location"],
-                                              "displayName": "Boss"}
+    assert created[ENTERPRISE]["manager"] == {
+        "value": boss["id"],
+        "$ref": boss["meta"]["location"],
+        "displayName": "Boss",
+    }
     other = scim.create_user("bob@acme.test", **{ENTERPRISE: {"manager": "someone-else"}})
     assert other[ENTERPRISE]["manager"] == {"value": "someone-else"}
 
