@@ -765,16 +765,21 @@ def create_member(org_id: int, values: dict[str, Any], actor: Actor) -> Member:
         setattr(record, key, getattr(record, key) or "")
     _check_form(record)
     record.id = _console_write(lambda: insert_record(record))
+    _log(actor, "Add member", record, admin_log.diff({}, record.snapshot()))
+    return _shown(record.id)
+
+
+def _log(actor: Actor, event_type: str, record: MemberRecord, changes: dict[str, Any]) -> None:
+    """The Admin log entry of a change made by hand to a member."""
     admin_log.record(
         actor,
-        org_id,
-        "Add member",
+        record.org_id,
+        event_type,
         target_type="member",
         target_id=record.public_id,
         target_name=record.name,
-        changes=admin_log.diff({}, record.snapshot()),
+        changes=changes,
     )
-    return _shown(record.id)
 
 
 def _source_name(source_id: int) -> str:
@@ -800,15 +805,7 @@ def update_member(org_id: int, member_id: int, values: dict[str, Any], actor: Ac
     _console_write(lambda: update_record(before, after, utcnow()))
     changes = admin_log.diff(before.snapshot(), after.snapshot())
     if changes:
-        admin_log.record(
-            actor,
-            org_id,
-            "Edit member",
-            target_type="member",
-            target_id=after.public_id,
-            target_name=after.name,
-            changes=changes,
-        )
+        _log(actor, "Edit member", after, changes)
     return _shown(member_id)
 
 
@@ -828,14 +825,8 @@ def set_member_active(org_id: int, member_id: int, active: bool, actor: Actor) -
     _hand_made(before, "reactivate" if active else "suspend")
     after = update_record(before, copy(before, status="active" if active else "inactive"), utcnow())
     if before.status != after.status:
-        admin_log.record(
-            actor,
-            org_id,
-            "Reactivate member" if active else "Suspend member",
-            target_type="member",
-            target_id=after.public_id,
-            target_name=after.name,
-            changes={"status": [before.status, after.status]},
+        _log(
+            actor, "Reactivate member" if active else "Suspend member", after, {"status": [before.status, after.status]}
         )
     return _shown(member_id)
 
@@ -846,15 +837,7 @@ def delete_member(org_id: int, member_id: int, actor: Actor) -> None:
     _hand_made(record, "delete")
     delete_record(record)
     db.session.expire_all()
-    admin_log.record(
-        actor,
-        org_id,
-        "Delete member",
-        target_type="member",
-        target_id=record.public_id,
-        target_name=record.name,
-        changes=admin_log.diff(record.snapshot(), {}),
-    )
+    _log(actor, "Delete member", record, admin_log.diff(record.snapshot(), {}))
 
 
 _SET_CUSTOM = (
@@ -888,13 +871,5 @@ def set_custom_fields(org_id: int, member_id: int, raw: dict[str, Any], actor: A
         )
         if result.rowcount != 1:
             raise StaleDataError(f"members row {record.id} changed since it was read")
-        admin_log.record(
-            actor,
-            org_id,
-            "Edit member",
-            target_type="member",
-            target_id=record.public_id,
-            target_name=record.name,
-            changes=changes,
-        )
+        _log(actor, "Edit member", record, changes)
     return _shown(member_id)
