@@ -10,16 +10,17 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
-from portal.core import administrators, organizations, sync_sources
+from portal.core import administrators, organizations, sync_sources, unique
 from portal.core.actors import Actor
 from portal.core.errors import DomainError
 
 from .extensions import db
-from .models import DELETION_RULES, MATCH_ATTRIBUTES, PERMISSIONS, PROVIDERS, Organization, SyncSource
+from .models import DELETION_RULES, MATCH_ATTRIBUTES, PERMISSIONS, PROVIDERS, Organization, SyncSource, norm
 
 org_cli = AppGroup("org", help="Organizations.")
 admin_cli = AppGroup("admin", help="Administrators.")
 source_cli = AppGroup("sync-source", help="Sync sources (identity providers pushing over SCIM).")
+directory_cli = AppGroup("directory", help="The directory's data as a whole.")
 
 
 def fail(message: str) -> None:
@@ -251,9 +252,31 @@ def _set_active(source_id: str, active: bool) -> None:
     click.echo(f"{source.name} is {source.status}")
 
 
+@directory_cli.command("check-names")
+def directory_check_names() -> None:
+    """List the names that would be one name once compared after Unicode normalization; exit 1 if any.
+
+    Reads only the plain columns, so it runs on a database not yet upgraded: run it before
+    ``flask db upgrade``, which refuses while these collisions remain.
+    """
+    collisions = unique.norm_collisions(db.session.connection(), norm)
+    db.session.rollback()
+    if not collisions:
+        click.echo("No names collide")
+        return
+    for line in collisions:
+        click.echo(line)
+    count = len(collisions)
+    fail(
+        f"{count} name{'s' if count != 1 else ''} would collide once compared after Unicode normalization: "
+        "rename or remove all but one of each, then run flask db upgrade"
+    )
+
+
 def init_app(app: Flask) -> None:
     """Attach the command groups to ``flask``."""
     app.cli.add_command(org_cli)
     app.cli.add_command(admin_cli)
     app.cli.add_command(source_cli)
+    app.cli.add_command(directory_cli)
     app.cli.add_command(demo)

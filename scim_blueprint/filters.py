@@ -34,7 +34,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, literal, not_, 
 from sqlalchemy.orm import aliased
 
 from portal.core.scim_urns import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
-from portal.models import Department, JobTitle, Member, UserGroup, group_members, member_departments
+from portal.models import Department, JobTitle, Member, UserGroup, group_members, member_departments, norm
 
 Condition = ColumnElement[bool]
 Scope = Callable[[Condition], Condition]
@@ -55,7 +55,7 @@ class InvalidFilter(ValueError):
 class Leaf:
     """A filterable single value: a SQL expression, its SCIM type and its case rule.
 
-    ``norm`` is a lower-cased, indexed copy of ``column`` used for case-insensitive
+    ``norm`` is the ``models.norm`` copy of ``column`` (indexed) used for case-insensitive
     comparisons; ``scope`` wraps a condition on a value held in another table
     into an EXISTS over the resource row; ``sort`` is the expression sortBy orders by.
     """
@@ -201,7 +201,7 @@ USER_FILTER_ATTRIBUTES: dict[str, dict[str, FilterAttribute]] = {
         "schemas": _schemas(USER_SCHEMA, ENTERPRISE_SCHEMA),
     },
     ENTERPRISE_SCHEMA.lower(): {
-        "employeenumber": Leaf(Member.employee_id),
+        "employeenumber": Leaf(Member.employee_id, norm=Member.employee_id_norm),
         "department": Leaf(
             Department.name, norm=Department.name_norm, scope=_department_exists, sort=_first_department
         ),
@@ -429,8 +429,8 @@ def compare(leaf: Leaf, op: str, value: Any) -> Condition:
         if leaf.case_exact:
             column, operand = leaf.column, text
         elif leaf.norm is not None:
-            # The stored *_norm value is stripped and lower-cased: eq/ne hit its unique index.
-            column, operand = leaf.norm, (text.strip().lower() if op in ("eq", "ne") else text.lower())
+            # The stored *_norm value is models.norm of the value: eq/ne compare norm(value) on its unique index.
+            column, operand = leaf.norm, (norm(text) if op in ("eq", "ne") else text.lower())
         else:
             column, operand = func.lower(leaf.column), text.lower()
     comparisons: dict[str, Callable[[], Condition]] = {

@@ -30,7 +30,7 @@ depends_on = None
 _HAS_EXTERNAL_ID = sa.text("scim_external_id IS NOT NULL")
 
 
-def _refold(connection: sa.Connection) -> None:
+def _refuse_collisions(connection: sa.Connection) -> None:
     collisions = norm_collisions(connection, norm)
     if collisions:
         raise RuntimeError(
@@ -38,6 +38,9 @@ def _refold(connection: sa.Connection) -> None:
             "zero-width characters removed); rename or remove all but one of each, then run "
             "'flask db upgrade' again:\n  " + "\n  ".join(collisions)
         )
+
+
+def _refold(connection: sa.Connection) -> None:
     for table, norm_column, column, _scope in NORMALIZED_COLUMNS:
         rows = connection.execute(sa.text(f"SELECT id, {column}, {norm_column} FROM {table}")).all()
         changed = [{"id": row[0], "folded": norm(row[1])} for row in rows if norm(row[1]) != row[2]]
@@ -46,6 +49,8 @@ def _refold(connection: sa.Connection) -> None:
 
 
 def upgrade():
+    # Before any DDL: SQLite does not roll DDL back, so a refusal must leave the database at 0003.
+    _refuse_collisions(op.get_bind())
     op.add_column(
         "sync_sources",
         sa.Column("username_is_email", sa.Boolean(), server_default=sa.text("false"), nullable=False),

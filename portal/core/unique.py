@@ -78,7 +78,7 @@ def norm_collisions(connection: Connection, fold: Callable[[str | None], str | N
     for table, _norm_column, column, scope in NORMALIZED_COLUMNS:
         if scope is None:
             continue
-        rows = connection.execute(text(f"SELECT id, {', '.join((*scope, column))} FROM {table}")).all()
+        rows = connection.execute(text(f"SELECT id, {', '.join((*scope, column))} FROM {table} ORDER BY id")).all()
         seen: dict[tuple[Any, ...], list[tuple[int, str]]] = {}
         for row in rows:
             value = row[-1]
