@@ -6,6 +6,11 @@ work email" hold on the final state (Entra changes both in one request). A Group
 PATCH becomes a ``GroupChange`` the domain runs in SQL, so adding one member to
 a large group never loads the others.
 
+Multi-valued attributes (emails, phoneNumbers, addresses) are kept entry by entry as
+sent, so a value filter (``phoneNumbers[type eq "mobile"].value``) changes or removes
+exactly the entries it matches (RFC 7644 §3.5.2.1-3); ``add`` without a filter
+appends; an entry made primary makes the others' ``primary`` false (§3.5.2).
+
 Tolerated, as identity providers send them: ``op`` in any case, ``Operations`` or
 ``operations``, no ``schemas``; path-less values whose keys are plain, dotted or
 URN-qualified paths (an ``id`` among them is ignored: Okta); a filtered path that
@@ -25,6 +30,7 @@ from marshmallow import ValidationError
 
 from portal.core.groups import GroupChange
 
+from . import references
 from .errors import ScimError
 from .resources import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 from .schemas import Text
@@ -48,6 +54,8 @@ MULTI_VALUED = frozenset(
 #: attributes a request may not change; every other read-only one is ignored like in a POST body
 IMMUTABLE = frozenset({"id"})
 IGNORED = frozenset({"schemas", "meta", "groups"})
+#: why an IGNORED path is ignored, as the Sync log row's note says (RFC 7643 §3.1 meta, §4.1.2 groups: readOnly)
+_IGNORED_WHY = {"schemas": "set by the service provider", "meta": "read-only", "groups": "read-only"}
 _CORE_URNS = (USER_SCHEMA.lower(), GROUP_SCHEMA.lower())
 
 
@@ -317,24 +325,85 @@ def _same_entry(a: Any, b: Any) -> bool:
     return _same(a, b, "value")
 
 
-def _superseded(old: Any, new: Any) -> bool:
-    """An added entry replaces one of the same value or the same type (one is kept per type)."""
-    return _same(old, new, "value") or _same(old, new, "type")
+def _is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _comparable(entry: dict[str, Any]) -> dict[str, str]:
+    return {k.lower(): str(v).lower() for k, v in entry.items() if isinstance(k, str) and k.lower() != "primary"}
+
+
+def _duplicate(old: Any, new: Any) -> bool:
+    """The same entry: the same value and type (emails, phone numbers: a number sent as work and as
+    mobile is two entries), or for entries without a value (addresses) the same sub-attributes, ``primary`` aside."""
+    if _get(old, "value") is not None or _get(new, "value") is not None:
+        return _same(old, new, "value") and str(_get(old, "type") or "").lower() == str(_get(new, "type") or "").lower()
+    return isinstance(old, dict) and isinstance(new, dict) and _comparable(old) == _comparable(new)
+
+
+def _demote_others(entries: list[Any], chosen: list[Any]) -> None:
+    """RFC 7644 §3.5.2: setting a value's ``primary`` to true sets it to false on the others
+    (only where they have one: ``primary`` is never added to an entry that was sent without it)."""
+    for entry in entries:
+        if isinstance(entry, dict) and not any(entry is c for c in chosen):
+            key = _find_key(entry, "primary")
+            if key is not None and _is_true(entry[key]):
+                entry[key] = False
 
 
 def _merge_multi(current: list[Any], added: list[Any]) -> list[Any]:
-    """Add entries: one of the same value or type is replaced (we keep one per type); a new primary wins."""
-    result = [e for e in current if not any(_superseded(e, n) for n in added)]
-    if any(isinstance(n, dict) and _get(n, "primary") in (True, "true", "True") for n in added):
-        result = [{k: v for k, v in e.items() if k.lower() != "primary"} if isinstance(e, dict) else e for e in result]
-    return result + added
+    """Add entries (RFC 7644 §3.5.2.1): each is appended, or merged into the entry it repeats (same
+    value: "no changes SHOULD be made" beyond what it sends); every other entry is kept, whatever its type."""
+    result = list(current)
+    primaries: list[Any] = []
+    for new in added:
+        index = next((i for i, old in enumerate(result) if _duplicate(old, new)), None)
+        if index is None:
+            result.append(new)
+            index = len(result) - 1
+        elif isinstance(new, dict) and isinstance(result[index], dict):
+            merged = dict(result[index])
+            for sub_key, sub_value in new.items():
+                merged[_find_key(merged, sub_key) or sub_key] = sub_value
+            result[index] = merged
+        else:
+            result[index] = new
+        if _is_true(_get(new, "primary")):
+            primaries.append(result[index])
+    if primaries:
+        _demote_others(result, primaries)
+    return result
+
+
+#: sub-attributes that describe an entry rather than hold its data: an entry left with only these is gone
+_LABELS = frozenset({"type", "primary", "display"})
+
+
+def _holds_data(entry: Any) -> bool:
+    return not isinstance(entry, dict) or any(isinstance(k, str) and k.lower() not in _LABELS for k in entry)
+
+
+def note_ignored(notes: list[str], path: Path) -> None:
+    """Record an IGNORED path in ``notes`` (the Sync log row's notes), once: "Ignored PATCH path meta: read-only"."""
+    text = (
+        path.attr
+        + (f"[{path.filter_text}]" if path.filter_text is not None else "")
+        + (f".{path.sub}" if path.sub else "")
+    )
+    note = f"Ignored PATCH path {text}: {_IGNORED_WHY.get(path.key, 'read-only')}"
+    if note not in notes:
+        notes.append(note)
 
 
 class UserPatcher:
-    """Applies operations to a User document (a dict shaped like ``resources.user_to_scim``)."""
+    """Applies operations to a User document (a dict shaped like ``resources.user_to_scim``).
 
-    def __init__(self, document: dict[str, Any]) -> None:
+    ``notes`` collects what was ignored (``note_ignored``), for the Sync log row.
+    """
+
+    def __init__(self, document: dict[str, Any], notes: list[str] | None = None) -> None:
         self.doc = document
+        self.notes = notes if notes is not None else []
 
     def apply(self, ops: list[Operation]) -> dict[str, Any]:
         """Apply every operation in order; returns the document."""
@@ -379,6 +448,7 @@ class UserPatcher:
         if path.urn is None and path.key in IMMUTABLE:
             raise ScimError(400, f"{path.attr} is immutable", "mutability")
         if path.urn is None and path.key in IGNORED:
+            note_ignored(self.notes, path)
             return
         if not path.attr:  # the extension URN itself: its value is a map of the extension's attributes
             if op == "remove":
@@ -403,6 +473,8 @@ class UserPatcher:
         if op == "remove":
             if key.lower() in MULTI_VALUED and value is not None and isinstance(current, list):
                 container[key] = [e for e in current if not any(_same_entry(e, v) for v in _as_list(value))]
+                if not container[key]:  # RFC 7644 §3.5.2.2: no value left, the attribute is unassigned
+                    container.pop(key)
             else:
                 container.pop(key, None)
         elif key.lower() in MULTI_VALUED:
@@ -428,6 +500,12 @@ class UserPatcher:
         for target in targets:
             if isinstance(target, dict):
                 self.set_sub(op, target, sub, value)
+        if op == "remove" and isinstance(current, list):  # entries left with no data go (RFC 7644 §3.5.2.2)
+            remaining = [e for e in current if _holds_data(e)]
+            if remaining:
+                container[key] = remaining
+            else:
+                container.pop(key, None)
 
     @staticmethod
     def set_sub(op: str, target: dict[str, Any], sub: str, value: Any) -> None:
@@ -442,13 +520,23 @@ class UserPatcher:
         entries = _as_list(container.get(key) or [])
         matches = [e for e in entries if isinstance(e, dict) and predicate(e)]
         if op == "remove":
-            if path.sub is None:
-                container[key] = [e for e in entries if not (isinstance(e, dict) and predicate(e))]
-            else:
+            # RFC 7644 §3.5.2.2: the matched entries (or their sub-attribute) go, the others stay; an entry
+            # left with no data goes too, and an attribute left with no entries is unassigned. No match: no-op.
+            if path.sub is not None:
                 for entry in matches:
                     self.set_sub(op, entry, path.sub, None)
+            removed = matches if path.sub is None else [e for e in matches if not _holds_data(e)]
+            if removed:
+                remaining = [e for e in entries if not any(e is r for r in removed)]
+                if remaining:
+                    container[key] = remaining
+                else:
+                    container.pop(key, None)
             return
         if not matches:
+            # RFC 7644 §3.5.2.1: add to a target that does not exist adds it. §3.5.2.3 asks a replace that
+            # matches nothing for 400 noTarget; Microsoft Entra ID sends "Replace" for a value the target
+            # does not have yet, so a replace adds the entry too, when the filter says what it is.
             if not only_and or not equalities:
                 raise ScimError(400, f"No {path.attr} entry matches {path.filter_text!r}", "noTarget")
             entry = dict(equalities)
@@ -463,11 +551,14 @@ class UserPatcher:
                     entry[_find_key(entry, sub_key) or sub_key] = sub_value
             else:
                 raise ScimError(400, f"The value for {path.attr}[{path.filter_text}] must be an object", "invalidValue")
+        sent = {path.sub: value} if path.sub is not None else value if isinstance(value, dict) else {}
+        if _is_true(_get(sent, "primary")) or _is_true(_get(equalities, "primary")):
+            _demote_others(entries, [e for e in matches if _is_true(_get(e, "primary"))])
 
 
-def apply_to_user(document: dict[str, Any], ops: list[Operation]) -> dict[str, Any]:
-    """The User document after the operations (RFC 7644 §3.5.2.1-3)."""
-    return UserPatcher(document).apply(ops)
+def apply_to_user(document: dict[str, Any], ops: list[Operation], notes: list[str] | None = None) -> dict[str, Any]:
+    """The User document after the operations (RFC 7644 §3.5.2.1-3); ignored paths noted in ``notes``."""
+    return UserPatcher(document, notes).apply(ops)
 
 
 # ---------------------------------------------------------------- Group PATCH as a GroupChange
@@ -476,7 +567,7 @@ def apply_to_user(document: dict[str, Any], ops: list[Operation]) -> dict[str, A
 def _member_values(value: Any) -> list[str]:
     ids: list[str] = []
     for item in _as_list(value):
-        raw = _get(item, "value") if isinstance(item, dict) else item
+        raw = references.member_value(item) if isinstance(item, dict) else item
         text = _text(raw, "members.value") if raw is not None else None
         if not text:
             raise ScimError(400, "Each member needs a value (the member's id)", "invalidValue")
@@ -497,13 +588,15 @@ def _filter_member_ids(path: Path) -> list[str]:
     return found
 
 
-def _group_op(change: GroupChange, op: str, path: Path, value: Any) -> None:
+def _group_op(change: GroupChange, op: str, path: Path, value: Any, notes: list[str]) -> None:
     if path.urn is not None:
         return  # no group extension is stored
     key = path.key
     if key in IMMUTABLE:
         raise ScimError(400, f"{path.attr} is immutable", "mutability")
-    if key == "displayname" and path.filter_text is None and path.sub is None:
+    if key in IGNORED:
+        note_ignored(notes, path)
+    elif key == "displayname" and path.filter_text is None and path.sub is None:
         change.set_display_name = True
         change.display_name = None if op == "remove" else _text(value, "displayName")
     elif key == "externalid" and path.filter_text is None and path.sub is None:
@@ -529,16 +622,17 @@ def _text(value: Any, name: str) -> str | None:
         raise ScimError(400, f"{name} must be a string", "invalidValue") from None
 
 
-def group_change(ops: list[Operation]) -> GroupChange:
-    """The change a Group PATCH makes (RFC 7644 §3.5.2), to be run by the domain in SQL."""
+def group_change(ops: list[Operation], notes: list[str] | None = None) -> GroupChange:
+    """The change a Group PATCH makes (RFC 7644 §3.5.2), to be run by the domain in SQL; ignored paths in ``notes``."""
     change = GroupChange()
+    notes = notes if notes is not None else []
     for op in ops:
         if op.path is None:
             if not isinstance(op.value, dict):
                 raise ScimError(400, f"{op.op} without a path needs an object value", "invalidValue")
             for key, value in op.value.items():
                 if isinstance(key, str) and key.lower() != "id":  # Okta's rename sends the id back
-                    _group_op(change, op.op, parse_path(key), value)
+                    _group_op(change, op.op, parse_path(key), value, notes)
         else:
-            _group_op(change, op.op, parse_path(op.path), op.value)
+            _group_op(change, op.op, parse_path(op.path), op.value, notes)
     return change

@@ -106,7 +106,16 @@ class Attribute:
         return out
 
 
-_WORK = ("work",)
+#: the canonical types of RFC 7643 §4.1.2 (any other type is kept as sent)
+_EMAIL_TYPES = ("work", "home", "other")
+_PHONE_TYPES = ("work", "home", "mobile", "fax", "pager", "other")
+_ADDRESS_TYPES = ("work", "home", "other")
+#: a multi-valued entry's ``primary`` (RFC 7643 §2.4): returned only where it was sent
+_PRIMARY = Attribute(
+    "primary",
+    type="boolean",
+    description="The preferred entry, where the identity provider marked one; at most one is true.",
+)
 
 #: the core User attributes stored and returned (RFC 7643 §4.1), mapped as in the seed's table
 USER_ATTRIBUTES: tuple[Attribute, ...] = (
@@ -134,37 +143,48 @@ USER_ATTRIBUTES: tuple[Attribute, ...] = (
         "emails",
         type="complex",
         multi_valued=True,
-        required=True,
-        description="The work email (email); must equal userName.",
+        description=(
+            "Email addresses, kept as sent. The member's email is the work one, else the primary one, else the "
+            "first; it must equal userName where the source's rule says so."
+        ),
         sub_attributes=(
-            Attribute("value", required=True, uniqueness="server", description="Email address."),
-            Attribute("type", canonical_values=_WORK, description="Always work."),
-            Attribute(
-                "primary",
-                type="boolean",
-                mutability="readOnly",
-                description="Always true: the one stored email is the primary one.",
-            ),
+            Attribute("value", description="Email address; the member's email is unique in the organization."),
+            Attribute("display", description="A label for the address, as sent."),
+            Attribute("type", canonical_values=_EMAIL_TYPES, description="The kind of address, as sent."),
+            _PRIMARY,
         ),
     ),
     Attribute(
         "phoneNumbers",
         type="complex",
         multi_valued=True,
-        description="The work phone number (Mobile).",
+        description=(
+            "Phone numbers, kept as sent. The member's Mobile is the work one, else the primary one, else the first."
+        ),
         sub_attributes=(
             Attribute("value", description="Phone number."),
-            Attribute("type", canonical_values=_WORK, description="Always work."),
+            Attribute("display", description="A label for the number, as sent."),
+            Attribute("type", canonical_values=_PHONE_TYPES, description="The kind of number, as sent."),
+            _PRIMARY,
         ),
     ),
     Attribute(
         "addresses",
         type="complex",
         multi_valued=True,
-        description="The work address: only its country is kept (WorkCountryOrRegion).",
+        description=(
+            "Addresses, kept as sent. The member's work country or region is the country of the work one, "
+            "else the primary one, else the first."
+        ),
         sub_attributes=(
+            Attribute("formatted", description="The full address, as it is displayed."),
+            Attribute("streetAddress", description="Street address."),
+            Attribute("locality", description="City or locality."),
+            Attribute("region", description="State or region."),
+            Attribute("postalCode", description="Postal code."),
             Attribute("country", description="Country or region."),
-            Attribute("type", canonical_values=_WORK, description="Always work."),
+            Attribute("type", canonical_values=_ADDRESS_TYPES, description="The kind of address, as sent."),
+            _PRIMARY,
         ),
     ),
     Attribute(
@@ -219,17 +239,21 @@ GROUP_ATTRIBUTES: tuple[Attribute, ...] = (
         type="complex",
         multi_valued=True,
         description="The group's members.",
+        # RFC 7643 §4.2 and §8.7.1: entries are added and removed, their sub-attributes are immutable; display
+        # too (§2.4: "having a mutability of immutable"; §8.7.1 omits it, erratum 6011). A reference is case
+        # exact (§2.3.7). Groups do not nest here: $ref and type name Users only.
         sub_attributes=(
             Attribute("value", mutability="immutable", description="The member's id."),
             Attribute(
                 "$ref",
                 type="reference",
-                mutability="readOnly",
+                mutability="immutable",
+                case_exact=True,
                 reference_types=("User",),
-                description="The member's URI.",
+                description="The member's URI; sent without value, its last path segment is the id.",
             ),
-            Attribute("display", mutability="readOnly", description="The member's displayName."),
-            Attribute("type", mutability="readOnly", canonical_values=("User",), description="Always User."),
+            Attribute("display", mutability="immutable", description="The member's displayName (set by the server)."),
+            Attribute("type", mutability="immutable", canonical_values=("User",), description="Always User."),
         ),
     ),
 )
@@ -308,8 +332,35 @@ def _manager(member: MemberRecord, base_url: str) -> dict[str, Any] | None:
     return None
 
 
+def _derived(member: MemberRecord) -> dict[str, list[dict[str, Any]] | None]:
+    """The entries a member's own fields make, for a member with none kept (made in the console, or
+    synced before they were kept): one work entry each, the email the primary one (the server's choice)."""
+    return {
+        "emails": [{"value": member.email, "type": "work", "primary": True}] if member.email else None,
+        "phone_numbers": [{"value": member.mobile, "type": "work"}] if member.mobile else None,
+        "addresses": [{"country": member.work_country, "type": "work"}] if member.work_country else None,
+    }
+
+
+def _entries(kept: list[dict[str, Any]] | None, derived: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """A multi-valued attribute: the entries kept as sent (copies: a PATCH edits its document in
+    place), else the derived ones."""
+    return [dict(entry) for entry in kept] if kept is not None else derived
+
+
+def unkept_unless_changed(member: MemberRecord, values: dict[str, Any]) -> dict[str, Any]:
+    """A PATCH's mapped values, where the member had no entries kept and the PATCH left the derived
+    ones as they were: those stay not kept (None), so a PATCH of another attribute keeps, and logs,
+    nothing the identity provider did not send."""
+    for key, derived in _derived(member).items():
+        if getattr(member, key) is None and values.get(key) == derived:
+            values[key] = None
+    return values
+
+
 def user_to_scim(member: MemberRecord, base_url: str) -> dict[str, Any]:
     """The full SCIM User (RFC 7643 §4.1 + enterprise extension §4.3) of a member record."""
+    derived = _derived(member)
     enterprise = _drop_empty(
         {
             "employeeNumber": member.employee_id,
@@ -328,9 +379,9 @@ def user_to_scim(member: MemberRecord, base_url: str) -> dict[str, Any]:
             "nickName": member.another_name,
             "title": member.job_title,
             "userType": member.user_type,
-            "emails": [{"value": member.email, "type": "work", "primary": True}] if member.email else None,
-            "phoneNumbers": [{"value": member.mobile, "type": "work"}] if member.mobile else None,
-            "addresses": [{"country": member.work_country, "type": "work"}] if member.work_country else None,
+            "emails": _entries(member.emails, derived["emails"]),
+            "phoneNumbers": _entries(member.phone_numbers, derived["phone_numbers"]),
+            "addresses": _entries(member.addresses, derived["addresses"]),
             "groups": [
                 {"value": public_id, "$ref": group_location(base_url, public_id), "display": display_name}
                 for public_id, display_name in member.groups

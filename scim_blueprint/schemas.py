@@ -21,6 +21,8 @@ NAME_LEN = 255
 TITLE_LEN = 200
 EMAIL_LEN = 320
 PHONE_LEN = 64
+#: a formatted address or street address (kept in JSON, several lines)
+ADDRESS_LEN = 1024
 
 
 class Text(fields.Field[str | None]):
@@ -116,18 +118,31 @@ class NameSchema(ScimSchema):
 
 
 class EmailSchema(ScimSchema):
+    """An email as kept (RFC 7643 §4.1.2): every sub-attribute of the entry."""
+
     value = Text(max_length=EMAIL_LEN)
+    display = Text()
     type = Text()
     primary = Flag()
 
 
 class PhoneSchema(ScimSchema):
+    """A phone number as kept (RFC 7643 §4.1.2): every sub-attribute of the entry."""
+
     value = Text(max_length=PHONE_LEN)
+    display = Text()
     type = Text()
     primary = Flag()
 
 
 class AddressSchema(ScimSchema):
+    """An address as kept (RFC 7643 §4.1.2): every sub-attribute of the entry."""
+
+    formatted = Text(max_length=ADDRESS_LEN)
+    street_address = Text(max_length=ADDRESS_LEN, data_key="streetAddress")
+    locality = Text()
+    region = Text()
+    postal_code = Text(data_key="postalCode")
     country = Text()
     type = Text()
     primary = Flag()

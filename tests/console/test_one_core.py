@@ -34,7 +34,8 @@ _IDENTITY = {
     "custom_fields",
 }
 #: what only SCIM carries: the raw userType, the provider's externalId and the manager reference
-_SCIM_ONLY = {"user_type", "scim_external_id", "manager", "manager_ref"}
+#: what only the SCIM door carries; the multi-valued entries as sent (issue 18) too
+_SCIM_ONLY = {"user_type", "scim_external_id", "manager", "manager_ref", "emails", "phone_numbers", "addresses"}
 
 ADA = {
     "external_id": "ada@example.test",

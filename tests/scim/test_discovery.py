@@ -93,6 +93,21 @@ def test_schemas_publish_exactly_what_a_user_and_group_return_rfc7643_7(
             work_country="FR",
             scim_external_id="x-1",
             manager=boss,
+            # issue 18: the entries as sent, each sub-attribute of RFC 7643 §4.1.2 once
+            emails=[{"value": "ann@acme.com", "display": "Ann", "type": "work", "primary": True}],
+            phone_numbers=[{"value": "+1 555", "display": "+1 555", "type": "work", "primary": True}],
+            addresses=[
+                {
+                    "formatted": "1 Rue X, Paris",
+                    "streetAddress": "1 Rue X",
+                    "locality": "Paris",
+                    "region": "IDF",
+                    "postalCode": "75001",
+                    "country": "FR",
+                    "type": "work",
+                    "primary": True,
+                }
+            ],
         )
         add_group(org.id, source_id, "Sales", [ann], scim_external_id="g-1")
         db.session.commit()

@@ -154,15 +154,21 @@ def test_a_userName_only_rename_without_the_rule_keeps_the_email_entra_upn_renam
     assert (_row(app).external_id, _row(app).email) == ("ann@acme.onmicrosoft.test", "ann@acme.test")
 
 
-def test_add_to_multi_valued_replaces_the_entry_of_the_same_type_rfc7644_3_5_2_1(
-    app: Any, scim: Scim, ann: dict
-) -> None:
+def test_add_to_multi_valued_appends_and_the_new_primary_wins_rfc7644_3_5_2_1(app: Any, scim: Scim, ann: dict) -> None:
+    """§3.5.2.1: add to a multi-valued attribute adds the value (issue 18: the entry of the same type is
+    kept, no longer replaced); §3.5.2: the new primary sets the old one's primary to false, and of two
+    work emails the member's email is the primary one."""
     scim.ops(
         f"/Users/{ann['id']}",
         {"op": "add", "path": "emails", "value": [{"value": "a2@acme.test", "type": "work", "primary": True}]},
         {"op": "replace", "path": "userName", "value": "a2@acme.test"},
     )
-    assert _row(app).email == "a2@acme.test"
+    member = _row(app)
+    assert member.email == "a2@acme.test"
+    assert member.emails == [
+        {"value": "ann@acme.test", "type": "work", "primary": False},
+        {"value": "a2@acme.test", "type": "work", "primary": True},
+    ]
 
 
 @pytest.mark.parametrize(

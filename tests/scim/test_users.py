@@ -65,8 +65,9 @@ def test_create_maps_the_seed_attribute_table_rfc7643_4_1_seed_faq(app: Any, sci
     for key in ("externalId", "displayName", "nickName", "title", "userType"):
         assert created[key] == FULL[key]
     assert created["name"] == {"givenName": "Ann", "familyName": "Lee"}
-    assert created["phoneNumbers"] == [{"value": "+33 9 99", "type": "work"}]
-    assert created["addresses"] == [{"country": "FR", "type": "work"}]
+    # Issue 18: every entry is kept as sent (the mobile phone and the home address too), not only the work one.
+    assert created["phoneNumbers"] == FULL["phoneNumbers"]
+    assert created["addresses"] == FULL["addresses"]
     assert created[ENTERPRISE]["employeeNumber"] == "E-7" and created[ENTERPRISE]["department"] == "Sales"
     assert created[ENTERPRISE]["manager"]["value"] == "boss@acme.test"
     assert created[ENTERPRISE]["manager"]["displayName"] == "Boss"
