@@ -4,6 +4,8 @@
 resources are rendered and written with, so it publishes exactly what is stored
 and returned. Only GET is routed: any other method answers 405 and an unknown
 path 404, both as SCIM errors (portal/web.py hands /scim/ routing errors to scim_error).
+/Bulk and /Me, which this service provider does not implement, answer 501 to every
+method, after authentication like every other endpoint (RFC 7644 §3.7, §3.11, §3.12).
 """
 
 from __future__ import annotations
@@ -142,3 +144,36 @@ def get_schema(source_id: str, urn: str) -> Response:
         if entry[0].lower() == urn.lower():
             return respond(schema(*entry))
     raise ScimError(404, f"No schema {urn!r}")
+
+
+# ---------------------------------------------------------------- endpoints not implemented: 501, after authentication
+
+#: every method, OPTIONS included (answered here, not by Flask), so each gets the same 501
+_ANY_METHOD = {
+    "methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    "strict_slashes": False,
+    "provide_automatic_options": False,
+}
+
+
+@bp.route("/Bulk", **_ANY_METHOD)
+def bulk(source_id: str) -> Response:
+    """/Bulk: 501 (RFC 7644 §3.7 and §3.12; ServiceProviderConfig says ``bulk.supported`` false)."""
+    raise ScimError(
+        501,
+        "Bulk operations are not supported (RFC 7644 §3.7; see /ServiceProviderConfig, bulk.supported is false): "
+        "send one request per resource",
+    )
+
+
+@bp.route("/Me", **_ANY_METHOD)
+def me(source_id: str) -> Response:
+    """/Me: 501 (RFC 7644 §3.11: a service provider that does not support the alias answers 501).
+
+    The authenticated subject is a sync source (its bearer token), not a User, so /Me names no
+    resource. Authentication still comes first: without a valid token the answer is 401.
+    """
+    raise ScimError(
+        501,
+        "/Me is not supported (RFC 7644 §3.11): the token authenticates a sync source, not a user; use /Users/{id}",
+    )

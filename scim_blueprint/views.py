@@ -21,7 +21,7 @@ from portal.core.members import MemberRecord
 from portal.extensions import db
 from portal.models import Member, UserGroup
 
-from . import mapping, patch, resources, schemas
+from . import mapping, patch, references, resources, schemas
 from .auth import request_info
 from .blueprint import bp
 from .errors import SCIM_MEDIA_TYPE, ScimError
@@ -198,9 +198,11 @@ def patch_user(source_id: str, member_id: str) -> Response:
         document = resources.user_to_scim(member, resources.resource_base_url())
         for read_only in ("id", "meta", "groups", "schemas"):
             document.pop(read_only, None)
-        values = _user_values(patch.apply_to_user(document, operations))
+        notes: list[str] = []  # the paths ignored (meta, groups, schemas), for the Sync log row
+        values = _user_values(patch.apply_to_user(document, operations, notes))
+        values = resources.unkept_unless_changed(member, values)
         member = provisioning.replace_member(
-            g.source, member, values, request_info(), if_match=request.headers.get("If-Match")
+            g.source, member, values, request_info(), if_match=request.headers.get("If-Match"), notes=notes
         )
         return _user_response(member, 200)
 
@@ -236,7 +238,8 @@ def _members_wanted() -> bool:
 
 
 def _group_change(body: dict[str, Any]) -> GroupChange:
-    values = mapping.group_values(schemas.load(schemas.GROUP_PAYLOAD, body))
+    """A POST or PUT body as a change; a member given by ``$ref`` alone is the User it names (RFC 7643 §4.2)."""
+    values = mapping.group_values(schemas.load(schemas.GROUP_PAYLOAD, references.with_member_values(body)))
     return GroupChange(
         display_name=values["display_name"],
         set_display_name=True,
@@ -259,7 +262,7 @@ def _group_response(group: UserGroup, status: int, created: bool = False) -> Res
 
 @bp.route("/Groups", methods=["POST"])
 def create_group(source_id: str) -> Response:
-    """Create a user group with its members (RFC 7644 §3.3)."""
+    """Create a user group with its members, or link the unmanaged group of that name (RFC 7644 §3.3; issue 18)."""
     body = read_body()
     _about("group", None, body.get("displayName"), "create")
     group = provisioning.provision_group(g.source, _group_change(body), request_info())
@@ -299,8 +302,10 @@ def patch_group(source_id: str, group_id: str) -> Response:
 
     def write() -> Response:
         group = _load_group(group_id, "update")
+        notes: list[str] = []  # the paths ignored (meta, groups, schemas), for the Sync log row
+        change = patch.group_change(operations, notes)
         provisioning.change_group(
-            g.source, group, patch.group_change(operations), request_info(), if_match=request.headers.get("If-Match")
+            g.source, group, change, request_info(), if_match=request.headers.get("If-Match"), notes=notes
         )
         if not _members_wanted():
             response = respond(None, 204, group)

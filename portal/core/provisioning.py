@@ -3,7 +3,8 @@
 Values come in as member fields (``scim_blueprint.mapping`` does the SCIM side).
 On top of ``portal.core.members`` and ``portal.core.groups``, which write the
 rows, this module adds what belongs to a source: the identity rules, matching
-and linking an existing member on create, the workforce type rules, the member
+and linking an existing member or user group on create (only an unmanaged one:
+``_check_linkable``, ``_linkable_group``), the workforce type rules, the member
 deletion rule, and exactly one Sync log row per operation. The door commits; a
 rule that refuses raises a domain error and the door rolls everything back before
 logging the failure.
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from portal.core import admin_log, members, sync_log, sync_sources
 from portal.core.errors import Conflict, Invalid, NotFound, PreconditionFailed
@@ -159,13 +161,24 @@ def _check_linkable(source: Source, member: MemberRecord, how: str) -> None:
     field = _MATCH_FIELDS[how]
     if member.source_id == source.id:
         raise Conflict(f"A user with this {label} already exists", field=field)
-    if member.source_id is not None:
-        other = db.session.get(SyncSource, member.source_id)
-        if other is not None and not other.is_deleted:
-            state = "active" if other.status == "active" else "inactive"
-            raise Conflict(
-                f"The member with this {label} is managed by another {state} sync source ({other.name})", field=field
-            )
+    other = _managing_source(member.source_id)
+    if other is not None:
+        raise Conflict(
+            f"The member with this {label} is managed by another {_state(other)} sync source ({other.name})",
+            field=field,
+        )
+
+
+def _managing_source(source_id: int | None) -> SyncSource | None:
+    """The existing (not deleted) sync source with this id, active or not: a record it manages is not linked."""
+    if source_id is None:
+        return None
+    other = db.session.get(SyncSource, source_id)
+    return other if other is not None and not other.is_deleted else None
+
+
+def _state(source: SyncSource) -> str:
+    return "active" if source.status == "active" else "inactive"
 
 
 def _status_operation(before: str | None, after: str) -> str:
@@ -226,15 +239,17 @@ def replace_member(
     info: RequestInfo | None,
     *,
     if_match: str | None = None,
+    notes: list[str] | None = None,
 ) -> MemberRecord:
     """Replace a member's values (PUT, and PATCH on its final state); left-out values are cleared.
 
     The UPDATE names the version read: a write that lost a race raises StaleDataError,
-    and the door runs it again or answers 412.
+    and the door runs it again or answers 412. ``notes`` go first to the Sync log row's notes
+    (what the request asked that was ignored, for example).
     """
     check_version(member, if_match)
     values = _require(source, values)
-    notes: list[str] = []
+    notes = list(notes or [])
     values = _with_workforce_type(source, values, notes)
     refs = members.resolve_refs(source.org_id, source.id, values, member=member)
     after = members.assign(member, values, refs, replace_all=True)
@@ -297,30 +312,87 @@ def _scim_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in changes.items() if key != "description"}
 
 
+def _linkable_group(source: Source, display_name: str | None) -> UserGroup | None:
+    """The unmanaged group a POST /Groups names, to be linked; None when no group has the name; or Conflict (409).
+
+    Names compare as ``models.norm`` (any case or Unicode form), as displayName's uniqueness does.
+    The rule is the members' (``_check_linkable``): only an unmanaged group is linked, one made in
+    the console or left by a deleted source. One this source manages, or another existing sync
+    source, active or not, is refused as a taken name: JumpCloud's Test Connection creates and
+    deletes a test group, and must not take over nor delete another source's group.
+    """
+    name = (display_name or "").strip()
+    if not name:
+        return None
+    group = db.session.scalar(
+        select(UserGroup).where(UserGroup.org_id == source.org_id, UserGroup.display_name_norm == norm(name))
+    )
+    if group is None:
+        return None
+    if group.source_id == source.id:
+        raise Conflict(f"A user group named {name!r} already exists", field="displayName")
+    other = _managing_source(group.source_id)
+    if other is not None:
+        raise Conflict(
+            f"The user group named {group.display_name!r} is managed by another {_state(other)} sync source "
+            f"({other.name})",
+            field="displayName",
+        )
+    return group
+
+
 def provision_group(source: Source, change: GroupChange, info: RequestInfo | None) -> UserGroup:
-    """Create a user group from a SCIM POST, with this source as its data source."""
-    now = utcnow()
-    group = UserGroup(org_id=source.org_id, source_id=source.id, created_at=now, updated_at=now)
-    done = write_group(group, change, new=True)
+    """Create a user group from a SCIM POST, or link the unmanaged group of that name; the source manages it.
+
+    A POST states the whole resource (RFC 7644 §3.3), so a linked group takes the POST's
+    displayName (as spelt), externalId and members, as a PUT would (§3.5.1): members the POST
+    leaves out are removed, externalId left out is cleared. Its description (a console value,
+    not a SCIM attribute) stays. The Sync log row's operation is then "link", as for a member.
+    """
+    existing = _linkable_group(source, change.display_name if change.set_display_name else None)
+    notes: list[str] = []
+    if existing is None:
+        now = utcnow()
+        group = UserGroup(org_id=source.org_id, source_id=source.id, created_at=now, updated_at=now)
+        done = write_group(group, change, new=True)
+        operation = "create"
+    else:
+        group, operation = existing, "link"
+        notes.append(f"Linked to the existing group {group.display_name}")
+        group.source_id = source.id
+        try:
+            done = write_group(group, change, new=False)
+        except StaleDataError as exc:  # a parallel request linked or changed it first: now a taken name
+            raise Conflict(f"A user group named {change.display_name!r} already exists", field="displayName") from exc
     sync_log.record(
         source.id,
         source.org_id,
         info,
-        operation="create",
+        operation=operation,
         result="success",
         status_code=201,
         object_type="group",
         object_id=group.public_id,
         object_name=group.display_name,
         changes=_scim_changes(done.changes),
+        notes=notes,
     )
     return group
 
 
 def change_group(
-    source: Source, group: UserGroup, change: GroupChange, info: RequestInfo | None, *, if_match: str | None = None
+    source: Source,
+    group: UserGroup,
+    change: GroupChange,
+    info: RequestInfo | None,
+    *,
+    if_match: str | None = None,
+    notes: list[str] | None = None,
 ) -> UserGroup:
-    """Change a user group (PUT or PATCH): name, externalId and members, in SQL."""
+    """Change a user group (PUT or PATCH): name, externalId and members, in SQL.
+
+    ``notes`` go to the Sync log row as they are (what the request asked that was ignored, for example).
+    """
     check_version(group, if_match)
     done = write_group(group, change, new=False, if_match=if_match)
     sync_log.record(
@@ -334,6 +406,7 @@ def change_group(
         object_id=group.public_id,
         object_name=group.display_name,
         changes=_scim_changes(done.changes),
+        notes=notes,
     )
     return group
 
