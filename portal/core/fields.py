@@ -13,6 +13,7 @@ from portal.core import admin_log
 from portal.core.actors import Actor
 from portal.core.errors import Conflict, Invalid, NotFound
 from portal.core.scim_urns import ENTERPRISE_PREFIX
+from portal.core.sync_sources import USERNAME_IS_EMAIL_LABEL
 from portal.core.unique import unique_flush
 from portal.extensions import db
 from portal.models import (
@@ -34,6 +35,23 @@ STANDARD_FIELDS: tuple[tuple[str, str, str, bool, bool], ...] = (
     ("another_name", "Another name", "nickName", False, False),
     ("mobile", "Mobile", 'phoneNumbers[type eq "work"].value', False, False),
 )
+
+#: the standard fields each sync source's identity rule (``USERNAME_IS_EMAIL_LABEL``) binds
+USERNAME_RULE_FIELDS = frozenset({"external_id", "email"})
+#: where a required field is required only under a condition, the condition Field Management names: the work
+#: email is required by the sync sources whose rule says userName must equal it (and by the console's Add member)
+REQUIRED_WHERE = {"email": "where a source's rule says so"}
+#: the standard fields derived from a multi-valued attribute a sync source sends, which the member keeps whole
+#: (every entry as sent, shown on the member's details): how Field Management says the field is chosen
+DERIVED_FROM = {
+    key: f"Derived from the {attribute} entries kept as sent: the work one, else the primary one, else the first"
+    f" (its {sub})"
+    for key, attribute, sub in (
+        ("email", "emails", "value"),
+        ("mobile", "phoneNumbers", "value"),
+        ("work_country", "addresses", "country"),
+    )
+}
 
 #: database column fragment -> the member field a violated unique constraint names
 
@@ -127,6 +145,8 @@ class FieldSource:
 
     label: str
     attribute: str | None = None
+    #: for the fields the identity rule binds: whether this source requires userName == work email
+    rule: str | None = None
 
     @property
     def text(self) -> str:
@@ -149,7 +169,20 @@ def field_sources(org_id: int, found: Field) -> list[FieldSource]:
         .where(SyncSource.org_id == org_id, SyncSource.deleted_at.is_(None))
         .order_by(SyncSource.name, SyncSource.id)
     )
-    return [FieldSource(f"{s.name} (SCIM)", scim_attribute_label(found.scim_attribute)) for s in sources]
+    return [
+        FieldSource(
+            f"{s.name} (SCIM)",
+            scim_attribute_label(found.scim_attribute),
+            _rule_text(s.username_is_email) if found.key in USERNAME_RULE_FIELDS else None,
+        )
+        for s in sources
+    ]
+
+
+def _rule_text(username_is_email: bool) -> str:
+    if username_is_email:
+        return f"{USERNAME_IS_EMAIL_LABEL}: On (the work email is required and equal to userName)"
+    return f"{USERNAME_IS_EMAIL_LABEL}: Off (the work email is optional and may differ from userName)"
 
 
 def _clean_text(value: Any) -> str | None:

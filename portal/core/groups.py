@@ -334,7 +334,7 @@ def add_group_member(org_id: int, group_id: int, who: str, actor: Actor) -> Memb
             target_type="group",
             target_id=group.public_id,
             target_name=group.display_name,
-            changes={"members": [None, f"+ {member.email}"]},
+            changes={"members": [None, f"+ {member.email or member.external_id}"]},
         )
     return member
 
@@ -355,7 +355,7 @@ def remove_group_member(org_id: int, group_id: int, member_id: int, actor: Actor
             target_type="group",
             target_id=group.public_id,
             target_name=group.display_name,
-            changes={"members": [f"- {member.email}", None]},
+            changes={"members": [f"- {member.email or member.external_id}", None]},
         )
 
 

@@ -739,10 +739,11 @@ def _form_values(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_form(record: MemberRecord) -> None:
+def _check_form(record: MemberRecord, *, email_required: bool = True) -> None:
+    """A person added by hand needs an email; a member a source unlinked without one may stay without."""
     if not record.external_id:
         raise Invalid("Enter the user ID (ExternalID)", field="external_id")
-    if not record.email or "@" not in record.email:
+    if (record.email or email_required) and (not record.email or "@" not in record.email):
         raise Invalid("Enter a valid email address", field="email")
     if not record.name:
         raise Invalid("Enter the member's name", field="name")
@@ -801,7 +802,7 @@ def update_member(org_id: int, member_id: int, values: dict[str, Any], actor: Ac
             )
     refs = resolve_refs(org_id, actor.source_id, form, member=before)
     after = assign(before, form, refs, replace_all=False)
-    _check_form(after)
+    _check_form(after, email_required=before.email is not None)
     _console_write(lambda: update_record(before, after, utcnow()))
     changes = admin_log.diff(before.snapshot(), after.snapshot())
     if changes:

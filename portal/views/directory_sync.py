@@ -83,11 +83,13 @@ def _saved_state(source: SyncSource) -> dict[str, Any]:
         "deletion_rule": source.deletion_rule,
         "notified_admin_ids": list(source.notified_admin_ids or []),
         "match_attributes": list(source.match_attributes or []),
+        "username_is_email": source.username_is_email,
     }
 
 
 def _state(source: SyncSource) -> dict[str, Any]:
-    return session.get(_WIZARD_KEY, {}).get(str(source.id)) or _saved_state(source)
+    # The saved settings fill in what a wizard begun before a setting existed has not kept.
+    return {**_saved_state(source), **(session.get(_WIZARD_KEY, {}).get(str(source.id)) or {})}
 
 
 def _keep_state(source: SyncSource, state: dict[str, Any]) -> None:
@@ -121,6 +123,10 @@ def _read_step(step: int, state: dict[str, Any]) -> None:
         state["deletion_rule"] = request.form.get("deletion_rule", "")
         state["notified_admin_ids"] = [int(i) for i in request.form.getlist("notified_admin_id") if i.isdigit()]
         state["match_attributes"] = [a for a in MATCH_ATTRIBUTES if a in request.form.getlist("match_attribute")]
+        # The form sends "off" (a hidden input) then "on" when checked; a post without either keeps the value.
+        rule = request.form.getlist("username_is_email")
+        if rule:
+            state["username_is_email"] = "on" in rule
 
 
 def _step_errors(step: int, state: dict[str, Any]) -> dict[str, str]:
@@ -159,6 +165,7 @@ def _render_wizard(
         max_rules=MAX_WORKFORCE_RULES,
         deletion_rules=sync_sources.DELETION_RULE_LABELS,
         match_labels=MATCH_ATTRIBUTE_LABELS,
+        username_rule_label=sync_sources.USERNAME_IS_EMAIL_LABEL,
         title="Edit sync source" if source.status != "draft" else "Add sync source",
     )
 
@@ -287,6 +294,7 @@ def _save(source: SyncSource, state: dict[str, Any], *, activate: bool) -> Respo
             deletion_rule=state["deletion_rule"],
             notified_admin_ids=state["notified_admin_ids"],
             match_attributes=state["match_attributes"],
+            username_is_email=state["username_is_email"],
         )
         if activate or source.status == "draft":
             sync_sources.set_active(current_user.org_id, source.id, activate, actor)
@@ -329,6 +337,7 @@ def _detail_page(source: SyncSource) -> Response:
         admin_emails={a.id: a.display_name for a in notifications.sync_admins(current_user.org_id)},
         deletion_rules=sync_sources.DELETION_RULE_LABELS,
         match_labels=MATCH_ATTRIBUTE_LABELS,
+        username_rule_label=sync_sources.USERNAME_IS_EMAIL_LABEL,
         **_card_context([source]),
     )
 

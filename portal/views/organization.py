@@ -21,7 +21,7 @@ from portal.core import (
     workforce,
 )
 from portal.core.errors import DomainError, NotFound
-from portal.core.sync_sources import list_sources
+from portal.core.sync_sources import USERNAME_IS_EMAIL_LABEL, list_sources
 from portal.views.access import require
 from portal.views.web import current_actor, refusal, render, wants_fragment
 
@@ -561,7 +561,13 @@ def delete_group(group_id: int) -> Any:
 def fields() -> Any:
     """Field Management: the 12 standard member fields and the custom ones."""
     rows = core_fields.list_fields(_org_id())
-    context: dict[str, Any] = {"fields": rows, "sources": _sources()}
+    context: dict[str, Any] = {
+        "fields": rows,
+        "sources": _sources(),
+        "required_where": core_fields.REQUIRED_WHERE,
+        "rule_fields": core_fields.USERNAME_RULE_FIELDS,
+        "username_rule_label": USERNAME_IS_EMAIL_LABEL,
+    }
     if wants_fragment():
         return render("organization/_field_results.html", **context)
     return render("organization/fields.html", title="Field Management", banners=_banners(), **context)
@@ -575,6 +581,8 @@ def _field_details(field_id: int, *, errors: dict[str, str] | None = None, statu
         title=found.name,
         field=found,
         field_sources=core_fields.field_sources(_org_id(), found),
+        required_where=core_fields.REQUIRED_WHERE,
+        derived_from=core_fields.DERIVED_FROM,
         errors=errors or {},
         field_types=core_fields.FIELD_TYPES,
     )

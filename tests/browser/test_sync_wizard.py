@@ -91,7 +91,7 @@ def test_add_jumpcloud_sync_source_save_and_activate_then_deactivate_seed_1_1(
     expect(page.get_by_role("heading", name="General settings")).to_be_visible()
     page.get_by_label("Delete member").check()
     page.get_by_role("checkbox", name=re.compile("it@acme.test")).check()
-    expect(page.get_by_role("checkbox", name="Email")).to_be_checked()
+    expect(page.get_by_role("checkbox", name="Email", exact=True)).to_be_checked()
     page.get_by_role("button", name="Next").click()
 
     # Back keeps what was entered.
@@ -178,3 +178,48 @@ def test_refresh_token_asks_first_then_shows_the_new_token_once_seed_2(
     assert new != old and _source(app).token_hash == sync_sources.hash_token(new)
     page.reload()
     expect(page.locator("#scim-token")).to_have_count(0)
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1440, "height": 900}, {"width": 390, "height": 844}], ids=["desktop", "phone"]
+)
+def test_general_settings_offer_the_identity_rule_preset_by_provider_and_keep_it_issue_18(
+    page: Page, live_server: Any, app: Any, org: Any, viewport: dict[str, int]
+) -> None:
+    # The console is laid out for desktops (the body is at least 960px wide): on a phone the page
+    # pans sideways, and the setting must still be reachable, readable and work there.
+    page.set_viewport_size(viewport)
+    _sign_in(page, live_server, org.email, org.password)
+    page.goto(f"{live_server.url}/settings/directory-sync/new")
+    page.get_by_role("button", name=re.compile("^Okta")).click()
+    expect(page.get_by_role("heading", name="Configure access security")).to_be_visible()
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("heading", name="Set attributes")).to_be_visible()
+    page.get_by_role("button", name="Next").click()
+
+    # General settings: the rule, off for Okta, with what it means and that JumpCloud needs it.
+    expect(page.get_by_role("heading", name="General settings")).to_be_visible()
+    rule = page.get_by_role("checkbox", name=re.compile("userName must equal the work email"))
+    rule.scroll_into_view_if_needed()
+    expect(rule).to_be_visible()
+    expect(rule).not_to_be_checked()
+    group = page.get_by_role("group", name="Identity rule")
+    expect(group).to_contain_text("only userName is required and the email is optional")
+    expect(group).to_contain_text("JumpCloud needs it on")
+    # The setting wraps inside the form's card: nothing of it is cut off or runs out of the card.
+    card, box = page.locator("form.wizard-form").bounding_box(), group.bounding_box()
+    assert card is not None and box is not None
+    assert card["x"] <= box["x"] and box["x"] + box["width"] <= card["x"] + card["width"]
+    # The label's text checks the box, as a label should (a thumb on a phone hits the words).
+    group.get_by_text("userName must equal the work email", exact=True).click()
+    expect(rule).to_be_checked()
+    page.get_by_role("button", name="Next").click()
+
+    expect(page.get_by_role("heading", name="Preview")).to_be_visible()
+    expect(page.locator("#wizard")).to_contain_text(re.compile(r"userName must equal the work email\s*On"))
+    page.get_by_role("button", name="Back").click()
+    expect(page.get_by_role("checkbox", name=re.compile("userName must equal the work email"))).to_be_checked()
+    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page).to_have_url(f"{live_server.url}/settings/directory-sync/")
+    assert _source(app).username_is_email is True

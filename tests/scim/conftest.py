@@ -32,8 +32,8 @@ class SourceData:
         return f"/scim/v2/{self.id}"
 
 
-def add_source(runner: Any, org_name: str, *extra: str) -> SourceData:
-    """``flask sync-source add --org ... --json`` and the printed id, URL and token.
+def add_source(runner: Any, org_name: str, *extra: str, provider: str = "generic") -> SourceData:
+    """``flask sync-source add --org ... --provider PROVIDER --json`` and the printed id, URL and token.
 
     ``--base-url`` is the test client's own address: without it (or PUBLIC_BASE_URL) the command refuses.
     """
@@ -44,7 +44,7 @@ def add_source(runner: Any, org_name: str, *extra: str) -> SourceData:
             "--org",
             org_name,
             "--provider",
-            "generic",
+            provider,
             "--json",
             "--base-url",
             "http://localhost",
