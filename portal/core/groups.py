@@ -315,48 +315,43 @@ def update_group(
     return group
 
 
-def add_group_member(org_id: int, group_id: int, who: str, actor: Actor) -> Member:
-    """Add a member, named by email or userName, to a user group made by hand."""
+def _change_members(org_id: int, group_id: int, step: str, member: Member, actor: Actor) -> None:
+    """Add a member to or remove one from a group made by hand; an Admin log entry when it changed anything."""
     group = get_group(org_id, group_id)
     _hand_made_group(group)
+    done = write_group(group, GroupChange(member_steps=[(step, [member.public_id])]), new=False)
+    if done.added or done.removed:
+        shown = member.email or member.external_id
+        admin_log.record(
+            actor,
+            org_id,
+            "Edit user group",
+            target_type="group",
+            target_id=group.public_id,
+            target_name=group.display_name,
+            changes={"members": [None, f"+ {shown}"] if done.added else [f"- {shown}", None]},
+        )
+
+
+def add_group_member(org_id: int, group_id: int, who: str, actor: Actor) -> Member:
+    """Add a member, named by email or userName, to a user group made by hand."""
+    _hand_made_group(get_group(org_id, group_id))
     key = norm(who) or ""
     member = db.session.scalar(
         select(Member).where(Member.org_id == org_id, or_(Member.email_norm == key, Member.external_id_norm == key))
     )
     if member is None:
         raise Invalid("No member has this email or user ID", field="member")
-    done = write_group(group, GroupChange(member_steps=[("add", [member.public_id])]), new=False)
-    if done.added:
-        admin_log.record(
-            actor,
-            org_id,
-            "Edit user group",
-            target_type="group",
-            target_id=group.public_id,
-            target_name=group.display_name,
-            changes={"members": [None, f"+ {member.email or member.external_id}"]},
-        )
+    _change_members(org_id, group_id, "add", member, actor)
     return member
 
 
 def remove_group_member(org_id: int, group_id: int, member_id: int, actor: Actor) -> None:
     """Take a member out of a user group made by hand."""
-    group = get_group(org_id, group_id)
-    _hand_made_group(group)
     member = db.session.get(Member, member_id)
     if member is None or member.org_id != org_id:
         raise NotFound("No such member")
-    done = write_group(group, GroupChange(member_steps=[("remove", [member.public_id])]), new=False)
-    if done.removed:
-        admin_log.record(
-            actor,
-            org_id,
-            "Edit user group",
-            target_type="group",
-            target_id=group.public_id,
-            target_name=group.display_name,
-            changes={"members": [f"- {member.email or member.external_id}", None]},
-        )
+    _change_members(org_id, group_id, "remove", member, actor)
 
 
 def delete_group(org_id: int, group_id: int, actor: Actor) -> None:

@@ -341,6 +341,32 @@ def _linkable_group(source: Source, display_name: str | None) -> UserGroup | Non
     return group
 
 
+def _log_group(
+    source: Source,
+    info: RequestInfo | None,
+    operation: str,
+    status_code: int,
+    public_id: str,
+    name: str,
+    changes: dict[str, Any],
+    notes: list[str] | None = None,
+) -> None:
+    """The one Sync log row of a group operation that succeeded."""
+    sync_log.record(
+        source.id,
+        source.org_id,
+        info,
+        operation=operation,
+        result="success",
+        status_code=status_code,
+        object_type="group",
+        object_id=public_id,
+        object_name=name,
+        changes=changes,
+        notes=notes,
+    )
+
+
 def provision_group(source: Source, change: GroupChange, info: RequestInfo | None) -> UserGroup:
     """Create a user group from a SCIM POST, or link the unmanaged group of that name; the source manages it.
 
@@ -364,19 +390,7 @@ def provision_group(source: Source, change: GroupChange, info: RequestInfo | Non
             done = write_group(group, change, new=False)
         except StaleDataError as exc:  # a parallel request linked or changed it first: now a taken name
             raise Conflict(f"A user group named {change.display_name!r} already exists", field="displayName") from exc
-    sync_log.record(
-        source.id,
-        source.org_id,
-        info,
-        operation=operation,
-        result="success",
-        status_code=201,
-        object_type="group",
-        object_id=group.public_id,
-        object_name=group.display_name,
-        changes=_scim_changes(done.changes),
-        notes=notes,
-    )
+    _log_group(source, info, operation, 201, group.public_id, group.display_name, _scim_changes(done.changes), notes)
     return group
 
 
@@ -395,19 +409,7 @@ def change_group(
     """
     check_version(group, if_match)
     done = write_group(group, change, new=False, if_match=if_match)
-    sync_log.record(
-        source.id,
-        source.org_id,
-        info,
-        operation="update",
-        result="success",
-        status_code=200,
-        object_type="group",
-        object_id=group.public_id,
-        object_name=group.display_name,
-        changes=_scim_changes(done.changes),
-        notes=notes,
-    )
+    _log_group(source, info, "update", 200, group.public_id, group.display_name, _scim_changes(done.changes), notes)
     return group
 
 
@@ -418,15 +420,4 @@ def deprovision_group(
     check_version(group, if_match)
     public_id, name = group.public_id, group.display_name
     delete_group_record(group)
-    sync_log.record(
-        source.id,
-        source.org_id,
-        info,
-        operation="delete",
-        result="success",
-        status_code=204,
-        object_type="group",
-        object_id=public_id,
-        object_name=name,
-        changes={"displayName": [name, None]},
-    )
+    _log_group(source, info, "delete", 204, public_id, name, {"displayName": [name, None]})
