@@ -787,6 +787,10 @@ def _source_name(source_id: int) -> str:
     return db.session.scalar(select(SyncSource.name).where(SyncSource.id == source_id)) or ""
 
 
+#: a field the console edits, and the kept multi-valued attribute it derives from when synced
+_DERIVED_FROM_KEPT = (("email", "emails"), ("mobile", "phone_numbers"), ("work_country", "addresses"))
+
+
 def update_member(org_id: int, member_id: int, values: dict[str, Any], actor: Actor) -> Member:
     """Edit a member by hand; the fields a sync source writes stay read-only for a synced member."""
     before = _record(org_id, member_id)
@@ -803,6 +807,10 @@ def update_member(org_id: int, member_id: int, values: dict[str, Any], actor: Ac
     refs = resolve_refs(org_id, actor.source_id, form, member=before)
     after = assign(before, form, refs, replace_all=False)
     _check_form(after, email_required=before.email is not None)
+    # A field edited by hand no longer derives from what a provider once sent: those entries go.
+    for derived, kept in _DERIVED_FROM_KEPT:
+        if getattr(after, derived) != getattr(before, derived):
+            setattr(after, kept, None)
     _console_write(lambda: update_record(before, after, utcnow()))
     changes = admin_log.diff(before.snapshot(), after.snapshot())
     if changes:

@@ -175,3 +175,31 @@ def test_both_doors_refuse_a_taken_email_in_any_case_and_write_nothing_rfc7644_3
     assert clash.status_code == 409
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Member.id))) == 1
+
+
+def test_a_field_edited_by_hand_drops_the_entries_it_was_derived_from_rfc7643_4_1_2(
+    app: Any, client: Any, runner: Any, org: Any
+) -> None:
+    """A member a source unlinked (Suspend member) and an admin then edits: the mobile typed by hand
+    replaces the provider's phoneNumbers, which no longer describe it; the emails, not edited, stay."""
+    console = Console(client)
+    assert console.login(org.email, org.password).status_code == 302
+    scim = Scim(app.test_client(), add_source(runner, org.name, "--activate"))
+    phones = [{"value": "+1 555 0100", "type": "mobile"}, {"value": "+1 555 0199", "type": "work"}]
+    created = scim.post("/Users", {**_scim_user(ADA), "phoneNumbers": phones})
+    assert created.status_code == 201, created.get_json()
+    assert scim.delete(f"/Users/{created.get_json()['id']}").status_code == 204  # unlinked, kept as Inactive
+    with app.app_context():
+        member = db.session.scalar(sa.select(Member))
+        assert member.source_id is None and member.phone_numbers == phones
+        member_id = member.id
+    edit = {key: value for key, value in ADA.items() if key != "job_title"}
+    response = console.post(f"/organization/members/{member_id}/edit", {**edit, "mobile": "+1 555 0123"})
+    assert response.status_code == 302
+    with app.app_context():
+        member = db.session.get(Member, member_id)
+        assert member.mobile == "+1 555 0123"
+        assert member.phone_numbers is None
+        assert member.emails == [{"value": ADA["email"], "type": "work", "primary": True}]
+    details = console.get(f"/organization/members/{member_id}").get_data(as_text=True)
+    assert "+1 555 0199" not in details and "+1 555 0123" in details
