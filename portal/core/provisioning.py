@@ -189,6 +189,33 @@ def _status_operation(before: str | None, after: str) -> str:
     return "update"
 
 
+def _member_log_row(
+    source: Source,
+    info: RequestInfo | None,
+    operation: str,
+    status_code: int,
+    after: MemberRecord,
+    changes: dict[str, Any],
+    refs: members.Refs,
+    notes: list[str],
+) -> dict[str, Any]:
+    """The Sync log row of a member write that is about to succeed, built before the write takes the lock."""
+    return sync_log.entry(
+        source.id,
+        source.org_id,
+        info,
+        operation=operation,
+        result="success",
+        status_code=status_code,
+        object_type="member",
+        object_id=after.public_id,
+        object_name=after.external_id,
+        changes=changes,
+        associated=members.newly_given(refs.associated, changes),
+        notes=notes + refs.notes,
+    )
+
+
 def provision_member(source: Source, values: dict[str, Any], info: RequestInfo | None) -> tuple[MemberRecord, str]:
     """Create a member from a SCIM POST, or link the existing one it identifies; returns it and the operation."""
     values = _require(source, values)
@@ -210,20 +237,7 @@ def provision_member(source: Source, values: dict[str, Any], info: RequestInfo |
     after = members.assign(base, values, refs, replace_all=True)
     changes = admin_log.diff(before.state() if before is not None else {}, after.state())
     # The log row is built first: between the first INSERT and COMMIT, other writers wait.
-    log_row = sync_log.entry(
-        source.id,
-        source.org_id,
-        info,
-        operation=operation,
-        result="success",
-        status_code=201,
-        object_type="member",
-        object_id=after.public_id,
-        object_name=after.external_id,
-        changes=changes,
-        associated=members.newly_given(refs.associated, changes),
-        notes=notes + refs.notes,
-    )
+    log_row = _member_log_row(source, info, operation, 201, after, changes, refs, notes)
     if before is None:
         after.id = members.unique(lambda: members.insert_record(after))
     else:
@@ -254,19 +268,8 @@ def replace_member(
     refs = members.resolve_refs(source.org_id, source.id, values, member=member)
     after = members.assign(member, values, refs, replace_all=True)
     changes = admin_log.diff(member.state(), after.state())
-    log_row = sync_log.entry(
-        source.id,
-        source.org_id,
-        info,
-        operation=_status_operation(member.status, after.status),
-        result="success",
-        status_code=200,
-        object_type="member",
-        object_id=after.public_id,
-        object_name=after.external_id,
-        changes=changes,
-        associated=members.newly_given(refs.associated, changes),
-        notes=notes + refs.notes,
+    log_row = _member_log_row(
+        source, info, _status_operation(member.status, after.status), 200, after, changes, refs, notes
     )
     after = members.unique(lambda: members.update_record(member, after, utcnow()))
     sync_log.write(log_row)
