@@ -185,7 +185,8 @@ def _rule_text(username_is_email: bool) -> str:
     return f"{USERNAME_IS_EMAIL_LABEL}: Off (the work email is optional and may differ from userName)"
 
 
-def _clean_text(value: Any) -> str | None:
+def clean_text(value: Any) -> str | None:
+    """A form or SCIM value as stored text: stripped, and None when nothing is left."""
     if value is None:
         return None
     value = str(value).strip()
@@ -205,7 +206,7 @@ def custom_field_values(org_id: int, raw: dict[str, Any]) -> dict[str, Any]:
         custom = fields.get(key)
         if custom is None:
             raise Invalid("No such custom field", field=f"custom.{key}")
-        text = _clean_text(value)
+        text = clean_text(value)
         if text is None:
             continue
         clean[key] = _typed_value(custom, text)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from portal.core import admin_log
 from portal.core.actors import Actor
 from portal.core.errors import Conflict, Invalid, NotFound
+from portal.core.fields import clean_text
 from portal.core.member_list import prefix_condition
 from portal.core.unique import unique_flush
 from portal.extensions import db
@@ -136,13 +137,6 @@ def _snapshot(group: UserGroup) -> dict[str, Any]:
     return {"displayName": group.display_name, "description": group.description, "externalId": group.scim_external_id}
 
 
-def _clean(value: Any) -> str | None:
-    if value is None:
-        return None
-    value = str(value).strip()
-    return value or None
-
-
 def write_group(group: UserGroup, change: GroupChange, *, new: bool, if_match: str | None = None) -> GroupWrite:
     """Apply a change to a group (a new one is added to the session); a name already taken is a Conflict.
 
@@ -160,7 +154,7 @@ def write_group(group: UserGroup, change: GroupChange, *, new: bool, if_match: s
                     raise Invalid("displayName is required", field="displayName")
                 group.display_name = name
             if change.set_description:
-                group.description = _clean(change.description)
+                group.description = clean_text(change.description)
             if change.set_external_id:
                 group.scim_external_id = change.scim_external_id
             if new:
@@ -315,16 +309,14 @@ def update_group(
     return group
 
 
-def _change_members(org_id: int, group_id: int, step: str, member: Member, actor: Actor) -> None:
+def _change_members(group: UserGroup, step: str, member: Member, actor: Actor) -> None:
     """Add a member to or remove one from a group made by hand; an Admin log entry when it changed anything."""
-    group = get_group(org_id, group_id)
-    _hand_made_group(group)
     done = write_group(group, GroupChange(member_steps=[(step, [member.public_id])]), new=False)
     if done.added or done.removed:
         shown = member.email or member.external_id
         admin_log.record(
             actor,
-            org_id,
+            group.org_id,
             "Edit user group",
             target_type="group",
             target_id=group.public_id,
@@ -335,23 +327,26 @@ def _change_members(org_id: int, group_id: int, step: str, member: Member, actor
 
 def add_group_member(org_id: int, group_id: int, who: str, actor: Actor) -> Member:
     """Add a member, named by email or userName, to a user group made by hand."""
-    _hand_made_group(get_group(org_id, group_id))
+    group = get_group(org_id, group_id)
+    _hand_made_group(group)
     key = norm(who) or ""
     member = db.session.scalar(
         select(Member).where(Member.org_id == org_id, or_(Member.email_norm == key, Member.external_id_norm == key))
     )
     if member is None:
         raise Invalid("No member has this email or user ID", field="member")
-    _change_members(org_id, group_id, "add", member, actor)
+    _change_members(group, "add", member, actor)
     return member
 
 
 def remove_group_member(org_id: int, group_id: int, member_id: int, actor: Actor) -> None:
     """Take a member out of a user group made by hand."""
+    group = get_group(org_id, group_id)
+    _hand_made_group(group)
     member = db.session.get(Member, member_id)
     if member is None or member.org_id != org_id:
         raise NotFound("No such member")
-    _change_members(org_id, group_id, "remove", member, actor)
+    _change_members(group, "remove", member, actor)
 
 
 def delete_group(org_id: int, group_id: int, actor: Actor) -> None:

@@ -32,6 +32,7 @@ from portal.core import admin_log
 from portal.core.actors import Actor
 from portal.core.departments import department_by_name, find_or_create_department, lookup_department
 from portal.core.errors import Conflict, Invalid, NotFound
+from portal.core.fields import clean_text, custom_field_values
 from portal.core.unique import conflict_for
 from portal.core.workforce import lookup_title, make_job_title, title_by_name
 from portal.extensions import db
@@ -723,15 +724,8 @@ def _shown(member_id: int) -> Member:
     return member
 
 
-def _clean(value: Any) -> str | None:
-    if value is None:
-        return None
-    value = str(value).strip()
-    return value or None
-
-
 def _form_values(values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {key: _clean(values[key]) for key in (*MEMBER_FIELDS, "job_title") if key in values}
+    out: dict[str, Any] = {key: clean_text(values[key]) for key in (*MEMBER_FIELDS, "job_title") if key in values}
     if "department_ids" in values:
         out["department_ids"] = values["department_ids"] or []
     if "employee_type_id" in values:
@@ -858,8 +852,6 @@ _SET_CUSTOM = (
 
 def set_custom_fields(org_id: int, member_id: int, raw: dict[str, Any], actor: Actor) -> Member:
     """Set a member's custom field values; they belong to the console, so synced members have them too."""
-    from portal.core.fields import custom_field_values
-
     record = _record(org_id, member_id)
     before = dict(db.session.scalar(select(_members.c.custom_fields).where(_members.c.id == member_id)) or {})
     merged = {**before, **{k: None for k in raw}, **custom_field_values(org_id, raw)}
