@@ -23,10 +23,11 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(FLASK) db upgrade
 
-## run: venv, install, migrate, demo organization and admin, serve on 127.0.0.1:5000
+## run: venv, install, migrate, demo organization and admin, serve on 127.0.0.1:5000 with the job worker
+##      beside it (bin/run-all: Ctrl-C stops both)
 run: migrate
 	$(FLASK) demo
-	WEB_CONCURRENCY=$(WORKERS) BIND=127.0.0.1:5000 $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	WEB_CONCURRENCY=$(WORKERS) BIND=127.0.0.1:5000 $(BIN)/python bin/run-all
 
 ## chromium: Debian's Chromium for the browser tests (installed only when missing and root)
 chromium:
@@ -48,9 +49,10 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## fuzz: 10,000 hypothesis-generated SCIM requests (2,500 for each of the 4 fuzz tests; PostgreSQL too when set)
+## fuzz: 20,000 hypothesis-generated requests, 2,500 for each of the 8 fuzz tests (PostgreSQL too when set): the
+##       4 of SCIM bodies, filters, PATCHes and raw requests, and the 4 hostile-URL walks of the console and SCIM
 fuzz: install-dev
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2500} $(BIN)/python -m pytest -q --timeout 3600 tests/proof/test_fuzz.py -k fuzzed $(PYTEST_ARGS)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2500} $(BIN)/python -m pytest -q --timeout 3600 tests/proof/test_fuzz.py tests/test_hostile_urls.py -k fuzzed $(PYTEST_ARGS)
 
 ## wrk: Debian's wrk for the load bench (installed only when missing and root)
 wrk:

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, NotFound as HTTPNotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.core.errors import NotFound
-from portal.infra import sqlite_writes
+from portal.infra import db_errors, sqlite_writes
 from portal.infra.config import load_config
+from portal.infra.sentry import init_sentry
 
 from .extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: the errors a door answers in its own language: these statuses, and the domain's NotFound (a 404)
-ROUTED_ERRORS: tuple[int | type[Exception], ...] = (403, 404, 405, 413, 429, 500, NotFound)
+log = logging.getLogger(__name__)
+
+#: the errors a door answers in its own language: these statuses, the domain's NotFound (a 404), and a
+#: database error, which is a 503 when the database was busy (``db_errors.is_busy``) and a 500 otherwise
+ROUTED_ERRORS: tuple[int | type[Exception], ...] = (403, 404, 405, 413, 429, 500, NotFound, OperationalError)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
@@ -46,6 +53,57 @@ def _sqlite_savepoint(conn: Any, name: str) -> None:
         dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
+class SizedBodies:
+    """WSGI middleware: a body sent without a length (``Transfer-Encoding: chunked``) is read here first.
+
+    Werkzeug reads such a body only up to ``MAX_CONTENT_LENGTH`` and stops there without an error, so
+    a body over the limit reached the views cut short (a JSON or form error, 400). Read up to one byte
+    past the limit, it gets the length a sized body has: over the limit, each door answers 413, as for
+    a ``Content-Length`` over it. Only when the server ends the stream itself (``wsgi.input_terminated``,
+    gunicorn's and Werkzeug's for chunked bodies): another stream could wait forever for more.
+    """
+
+    def __init__(self, app: Any, flask_app: Flask) -> None:
+        self.app = app
+        self.flask_app = flask_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        limit = self.flask_app.config.get("MAX_CONTENT_LENGTH")
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if limit is not None and chunked and not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+            stream, wanted, parts = environ["wsgi.input"], limit + 1, []
+            while wanted > 0:
+                part = stream.read(min(wanted, 65536))
+                if not part:
+                    break
+                parts.append(part)
+                wanted -= len(part)
+            body = b"".join(parts)
+            # Now a sized body: Werkzeug ignores a length beside "chunked".
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            del environ["HTTP_TRANSFER_ENCODING"]
+        return self.app(environ, start_response)
+
+
+def _discard_transaction() -> None:
+    """Roll the session back before an error is answered.
+
+    A failed statement leaves the session refusing every query until it is rolled back (on PostgreSQL
+    the whole transaction is aborted), and the error page reads the session (the signed-in admin): so
+    the page itself failed, and gunicorn answered its bare 500, without the console's headers. When
+    even the rollback fails (the connection is gone), the session is dropped: the next use opens another.
+    """
+    try:
+        db.session.rollback()
+    except Exception:
+        log.exception("rolling back before answering an error failed; dropping the session")
+        try:
+            db.session.remove()
+        except Exception:
+            log.exception("dropping the session failed")
+
+
 def route_error(error: Exception) -> Any:
     """Answer an error in the language of the door whose URL prefix the request falls under.
 
@@ -54,6 +112,12 @@ def route_error(error: Exception) -> Any:
     app level because Flask gives the errors of URLs no route matches (404, 405) to app handlers
     only; a door's own views may still answer their errors first (the SCIM blueprint does).
     """
+    _discard_transaction()
+    if isinstance(error, OperationalError):
+        if not db_errors.is_busy(error):
+            # Not busy (the database is gone, say): Flask's 500, logged with its traceback, which comes back here.
+            raise error
+        log.warning("the database was busy: answering 503 (%s)", error.orig)
     renderers = sorted(current_app.extensions.get("error_renderers", ()), key=lambda entry: len(entry[0]), reverse=True)
     for prefix, renderer in renderers:
         if request.path.startswith(prefix):
@@ -72,6 +136,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(Path(app.instance_path)))
     if config:
         app.config.update(config)
+    # Error reports when SENTRY_DSN is set (sentry_sdk is not imported otherwise).
+    init_sentry(app.config, component="web")
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
@@ -81,6 +147,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
+
+    # Flask's documented way to add WSGI middleware; its types declare wsgi_app a method, not an attribute.
+    app.wsgi_app = SizedBodies(app.wsgi_app, app)  # type: ignore[method-assign]
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
@@ -98,7 +167,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             event.listen(engine, "savepoint", _sqlite_savepoint)
 
     from portal import cli
-    from portal.infra import logs
+    from portal.infra import logs, metrics
     from portal.views import access, web
     from scim_blueprint import bp as scim_bp
 
@@ -108,12 +177,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions.setdefault("error_renderers", [])
     access.init_app(app)
     web.init_app(app)
+    metrics.init_app(app)  # counts every request, SCIM and console, as it ends
     register_views(app)
     app.register_blueprint(scim_bp)
     csrf.exempt(scim_bp)
+    # The read API door (/api/v1/): API keys, its own error documents under /api/.
+    from portal import api as read_api
+
+    read_api.init_app(app)
     for error in ROUTED_ERRORS:
         app.register_error_handler(error, route_error)
     cli.init_app(app)
+    # Background jobs: the wake-up after a commit that recorded outbox mail, and `flask worker`.
+    from portal import jobs
+
+    jobs.init_app(app)
 
     if not app.testing:
         logs.configure(app.config["LOG_LEVEL"])

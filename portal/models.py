@@ -29,17 +29,21 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
+    select,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .extensions import Model, db
 
-PERMISSIONS = ("org_data_sync", "admin_log", "directory")
+PERMISSIONS = ("org_data_sync", "admin_log", "directory", "api_keys")
 PERMISSION_LABELS = {
     "org_data_sync": "Organization data synchronization",
     "admin_log": "Administrator log",
     "directory": "Members and departments",
+    "api_keys": "API keys",
 }
 PROVIDERS = ("jumpcloud", "okta", "entra", "generic")
 PROVIDER_LABELS = {
@@ -102,6 +106,55 @@ def norm(value: str | None) -> str | None:
 #: characters that print as nothing: an identifier that differs only by them is the same identifier
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u2060\ufeff"))
 
+#: letters that carry their mark inside them (NFKD leaves them whole), as a person types them without it
+_UNMARKED = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ı": "i", "ŧ": "t", "æ": "ae", "œ": "oe"})
+
+
+def _diacritic(char: str) -> bool:
+    """A combining diacritical mark of the Latin, Greek and Cyrillic scripts (the blocks of U+0300, U+1AB0,
+    U+1DC0, U+20D0, U+FE20). Other scripts' combining marks (a Japanese dakuten, an Indic virama) make
+    another letter, not an accented one: they stay."""
+    code = ord(char)
+    return (
+        0x300 <= code <= 0x36F
+        or 0x1AB0 <= code <= 0x1AFF
+        or 0x1DC0 <= code <= 0x1DFF
+        or 0x20D0 <= code <= 0x20FF
+        or 0xFE20 <= code <= 0xFE2F
+    )
+
+
+def fold(value: str) -> str:
+    """``norm`` without accents: the form in which the Members search compares ("Müller" and "muller",
+    "Łukasz" and "lukasz", "Straße" and "strasse" are one)."""
+    decomposed = unicodedata.normalize("NFKD", norm(value).translate(_UNMARKED))
+    # NFC again: NFKD also split what is no accent (a Hangul syllable into its letters).
+    return unicodedata.normalize("NFC", "".join(char for char in decomposed if not _diacritic(char)))
+
+
+def member_search_text(
+    name: str | None, email: str | None, employee_id: str | None, user_name: str | None, job_title: str | None
+) -> str:
+    """What the Members search looks in (``members.search_text``): the values folded, one a line, the job
+    title last (a title renamed for all its members is the same suffix replaced)."""
+    own = [folded for folded in dict.fromkeys(fold(v) for v in (name, email, employee_id, user_name) if v) if folded]
+    title = fold(job_title) if job_title else ""
+    return "\n".join([*own, title] if title else own)
+
+
+#: what migration 0008 builds for the Members search besides the ``search_text`` column, declared there
+#: and not here (neither can be said in a model): SQLite's FTS5 table (FTS5 keeps its index in tables
+#: named after it) and PostgreSQL's trigram index
+SEARCH_STRUCTURES = {"table": "member_search", "index": "ix_members_search_text_trgm"}
+
+
+def declared_in_models(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's ``include_name``: every database object except the ``SEARCH_STRUCTURES``, so comparing the
+    database with the models (autogenerate, tests/test_migrations.py) does not take them for leftovers."""
+    if type_ == "table" and name is not None:
+        return name != SEARCH_STRUCTURES["table"] and not name.startswith(SEARCH_STRUCTURES["table"] + "_")
+    return not (type_ == "index" and name == SEARCH_STRUCTURES["index"])
+
 
 def normalizes(column: str, norm_column: str) -> Any:
     """A validator that keeps ``norm_column`` the case-folded copy of ``column`` whenever it is set."""
@@ -121,6 +174,9 @@ class Organization(Model):
     name: Mapped[str] = mapped_column(String(200))
     name_norm: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: the last change event's number (``ChangeEvent.seq``): portal.core.events moves it on in the
+    #: transaction that writes the events, so numbers are gap-free per organization
+    event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     _name_norm = normalizes("name", "name_norm")
 
@@ -152,6 +208,7 @@ class Admin(UserMixin, Model):
     perm_org_data_sync: Mapped[bool] = mapped_column(Boolean, default=False)
     perm_admin_log: Mapped[bool] = mapped_column(Boolean, default=False)
     perm_directory: Mapped[bool] = mapped_column(Boolean, default=False)
+    perm_api_keys: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: bumped to end every open session (deactivation, password reset)
     session_version: Mapped[int] = mapped_column(Integer, default=1)
@@ -370,12 +427,15 @@ class Member(Model):
         _present("ix_members_org_mobile", "org_id", "mobile"),
         Index("ix_members_org_created", "org_id", "created_at", "id"),
         Index("ix_members_org_modified", "org_id", "updated_at", "id"),
+        # The organization's members in id order: the read API's keyset pages (id > cursor) walk it
+        # without a sort on PostgreSQL too (SQLite appends the rowid, the id, to every index anyway).
+        Index("ix_members_org_id", "org_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: the SCIM ``id``
     public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     #: SCIM userName (the seed's ExternalID)
     external_id: Mapped[str] = mapped_column(String(255))
     external_id_norm: Mapped[str] = mapped_column(String(255))
@@ -418,6 +478,9 @@ class Member(Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     #: optimistic lock and SCIM ETag (``W/"<version>"``)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    #: ``member_search_text`` of the member: what the Members search finds it by, indexed by SQLite's FTS5
+    #: table ``member_search`` and PostgreSQL's trigram index (migration 0008, see ``SEARCH_STRUCTURES``)
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -439,6 +502,27 @@ class Member(Model):
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+
+#: the values ``Member.search_text`` is made of (``job_title`` is the relationship, ``job_title_id`` its key)
+_SEARCHED = ("name", "email", "employee_id", "external_id", "job_title_id", "job_title")
+
+
+@event.listens_for(Member, "before_insert")
+@event.listens_for(Member, "before_update")
+def _keep_search_text(mapper: Any, connection: Any, member: Member) -> None:
+    """Members the ORM writes (tests' and benchmarks' data) get their search text as portal.core.members'
+    SQL Core writes do (``MemberRecord.columns``): one definition, ``member_search_text``."""
+    state = inspect(member)
+    if state.has_identity and not any(state.attrs[key].history.has_changes() for key in _SEARCHED):
+        return
+    title = state.dict.get("job_title")
+    title_name = title.name if title is not None and title.id == member.job_title_id else None
+    if title_name is None and member.job_title_id is not None:
+        title_name = connection.scalar(select(JobTitle.name).where(JobTitle.id == member.job_title_id))
+    member.search_text = member_search_text(
+        member.name, member.email, member.employee_id, member.external_id, title_name
+    )
 
 
 class UserGroup(Model):
@@ -614,7 +698,67 @@ class Notification(Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: when the mail server accepted the notification's email (NULL until then)
     emailed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: the email's delivery: NULL (no email), queued, sent or failed
+    email_status: Mapped[str | None] = mapped_column(String(16))
+    #: how many times the worker tried to hand the email to the mail server
+    email_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+    @property
+    def email_label(self) -> str | None:
+        """The email's delivery as the console says it; None when the notification was not emailed."""
+        tries = self.email_attempts or 0
+        plural = "try" if tries == 1 else "tries"
+        if self.email_status == "sent":
+            return "Emailed"
+        if self.email_status == "failed":
+            return f"Email failed after {tries} {plural}"
+        if self.email_status == "queued":
+            return f"Email queued ({tries} {plural} so far)" if tries else "Email queued"
+        return None
+
+
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
+
+
+class OutboxMessage(Model):
+    """A side effect (an email) recorded in the transaction that caused it, delivered by the worker.
+
+    ``next_attempt_at`` is when a queued row is due, and for a row being sent the end of the
+    worker's lease: a worker that dies mid-send leaves a row that is due again at that time.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed')", name="status"),
+        Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the organization the message belongs to, when it is known (a set-password link names no organization)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    #: email (the only kind so far)
+    kind: Mapped[str] = mapped_column(String(16), default="email")
+    #: {"to": ..., "subject": ..., "text": ...}
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: the notification whose delivery state this message updates
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class JobMark(Model):
+    """A moment every host must see: the worker's last heartbeat, a daily job's last run (one row per name)."""
+
+    __tablename__ = "job_marks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class BannerDismissal(Model):
@@ -637,4 +781,167 @@ class PasswordResetToken(Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+#: what an API key may read: the read API's scopes, in the order the console lists them
+API_KEY_SCOPES = ("members:read", "groups:read", "events:read")
+API_KEY_SCOPE_LABELS = {
+    "members:read": "Read members",
+    "groups:read": "Read groups",
+    "events:read": "Read events",
+}
+
+
+class ApiKey(Model):
+    """A key of one organization for the read API (``/api/v1/``); the secret itself is never stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    #: the key's public first part (``dsp_<prefix>_...``), listed so an admin can recognise a key
+    prefix: Mapped[str] = mapped_column(String(16))
+    #: SHA-256 of the whole key. The key holds 256 random bits, so a fast hash is right: nothing
+    #: can guess or precompute it, and a slow password hash would tax every API request
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: a subset of API_KEY_SCOPES
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by_admin_id: Mapped[int | None] = mapped_column(ForeignKey("admins.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: NULL: never expires
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    created_by: Mapped[Admin | None] = relationship()
+
+    def usable(self, now: datetime) -> bool:
+        """Neither revoked nor expired at ``now``."""
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+#: what a change event is about, and the events of each (portal.core.events)
+EVENT_TYPES = (
+    "member.created",
+    "member.updated",
+    "member.suspended",
+    "member.reactivated",
+    "member.deleted",
+    "department.created",
+    "department.updated",
+    "department.deleted",
+    "group.created",
+    "group.updated",
+    "group.deleted",
+    "group.member_added",
+    "group.member_removed",
+)
+#: who made a change: a sync source, an administrator, or the system (the CLI, a job)
+EVENT_ACTOR_TYPES = ("source", "admin", "system")
+
+
+class ChangeEvent(Model):
+    """One change to a member, department or group, numbered without gaps per organization (``seq``).
+
+    Written in the transaction of the change it describes (portal.core.events), so an event exists
+    exactly when its change does; the read API replays them by ``seq`` and webhooks deliver them.
+    """
+
+    __tablename__ = "change_events"
+    __table_args__ = (
+        UniqueConstraint("org_id", "seq"),
+        CheckConstraint("actor_type IN ('source', 'admin', 'system')", name="actor_type"),
+        # Retention deletes by age, across organizations.
+        Index("ix_change_events_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    #: 1, 2, 3 ... per organization, in commit order
+    seq: Mapped[int] = mapped_column(Integer)
+    #: one of EVENT_TYPES
+    type: Mapped[str] = mapped_column(String(32))
+    #: member, department or group
+    object_type: Mapped[str] = mapped_column(String(16))
+    #: the object's SCIM / public id (a department's too)
+    object_id: Mapped[str] = mapped_column(String(64))
+    actor_type: Mapped[str] = mapped_column(String(16))
+    #: an administrator's id, a sync source's public id; NULL for the system
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    #: an administrator's email, a sync source's name, "CLI"
+    actor_name: Mapped[str | None] = mapped_column(String(320))
+    #: the object as it is after the change (created), was (deleted), or the changed fields' new values
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    changed_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WebhookEndpoint(Model):
+    """A URL of one organization that receives its change events, signed per Standard Webhooks.
+
+    The worker delivers the events after ``last_seq`` one at a time, in order, and moves the cursor
+    on a 2xx only; a failure waits until ``next_attempt_at`` (exponential backoff). A worker owns the
+    endpoint while ``lease_until`` is in the future, so two workers never deliver to it at once.
+    """
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str] = mapped_column(String(255), default="")
+    #: the event types delivered (a subset of EVENT_TYPES)
+    event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: the signing secret, ``whsec_`` + base64 (Standard Webhooks); shown once, never logged
+    secret: Mapped[str] = mapped_column(String(100))
+    #: the secret before the last rotation: deliveries carry both signatures until ``previous_secret_until``
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(DateTime)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: why it was disabled: by an administrator, or after failing for days
+    disabled_reason: Mapped[str | None] = mapped_column(String(255))
+    #: the first failure of the current run of failures (NULL while deliveries succeed)
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime)
+    #: failed tries in a row of the event at the head of the queue
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    #: when the next try is due after a failure (NULL: now)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: the cursor: every event up to this ``seq`` was delivered (or is not one the endpoint takes)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    #: a worker's claim: it owns the endpoint until then
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(32))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_by_admin_id: Mapped[int | None] = mapped_column(ForeignKey("admins.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class WebhookDelivery(Model):
+    """One try to deliver an event to an endpoint, or a resend an administrator asked for (``pending``)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
+        Index("ix_webhook_deliveries_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    #: the event's number in its organization, and its type (the event itself may be pruned later)
+    seq: Mapped[int] = mapped_column(Integer)
+    event_type: Mapped[str] = mapped_column(String(32))
+    #: the try of this event at this endpoint: 1, 2, 3 ...
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    #: pending (a resend not yet sent), succeeded or failed
+    status: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500))
+    #: asked for with the console's Resend button
+    resend: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

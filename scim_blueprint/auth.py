@@ -3,7 +3,9 @@
 Order per request: the per-token rate limit (flask-limiter, before any other
 database work: a refused request costs a source lookup and one folded write),
 then the bearer token (RFC 7644 §2; 401 with
-``WWW-Authenticate: Bearer``), the source's state (403 until Save and Activate),
+``WWW-Authenticate: Bearer``; a refused token counts against the budget of its source
+URL and client address, 429 once spent, and a valid one never does), the source's
+state (403 until Save and Activate),
 then the body size (413). A request refused at a source's URL (401, 403, 429) is
 logged by the domain (``sync_sources.refuse``: one row per source, reason and minute,
 with a repeat count). After authentication every failure response leaves one
@@ -22,6 +24,7 @@ from flask import Response, current_app, g, request
 from flask.blueprints import BlueprintSetupState
 from flask_limiter import RequestLimit
 from flask_limiter.errors import RateLimitExceeded
+from limits import parse as parse_limit
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, default_exceptions
 
@@ -29,9 +32,10 @@ from portal.core import notifications, sync_log, sync_sources
 from portal.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, PreconditionFailed
 from portal.core.sync_sources import AuthFailure
 from portal.extensions import db, limiter
+from portal.infra import db_errors
 
 from .blueprint import bp
-from .errors import SCIM_MEDIA_TYPE, ScimError, scim_error
+from .errors import SCIM_MEDIA_TYPE, ScimError, scim_error, storable
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +64,11 @@ def _token_key() -> str:
     return "scim-anon:" + (request.remote_addr or "")
 
 
-def _limited(reason: str, detail: str, limit: RequestLimit) -> Response:
+def _limited(reason: str, detail: str, retry_after: int) -> Response:
     """The 429 answer; at a source's URL the refusal is logged first (``sync_sources.refuse``).
 
-    Committed here: the limit is checked before ``authenticate``, and the error handler
-    that answers rolls back. The answer stands even when that bookkeeping fails.
+    Committed here: the per-token limit is checked before ``authenticate``, and the error
+    handler that answers rolls back. The answer stands even when that bookkeeping fails.
     """
     public_id = (request.view_args or {}).get("source_id")
     try:
@@ -75,20 +79,11 @@ def _limited(reason: str, detail: str, limit: RequestLimit) -> Response:
     except Exception:
         db.session.rollback()
         log.exception("Could not log the rate-limited SCIM request")
-    retry = max(1, int(limit.reset_at - time.time()))
-    return scim_error(429, detail, "tooMany", headers={"Retry-After": str(retry)})
+    return scim_error(429, detail, "tooMany", headers={"Retry-After": str(max(1, retry_after))})
 
 
 def _on_breach(limit: RequestLimit) -> Response:
-    return _limited("rate_limited", f"Too many requests: the limit is {limit.limit}", limit)
-
-
-def _on_refusals_breach(limit: RequestLimit) -> Response:
-    return _limited(
-        "refusals_limited",
-        f"Too many requests with a refused token from this address: the limit is {limit.limit}",
-        limit,
-    )
+    return _limited("rate_limited", f"Too many requests: the limit is {limit.limit}", int(limit.reset_at - time.time()))
 
 
 limiter.shared_limit(
@@ -96,19 +91,32 @@ limiter.shared_limit(
 )(bp)
 
 
-def _refused_token(response: Response) -> bool:
-    return response.status_code == 401
+def _refusals_key(public_id: str) -> str:
+    """The refused tokens' budget: per source URL and client address. Identity providers of many
+    organizations share egress addresses, so one organization's bad tokens never spend another's."""
+    return f"scim-refused:{public_id}:{request.remote_addr or ''}"
 
 
-# Each wrong token would get a budget of its own above, and every refusal costs a write and a
-# notification: refusals are also counted per client address, and past the limit that address waits.
-limiter.shared_limit(
-    lambda: current_app.config["SCIM_AUTH_FAILURE_LIMIT"],
-    scope="scim-refused",
-    key_func=lambda: "scim-refused:" + (request.remote_addr or ""),
-    deduct_when=_refused_token,
-    on_breach=_on_refusals_breach,
-)(bp)
+def _refusals_spent(public_id: str) -> int | None:
+    """Count one refused token against its source and address; the seconds to wait once the budget is spent.
+
+    Each wrong token would get a budget of its own under the per-token limit, and every refusal
+    costs a write and a notification: past ``SCIM_AUTH_FAILURE_LIMIT`` refusals the answer is 429.
+    Only a refusal is counted or answered so, after the token was checked: a token valid for
+    the source always gets through, however many bad ones came from its address (issue 12 item 3).
+    """
+    if not (limiter.enabled and limiter.initialized):
+        return None
+    item = parse_limit(current_app.config["SCIM_AUTH_FAILURE_LIMIT"])
+    key = _refusals_key(public_id)
+    try:
+        if limiter.limiter.hit(item, key):
+            return None
+        reset_at = limiter.limiter.get_window_stats(item, key).reset_time
+    except Exception:  # the limit's storage is down: the refusal still stands, as a 401
+        log.exception("Could not count a refused SCIM token")
+        return None
+    return int(reset_at - time.time())
 
 
 def request_info() -> sync_log.RequestInfo:
@@ -116,7 +124,7 @@ def request_info() -> sync_log.RequestInfo:
     return sync_log.RequestInfo(
         request_id=g.get("request_id"),
         method=request.method,
-        path=request.path,
+        path=request.path.replace("\x00", "\ufffd"),  # "/Users/%00": PostgreSQL stores no NUL
         body=g.get("scim_body"),
         started=g.get("scim_started", time.perf_counter()),
     )
@@ -127,16 +135,25 @@ def authenticate() -> Response | None:
     """Authenticate the bearer token against the source named in the URL and set ``g.source``."""
     g.scim_started = time.perf_counter()
     public_id = (request.view_args or {}).get("source_id", "")
+    if not storable(public_id):  # no source has such an id, and PostgreSQL would refuse to look it up
+        raise ScimError(404, "No such sync source")
     try:
         source = sync_sources.authenticate(public_id, request.headers.get("Authorization"))
     except AuthFailure as exc:
         assert exc.source is not None
+        g.refused_source_id = exc.source.id  # the source of a refused request, for /metrics
+        retry_after = _refusals_spent(public_id)
+        if retry_after is not None:
+            limit = current_app.config["SCIM_AUTH_FAILURE_LIMIT"]
+            detail = f"Too many requests with a refused token from this address to this source: the limit is {limit}"
+            return _limited("refusals_limited", detail, retry_after)
         sync_sources.refuse(exc.source, exc.reason, _AUTH_DETAILS[exc.reason], request_info())
         db.session.commit()
         return scim_error(401, _AUTH_DETAILS[exc.reason], headers={"WWW-Authenticate": 'Bearer realm="SCIM"'})
     except Forbidden as exc:
         inactive = sync_sources.source_for_url(public_id)
         if inactive is not None:
+            g.refused_source_id = inactive.id
             sync_sources.refuse(inactive, "inactive", exc.message, request_info())
             db.session.commit()
         return scim_error(403, exc.message)
@@ -155,6 +172,8 @@ def _error_parts(exc: Exception) -> tuple[int, str, str | None, dict[str, str]]:
         return status, exc.message, scim_type, {}
     if isinstance(exc, StaleDataError):
         return 412, "The resource changed while this request was running; read it again", None, {}
+    if db_errors.is_busy(exc):  # a lock held past the wait: the IdP sends the request again (RFC 7231 §7.1.3)
+        return 503, db_errors.BUSY_DETAIL, None, {"Retry-After": str(db_errors.RETRY_AFTER_SECONDS)}
     if isinstance(exc, HTTPException):
         status = exc.code or 500
         scim_type = "invalidSyntax" if status == 400 else None

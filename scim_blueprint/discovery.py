@@ -16,7 +16,7 @@ from flask import Response
 
 from portal.core.scim_urns import RESOURCE_TYPE_SCHEMA, SCHEMA_SCHEMA, SPC_SCHEMA
 
-from . import resources
+from . import patch, resources
 from .blueprint import bp
 from .errors import ScimError
 from .query import MAX_RESULTS
@@ -57,7 +57,11 @@ def service_provider_config() -> dict[str, Any]:
     return {
         "schemas": [SPC_SCHEMA],
         "documentationUri": "https://www.rfc-editor.org/rfc/rfc7644",
-        "patch": {"supported": True},
+        # RFC 7643 §5 gives patch only "supported". The operation cap is published next to it, under
+        # the name and meaning §5 gives bulk's "maxOperations": that is where a reader looks for it,
+        # and a client that does not know the attribute ignores it. Not under bulk: bulk is not
+        # supported, and its maxOperations counts the operations of a /Bulk request, not a PATCH's.
+        "patch": {"supported": True, "maxOperations": patch.max_operations()},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": True, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": False},

@@ -11,6 +11,21 @@ from portal.core.scim_urns import ERROR_SCHEMA
 SCIM_MEDIA_TYPE = "application/scim+json"
 
 
+def storable(text: str) -> bool:
+    """Whether every database can store and compare ``text``: no NUL (PostgreSQL refuses one), no lone surrogate.
+
+    A value that fails this cannot be in any column (the SCIM and console writes refuse it),
+    so a lookup by it finds nothing, and sending it as a parameter fails before the query runs.
+    """
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class ScimError(Exception):
     """A protocol error raised anywhere in the SCIM door; the blueprint's handler renders it."""
 

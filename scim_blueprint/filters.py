@@ -36,6 +36,8 @@ from sqlalchemy.orm import aliased
 from portal.core.scim_urns import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 from portal.models import Department, JobTitle, Member, UserGroup, group_members, member_departments, norm
 
+from .errors import storable
+
 Condition = ColumnElement[bool]
 Scope = Callable[[Condition], Condition]
 
@@ -46,6 +48,20 @@ class InvalidFilter(ValueError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+# ---------------------------------------------------------------- bounds on a filter's cost
+# An identity provider's filters are one or two comparisons; these bounds are far above that and
+# keep every filter's SQL small enough for each database's parser and cheap enough to plan and run.
+
+#: the longest filter, in characters (also keeps a co/sw/ew operand far below SQLite's 50,000-byte LIKE limit)
+MAX_FILTER_LENGTH = 4096
+#: the most comparisons (``attr op value``, ``attr pr``) in one filter
+MAX_FILTER_TERMS = 50
+#: the deepest nesting of parentheses (``not (`` included) and value-path brackets
+MAX_FILTER_DEPTH = 10
+#: the most conditions on groups or members in one filter: each is an EXISTS over the membership table
+MAX_FILTER_VALUE_PATHS = 10
 
 
 # ---------------------------------------------------------------- attribute catalogue for filtering
@@ -268,9 +284,13 @@ def _lift_values(text: str) -> tuple[str, list[str | int | float]]:
 
     def string(match: re.Match[str]) -> str:
         try:
-            values.append(json.loads(match.group(0)))
+            value = json.loads(match.group(0))
         except ValueError as exc:
             raise InvalidFilter(f"The string {match.group(0)} is not a valid JSON string") from exc
+        if not storable(value):
+            # "\u0000" or a lone "\ud800": no stored value holds one, and no database takes it as a parameter.
+            raise InvalidFilter(f"The string {match.group(0)} holds a NUL character or an unpaired surrogate")
+        values.append(value)
         return f'"{_MARK}{len(values) - 1}"'
 
     def number(match: re.Match[str]) -> str:
@@ -284,9 +304,70 @@ def _lift_values(text: str) -> tuple[str, list[str | int | float]]:
     return _JSON_NUMBER.sub(number, _JSON_STRING.sub(string, text)), values
 
 
-def _tokens(text: str) -> Iterator[Any]:
-    """The library's tokens, with the lifted JSON values put back typed."""
-    lexable, values = _lift_values(text)
+#: a comparison operator standing as a token of its own (RFC 7644 §3.4.2.2 compareOp, and "pr")
+_OPERATOR = re.compile(r"(?i)(?<!\S)(?:eq|ne|co|sw|ew|gt|ge|lt|le|pr)(?=[\s)\]]|$)")
+
+
+def _cross_table_names() -> list[str]:
+    """groups and members: the multi-valued attributes whose values live in another table (an EXISTS each)."""
+    return sorted(
+        {
+            name
+            for _core, catalogue in CATALOGUES.values()
+            for attributes in catalogue.values()
+            for name, attribute in attributes.items()
+            if isinstance(attribute, Complex) and not attribute.row_level
+        }
+    )
+
+
+#: one of those names as an attribute path, URN-qualified or not
+_CROSS_TABLE = re.compile(r"(?i)(?<![\w$-])(?:" + "|".join(_cross_table_names()) + r")(?![\w$-])")
+
+
+def _depth(lexable: str) -> int:
+    """How deep parentheses and brackets nest in the filter (its string values already lifted out)."""
+    depth = deepest = 0
+    for char in lexable:
+        if char in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]":
+            depth -= 1
+    return deepest
+
+
+def check_length(text: str) -> None:
+    """Refuse a filter longer than MAX_FILTER_LENGTH: checked first, before any other work on it."""
+    if len(text) > MAX_FILTER_LENGTH:
+        raise InvalidFilter(f"The filter is {len(text)} characters long; the limit is {MAX_FILTER_LENGTH}")
+
+
+def _check_shape(lexable: str) -> None:
+    """Refuse a filter past the bounds on depth, comparisons and value paths, by a scan before parsing.
+
+    The scan reads the text with its string values lifted out, so a parenthesis or an
+    operator inside a value is not counted; it never recurses, so a pathological filter
+    is refused before it reaches the recursive parser and translator.
+    """
+    depth = _depth(lexable)
+    if depth > MAX_FILTER_DEPTH:
+        raise InvalidFilter(
+            f"The filter nests {depth} levels deep (parentheses, not, brackets); the limit is {MAX_FILTER_DEPTH}"
+        )
+    terms = len(_OPERATOR.findall(lexable))
+    if terms > MAX_FILTER_TERMS:
+        raise InvalidFilter(f"The filter has {terms} comparisons; the limit is {MAX_FILTER_TERMS}")
+    value_paths = len(_CROSS_TABLE.findall(lexable))
+    if value_paths > MAX_FILTER_VALUE_PATHS:
+        raise InvalidFilter(
+            f"The filter has {value_paths} conditions on groups or members (attribute paths or value filters); "
+            f"the limit is {MAX_FILTER_VALUE_PATHS}"
+        )
+
+
+def _tokens(text: str, lexable: str, values: list[str | int | float]) -> Iterator[Any]:
+    """The library's tokens of the lifted filter, with the lifted JSON values put back typed."""
     for token in SCIMLexer().tokenize(lexable):
         if token.type == "COMP_VALUE" and token.value.startswith(_MARK):
             token.value = Literal(values[int(token.value[1:])])
@@ -302,9 +383,14 @@ def parse(text: str) -> ast.Filter:
     """The syntax tree of a filter, or InvalidFilter."""
     if not text or not text.strip():
         raise InvalidFilter("The filter is empty")
+    check_length(text)
+    if not storable(text):
+        raise InvalidFilter("The filter holds a NUL character or an unpaired surrogate")
+    lexable, values = _lift_values(text)
+    _check_shape(lexable)
     try:
-        tree = SCIMParser().parse(_tokens(text))
-    except (SCIMParserError, ValueError) as exc:
+        tree = SCIMParser().parse(_tokens(text, lexable, values))
+    except (SCIMParserError, ValueError, RecursionError) as exc:
         raise InvalidFilter(f"The filter {text!r} is not valid SCIM filter syntax: {exc}") from exc
     if tree is None:
         raise InvalidFilter(f"The filter {text!r} is not valid SCIM filter syntax")
@@ -380,10 +466,13 @@ def _parse_datetime(value: Any) -> datetime:
         raise InvalidFilter(f"{value!r} is not a dateTime")
     try:
         parsed = datetime.fromisoformat(value.strip())
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     except ValueError as exc:
         raise InvalidFilter(f"{value!r} is not an RFC 3339 dateTime") from exc
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError as exc:
+        # "0001-01-01T00:00:00+01:00" is a year-0 instant in UTC: before any a datetime can hold.
+        raise InvalidFilter(f"{value!r} is out of the range of dateTime values") from exc
     return parsed
 
 

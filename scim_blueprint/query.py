@@ -9,13 +9,17 @@ resources.py so rendering it costs a fixed number of statements whatever its siz
 from __future__ import annotations
 
 import json
+import math
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
-from flask import Response, g, request
-from sqlalchemy import ColumnElement, func, select, true
+from flask import Response, current_app, g, request
+from sqlalchemy import ColumnElement, func, select, text, true
+from sqlalchemy.exc import OperationalError
 
 from portal.core import members
 from portal.core.members import MemberRecord
@@ -24,13 +28,21 @@ from portal.models import Member, UserGroup
 
 from . import filters, resources
 from .blueprint import bp
-from .errors import ScimError
+from .errors import ScimError, storable
 from .views import read_body, respond
 
 #: the most resources one page returns, advertised in /ServiceProviderConfig (filter.maxResults)
 MAX_RESULTS = 1000
 #: startIndex beyond this reads as this: past any directory, and an OFFSET every database takes
 MAX_START_INDEX = 2**31
+
+
+#: how long a list or search's statements may run when SCIM_QUERY_TIMEOUT_MS is not set
+DEFAULT_QUERY_TIMEOUT_MS = 2000
+#: SQLite looks at the clock every this many virtual machine instructions (a fraction of a millisecond)
+_SQLITE_CHECK_EVERY = 10_000
+#: PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout (query_canceled)
+_QUERY_CANCELED = "57014"
 
 
 def _invalid(detail: str, scim_type: str = "invalidValue") -> ScimError:
@@ -120,6 +132,91 @@ def returns_attribute(name: str, attributes: str | None, excluded_attributes: st
     if attributes:
         return name in _attribute_names(attributes)
     return name not in _attribute_names(excluded_attributes)
+
+
+# ---------------------------------------------------------------- the time budget of a list
+
+
+class Deadline:
+    """A time budget for the statements of one list or search; past it the database stops the statement.
+
+    The filter's bounds (filters.py) keep the SQL small; this bounds what a small SQL can
+    still cost (a large directory, a slow plan). PostgreSQL: ``SET LOCAL statement_timeout``
+    to the time left, before each statement (``before_statement``), so the budget covers the
+    page and the count together; it is reset when the block ends and lasts only for this
+    transaction. SQLite: a progress handler on the connection, installed for the block only,
+    aborts a statement once the budget is spent.
+
+    A statement stopped by the deadline answers 503 with Retry-After (RFC 9110 §15.6.4), not
+    400: the deadline cannot tell a costly filter from a busy database, and a plain lookup
+    during a load spike must be retried by the identity provider rather than recorded as a
+    permanent failure for that user. Filters that are costly by their shape are refused
+    with 400 invalidFilter before they run. The error handler rolls the transaction back.
+    A budget of 0 or less turns the deadline off.
+    """
+
+    def __init__(self, timeout_ms: int) -> None:
+        self.timeout_ms = timeout_ms
+        self._ends = time.monotonic() + timeout_ms / 1000
+        self._dialect = ""
+        self._sqlite: Any = None
+        self._limited = False
+        self._interrupted = False
+
+    def _remaining_ms(self) -> int:
+        return max(1, math.ceil((self._ends - time.monotonic()) * 1000))
+
+    def _expired(self) -> int:
+        # Called by SQLite between instructions: non-zero aborts the statement ("interrupted").
+        if time.monotonic() < self._ends:
+            return 0
+        self._interrupted = True
+        return 1
+
+    def __enter__(self) -> Deadline:
+        if self.timeout_ms <= 0:
+            return self
+        connection = db.session.connection()
+        self._dialect = connection.dialect.name
+        if self._dialect == "sqlite":
+            self._sqlite = connection.connection.dbapi_connection
+            self._sqlite.set_progress_handler(self._expired, _SQLITE_CHECK_EVERY)
+        return self
+
+    def before_statement(self) -> None:
+        """On PostgreSQL, give the next statements the time left as their statement_timeout."""
+        if self._dialect == "postgresql":
+            db.session.execute(text(f"SET LOCAL statement_timeout = {self._remaining_ms()}"))
+            self._limited = True
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self._sqlite is not None:
+            self._sqlite.set_progress_handler(None, 0)
+        if exc is None:
+            if self._limited:
+                # Later statements of the transaction (the request's bookkeeping) run without the budget.
+                db.session.execute(text("SET LOCAL statement_timeout TO DEFAULT"))
+            return
+        if isinstance(exc, OperationalError) and self._stopped(exc):
+            raise ScimError(
+                503,
+                f"The query ran past its {self.timeout_ms} ms budget and was stopped; "
+                "retry later, or send a narrower filter",
+                headers={"Retry-After": str(max(1, math.ceil(self.timeout_ms / 1000)))},
+            ) from exc
+
+    def _stopped(self, exc: OperationalError) -> bool:
+        """Whether the deadline, not some other failure, stopped the statement."""
+        if self._dialect == "sqlite":
+            return self._interrupted
+        return getattr(exc.orig, "sqlstate", None) == _QUERY_CANCELED
+
+
+def deadline() -> Deadline:
+    """The time budget of this request's list or search (SCIM_QUERY_TIMEOUT_MS)."""
+    return Deadline(int(current_app.config.get("SCIM_QUERY_TIMEOUT_MS", DEFAULT_QUERY_TIMEOUT_MS)))
 
 
 # ---------------------------------------------------------------- resource types
@@ -220,6 +317,8 @@ def _user_name_lookup(query: Query) -> str | None:
     """The userName of a first-page ``userName eq "..."`` filter, else None (the general path takes it)."""
     if not query.filter or query.sort_by or query.start_index != 1 or query.count < 1:
         return None
+    if len(query.filter) > filters.MAX_FILTER_LENGTH:
+        return None  # the general path refuses it, as any other filter past the bounds
     match = _USER_NAME_EQ.fullmatch(query.filter)
     if match is None:
         return None
@@ -227,7 +326,8 @@ def _user_name_lookup(query: Query) -> str | None:
         value = json.loads(match.group(1))
     except ValueError:
         return None
-    return value if isinstance(value, str) else None
+    # A NUL or a lone surrogate: the general path answers invalidFilter (no database takes it).
+    return value if isinstance(value, str) and storable(value) else None
 
 
 def _list(total: int, query: Query, resources_found: list[dict[str, Any]]) -> dict[str, Any]:
@@ -263,18 +363,21 @@ def list_response(kinds: tuple[ResourceKind, ...], query: Query) -> dict[str, An
     offset = query.start_index - 1
     remaining = query.count
     found: list[dict[str, Any]] = []
-    for kind, condition in conditions:
-        rows = _rows(kind, condition, query, offset, remaining)
-        if len(rows) < remaining and (rows or offset == 0):
-            # The matches ran out inside this page, so the page tells the total: no COUNT
-            # (a lookup by userName before every create is the commonest request).
-            kind_total = offset + len(rows)
-        else:
-            kind_total = _count(kind, condition)
-        total += kind_total
-        found.extend(_render(kind, rows, query, base_url))
-        remaining -= len(rows)
-        offset = max(offset - kind_total, 0)
+    with deadline() as budget:
+        for kind, condition in conditions:
+            budget.before_statement()
+            rows = _rows(kind, condition, query, offset, remaining)
+            if len(rows) < remaining and (rows or offset == 0):
+                # The matches ran out inside this page, so the page tells the total: no COUNT
+                # (a lookup by userName before every create is the commonest request).
+                kind_total = offset + len(rows)
+            else:
+                budget.before_statement()
+                kind_total = _count(kind, condition)
+            total += kind_total
+            found.extend(_render(kind, rows, query, base_url))
+            remaining -= len(rows)
+            offset = max(offset - kind_total, 0)
     return _list(total, query, found)
 
 

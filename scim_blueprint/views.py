@@ -24,7 +24,7 @@ from portal.models import Member, UserGroup
 from . import mapping, patch, references, resources, schemas
 from .auth import request_info
 from .blueprint import bp
-from .errors import SCIM_MEDIA_TYPE, ScimError
+from .errors import SCIM_MEDIA_TYPE, ScimError, storable
 
 #: how deep a request body may nest (a SCIM User nests three levels)
 MAX_DEPTH = 32
@@ -49,13 +49,8 @@ def _check_values(body: Any) -> None:
             stack.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
             stack.extend((v, depth + 1) for v in value)
-        elif isinstance(value, str):
-            if "\x00" in value:
-                raise ScimError(400, "Strings may not contain NUL characters", "invalidSyntax")
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ScimError(400, "Strings must be valid Unicode", "invalidSyntax") from None
+        elif isinstance(value, str) and not storable(value):
+            raise ScimError(400, "Strings may not contain NUL characters nor unpaired surrogates", "invalidSyntax")
 
 
 def read_body() -> dict[str, Any]:
@@ -93,7 +88,12 @@ def respond(
 def _about(kind: str, public_id: str | None, name: Any, operation: str) -> None:
     """What a failure row in the sync log names, should this request be refused."""
     g.scim_operation = operation
-    g.scim_object = (kind, public_id, name if isinstance(name, str) else None)
+    # An id or name no column can hold (NUL, a lone surrogate) would make that row's write fail.
+    g.scim_object = (
+        kind,
+        public_id if public_id is not None and storable(public_id) else None,
+        name if isinstance(name, str) and storable(name) else None,
+    )
 
 
 def _not_modified(obj: MemberRecord | UserGroup) -> bool:
@@ -133,8 +133,15 @@ def _last_writer_wins(write: Callable[[], Response], model: type[Member] | type[
 # ---------------------------------------------------------------- Users
 
 
+def _unknown_id(resource_type: str, resource_id: str) -> None:
+    """404 for an id no resource can have (NUL, a lone surrogate): PostgreSQL would refuse the lookup itself."""
+    if not storable(resource_id):
+        raise ScimError(404, f"{resource_type} not found: no id holds such characters")
+
+
 def _load_member(member_id: str, operation: str) -> MemberRecord:
     _about("member", member_id, None, operation)
+    _unknown_id("User", member_id)
     member = provisioning.managed_member(g.source, member_id)
     _about("member", member.public_id, member.external_id, operation)
     return member
@@ -223,6 +230,7 @@ def delete_user(source_id: str, member_id: str) -> Response:
 
 def _load_group(group_id: str, operation: str) -> UserGroup:
     _about("group", group_id, None, operation)
+    _unknown_id("Group", group_id)
     group = provisioning.managed_group(g.source, group_id)
     _about("group", group.public_id, group.display_name, operation)
     return group

@@ -80,6 +80,8 @@ def _config(url: str) -> dict[str, Any]:
         "RATELIMIT_ENABLED": False,
         "PUBLIC_BASE_URL": "",
         "SERVER_NAME": None,
+        # Wake-ups go to a queue inside the test process; tests/jobs runs real workers on real storage.
+        "JOBS_URL": "memory://",
     }
 
 

@@ -60,6 +60,8 @@ def gunicorn(
         "WEB_CONCURRENCY": str(workers),
         "RATELIMIT_ENABLED": "false",
         "PYTHONUNBUFFERED": "1",
+        # The test's own queue file: never the checkout's instance/jobs.db.
+        "JOBS_URL": f"sqlite:///{tmp_path / f'jobs-{port}.db'}",
         **(env or {}),
     }
     with open(log_path, "wb") as log:

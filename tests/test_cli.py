@@ -47,7 +47,10 @@ def test_org_create_makes_the_org_its_defaults_and_primary_admin(app, runner):
         assert (added.target_type, added.target_id, added.target_name) == ("admin", str(admin.id), "Owner@Acme.test")
         # No name was given; the primary holds every permission.
         assert added.changes == {
-            "permissions": [None, ["Organization data synchronization", "Administrator log", "Members and departments"]]
+            "permissions": [
+                None,
+                ["Organization data synchronization", "Administrator log", "Members and departments", "API keys"],
+            ]
         }
         assert added.summary == "Primary administrator of the new organization"
 

@@ -20,6 +20,29 @@ def test_production_refuses_to_start_without_secret_key(monkeypatch, tmp_path):
         load_config(tmp_path)
 
 
+@pytest.mark.parametrize("key", ["x" * 31, "test-secret-key", "é" * 15 + "x"])  # the last: 31 bytes in UTF-8
+def test_production_refuses_to_start_with_a_secret_key_shorter_than_32_bytes_issue_12(monkeypatch, tmp_path, key):
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", key)
+    with pytest.raises(ConfigError, match=r"SECRET_KEY is \d+ bytes long; PORTAL_ENV=production needs at least 32"):
+        load_config(tmp_path)
+    with pytest.raises(ConfigError):
+        create_app({"TESTING": True})
+
+
+@pytest.mark.parametrize("key", ["x" * 32, "é" * 16, "k" * 64])
+def test_production_starts_with_a_secret_key_of_32_bytes_or_more_issue_12(monkeypatch, tmp_path, key):
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", key)
+    assert load_config(tmp_path)["SECRET_KEY"] == key
+
+
+def test_development_accepts_a_short_secret_key(monkeypatch, tmp_path):
+    monkeypatch.delenv("PORTAL_ENV", raising=False)
+    monkeypatch.setenv("SECRET_KEY", "short")
+    assert load_config(tmp_path)["SECRET_KEY"] == "short"
+
+
 def test_development_creates_a_secret_key_once_and_reuses_it(monkeypatch, tmp_path):
     monkeypatch.delenv("PORTAL_ENV", raising=False)
     monkeypatch.delenv("SECRET_KEY", raising=False)

@@ -73,6 +73,33 @@ def test_a_rollback_and_a_returned_connection_release_it(app: Any, org: Any, loc
         assert not _held(lock_path)
 
 
+def test_threads_writing_first_at_once_share_one_descriptor_and_leave_the_lock_free(
+    app: Any, org: Any, lock_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job worker's threads often write first together: each used to open a descriptor of its own,
+    and the lock taken on the first was never released (every writer of every process then hung)."""
+    from portal.infra import sqlite_writes
+
+    queue = sqlite_writes.WriteQueue(lock_path.removesuffix(".write-lock"))
+    real_open = os.open
+
+    def slow_open(*args: Any) -> int:
+        time.sleep(0.2)  # both threads find no descriptor yet
+        return real_open(*args)
+
+    monkeypatch.setattr(sqlite_writes.os, "open", slow_open)
+    infos: list[dict[str, Any]] = [{}, {}]
+    threads = [threading.Thread(target=queue.acquire, args=(info,)) for info in infos]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in threads), "a thread of the process waits for its own lock"
+    for info in infos:
+        queue.release(info)
+    assert not _held(lock_path)
+
+
 def test_a_writer_of_another_process_waits_for_the_lock_then_writes(app: Any, org: Any, lock_path: str) -> None:
     """Another worker's INSERT blocks on the lock (not on SQLite's busy sleeps) and lands after our COMMIT."""
     script = textwrap.dedent(f"""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from portal.core.sync_sources import SourceRef
     from portal.models import Admin, SyncSource
 
 
@@ -15,7 +16,8 @@ class Actor:
 
     kind: str  # "admin", "cli" or "source"
     admin: Admin | None = None
-    source: SyncSource | None = None
+    #: the ORM source, or the request-time snapshot the SCIM door holds (``sync_sources.SourceRef``)
+    source: SyncSource | SourceRef | None = None
     ip: str | None = None
 
     @classmethod
@@ -27,7 +29,7 @@ class Actor:
         return cls("cli")
 
     @classmethod
-    def for_source(cls, source: SyncSource) -> Actor:
+    def for_source(cls, source: SyncSource | SourceRef) -> Actor:
         return cls("source", source=source)
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, false, or_, select
 
 from portal.core.actors import Actor
 from portal.core.errors import NotFound
@@ -15,6 +15,8 @@ from portal.models import Admin, AdminLog
 SYNC_CATEGORY = "Settings > Organization Data Sync"
 DIRECTORY_CATEGORY = "Organization > Member and Department"
 ADMINS_CATEGORY = "Settings > Administrators"
+API_KEYS_CATEGORY = "Settings > API keys"
+WEBHOOKS_CATEGORY = "Settings > Webhooks"
 
 #: event type -> category, in the order the Admin log's Event type filter lists them
 EVENT_TYPES: dict[str, str] = {
@@ -28,6 +30,7 @@ EVENT_TYPES: dict[str, str] = {
     "Suspend member": DIRECTORY_CATEGORY,
     "Reactivate member": DIRECTORY_CATEGORY,
     "Delete member": DIRECTORY_CATEGORY,
+    "Import members": DIRECTORY_CATEGORY,
     "Add department": DIRECTORY_CATEGORY,
     "Edit department": DIRECTORY_CATEGORY,
     "Delete department": DIRECTORY_CATEGORY,
@@ -43,7 +46,17 @@ EVENT_TYPES: dict[str, str] = {
     "Reactivate administrator": ADMINS_CATEGORY,
     "Transfer primary administrator": ADMINS_CATEGORY,
     "Reset password": ADMINS_CATEGORY,
+    "Sign out everywhere": ADMINS_CATEGORY,
     "Create organization": ADMINS_CATEGORY,
+    "Create API key": API_KEYS_CATEGORY,
+    "Revoke API key": API_KEYS_CATEGORY,
+    "Add webhook endpoint": WEBHOOKS_CATEGORY,
+    "Edit webhook endpoint": WEBHOOKS_CATEGORY,
+    "Rotate webhook secret": WEBHOOKS_CATEGORY,
+    "Disable webhook endpoint": WEBHOOKS_CATEGORY,
+    "Enable webhook endpoint": WEBHOOKS_CATEGORY,
+    "Delete webhook endpoint": WEBHOOKS_CATEGORY,
+    "Resend webhook event": WEBHOOKS_CATEGORY,
 }
 
 
@@ -119,7 +132,10 @@ def query(
         stmt = stmt.where(AdminLog.event_type.in_(event_types))
     if admin_id is not None:
         stmt = stmt.where(AdminLog.admin_id == admin_id)
-    if search:
+    if search and "\x00" in search:
+        # No entry holds a NUL (PostgreSQL refuses one even as a parameter): the search matches nothing.
+        stmt = stmt.where(false())
+    elif search:
         like = f"%{_escape_like(search.strip())}%"
         stmt = stmt.where(
             or_(

@@ -18,6 +18,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any, cast
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import CursorResult, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -25,6 +26,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from portal.core import admin_log, notifications
 from portal.core.actors import Actor
 from portal.core.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.core.text import clean_text
 from portal.extensions import db
 from portal.models import PERMISSION_LABELS, PERMISSIONS, Admin, Organization, PasswordResetToken, norm, utcnow
 
@@ -214,6 +216,33 @@ def _issue_token(admin: Admin) -> str:
     return token
 
 
+INVALID_EMAIL = "Enter a valid email address"
+#: an address of this organization's administrators: the primary sees them listed, so saying so tells nothing new
+EMAIL_TAKEN = "An administrator with this email already exists"
+#: an address an administrator of another organization holds. Sign-in is by email alone, so the address is
+#: unique across organizations; the refusal must still not tell one tenant who administers another.
+EMAIL_UNAVAILABLE = "This email address cannot be used for an administrator. Use another address."
+
+
+def check_email_address(email: str) -> str:
+    """The address stripped, or Invalid: an address email-validator accepts (syntax only, no DNS lookup).
+
+    The address becomes a mail's recipient, so a CR/LF, a NUL or any other character outside an address
+    is refused before a row exists. Addresses under the reserved ``.test`` domain are accepted (the demo
+    and the test data use them); other special-use domains (``.local``, ``localhost``) are not.
+    """
+    email = (email or "").strip()
+    try:
+        validate_email(email, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise Invalid(f"{INVALID_EMAIL}. {exc}", field="email") from None
+    return email
+
+
+def _email_taken(*, same_org: bool) -> Conflict:
+    return Conflict(EMAIL_TAKEN if same_org else EMAIL_UNAVAILABLE, field="email")
+
+
 def create_admin(
     org: Organization,
     email: str,
@@ -230,18 +259,17 @@ def create_admin(
     Every administrator comes to be here: the console's ``add_administrator``, the CLI's ``admin create``
     and the primary of ``create_organization``. So each leaves the same entry, whoever the actor.
     """
-    email = (email or "").strip()
-    if "@" not in email:
-        raise Invalid("Enter a valid email address", field="email")
+    email = check_email_address(email)
+    name = clean_text(name, Admin.name, label="Name", field="name") or ""
     chosen = _clean_permissions(permissions)
     check_password_policy(password)
-    taken = Conflict("An administrator with this email already exists", field="email")
-    if db.session.scalar(select(Admin.id).where(Admin.email_norm == norm(email))) is not None:
-        raise taken
+    holder = db.session.scalar(select(Admin.org_id).where(Admin.email_norm == norm(email)))
+    if holder is not None:
+        raise _email_taken(same_org=holder == org.id)
     admin = Admin(
         org_id=org.id,
         email=email,
-        name=(name or "").strip(),
+        name=name,
         role=role,
         password_hash=hash_password(password),
         **{f"perm_{permission}": permission in chosen for permission in PERMISSIONS},
@@ -252,7 +280,7 @@ def create_admin(
     except IntegrityError as exc:
         # Another request took the email between the look and the insert; the door rolls back.
         if "email_norm" in str(exc.orig):
-            raise taken from exc
+            raise _email_taken(same_org=False) from exc
         raise
     admin_log.record(
         actor,
@@ -342,15 +370,18 @@ def set_active(org_id: int, admin_id: int, active: bool, actor: Actor) -> Admin:
 
 
 def reset_password(org_id: int, admin_id: int, actor: Actor, *, delivery: str) -> Credentials:
-    """Give an administrator a new initial password (ending their sessions) or a set-password link."""
+    """Give an administrator a new initial password or a set-password link; either ends their sessions and links."""
     admin = _editable(org_id, admin_id, actor, "password")
     _check_delivery(delivery)
     if not admin.active:
         raise Invalid("Reactivate the administrator before resetting their password.")
+    # Either way every open session ends and every earlier link stops working: a reset is asked for
+    # when the password, a session or a link may be in the wrong hands.
+    admin.session_version += 1
     if delivery == "password":
         initial = generate_password()
         admin.password_hash = hash_password(initial)
-        admin.session_version += 1
+        _revoke_tokens(admin)
         result = Credentials(admin, password=initial)
     else:
         result = Credentials(admin, token=_issue_token(admin))
@@ -426,6 +457,7 @@ def set_password_with_token(token: str, password: str, confirm: str, ip: str | N
     assert admin is not None
     admin.password_hash = hash_password(password)
     admin.session_version += 1
+    _revoke_tokens(admin)  # any other link of the admin ends with this one
     db.session.flush()
     admin_log.record(
         Actor.for_admin(admin, ip),
@@ -446,7 +478,7 @@ def _check_new_password(password: str, confirm: str) -> None:
 
 
 def change_own_password(admin: Admin, current: str, new: str, confirm: str, actor: Actor) -> Admin:
-    """Change one's own password; the current one is required. Other open sessions end."""
+    """Change one's own password; the current one is required. Other open sessions and unused links end."""
     if not verify_password(admin.password_hash, current or ""):
         raise Invalid("The current password is incorrect.", field="current_password")
     _check_new_password(new, confirm)
@@ -454,6 +486,8 @@ def change_own_password(admin: Admin, current: str, new: str, confirm: str, acto
         raise Invalid("Choose a password different from the current one.", field="new_password")
     admin.password_hash = hash_password(new)
     admin.session_version += 1
+    # A link sent before would otherwise set yet another password and end this session.
+    _revoke_tokens(admin)
     db.session.flush()
     admin_log.record(
         actor,
@@ -465,6 +499,31 @@ def change_own_password(admin: Admin, current: str, new: str, confirm: str, acto
         summary="Changed their own password",
     )
     return admin
+
+
+def sign_out(admin: Admin) -> None:
+    """End every open session of the administrator, this one included.
+
+    A session is a signed cookie the browser may have copied; the server keeps no list of them, but
+    the session id carries ``session_version`` (``Admin.get_id``), so bumping it refuses every cookie
+    issued before, the session cookie and a remember-me cookie alike, at their next request.
+    """
+    admin.session_version += 1
+    db.session.flush()
+
+
+def sign_out_everywhere(admin: Admin, actor: Actor) -> None:
+    """The profile's "Sign out everywhere": every session of the administrator ends, and the Admin log says so."""
+    sign_out(admin)
+    admin_log.record(
+        actor,
+        admin.org_id,
+        "Sign out everywhere",
+        target_type="admin",
+        target_id=admin.id,
+        target_name=admin.email,
+        summary="Every signed-in session of the administrator ended",
+    )
 
 
 def transfer_primary(org_id: int, to_admin_id: int | str, actor: Actor, *, password: str) -> Admin:

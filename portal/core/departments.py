@@ -9,9 +9,10 @@ from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from portal.core import admin_log
+from portal.core import admin_log, events
 from portal.core.actors import Actor
 from portal.core.errors import Conflict, Invalid, NotFound
+from portal.core.text import clean_text
 from portal.core.unique import unique_flush
 from portal.extensions import db
 from portal.models import (
@@ -42,9 +43,14 @@ def _department_snapshot(dept: Department) -> dict[str, Any]:
     return {"name": dept.name, "parent": dept.parent.name if dept.parent else None}
 
 
+def _record(org_id: int, actor: Actor | events.EventActor, kind: str, dept: Department) -> None:
+    """A department's created or deleted event, with the department as it is (was)."""
+    events.record(org_id, actor, events.Change(kind, "department", dept.public_id, events.department_attributes(dept)))
+
+
 def create_department(org_id: int, name: str, actor: Actor, parent_id: int | None = None) -> Department:
     """Create a department by hand (data source Admin Console) under ``parent_id`` or the root."""
-    name = (name or "").strip()
+    name = clean_text(name, Department.name, label="Department name", field="name") or ""
     if not name:
         raise Invalid("Enter a department name", field="name")
     parent = get_department(org_id, parent_id) if parent_id else root_department(org_id)
@@ -55,6 +61,7 @@ def create_department(org_id: int, name: str, actor: Actor, parent_id: int | Non
             db.session.add(dept)
     except Conflict as exc:
         raise Conflict(f"A department named {name!r} already exists under {parent_name}", field="name") from exc
+    _record(org_id, actor, "department.created", dept)
     if actor.kind != "source":
         admin_log.record(
             actor,
@@ -68,18 +75,34 @@ def create_department(org_id: int, name: str, actor: Actor, parent_id: int | Non
     return dept
 
 
+def synced_name_reason(dept: Department) -> str:
+    """Why a synced department's name cannot be changed by hand: its sync source names it.
+
+    A sync source finds a member's department by name: renamed here, its next create with the old
+    name would make a second department of that name.
+    """
+    source = dept.source.name if dept.source is not None else "its sync source"
+    return (
+        f"The name comes from the sync source {source} (SCIM data source): change it in the identity provider. "
+        "A name changed here would make the source create the department again."
+    )
+
+
 def update_department(
     org_id: int, department_id: int, actor: Actor, *, name: str | None = None, parent_id: int | None = None
 ) -> Department:
-    """Rename or move a department by hand; a move never makes a cycle."""
+    """Rename or move a department by hand; a move never makes a cycle, and a synced department keeps its name."""
     dept = get_department(org_id, department_id)
     if dept.parent_id is None:
         raise Invalid("The organization's root department cannot be renamed or moved here", field="name")
     before = _department_snapshot(dept)
+    attributes_before = events.department_attributes(dept)
     if name is not None:
-        name = name.strip()
+        name = clean_text(name, Department.name, label="Department name", field="name") or ""
         if not name:
             raise Invalid("Enter a department name", field="name")
+        if name != dept.name and dept.source_id is not None:
+            raise Invalid(synced_name_reason(dept), field="name")
     new_parent = None
     if parent_id is not None and parent_id != dept.parent_id:
         new_parent = get_department(org_id, parent_id)
@@ -96,6 +119,13 @@ def update_department(
                 dept.parent = new_parent
     except Conflict as exc:
         raise Conflict(f"A department named {name or before['name']!r} already exists there", field="name") from exc
+    attributes = events.department_attributes(dept)
+    fields = events.updated_fields(attributes_before, attributes)
+    if fields:
+        change = events.Change(
+            "department.updated", "department", dept.public_id, {k: attributes[k] for k in fields}, fields
+        )
+        events.record(org_id, actor, change)
     changes = admin_log.diff(before, _department_snapshot(dept))
     if changes:
         admin_log.record(
@@ -153,6 +183,7 @@ def find_or_create_department(org_id: int, name: str, source_id: int | None) -> 
             dept = Department(org_id=org_id, parent_id=root.id, name=name, source_id=source_id)
             db.session.add(dept)
             db.session.flush()
+        _record(org_id, events.source_actor_by_id(source_id), "department.created", dept)
         return dept, True
     except IntegrityError:
         # Another request created it between our look and our insert.
@@ -242,6 +273,7 @@ def delete_department(org_id: int, department_id: int, actor: Actor) -> None:
         raise Invalid(f"{dept.name} has members; move them to another department first", field="department")
     snapshot = _department_snapshot(dept)
     dept_id, name = dept.id, dept.name
+    _record(org_id, actor, "department.deleted", dept)
     db.session.delete(dept)
     db.session.flush()
     admin_log.record(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -14,6 +15,7 @@ from portal.core.actors import Actor
 from portal.core.errors import Conflict, Invalid, NotFound
 from portal.core.scim_urns import ENTERPRISE_PREFIX
 from portal.core.sync_sources import USERNAME_IS_EMAIL_LABEL
+from portal.core.text import clean_text, text_problem
 from portal.core.unique import unique_flush
 from portal.extensions import db
 from portal.models import (
@@ -36,6 +38,8 @@ STANDARD_FIELDS: tuple[tuple[str, str, str, bool, bool], ...] = (
     ("mobile", "Mobile", 'phoneNumbers[type eq "work"].value', False, False),
 )
 
+#: standard field key -> its label, as the console's forms and messages name it
+FIELD_LABELS = {key: label for key, label, *_rest in STANDARD_FIELDS}
 #: the standard fields each sync source's identity rule (``USERNAME_IS_EMAIL_LABEL``) binds
 USERNAME_RULE_FIELDS = frozenset({"external_id", "email"})
 #: where a required field is required only under a condition, the condition Field Management names: the work
@@ -80,12 +84,12 @@ def get_field(org_id: int, field_id: int) -> Field:
 
 def create_field(org_id: int, name: str, field_type: str, actor: Actor, options: list[str] | None = None) -> Field:
     """Add a custom member field (text, number, date or option)."""
-    name = (name or "").strip()
+    name = clean_text(name, Field.name, label="Field name", field="name") or ""
     if not name:
         raise Invalid("Enter the field's name", field="name")
     if field_type not in FIELD_TYPES:
         raise Invalid("Choose a field type: text, number, date or option", field="field_type")
-    choices = [o.strip() for o in options or [] if o and o.strip()]
+    choices = [c for c in (clean_text(o, label="An option", field="options") for o in options or []) if c]
     if field_type == "option" and not choices:
         raise Invalid("An option field needs at least one option", field="options")
     if len(set(c.lower() for c in choices)) != len(choices):
@@ -185,20 +189,14 @@ def _rule_text(username_is_email: bool) -> str:
     return f"{USERNAME_IS_EMAIL_LABEL}: Off (the work email is optional and may differ from userName)"
 
 
-def clean_text(value: Any) -> str | None:
-    """A form or SCIM value as stored text: stripped, and None when nothing is left."""
-    if value is None:
-        return None
-    value = str(value).strip()
-    return value or None
-
-
 def custom_field_values(org_id: int, raw: dict[str, Any]) -> dict[str, Any]:
     """Check custom field values against their field types; empty values are dropped."""
+    # A key no field can have (a control character, too long) is not looked up: PostgreSQL refuses a NUL.
+    keys = [key for key in raw if text_problem(key, Field.key) is None]
     fields = {
         f.key: f
         for f in db.session.scalars(
-            select(Field).where(Field.org_id == org_id, Field.standard.is_(False), Field.key.in_(list(raw)))
+            select(Field).where(Field.org_id == org_id, Field.standard.is_(False), Field.key.in_(keys))
         )
     }
     clean: dict[str, Any] = {}
@@ -206,7 +204,7 @@ def custom_field_values(org_id: int, raw: dict[str, Any]) -> dict[str, Any]:
         custom = fields.get(key)
         if custom is None:
             raise Invalid("No such custom field", field=f"custom.{key}")
-        text = clean_text(value)
+        text = clean_text(value, label=custom.name, field=f"custom.{key}")
         if text is None:
             continue
         clean[key] = _typed_value(custom, text)
@@ -220,6 +218,8 @@ def _typed_value(custom: Field, text: str) -> Any:
             number = float(text)
         except ValueError:
             raise Invalid(f"{custom.name} must be a number", field=where) from None
+        if not math.isfinite(number):  # "inf", "nan", "1e999": no JSON number (PostgreSQL refuses them)
+            raise Invalid(f"{custom.name} must be a number", field=where)
         return int(number) if number.is_integer() else number
     if custom.field_type == "date":
         try:

@@ -11,15 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
-from portal.core import admin_log
+from portal.core import admin_log, events
 from portal.core.actors import Actor
 from portal.core.errors import Conflict, Invalid, NotFound
-from portal.core.fields import clean_text
 from portal.core.member_list import prefix_condition
+from portal.core.text import clean_text, text_problem
 from portal.core.unique import unique_flush
 from portal.extensions import db
 from portal.models import Member, UserGroup, group_members, norm, utcnow
@@ -50,45 +50,68 @@ class GroupWrite:
     removed: list[str]
 
 
-def _member_ids(org_id: int, public_ids: list[str]) -> dict[str, int]:
-    """SCIM id -> internal id of members of the organization; an unknown id is invalid."""
-    if not public_ids:
-        return {}
-    found: dict[str, int] = {}
-    for chunk_start in range(0, len(public_ids), 500):
-        chunk = public_ids[chunk_start : chunk_start + 500]
-        found.update(
-            db.session.execute(
-                select(Member.public_id, Member.id).where(Member.org_id == org_id, Member.public_id.in_(chunk))
-            ).all()
+#: ids per IN (...) list: under SQLite's oldest limit of 999 bound parameters per statement
+IN_CHUNK = 900
+
+
+def _chunks(values: list[Any]) -> list[list[Any]]:
+    return [values[start : start + IN_CHUNK] for start in range(0, len(values), IN_CHUNK)]
+
+
+def _resolve(org_id: int, public_ids: list[str]) -> dict[str, tuple[int, str]]:
+    """SCIM id -> (internal id, userName) of members of the organization, every id of a request at once;
+    an unknown id is invalid."""
+    found: dict[str, tuple[int, str]] = {}
+    for chunk in _chunks(public_ids):
+        rows = db.session.execute(
+            select(Member.public_id, Member.id, Member.external_id).where(
+                Member.org_id == org_id, Member.public_id.in_(chunk)
+            )
         )
+        found.update((public_id, (member_id, name)) for public_id, member_id, name in rows)
     unknown = [p for p in public_ids if p not in found]
     if unknown:
         raise Invalid(f"No member of this organization has the id(s): {', '.join(unknown[:10])}", field="members")
     return found
 
 
-class _MemberDelta:
-    """The net effect of member steps: who was added and who was removed."""
+@dataclass
+class _Target:
+    """What member steps want in the end: after a replace the whole membership (``members``),
+    else only the members they name (``present`` and ``absent``, the last step naming one wins)."""
 
-    def __init__(self) -> None:
-        self.added: set[int] = set()
-        self.removed: set[int] = set()
+    members: set[int] | None = None
+    present: set[int] = field(default_factory=set)
+    absent: set[int] = field(default_factory=set)
 
-    def insert(self, ids: set[int]) -> None:
-        self.added |= ids - self.removed
-        self.removed -= ids
 
-    def delete(self, ids: set[int]) -> None:
-        self.removed |= ids - self.added
-        self.added -= ids
+def _target(steps: list[tuple[str, list[str]]], ids: dict[str, tuple[int, str]]) -> _Target:
+    """The net effect of the steps in order, computed in memory (RFC 7644 §3.5.2: operations apply in sequence)."""
+    target = _Target()
+    for kind, public_ids in steps:
+        named = {ids[p][0] for p in public_ids}
+        if kind == "replace":
+            target = _Target(members=set(named))
+        elif target.members is not None:
+            target.members = target.members | named if kind == "add" else target.members - named
+        elif kind == "add":
+            target.present |= named
+            target.absent -= named
+        else:
+            target.absent |= named
+            target.present -= named
+    return target
 
 
 def _current(group: UserGroup, among: set[int] | None = None) -> set[int]:
+    """The group's member ids (only those ``among``, when given)."""
     stmt = select(group_members.c.member_id).where(group_members.c.group_id == group.id)
-    if among is not None:
-        stmt = stmt.where(group_members.c.member_id.in_(among))
-    return set(db.session.scalars(stmt))
+    if among is None:
+        return set(db.session.scalars(stmt))
+    found: set[int] = set()
+    for chunk in _chunks(sorted(among)):
+        found.update(db.session.scalars(stmt.where(group_members.c.member_id.in_(chunk))))
+    return found
 
 
 def _insert_memberships(group_id: int, member_ids: set[int]) -> None:
@@ -103,48 +126,77 @@ def _insert_memberships(group_id: int, member_ids: set[int]) -> None:
     db.session.execute(stmt, rows)
 
 
+def _delete_memberships(group_id: int, member_ids: set[int]) -> None:
+    """Delete group memberships, one DELETE ... IN (...) per ``IN_CHUNK`` ids."""
+    for chunk in _chunks(sorted(member_ids)):
+        db.session.execute(
+            delete(group_members).where(group_members.c.group_id == group_id, group_members.c.member_id.in_(chunk))
+        )
+
+
+@dataclass
+class _MemberDelta:
+    """The net effect of member steps: who was added and who was removed (internal id -> userName)."""
+
+    added: dict[int, str] = field(default_factory=dict)
+    removed: dict[int, str] = field(default_factory=dict)
+
+
 def _apply_member_steps(group: UserGroup, steps: list[tuple[str, list[str]]]) -> _MemberDelta:
-    """Run the member steps in SQL without loading the group's members."""
+    """Run the member steps as set operations, without loading the group's members unless one replaces them.
+
+    However many steps (a PATCH may hold 10,000 operations), the cost is a fixed number of
+    statements per ``IN_CHUNK`` ids: one SELECT resolving every member named, one reading
+    the current memberships among them, one DELETE and one INSERT (issue 12 item 2).
+    """
     delta = _MemberDelta()
-    for kind, public_ids in steps:
-        ids = set(_member_ids(group.org_id, list(dict.fromkeys(public_ids))).values())
-        if kind == "replace":
-            current = _current(group)
-            gone, new = current - ids, ids - current
-        elif kind == "add":
-            gone, new = set(), (ids - _current(group, ids)) if ids else set()
-        else:
-            gone, new = (_current(group, ids) if ids else set()), set()
-        if gone:
-            db.session.execute(
-                delete(group_members).where(group_members.c.group_id == group.id, group_members.c.member_id.in_(gone))
-            )
-            delta.delete(gone)
-        if new:
-            _insert_memberships(group.id, new)
-            delta.insert(new)
+    if not steps:
+        return delta
+    ids = _resolve(group.org_id, list(dict.fromkeys(p for _kind, public_ids in steps for p in public_ids)))
+    target = _target(steps, ids)
+    if target.members is not None:
+        current = _current(group)
+        gone, new = current - target.members, target.members - current
+    else:
+        current = _current(group, target.present | target.absent)
+        gone, new = target.absent & current, target.present - current
+    if gone:
+        _delete_memberships(group.id, gone)
+    if new:
+        _insert_memberships(group.id, new)
+    names = {member_id: name for member_id, name in ids.values()}
+    delta.added = {i: names[i] for i in new}
+    delta.removed = {i: names[i] for i in gone if i in names}
+    delta.removed.update(_names(gone - delta.removed.keys()))
     db.session.expire(group, ["members"])
     return delta
 
 
-def _names(member_ids: set[int]) -> list[str]:
-    if not member_ids:
-        return []
-    return sorted(db.session.scalars(select(Member.external_id).where(Member.id.in_(member_ids))))
+def _names(member_ids: set[int]) -> dict[int, str]:
+    """Internal id -> userName of these members."""
+    found: dict[int, str] = {}
+    for chunk in _chunks(sorted(member_ids)):
+        rows = db.session.execute(select(Member.id, Member.external_id).where(Member.id.in_(chunk)))
+        found.update((member_id, name) for member_id, name in rows)
+    return found
 
 
 def _snapshot(group: UserGroup) -> dict[str, Any]:
     return {"displayName": group.display_name, "description": group.description, "externalId": group.scim_external_id}
 
 
-def write_group(group: UserGroup, change: GroupChange, *, new: bool, if_match: str | None = None) -> GroupWrite:
+def write_group(
+    group: UserGroup, change: GroupChange, *, new: bool, actor: Actor, if_match: str | None = None
+) -> GroupWrite:
     """Apply a change to a group (a new one is added to the session); a name already taken is a Conflict.
 
     A members-only change still moves the version on. Without If-Match it moves in SQL:
     membership steps commute, so parallel adds (Okta, Entra ID) all apply instead of
-    failing with 412 (RFC 7644 §3.14: 412 answers a failed If-Match only).
+    failing with 412 (RFC 7644 §3.14: 412 answers a failed If-Match only). Its events:
+    group.created or group.updated, then one group.member_added / member_removed per member.
     """
     before = {} if new else _snapshot(group)
+    attributes_before = {} if new else _attributes_before(group)
     version = group.version
     name = (change.display_name or "").strip() if change.set_display_name else group.display_name
     try:
@@ -154,7 +206,7 @@ def write_group(group: UserGroup, change: GroupChange, *, new: bool, if_match: s
                     raise Invalid("displayName is required", field="displayName")
                 group.display_name = name
             if change.set_description:
-                group.description = clean_text(change.description)
+                group.description = clean_text(change.description, label="description", multiline=True)
             if change.set_external_id:
                 group.scim_external_id = change.scim_external_id
             if new:
@@ -162,8 +214,9 @@ def write_group(group: UserGroup, change: GroupChange, *, new: bool, if_match: s
     except Conflict as exc:
         raise Conflict(f"A user group named {name!r} already exists", field="displayName") from exc
     delta = _apply_member_steps(group, change.member_steps)
+    _record_events(group, new, attributes_before, delta, actor)
     changes = admin_log.diff(before, _snapshot(group))
-    added, removed = _names(delta.added), _names(delta.removed)
+    added, removed = sorted(delta.added.values()), sorted(delta.removed.values())
     if added:
         changes["members added"] = [None, added]
     if removed:
@@ -183,8 +236,52 @@ def write_group(group: UserGroup, change: GroupChange, *, new: bool, if_match: s
     return GroupWrite(changes, added, removed)
 
 
-def delete_group_record(group: UserGroup) -> None:
-    """Delete a group; its members stay untouched."""
+def _attributes_before(group: UserGroup) -> dict[str, Any]:
+    """The group as its events showed it before this write; a data source set by the caller (a link) counts."""
+    attributes = events.group_attributes(group)
+    changed_source = inspect(group).attrs.source_id.history
+    if changed_source.deleted:
+        attributes["source"] = events.source_ref(changed_source.deleted[0])
+    return attributes
+
+
+def _record_events(
+    group: UserGroup, new: bool, attributes_before: dict[str, Any], delta: _MemberDelta, actor: Actor
+) -> None:
+    """The write's events: the group's own, then a member_added or member_removed per member (one INSERT)."""
+    attributes = events.group_attributes(group)
+    changes: list[events.Change] = []
+    if new:
+        changes.append(events.Change("group.created", "group", group.public_id, attributes))
+    else:
+        fields = events.updated_fields(attributes_before, attributes)
+        if fields:
+            changes.append(
+                events.Change("group.updated", "group", group.public_id, {k: attributes[k] for k in fields}, fields)
+            )
+    public_ids = _public_ids(set(delta.added) | set(delta.removed))
+    for kind, members in (("group.member_added", delta.added), ("group.member_removed", delta.removed)):
+        for member_id, user_name in sorted(members.items(), key=lambda item: (item[1], item[0])):
+            member = {"id": public_ids.get(member_id), "user_name": user_name}
+            changes.append(events.Change(kind, "group", group.public_id, {"member": member}, ["members"]))
+    if changes:
+        events.record_many(group.org_id, actor, changes)
+
+
+def _public_ids(member_ids: set[int]) -> dict[int, str]:
+    """Internal id -> SCIM id of these members."""
+    found: dict[int, str] = {}
+    for chunk in _chunks(sorted(member_ids)):
+        rows = db.session.execute(select(Member.id, Member.public_id).where(Member.id.in_(chunk)))
+        found.update((member_id, public_id) for member_id, public_id in rows)
+    return found
+
+
+def delete_group_record(group: UserGroup, actor: Actor) -> None:
+    """Delete a group and record its group.deleted event; its members stay untouched."""
+    events.record(
+        group.org_id, actor, events.Change("group.deleted", "group", group.public_id, events.group_attributes(group))
+    )
     db.session.execute(delete(group_members).where(group_members.c.group_id == group.id))
     db.session.delete(group)
     db.session.flush()
@@ -250,16 +347,24 @@ def _console_conflict(exc: Conflict | Invalid) -> Conflict | Invalid:
     return Invalid("Enter the user group's name", field="display_name")
 
 
+def _console_text(value: str | None, column: Any, label: str, field: str, *, multiline: bool = False) -> str | None:
+    """A value typed in the console (None: left unchanged), checked here: the write's refusals use SCIM's words."""
+    if value is None:
+        return None
+    return clean_text(value, column, label=label, field=field, multiline=multiline) or ""
+
+
 def create_group(org_id: int, display_name: str, actor: Actor, description: str | None = None) -> UserGroup:
     """Create a user group by hand (data source Admin Console)."""
+    name = _console_text(display_name, UserGroup.display_name, "User group name", "display_name")
+    text = _console_text(description, UserGroup.description, "Description", "description", multiline=True)
     group = UserGroup(org_id=org_id, source_id=actor.source_id)
     try:
         write_group(
             group,
-            GroupChange(
-                display_name=display_name, set_display_name=True, description=description, set_description=True
-            ),
+            GroupChange(display_name=name, set_display_name=True, description=text, set_description=True),
             new=True,
+            actor=actor,
         )
     except (Conflict, Invalid) as exc:
         raise _console_conflict(exc) from exc
@@ -281,6 +386,8 @@ def update_group(
     """Rename or describe a user group made by hand."""
     group = get_group(org_id, group_id)
     _hand_made_group(group)
+    display_name = _console_text(display_name, UserGroup.display_name, "User group name", "display_name")
+    description = _console_text(description, UserGroup.description, "Description", "description", multiline=True)
     before = {"display_name": group.display_name, "description": group.description}
     try:
         write_group(
@@ -292,6 +399,7 @@ def update_group(
                 set_description=description is not None,
             ),
             new=False,
+            actor=actor,
         )
     except (Conflict, Invalid) as exc:
         raise _console_conflict(exc) from exc
@@ -311,7 +419,7 @@ def update_group(
 
 def _change_members(group: UserGroup, step: str, member: Member, actor: Actor) -> None:
     """Add a member to or remove one from a group made by hand; an Admin log entry when it changed anything."""
-    done = write_group(group, GroupChange(member_steps=[(step, [member.public_id])]), new=False)
+    done = write_group(group, GroupChange(member_steps=[(step, [member.public_id])]), new=False, actor=actor)
     if done.added or done.removed:
         shown = member.email or member.external_id
         admin_log.record(
@@ -330,6 +438,8 @@ def add_group_member(org_id: int, group_id: int, who: str, actor: Actor) -> Memb
     group = get_group(org_id, group_id)
     _hand_made_group(group)
     key = norm(who) or ""
+    if text_problem(key) is not None:  # no member's email or user ID holds one (PostgreSQL refuses a NUL)
+        raise Invalid("No member has this email or user ID", field="member")
     member = db.session.scalar(
         select(Member).where(Member.org_id == org_id, or_(Member.email_norm == key, Member.external_id_norm == key))
     )
@@ -337,6 +447,29 @@ def add_group_member(org_id: int, group_id: int, who: str, actor: Actor) -> Memb
         raise Invalid("No member has this email or user ID", field="member")
     _change_members(group, "add", member, actor)
     return member
+
+
+def add_group_members(org_id: int, group_id: int, public_ids: list[str], actor: Actor) -> GroupWrite:
+    """Add several members (SCIM ids) to a user group made by hand in one write.
+
+    One Admin log entry names every member added (by userName, as a sync source's writes do);
+    members already in the group are no change, and none added writes no entry.
+    """
+    group = get_group(org_id, group_id)
+    _hand_made_group(group)
+    done = write_group(group, GroupChange(member_steps=[("add", public_ids)]), new=False, actor=actor)
+    if done.added:
+        admin_log.record(
+            actor,
+            org_id,
+            "Edit user group",
+            target_type="group",
+            target_id=group.public_id,
+            target_name=group.display_name,
+            changes=done.changes,
+            summary=f"Added {len(done.added)} member{'s' if len(done.added) != 1 else ''}: {', '.join(done.added)}",
+        )
+    return done
 
 
 def remove_group_member(org_id: int, group_id: int, member_id: int, actor: Actor) -> None:
@@ -354,7 +487,7 @@ def delete_group(org_id: int, group_id: int, actor: Actor) -> None:
     group = get_group(org_id, group_id)
     _hand_made_group(group)
     public_id, name = group.public_id, group.display_name
-    delete_group_record(group)
+    delete_group_record(group, actor)
     admin_log.record(
         actor,
         org_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.extensions import db
@@ -34,12 +34,28 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def unsearchable(text: str) -> bool:
+    """Whether no stored text can hold ``text``: a NUL (PostgreSQL refuses it even as a parameter) or a
+    lone surrogate (not UTF-8 at all). Such a search matches nothing, on either database."""
+    return "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text)
+
+
+def _next_char(char: str) -> str | None:
+    """The character after ``char`` in code point order, skipping the surrogates (no text holds one)."""
+    code = ord(char) + 1
+    if 0xD800 <= code <= 0xDFFF:
+        code = 0xE000
+    return chr(code) if code <= 0x10FFFF else None
+
+
 def prefix_condition(column: Any, text: str) -> Any:
     """``column`` starts with ``text``: a range an index answers, plus LIKE for any collation's edge cases."""
+    if unsearchable(text):
+        return false()
     condition = and_(column >= text, column.like(escape_like(text) + "%", escape="\\"))
-    last = ord(text[-1])
-    if last < 0x10FFFF:
-        condition = and_(condition, column < text[:-1] + chr(last + 1))
+    after = _next_char(text[-1])
+    if after is not None:
+        condition = and_(condition, column < text[:-1] + after)
     return condition
 
 

@@ -28,11 +28,12 @@ from sqlalchemy import ColumnElement, Select, bindparam, delete, insert, literal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.core import admin_log
+from portal.core import admin_log, events
 from portal.core.actors import Actor
 from portal.core.departments import department_by_name, find_or_create_department, lookup_department
 from portal.core.errors import Conflict, Invalid, NotFound
-from portal.core.fields import clean_text, custom_field_values
+from portal.core.fields import FIELD_LABELS, custom_field_values
+from portal.core.text import clean_text
 from portal.core.unique import conflict_for
 from portal.core.workforce import lookup_title, make_job_title, title_by_name
 from portal.extensions import db
@@ -307,8 +308,8 @@ def first_matching(org_id: int, attribute: str, value: Any) -> MemberRecord | No
     return found[0] if found else None
 
 
-def insert_record(record: MemberRecord) -> int:
-    """INSERT a new member (its ``departments`` too); returns its primary key."""
+def insert_record(record: MemberRecord, actor: Actor) -> int:
+    """INSERT a new member (its ``departments`` too) and its member.created event; returns its primary key."""
     values = record.columns()
     values.update(
         public_id=record.public_id,
@@ -327,6 +328,11 @@ def insert_record(record: MemberRecord) -> int:
         connection.execute(
             insert(member_departments), [{"member_id": member_id, "department_id": d} for d, _ in record.departments]
         )
+    events.record(
+        record.org_id,
+        actor,
+        events.Change("member.created", "member", record.public_id, events.member_attributes(record)),
+    )
     return int(member_id)
 
 
@@ -346,12 +352,13 @@ def _update_statement(names: tuple[str, ...]) -> Any:
     return statement
 
 
-def update_record(before: MemberRecord, after: MemberRecord, now: datetime) -> MemberRecord:
+def update_record(before: MemberRecord, after: MemberRecord, now: datetime, actor: Actor) -> MemberRecord:
     """Write what changed from ``before`` to ``after`` (columns, departments); returns the record as stored.
 
     A change bumps the version and ``updated_at``, as the ORM's version counter and
-    ``onupdate`` do; no change writes nothing. The UPDATE names the version it read:
-    one that lost a race raises StaleDataError, so the door runs it again or answers 412.
+    ``onupdate`` do, and records its event (updated, suspended or reactivated); no change
+    writes nothing. The UPDATE names the version it read: one that lost a race raises
+    StaleDataError, so the door runs it again or answers 412.
     """
     columns = after.columns()
     old = before.columns()
@@ -373,6 +380,9 @@ def update_record(before: MemberRecord, after: MemberRecord, now: datetime) -> M
                 insert(member_departments), [{"member_id": before.id, "department_id": d} for d, _ in after.departments]
             )
     after.version, after.updated_at = before.version + 1, now
+    change = events.member_change(before, after)
+    if change is not None:
+        events.record(before.org_id, actor, change)
     return after
 
 
@@ -441,17 +451,33 @@ _UNLINK_MANAGED = (
     .values(
         manager_id=None, manager_ref=bindparam("_ref"), version=_members.c.version + 1, updated_at=bindparam("_now")
     )
+    .returning(_members.c.public_id)
 )
 
 
-def delete_record(record: MemberRecord) -> None:
-    """DELETE a member at the version read (its departments and group memberships go with it)."""
+def delete_record(record: MemberRecord, actor: Actor) -> None:
+    """DELETE a member at the version read (its departments and group memberships go with it).
+
+    Its member.deleted event carries the member as it was; the members it managed get a
+    member.updated event each (their manager is now a reference).
+    """
     connection = db.session.connection()
-    connection.execute(_UNLINK_MANAGED, {"_id": record.id, "_ref": record.public_id, "_now": utcnow()})
+    managed = list(
+        connection.execute(_UNLINK_MANAGED, {"_id": record.id, "_ref": record.public_id, "_now": utcnow()}).scalars()
+    )
     connection.execute(delete(member_departments).where(member_departments.c.member_id == record.id))
     connection.execute(delete(group_members).where(group_members.c.member_id == record.id))
     if connection.execute(_DELETE, {"_id": record.id, "_version": record.version}).rowcount != 1:
         raise StaleDataError(f"members row {record.id} changed since it was read")
+    unlinked = {"manager": {"ref": record.public_id}}
+    events.record_many(
+        record.org_id,
+        actor,
+        [
+            events.Change("member.deleted", "member", record.public_id, events.member_attributes(record)),
+            *(events.Change("member.updated", "member", public_id, unlinked, ["manager"]) for public_id in managed),
+        ],
+    )
 
 
 def unique(write: Callable[[], _T]) -> _T:
@@ -724,8 +750,14 @@ def _shown(member_id: int) -> Member:
     return member
 
 
+def _form_text(key: str, value: Any) -> str | None:
+    """A member field typed in the console: refused past its column's length or with a control character."""
+    column = JobTitle.name if key == "job_title" else getattr(Member, key)
+    return clean_text(value, column, label=FIELD_LABELS[key], field=key)
+
+
 def _form_values(values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {key: clean_text(values[key]) for key in (*MEMBER_FIELDS, "job_title") if key in values}
+    out: dict[str, Any] = {key: _form_text(key, values[key]) for key in (*MEMBER_FIELDS, "job_title") if key in values}
     if "department_ids" in values:
         out["department_ids"] = values["department_ids"] or []
     if "employee_type_id" in values:
@@ -751,16 +783,21 @@ def _console_write(write: Callable[[], _T]) -> _T:
         raise Conflict(f"This {label} is already used by another member", field=form_field) from exc
 
 
-def create_member(org_id: int, values: dict[str, Any], actor: Actor) -> Member:
-    """Create a member by hand: data source Admin Console, the same uniqueness rules as SCIM."""
+def create_member(org_id: int, values: dict[str, Any], actor: Actor, *, log: bool = True) -> Member:
+    """Create a member by hand: data source Admin Console, the same uniqueness rules as SCIM.
+
+    ``log=False``: no Admin log entry of its own, for a caller that writes one for many members
+    (``portal.core.bulk``, ``portal.core.member_import``); the same for the writers below.
+    """
     form = _form_values(values)
     refs = resolve_refs(org_id, actor.source_id, form)
     record = assign(new_record(org_id, None), form, refs, replace_all=False)
     for key in ("external_id", "email", "name"):
         setattr(record, key, getattr(record, key) or "")
     _check_form(record)
-    record.id = _console_write(lambda: insert_record(record))
-    _log(actor, "Add member", record, admin_log.diff({}, record.snapshot()))
+    record.id = _console_write(lambda: insert_record(record, actor))
+    if log:
+        _log(actor, "Add member", record, admin_log.diff({}, record.snapshot()))
     return _shown(record.id)
 
 
@@ -785,7 +822,7 @@ def _source_name(source_id: int) -> str:
 _DERIVED_FROM_KEPT = (("email", "emails"), ("mobile", "phone_numbers"), ("work_country", "addresses"))
 
 
-def update_member(org_id: int, member_id: int, values: dict[str, Any], actor: Actor) -> Member:
+def update_member(org_id: int, member_id: int, values: dict[str, Any], actor: Actor, *, log: bool = True) -> Member:
     """Edit a member by hand; the fields a sync source writes stay read-only for a synced member."""
     before = _record(org_id, member_id)
     form = _form_values(values)
@@ -805,9 +842,9 @@ def update_member(org_id: int, member_id: int, values: dict[str, Any], actor: Ac
     for derived, kept in _DERIVED_FROM_KEPT:
         if getattr(after, derived) != getattr(before, derived):
             setattr(after, kept, None)
-    _console_write(lambda: update_record(before, after, utcnow()))
+    _console_write(lambda: update_record(before, after, utcnow(), actor))
     changes = admin_log.diff(before.snapshot(), after.snapshot())
-    if changes:
+    if changes and log:
         _log(actor, "Edit member", after, changes)
     return _shown(member_id)
 
@@ -822,12 +859,12 @@ def _hand_made(record: MemberRecord, doing: str) -> None:
         )
 
 
-def set_member_active(org_id: int, member_id: int, active: bool, actor: Actor) -> Member:
+def set_member_active(org_id: int, member_id: int, active: bool, actor: Actor, *, log: bool = True) -> Member:
     """Suspend or reactivate a member made in the Admin Console."""
     before = _record(org_id, member_id)
     _hand_made(before, "reactivate" if active else "suspend")
-    after = update_record(before, copy(before, status="active" if active else "inactive"), utcnow())
-    if before.status != after.status:
+    after = update_record(before, copy(before, status="active" if active else "inactive"), utcnow(), actor)
+    if before.status != after.status and log:
         _log(
             actor, "Reactivate member" if active else "Suspend member", after, {"status": [before.status, after.status]}
         )
@@ -838,7 +875,7 @@ def delete_member(org_id: int, member_id: int, actor: Actor) -> None:
     """Delete a member made in the Admin Console (memberships go with it)."""
     record = _record(org_id, member_id)
     _hand_made(record, "delete")
-    delete_record(record)
+    delete_record(record, actor)
     db.session.expire_all()
     _log(actor, "Delete member", record, admin_log.diff(record.snapshot(), {}))
 
@@ -850,7 +887,7 @@ _SET_CUSTOM = (
 )
 
 
-def set_custom_fields(org_id: int, member_id: int, raw: dict[str, Any], actor: Actor) -> Member:
+def set_custom_fields(org_id: int, member_id: int, raw: dict[str, Any], actor: Actor, *, log: bool = True) -> Member:
     """Set a member's custom field values; they belong to the console, so synced members have them too."""
     record = _record(org_id, member_id)
     before = dict(db.session.scalar(select(_members.c.custom_fields).where(_members.c.id == member_id)) or {})
@@ -872,5 +909,11 @@ def set_custom_fields(org_id: int, member_id: int, raw: dict[str, Any], actor: A
         )
         if result.rowcount != 1:
             raise StaleDataError(f"members row {record.id} changed since it was read")
-        _log(actor, "Edit member", record, changes)
+        events.record(
+            org_id,
+            actor,
+            events.Change("member.updated", "member", record.public_id, {"custom_fields": after}, ["custom_fields"]),
+        )
+        if log:
+            _log(actor, "Edit member", record, changes)
     return _shown(member_id)

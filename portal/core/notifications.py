@@ -2,28 +2,25 @@
 
 Notifications are written in the caller's transaction and folded by group key:
 one broken identity provider raises a count instead of flooding anyone. When
-``SMTP_URL`` is configured, each new notification is also emailed, but only
-after the transaction commits, so a rolled-back request never sends mail.
+``SMTP_URL`` is configured, each new notification is also emailed: its email is an
+outbox row in the same transaction (``portal.core.outbox``), which the worker
+delivers after the commit, so a rolled-back request never sends mail and a slow or
+broken mail server never slows or fails the request.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, event, func, or_, select
+from sqlalchemy import CursorResult, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
+from portal.core import outbox
 from portal.extensions import db
-from portal.infra import mail as transport
-from portal.infra.mail import Mail
 from portal.models import Admin, BannerDismissal, Department, Notification, SyncLog, SyncSource, utcnow
-
-log = logging.getLogger(__name__)
 
 #: failure kinds that every admin with the sync permission hears about, whatever the source's setting
 TOKEN_KINDS = {"token_expired": "the token has expired", "token_invalid": "the token is invalid"}
@@ -41,8 +38,6 @@ FAILURE_LABELS = {
     "invalidVers": "the resource changed in the meantime",
     "sensitive": "the request carried sensitive data in the URL",
 }
-
-_OUTBOX = "notify_outbox"
 
 
 def sync_admins(org_id: int) -> list[Admin]:
@@ -123,8 +118,7 @@ def send(
     for admin in {a.id: a for a in admins}.values():
         note, new = _fold(org_id, admin, values, now)
         if new and smtp_url:
-            note.emailed_at = now
-            _queue_email(smtp_url, admin.email, title, body, link)
+            outbox.add_email(admin.email, title, _email_text(title, body, link), org_id=org_id, notification=note)
         sent.append(note)
     db.session.flush()
     return sent
@@ -292,15 +286,11 @@ def dismiss_banner(admin: Admin, source_id: int) -> None:
 # ---------------------------------------------------------------- email
 
 
-# Who gets which email, and that it leaves only after the commit, is decided here; the sending itself
-# (SMTP_URL's parts, the message, the SMTP conversation) is portal.infra.mail.
+# Who gets which email is decided here; it is recorded in the outbox (portal.core.outbox) in the caller's
+# transaction, and the worker (portal.jobs) hands it to the transport (portal.infra.mail) after the commit.
 
 
-def _sender() -> str:
-    return current_app.config.get("MAIL_FROM") or "no-reply@localhost"
-
-
-def _queue_email(smtp_url: str, to: str, title: str, body: str | None, link: str | None) -> None:
+def _email_text(title: str, body: str | None, link: str | None) -> str:
     base = current_app.config.get("PUBLIC_BASE_URL") or ""
     lines = [title, ""]
     if body:
@@ -308,37 +298,12 @@ def _queue_email(smtp_url: str, to: str, title: str, body: str | None, link: str
     if link:
         lines += [f"Open: {base}{link}", ""]
     lines.append("Repeats of this failure within the hour are counted in the console's notifications.")
-    db.session.info.setdefault(_OUTBOX, []).append(Mail(smtp_url, _sender(), to, title, "\n".join(lines)))
+    return "\n".join(lines)
 
 
 def queue_mail(to: str, subject: str, text: str) -> bool:
-    """Email ``text`` after the transaction commits; False (nothing queued) when no SMTP_URL is set."""
-    smtp_url = current_app.config.get("SMTP_URL") or ""
-    if not smtp_url:
+    """Email ``text`` once the transaction commits (through the outbox); False (nothing queued) without SMTP_URL."""
+    if not current_app.config.get("SMTP_URL"):
         return False
-    db.session.info.setdefault(_OUTBOX, []).append(Mail(smtp_url, _sender(), to, subject, text))
+    outbox.add_email(to, subject, text)
     return True
-
-
-def deliver(mail: Mail) -> None:
-    """Hand one committed email to the transport (a test replaces this name to catch what would be sent)."""
-    transport.send(mail)
-
-
-@event.listens_for(Session, "after_commit")
-def _send_outbox(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint released; the mail waits for the real commit
-    for mail in session.info.pop(_OUTBOX, []):
-        try:
-            deliver(mail)
-        except transport.DELIVERY_ERRORS:
-            # The notification is in the console either way; a mail server outage must not fail the request.
-            log.exception("could not email notification %r to %s", mail.subject, mail.to)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_outbox(session: Session, previous_transaction: Any) -> None:
-    # A savepoint rolled back inside the request keeps the mail; only the whole transaction drops it.
-    if previous_transaction.parent is None:
-        session.info.pop(_OUTBOX, None)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from portal.core import admin_log, administrators
+from portal.core import admin_log, administrators, events
 from portal.core.actors import Actor
 from portal.core.errors import Conflict, Invalid, NotFound
 from portal.core.fields import STANDARD_FIELDS
+from portal.core.text import clean_text
 from portal.extensions import db
 from portal.models import (
     DEFAULT_WORKFORCE_TYPES,
@@ -21,7 +22,7 @@ from portal.models import (
 
 def create_organization(name: str, admin_email: str, admin_password: str, actor: Actor) -> Organization:
     """Create an organization with its root department, workforce types, field catalogue and primary admin."""
-    name = (name or "").strip()
+    name = clean_text(name, Organization.name, label="The organization's name", field="name") or ""
     if not name:
         raise Invalid("The organization needs a name", field="name")
     if db.session.scalar(select(Organization.id).where(Organization.name_norm == norm(name))) is not None:
@@ -29,7 +30,11 @@ def create_organization(name: str, admin_email: str, admin_password: str, actor:
     org = Organization(name=name)
     db.session.add(org)
     db.session.flush()
-    db.session.add(Department(org_id=org.id, parent_id=None, name=name))
+    root = Department(org_id=org.id, parent_id=None, name=name)
+    db.session.add(root)
+    db.session.flush()
+    root_created = events.Change("department.created", "department", root.public_id, events.department_attributes(root))
+    events.record(org.id, actor, root_created)
     for wt in DEFAULT_WORKFORCE_TYPES:
         db.session.add(WorkforceType(org_id=org.id, name=wt))
     for position, (key, label, attribute, required, unique) in enumerate(STANDARD_FIELDS):

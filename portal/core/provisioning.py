@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.core import admin_log, members, sync_log, sync_sources
+from portal.core.actors import Actor
 from portal.core.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from portal.core.groups import GroupChange, delete_group_record, write_group
 from portal.core.members import MemberRecord
@@ -239,9 +240,9 @@ def provision_member(source: Source, values: dict[str, Any], info: RequestInfo |
     # The log row is built first: between the first INSERT and COMMIT, other writers wait.
     log_row = _member_log_row(source, info, operation, 201, after, changes, refs, notes)
     if before is None:
-        after.id = members.unique(lambda: members.insert_record(after))
+        after.id = members.unique(lambda: members.insert_record(after, Actor.for_source(source)))
     else:
-        after = members.unique(lambda: members.update_record(before, after, utcnow()))
+        after = members.unique(lambda: members.update_record(before, after, utcnow(), Actor.for_source(source)))
     sync_log.write(log_row)
     return after, operation
 
@@ -271,7 +272,7 @@ def replace_member(
     log_row = _member_log_row(
         source, info, _status_operation(member.status, after.status), 200, after, changes, refs, notes
     )
-    after = members.unique(lambda: members.update_record(member, after, utcnow()))
+    after = members.unique(lambda: members.update_record(member, after, utcnow(), Actor.for_source(source)))
     sync_log.write(log_row)
     return after
 
@@ -282,11 +283,13 @@ def deprovision_member(
     """Apply the source's member deletion rule: suspend and unlink, or remove from the organization."""
     check_version(member, if_match)
     if source.deletion_rule == "delete":
-        members.delete_record(member)
+        members.delete_record(member, Actor.for_source(source))
         changes = admin_log.diff(member.snapshot(), {})
         notes = ["Member deletion rule: Delete member (removed from the organization)"]
     else:
-        members.update_record(member, members.copy(member, status="inactive", source_id=None), utcnow())
+        members.update_record(
+            member, members.copy(member, status="inactive", source_id=None), utcnow(), Actor.for_source(source)
+        )
         changes = admin_log.diff(
             {"status": member.status, "data_source": source.name},
             {"status": "inactive", "data_source": "Admin Console"},
@@ -310,9 +313,23 @@ def deprovision_member(
 # ---------------------------------------------------------------- groups
 
 
+#: how many members added or removed a group's Sync log row names; the rest are counted
+LOGGED_MEMBER_NAMES = 100
+
+
+def _few(names: Any) -> Any:
+    if not isinstance(names, list) or len(names) <= LOGGED_MEMBER_NAMES:
+        return names
+    return names[:LOGGED_MEMBER_NAMES] + [f"... and {len(names) - LOGGED_MEMBER_NAMES:,} more"]
+
+
 def _scim_changes(changes: dict[str, Any]) -> dict[str, Any]:
-    """A group's changes as the Sync log names them (SCIM attributes; a group from a source has no description)."""
-    return {key: value for key, value in changes.items() if key != "description"}
+    """A group's changes as the Sync log names them (SCIM attributes; a group from a source has no description).
+
+    One request may add or remove 10,000 members: the row names the first ``LOGGED_MEMBER_NAMES``
+    of each list and counts the others, so it stays small.
+    """
+    return {key: [_few(side) for side in value] for key, value in changes.items() if key != "description"}
 
 
 def _linkable_group(source: Source, display_name: str | None) -> UserGroup | None:
@@ -383,14 +400,14 @@ def provision_group(source: Source, change: GroupChange, info: RequestInfo | Non
     if existing is None:
         now = utcnow()
         group = UserGroup(org_id=source.org_id, source_id=source.id, created_at=now, updated_at=now)
-        done = write_group(group, change, new=True)
+        done = write_group(group, change, new=True, actor=Actor.for_source(source))
         operation = "create"
     else:
         group, operation = existing, "link"
         notes.append(f"Linked to the existing group {group.display_name}")
         group.source_id = source.id
         try:
-            done = write_group(group, change, new=False)
+            done = write_group(group, change, new=False, actor=Actor.for_source(source))
         except StaleDataError as exc:  # a parallel request linked or changed it first: now a taken name
             raise Conflict(f"A user group named {change.display_name!r} already exists", field="displayName") from exc
     _log_group(source, info, operation, 201, group.public_id, group.display_name, _scim_changes(done.changes), notes)
@@ -411,7 +428,7 @@ def change_group(
     ``notes`` go to the Sync log row as they are (what the request asked that was ignored, for example).
     """
     check_version(group, if_match)
-    done = write_group(group, change, new=False, if_match=if_match)
+    done = write_group(group, change, new=False, if_match=if_match, actor=Actor.for_source(source))
     _log_group(source, info, "update", 200, group.public_id, group.display_name, _scim_changes(done.changes), notes)
     return group
 
@@ -422,5 +439,5 @@ def deprovision_group(
     """Delete a user group; its members stay untouched."""
     check_version(group, if_match)
     public_id, name = group.public_id, group.display_name
-    delete_group_record(group)
+    delete_group_record(group, Actor.for_source(source))
     _log_group(source, info, "delete", 204, public_id, name, {"displayName": [name, None]})

@@ -5,12 +5,15 @@ fold into one row per source, reason and minute, counted in ``repeat_count``, so
 flood of bad tokens cannot grow the table.
 
 Secrets never reach a row: the request body is stored with every ``password``
-removed (an attribute, a PATCH path, a key of a path-less PATCH value), and the
-bearer token is not part of what a row can hold.
+removed, at any depth and however it is spelt (any case, spaces, a schema URN: the
+PATCH parser's own reading, ``scim_urns.split_urn``), and the value of any PATCH
+operation whose path names one; the bearer token is not part of what a row can hold.
+A body over ``MAX_STORED_BODY`` is stored shortened, with a note (``bounded``).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +22,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 
+from portal.core.scim_urns import split_urn
 from portal.extensions import db
 from portal.models import SyncLog, utcnow
 
@@ -39,22 +43,44 @@ class RequestInfo:
     started: float
 
 
+def _names(path: str) -> list[str]:
+    """The attribute and sub-attribute names a path or body key holds, lower-cased and stripped.
+
+    Read as PATCH reads a path (``scim_urns.split_urn``: stripped, any case, the schema URN
+    removed), so ``Password ``, ``urn:...:core:2.0:User:password`` and ``password[...]`` all
+    name ``password``. A path PATCH would refuse still yields its names: its body is logged too.
+    """
+    try:
+        _urn, rest = split_urn(path)
+    except ValueError:
+        rest = path.rsplit(":", 1)[-1]
+    head, _, tail = rest.partition("[")
+    parts = head.split(".") + (tail.rsplit("]", 1)[-1].split(".") if tail else [])
+    return [part.strip().lower() for part in parts]
+
+
 def _is_secret(name: Any) -> bool:
-    if not isinstance(name, str):
+    # The quick test first: each name ``_names`` finds is a piece of the lower-cased text.
+    if not isinstance(name, str) or not any(secret in name.lower() for secret in _SECRET_NAMES):
         return False
-    last = name.rsplit(":", 1)[-1].rsplit(".", 1)[-1].lower()
-    return last in _SECRET_NAMES
+    return any(part in _SECRET_NAMES for part in _names(name))
+
+
+def _key(name: Any) -> str | None:
+    """A key as the PATCH parser compares it (any case), stripped too: ``"Value "`` is ``value``."""
+    return name.strip().lower() if isinstance(name, str) else None
 
 
 def redact(body: Any) -> Any:
-    """The body with secrets removed: password attributes and PATCH operations on a password path."""
+    """The body with secrets removed, at any depth: every key naming a password attribute (any case,
+    spacing or schema URN), and the value of a PATCH operation whose path names one (RFC 7644 §3.5.2)."""
     if isinstance(body, dict):
+        secret_path = any(_key(key) == "path" and _is_secret(value) for key, value in body.items())
         out: dict[str, Any] = {}
-        path = body.get("path")
         for key, value in body.items():
             if _is_secret(key):
                 continue
-            if key == "value" and _is_secret(path):
+            if secret_path and _key(key) == "value":
                 out[key] = REDACTED
                 continue
             out[key] = redact(value)
@@ -62,6 +88,45 @@ def redact(body: Any) -> Any:
     if isinstance(body, list):
         return [redact(item) for item in body]
     return body
+
+
+#: a stored request body holds at most this many characters of JSON; a larger one is shortened
+MAX_STORED_BODY = 64 * 1024
+#: what a shortened body keeps: the first entries of each list, the start of each string
+_KEPT_ITEMS = 20
+_KEPT_CHARS = 1000
+#: the key of the note a shortened body starts with
+SHORTENED_NOTE = "_note"
+
+
+def _shorten(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _shorten(item) for key, item in value.items()}
+    if isinstance(value, list):
+        kept = [_shorten(item) for item in value[:_KEPT_ITEMS]]
+        return kept + ([f"... {len(value) - _KEPT_ITEMS:,} more"] if len(value) > _KEPT_ITEMS else [])
+    if isinstance(value, str) and len(value) > _KEPT_CHARS:
+        return f"{value[:_KEPT_CHARS]}... ({len(value) - _KEPT_CHARS:,} more characters)"
+    return value
+
+
+def bounded(body: Any) -> Any:
+    """The body to store: as it is up to ``MAX_STORED_BODY`` characters of JSON, else shortened with a note.
+
+    A PATCH may carry 10,000 operations (about 900 KB): the row keeps the first entries of each
+    list and says how many were left out, so a Sync log row and its Details drawer stay small.
+    """
+    size = len(json.dumps(body, ensure_ascii=False, default=str))
+    if size <= MAX_STORED_BODY:
+        return body
+    note = (
+        f"Shortened: the request body was {size:,} characters of JSON; each list keeps its first "
+        f"{_KEPT_ITEMS} entries and each string its first {_KEPT_CHARS:,} characters"
+    )
+    shortened = _shorten(body)
+    if isinstance(shortened, dict) and len(json.dumps(shortened, ensure_ascii=False, default=str)) <= MAX_STORED_BODY:
+        return {SHORTENED_NOTE: note, **shortened}
+    return {SHORTENED_NOTE: note}
 
 
 def entry(
@@ -101,7 +166,7 @@ def entry(
         request_id=info.request_id[:64] if info and info.request_id else None,
         method=info.method[:8] if info else None,
         path=info.path[:500] if info else None,
-        request_body=redact(info.body) if info else None,
+        request_body=bounded(redact(info.body)) if info else None,
     )
 
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 
 from portal.core.errors import NotFound
 from portal.core.fields import STANDARD_FIELDS
-from portal.core.member_list import escape_like
+from portal.core.member_list import escape_like, unsearchable
 from portal.core.sync_log import redact, refusal_reason
 from portal.extensions import db
 from portal.models import SyncLog
@@ -55,7 +55,9 @@ def query(org_id: int, source_id: int, filters: SyncLogFilters) -> Select[SyncLo
         stmt = stmt.where(SyncLog.created_at >= filters.start)
     if filters.end is not None:
         stmt = stmt.where(SyncLog.created_at < filters.end)
-    if filters.search and filters.search.strip():
+    if filters.search and unsearchable(filters.search):
+        stmt = stmt.where(false())
+    elif filters.search and filters.search.strip():
         stmt = stmt.where(SyncLog.object_name.ilike(f"%{escape_like(filters.search.strip())}%", escape="\\"))
     return stmt
 

@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import bindparam, func, select, update
 
-from portal.core import admin_log, notifications, sync_log
+from portal.core import admin_log, events, notifications, sync_log
 from portal.core.actors import Actor
 from portal.core.errors import Forbidden, Invalid, NotFound
+from portal.core.text import clean_text, text_problem
 from portal.extensions import db
 from portal.models import (
     DELETION_RULES,
@@ -31,16 +32,16 @@ from portal.models import (
     PROVIDER_LABELS,
     PROVIDERS,
     Admin,
+    Department,
     Member,
     SyncSource,
+    UserGroup,
     WorkforceType,
     norm,
     utcnow,
 )
 
 TOKEN_PREFIX_LEN = 8
-#: how long before expiry the console warns about a token
-TOKEN_WARNING_DAYS = 14
 
 DELETION_RULE_LABELS = {"suspend": "Suspend member", "delete": "Delete member"}
 
@@ -155,7 +156,9 @@ def create_source(org_id: int, provider: str, actor: Actor, *, name: str | None 
     """Create a draft sync source with a fresh token; returns the source and the token (shown once)."""
     if provider not in PROVIDERS:
         raise Invalid(f"Choose one of: {', '.join(PROVIDER_LABELS.values())}", field="provider")
-    name = (name or "").strip() or PROVIDER_LABELS[provider]
+    # The name is the subject of the source's failure notifications: no control character (CR/LF) may
+    # reach a mail header, from the console or the CLI.
+    name = clean_text(name, SyncSource.name, label="Sync source name", field="name") or PROVIDER_LABELS[provider]
     source = SyncSource(
         org_id=org_id,
         provider=provider,
@@ -247,6 +250,8 @@ def _check_rules(org_id: int, rules: list[dict[str, Any]]) -> tuple[list[dict[st
         wt = types.get(int(type_text)) if type_text.isdigit() else by_name.get(norm(type_name))
         if not value:
             errors[f"workforce_rules.{row}.value"] = "Enter the employee type value of each rule"
+        elif (problem := text_problem(value, label="The employee type value")) is not None:
+            errors[f"workforce_rules.{row}.value"] = problem
         elif norm(value) in seen:
             errors[f"workforce_rules.{row}.value"] = f"The value {value!r} has two rules"
         seen.add(norm(value))
@@ -315,7 +320,8 @@ def configure_source(
     source = get_source(org_id, source_id)
     before = _source_settings(source)
     if name is not None:
-        name = name.strip()
+        # The name is the subject of every failure notification: no line break may reach a mail header.
+        name = clean_text(name, SyncSource.name, label="Sync source name", field="name") or ""
         if not name:
             raise Invalid("Enter a name for the sync source", field="name")
         source.name = name
@@ -369,13 +375,20 @@ def workforce_type_for(source: Source, user_type: str | None) -> WorkforceType |
 
 
 def delete_source(org_id: int, source_id: int, actor: Actor) -> SyncSource:
-    """Delete a sync source for good: its token dies, its members and logs keep naming it."""
+    """Delete a sync source for good: its token dies, its logs keep naming it, and what it managed stays.
+
+    Its members, user groups and departments become Admin Console ones (data source NULL), as a
+    member the Suspend deletion rule unlinks does: no source is left to change them, so the console
+    must be able to edit, suspend and delete them. The Admin log entry counts them.
+    """
     source = get_source(org_id, source_id)
     before = source.status
-    source.deleted_at = utcnow()
+    now = utcnow()
+    source.deleted_at = now
     source.status = "inactive"
     source.token_hash = None
     db.session.flush()
+    released = _release_managed(org_id, source.id, now, actor)
     admin_log.record(
         actor,
         org_id,
@@ -384,8 +397,61 @@ def delete_source(org_id: int, source_id: int, actor: Actor) -> SyncSource:
         target_id=source.public_id,
         target_name=source.name,
         changes={"status": [before, "deleted"]},
+        summary=_released_summary(released),
     )
     return source
+
+
+#: what a deleted source hands to the Admin Console, in the words of the Admin log: (singular, plural)
+_RELEASED_KINDS = {
+    "members": ("member", "members"),
+    "user_groups": ("user group", "user groups"),
+    "departments": ("department", "departments"),
+}
+
+
+def _release_managed(org_id: int, source_id: int, now: datetime, actor: Actor) -> dict[str, int]:
+    """Give the source's members, user groups and departments the Admin Console as data source; counts by table.
+
+    One UPDATE per table: a source may have managed 100,000 members. Each object changed gets an
+    ``<object>.updated`` event whose changed field is ``source``, all in one INSERT. A member's and a group's version
+    (their SCIM ETag) and modification time move, as any change of theirs does. These stay Core
+    statements here rather than calls to ``members``/``groups``: those import ``fields``, which imports
+    this module.
+    """
+    released: dict[str, int] = {}
+    changes: list[events.Change] = []
+    for model, kind in ((Member, "member"), (UserGroup, "group"), (Department, "department")):
+        table = model.__table__
+        values: dict[str, Any] = {"source_id": None, "updated_at": now}
+        if "version" in table.c:
+            values["version"] = table.c.version + 1
+        public_ids = list(
+            db.session.execute(
+                update(table)
+                .where(table.c.org_id == org_id, table.c.source_id == source_id)
+                .values(**values)
+                .returning(table.c.public_id)
+            ).scalars()
+        )
+        released[table.name] = len(public_ids)
+        changes.extend(events.Change(f"{kind}.updated", kind, p, {"source": None}, ["source"]) for p in public_ids)
+    events.record_many(org_id, actor, changes)
+    # Rows of these tables already loaded in this session would still name the source.
+    for loaded in list(db.session.identity_map.values()):
+        if isinstance(loaded, (Member, UserGroup, Department)):
+            db.session.expire(loaded)
+    return released
+
+
+def _released_summary(released: dict[str, int]) -> str | None:
+    """ "3 members and 1 user group now have the Admin Console as data source", or None when there were none."""
+    parts = [f"{count} {_RELEASED_KINDS[table][0 if count == 1 else 1]}" for table, count in released.items() if count]
+    if not parts:
+        return None
+    listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    verb = "now has" if len(parts) == 1 and parts[0].startswith("1 ") else "now have"
+    return f"{listed} {verb} the Admin Console as data source"
 
 
 def members_synced(org_id: int, source_ids: list[int]) -> dict[int, int]:
@@ -412,13 +478,6 @@ def connection_state(source: SyncSource) -> str:
     if status in (401, 403) or status >= 500:
         return "failing"
     return "connected"
-
-
-def token_days_left(source: SyncSource, now: datetime | None = None) -> int | None:
-    """Whole days until the token expires (negative once expired), or None without a token."""
-    if source.token_hash is None or source.token_expires_at is None:
-        return None
-    return (source.token_expires_at - (now or utcnow())).days
 
 
 #: where the SCIM door serves a source: ``{root}{SCIM_PATH}/{public id}``

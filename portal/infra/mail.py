@@ -1,8 +1,8 @@
 """Mail transport: one plain-text email through the SMTP server that ``SMTP_URL`` names.
 
-Only the sending lives here (the URL's parts, the message, the SMTP conversation).
-Who gets which email, and when (after the transaction commits), is decided by
-``portal.core.notifications``.
+Only the sending lives here (the URL's parts, the message, the SMTP conversation, which
+failures are worth another try). Who gets which email is decided by ``portal.core.notifications``;
+the worker (``portal.jobs``) sends what ``portal.core.outbox`` recorded.
 """
 
 from __future__ import annotations
@@ -12,11 +12,33 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
-#: what a failed delivery raises: a caller that must survive a mail server outage catches these
-DELIVERY_ERRORS: tuple[type[Exception], ...] = (OSError, smtplib.SMTPException)
-
 #: seconds to wait for the mail server before giving up
 TIMEOUT = 10
+
+
+class InvalidHeader(ValueError):
+    """A header value (sender, recipient, subject) that would let its text start a header of its own."""
+
+
+def check_headers(mail: Mail) -> None:
+    """Refuse a CR or LF (or NUL) in any header value: such a mail can never be sent as it is."""
+    for name, value in (("From", mail.sender), ("To", mail.to), ("Subject", mail.subject)):
+        if any(ch in value for ch in "\r\n\0"):
+            raise InvalidHeader(f"the {name} header contains a line break or NUL: {value!r}"[:300])
+
+
+def is_permanent(error: Exception) -> bool:
+    """True when sending the same mail again cannot succeed: a refused header, or an SMTP 5xx answer.
+
+    Everything else (the server unreachable or silent, a 4xx answer such as 451) is worth another try.
+    """
+    if isinstance(error, InvalidHeader):
+        return True
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return bool(error.recipients) and all(code >= 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code >= 500
+    return False
 
 
 @dataclass(frozen=True)
@@ -31,7 +53,8 @@ class Mail:
 
 
 def message(mail: Mail) -> EmailMessage:
-    """The email as sent: From, To, Subject and the text as its body."""
+    """The email as sent: From, To, Subject and the text as its body; ``InvalidHeader`` for a CR/LF in a header."""
+    check_headers(mail)
     built = EmailMessage()
     built["From"] = mail.sender
     built["To"] = mail.to
@@ -43,8 +66,11 @@ def message(mail: Mail) -> EmailMessage:
 def send(mail: Mail) -> None:
     """Send one email through ``smtp://[user:password@]host[:port][?starttls=1]`` or ``smtps://...``.
 
-    Raises one of ``DELIVERY_ERRORS`` when the server cannot be reached or refuses the message.
+    Raises ``OSError`` or ``smtplib.SMTPException`` when the server cannot be reached or refuses the
+    message, and ``InvalidHeader`` (before connecting) when a header value holds a line break;
+    ``is_permanent`` tells which of them another try cannot fix.
     """
+    built = message(mail)
     url = urlsplit(mail.smtp_url)
     secure = url.scheme == "smtps"
     smtp_class = smtplib.SMTP_SSL if secure else smtplib.SMTP
@@ -53,4 +79,4 @@ def send(mail: Mail) -> None:
             smtp.starttls()
         if url.username:
             smtp.login(unquote(url.username), unquote(url.password or ""))
-        smtp.send_message(message(mail))
+        smtp.send_message(built)

@@ -44,16 +44,20 @@ class WriteQueue:
         self.database_path = database_path
         self._fd: int | None = None
         self._pid = 0
+        # Threads of one process (the job worker's) must share one descriptor: two threads opening
+        # their own at once left a lock taken on a descriptor that no release would ever reach.
+        self._open_lock = threading.Lock()
         self._commits = 0
         self._checkpointer_pid = 0
 
     def _descriptor(self) -> int:
         # One descriptor per process: gunicorn forks workers after the app is built,
         # and a lock taken on an inherited descriptor would be shared with the parent.
-        if self._fd is None or self._pid != os.getpid():
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._pid = os.getpid()
-        return self._fd
+        with self._open_lock:
+            if self._fd is None or self._pid != os.getpid():
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            return self._fd
 
     def acquire(self, info: dict[str, Any]) -> None:
         """Take the lock for a connection about to write (once per transaction)."""

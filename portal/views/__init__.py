@@ -13,6 +13,7 @@ def register_views(app: Flask) -> None:
         account,
         admin_log,
         administrators,
+        api_keys,
         auth,
         directory_sync,
         health,
@@ -20,6 +21,7 @@ def register_views(app: Flask) -> None:
         notifications,
         organization,
         sync_log,
+        webhooks,
     )
 
     for bp in (
@@ -32,6 +34,8 @@ def register_views(app: Flask) -> None:
         directory_sync.bp,
         sync_log.bp,
         administrators.bp,
+        api_keys.bp,
+        webhooks.bp,
         admin_log.bp,
     ):
         app.register_blueprint(bp)

@@ -1,15 +1,15 @@
-"""The signed-in administrator's profile (change own password) and the set-password link page."""
+"""The signed-in administrator's profile (change own password, sign out everywhere) and the set-password link page."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request
-from flask_login import current_user, login_required, login_user
+from flask import Blueprint, current_app, make_response, redirect, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.core import administrators
 from portal.core.errors import DomainError
-from portal.views.web import current_actor, refusal, render
+from portal.views.web import current_actor, refusal, render, wants_fragment
 
 from ..extensions import limiter
 
@@ -54,6 +54,21 @@ def index() -> Any:
         errors=errors,
         changed=changed,
     )
+
+
+@bp.route("/account/sign-out-everywhere", methods=["POST"])
+@login_required
+def sign_out_everywhere() -> Any:
+    """End every session of the signed-in administrator, on every device and this one; log it."""
+    administrators.sign_out_everywhere(current_user._get_current_object(), current_actor())
+    logout_user()
+    target = url_for("auth.login")
+    if wants_fragment():
+        # A whole page, the sign-in page, replaces the console: no fragment of it is left to update.
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
 
 
 @bp.route("/set-password/<token>", methods=["GET", "POST"])

@@ -49,7 +49,7 @@ def _filters(admins: list[Admin]) -> tuple[Select[AdminLog] | None, dict[str, An
     admin_ids = {str(a.id) for a in admins}
     admin_id = args.get("admin", "") if args.get("admin", "") in admin_ids else ""
     window = log_tools.time_range(args, required=True, default_days=DEFAULT_DAYS, max_days=MAX_DAYS)
-    search = args.get("q", "").strip()
+    search = args.get("q", "").strip()[: log_tools.SEARCH_MAX]
     form: dict[str, Any] = {
         "grouped": grouped,
         "categories": categories,

@@ -13,6 +13,7 @@ from portal.core.errors import DomainError, Forbidden
 from portal.views.access import require
 from portal.views.web import current_actor, refusal, render, wants_fragment
 
+from ..extensions import limiter
 from ..models import PERMISSION_LABELS, PERMISSIONS, Admin
 
 bp = Blueprint("administrators", __name__, url_prefix="/settings/administrators")
@@ -24,6 +25,7 @@ PERMISSION_HELP = {
     "org_data_sync": "Directory Sync: add sync sources, tokens, attribute mapping and sync logs.",
     "admin_log": "Compliance > Admin log: read every configuration change.",
     "directory": "Organization: members, departments, user groups and fields.",
+    "api_keys": "Settings > API keys: create and revoke the keys other services read the directory with.",
 }
 
 
@@ -74,8 +76,15 @@ def index() -> Any:
     )
 
 
+def _add_limit() -> str:
+    # Emails are unique across organizations, so a refused add says "this address is taken somewhere":
+    # adds are limited like sign-ins, and a primary cannot sweep a list of addresses to learn whose they are.
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @require(primary=True)
+@limiter.limit(_add_limit, methods=["POST"])
 def add() -> Any:
     """Add administrator: name, email, permissions, and an initial password or a set-password link."""
     values: dict[str, Any] = {"name": "", "email": "", "permissions": [], "delivery": "password"}

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from portal.core import administrators
+from portal.core.text import text_problem
 from portal.views.web import render
 
 from ..extensions import limiter
@@ -19,8 +20,17 @@ BAD_CREDENTIALS = "Incorrect email or password."
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an open redirect would hand the session to a phishing page.
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    # Only same-site paths: an open redirect would hand the session to a phishing page. A control
+    # character (CR/LF would split the Location header) or a backslash (browsers read "/\host" as
+    # "//host") makes the target unsafe too: it is ignored, as a foreign one is.
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and target.isprintable()
+        and "\\" not in target
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("home.index")
 
@@ -39,6 +49,10 @@ def login() -> Any:
     email = ""
     if request.method == "POST":
         email = request.form.get("email", "").strip()
+        if text_problem(email) is not None:
+            # No administrator's email holds a control character (PostgreSQL cannot even compare one with
+            # NUL): it is no email, so the one message, after the same password check as any unknown email.
+            email = ""
         admin = administrators.check_credentials(email, request.form.get("password", ""))
         if admin is None:
             error = BAD_CREDENTIALS
@@ -51,6 +65,9 @@ def login() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
-    """Sign out (a POST, so a link from elsewhere cannot do it)."""
+    """Sign out (a POST, so a link from elsewhere cannot do it): every session of the admin ends, not only this one."""
+    if current_user.is_authenticated:
+        # A copy of the cookie taken before would still sign in: the bumped version refuses it (and every other).
+        administrators.sign_out(current_user._get_current_object())
     logout_user()
     return redirect(url_for("auth.login"))

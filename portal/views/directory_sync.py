@@ -14,10 +14,11 @@ from flask import Blueprint, current_app, flash, g, redirect, request, session, 
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.core import notifications, sync_sources, workforce
+from portal.core import notifications, sync_sources, token_expiry, workforce
 from portal.core.errors import DomainError
+from portal.core.text import text_problem
 from portal.views.access import require
-from portal.views.web import current_actor, refusal, render, wants_fragment
+from portal.views.web import current_actor, form_id, refusal, render, wants_fragment
 
 from ..models import (
     MATCH_ATTRIBUTE_LABELS,
@@ -68,8 +69,7 @@ def _card_context(sources: list[SyncSource]) -> dict[str, Any]:
         "counts": sync_sources.members_synced(current_user.org_id, [s.id for s in sources]),
         "scim_base_url": scim_base_url,
         "connection_state": sync_sources.connection_state,
-        "token_days_left": sync_sources.token_days_left,
-        "warning_days": sync_sources.TOKEN_WARNING_DAYS,
+        "token_warning": token_expiry.warning_for,
     }
 
 
@@ -110,7 +110,7 @@ def _rules_from_form() -> list[dict[str, Any]]:
     rows = []
     # A form that sent more of one field than the other: the unpaired tail is dropped, as before.
     for value, type_id in zip(values, types, strict=False):
-        rows.append({"value": value.strip(), "workforce_type_id": int(type_id) if type_id.isdigit() else None})
+        rows.append({"value": value.strip(), "workforce_type_id": form_id(type_id)})
     return rows
 
 
@@ -121,7 +121,10 @@ def _read_step(step: int, state: dict[str, Any]) -> None:
     elif step == 3:
         state["name"] = request.form.get("name", "").strip()
         state["deletion_rule"] = request.form.get("deletion_rule", "")
-        state["notified_admin_ids"] = [int(i) for i in request.form.getlist("notified_admin_id") if i.isdigit()]
+        # An id past MAX_ID stays in as UNKNOWN_ID: no administrator has it, so Save refuses the choice.
+        state["notified_admin_ids"] = [
+            i for i in (form_id(raw) for raw in request.form.getlist("notified_admin_id")) if i is not None
+        ]
         state["match_attributes"] = [a for a in MATCH_ATTRIBUTES if a in request.form.getlist("match_attribute")]
         # The form sends "off" (a hidden input) then "on" when checked; a post without either keeps the value.
         rule = request.form.getlist("username_is_email")
@@ -137,6 +140,8 @@ def _step_errors(step: int, state: dict[str, Any]) -> dict[str, str]:
         return sync_sources.workforce_rule_errors(current_user.org_id, state["rules"])
     if step == 3 and not state["name"]:
         return {"name": "Enter a name for this sync source."}
+    if step == 3 and (problem := text_problem(state["name"], SyncSource.name, label="Sync source name")):
+        return {"name": problem}
     return {}
 
 
@@ -384,7 +389,10 @@ def delete(source_id: int) -> Any:
     source = sync_sources.get_source(current_user.org_id, source_id)
     sync_sources.delete_source(current_user.org_id, source.id, current_actor())
     _drop_state(source)
-    flash(f"{source.name} was deleted. Its token no longer works; synced members were kept.", "success")
+    flash(
+        f"{source.name} was deleted. Its token no longer works; synced members were kept as Admin Console members.",
+        "success",
+    )
     return _navigate(url_for(".index"))
 
 

@@ -18,6 +18,9 @@ from ..models import utcnow
 from .paging import Pager, page_number, pager
 
 PER_PAGE = 25
+#: the longest search kept from the query string: what a person types, and far below SQLite's LIKE
+#: pattern limit (50,000 characters, past which the query fails)
+SEARCH_MAX = 200
 #: the value format of <input type="datetime-local"> (minutes), also accepted with seconds or as a date
 TIME_FORMAT = "%Y-%m-%dT%H:%M"
 #: first characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection")
@@ -70,7 +73,9 @@ def time_range(
         except ValueError:
             result.errors[name] = f"Enter the {label.lower()} as a date and time, like 2026-01-31 09:00."
     if result.end is not None:
-        result.end += timedelta(days=1) if len(result.end_text) == 10 else timedelta(minutes=1)
+        step = timedelta(days=1) if len(result.end_text) == 10 else timedelta(minutes=1)
+        # The last day a datetime holds (9999-12-31) has none after it: the range runs to the end of time.
+        result.end = result.end + step if result.end <= datetime.max - step else datetime.max
     if result.start is not None and result.end is not None and not result.errors:
         if result.end <= result.start:
             result.errors["end"] = "The end time must be after the start time."

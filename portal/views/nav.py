@@ -38,6 +38,8 @@ NAV: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
         (
             NavItem("Directory Sync", "directory_sync.index", "org_data_sync"),
             NavItem("Administrators", "administrators.index", primary_only=True),
+            NavItem("API keys", "api_keys.index", "api_keys"),
+            NavItem("Webhooks", "webhooks.index", "api_keys"),
         ),
     ),
     ("Compliance", (NavItem("Admin log", "admin_log.index", "admin_log"),)),

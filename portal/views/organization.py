@@ -23,7 +23,7 @@ from portal.core import (
 from portal.core.errors import DomainError, NotFound
 from portal.core.sync_sources import USERNAME_IS_EMAIL_LABEL, list_sources
 from portal.views.access import require
-from portal.views.web import current_actor, refusal, render, wants_fragment
+from portal.views.web import UNKNOWN_ID, current_actor, form_id, id_value, refusal, render, wants_fragment
 
 from ..models import MEMBER_STATUSES, Member, SyncSource
 from .paging import page_number, pager
@@ -98,14 +98,13 @@ def dismiss_banner(source_id: int) -> Any:
 
 def _member_filter() -> member_list.MemberFilter:
     args = request.args
-    dept = args.get("department", "")
+    source = args.get("source", "")
+    # An id no row can have (past MAX_ID) is no filter, as a value that is not a number is.
     return member_list.MemberFilter(
         search=args.get("q", "")[:200],
-        department_id=int(dept) if dept.isdigit() else None,
+        department_id=id_value(args.get("department")),
         status=args.get("status", "") if args.get("status", "") in MEMBER_STATUSES else "",
-        source=args.get("source", "")
-        if args.get("source", "") == "console" or args.get("source", "").isdigit()
-        else "",
+        source=source if source == "console" or id_value(source) is not None else "",
     )
 
 
@@ -181,8 +180,11 @@ def member(member_id: int) -> Any:
 def _member_values() -> dict[str, Any]:
     form = request.form
     values: dict[str, Any] = {key: form.get(key, "") for key in core_members.MEMBER_FIELDS + MEMBER_ASSOCIATIONS}
-    dept = form.get("department_id", "")
-    values["department_ids"] = [int(dept)] if dept.isdigit() else []
+    dept = form_id(form.get("department_id"))
+    values["department_ids"] = [dept] if dept is not None else []
+    # A workforce type that is no id (nor empty: none) is one no row has: the domain refuses the choice.
+    chosen_type = form.get("employee_type_id", "").strip()
+    values["employee_type_id"] = (form_id(chosen_type) or UNKNOWN_ID) if chosen_type else ""
     return values
 
 
@@ -349,8 +351,7 @@ def department(dept_id: int) -> Any:
 
 
 def _form_int(name: str) -> int | None:
-    raw = request.form.get(name, "")
-    return int(raw) if raw.isdigit() else None
+    return form_id(request.form.get(name))
 
 
 @bp.route("/members/departments/new", methods=["POST"])

@@ -30,7 +30,8 @@ class Pager:
 def page_number() -> int:
     """The ``page`` query argument, 1 when absent or not a number."""
     raw = request.args.get("page", "1")
-    return max(int(raw), 1) if raw.isdigit() and len(raw) < 9 else 1
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    return max(int(raw), 1) if raw.isascii() and raw.isdigit() and len(raw) < 9 else 1
 
 
 def pager(endpoint: str, total: int, per_page: int, number: int, **args: Any) -> Pager:

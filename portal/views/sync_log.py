@@ -46,7 +46,7 @@ def _filters() -> tuple[SyncLogFilters, log_tools.TimeRange]:
         object_type=log_tools.choice(args, "object_type", OBJECT_TYPES),
         start=window.start,
         end=window.end,
-        search=args.get("q", "").strip() or None,
+        search=args.get("q", "").strip()[: log_tools.SEARCH_MAX] or None,
     )
     return filters, window
 

@@ -9,10 +9,12 @@ from typing import Any
 from flask import Flask, Request, Response, current_app, g, make_response, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter, Map, ValidationError
 
 from portal.core.actors import Actor
 from portal.core.errors import DomainError, NotFound
 from portal.extensions import db, htmx
+from portal.infra import db_errors
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,63 @@ def render(page: str, fragment: str | None = None, *, status: int = 200, **conte
     """Render the whole ``page``, or only ``fragment`` when htmx asks for a part of it."""
     template = fragment if fragment is not None and wants_fragment() else page
     return make_response(render_template(template, **context), status)
+
+
+#: the largest id a row can have: PostgreSQL's INTEGER, the narrower of the two databases' id columns
+MAX_ID = 2**31 - 1
+
+
+def id_value(raw: str | None) -> int | None:
+    """A row id from a query string or a form: digits up to ``MAX_ID``, else None (no row has it)."""
+    if raw is None or not raw.isdigit() or not raw.isascii() or len(raw) > len(str(MAX_ID)):
+        return None
+    value = int(raw)
+    return value if value <= MAX_ID else None
+
+
+#: what a form's id past MAX_ID becomes: an id no row has (ids start at 1), so the domain answers as for
+#: any unknown id (NotFound, or "choose one of this organization")
+UNKNOWN_ID = -1
+
+
+def form_id(raw: str | None) -> int | None:
+    """A row id a form sent: None when it sent no number, ``UNKNOWN_ID`` for one past ``MAX_ID``."""
+    if raw is None or not raw.isdigit():
+        return None
+    found = id_value(raw)
+    return UNKNOWN_ID if found is None else found
+
+
+def digits_up_to(limit: int) -> str:
+    """A regular expression matching the decimal numbers from 0 to ``limit`` and no other."""
+    text = str(limit)
+    options = [f"[0-9]{{1,{len(text) - 1}}}"] if len(text) > 1 else []
+    for i, digit in enumerate(text):
+        if digit != "0":  # this many leading digits of the limit, a smaller one, then any
+            options.append(f"{text[:i]}[0-{int(digit) - 1}][0-9]{{{len(text) - i - 1}}}")
+    return "(?:" + "|".join([*options, text]) + ")"
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` bounded to the ids a row can have: a larger one is a 404, as an unknown id is.
+
+    Without the bound PostgreSQL refuses the parameter ("integer out of range") and SQLite's
+    driver cannot bind it; a thousands-digit number would not even parse (Python's int limit).
+    The bound is in the pattern: refused later (``to_python``), a URL that a GET and a POST
+    rule share would be a 405 for the other method rather than a 404.
+    """
+
+    regex = digits_up_to(MAX_ID)
+
+    def __init__(
+        self, map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = None, signed: bool = False
+    ) -> None:
+        super().__init__(map, fixed_digits, min, MAX_ID if max is None else max, signed)
+
+    def to_python(self, value: str) -> int:
+        if id_value(value) is None:
+            raise ValidationError()
+        return int(super().to_python(value))
 
 
 def current_actor() -> Actor:
@@ -120,17 +179,29 @@ ERROR_PAGES = {
     413: ("Request too large", "The request body is larger than 1 MiB."),
     429: ("Too many requests", "Too many attempts. Wait a minute and try again."),
     500: ("Something went wrong", "The error was logged. Please try again."),
+    503: ("Busy", "The database is busy, and nothing was changed. Try again in a few seconds."),
 }
 
 
 def render_error(error: Exception) -> Response:
-    """The console's error page for an HTTP error, or for the domain's ``NotFound`` (a 404).
+    """The console's error page for an HTTP error, the domain's ``NotFound`` (a 404), or a busy database (503).
 
-    The app factory sends it every routed error under the console's URLs.
+    The app factory sends it every routed error under the console's URLs, after rolling the session back.
     """
-    status = 404 if isinstance(error, NotFound) else getattr(error, "code", None) or 500
+    if db_errors.is_busy(error):
+        status = 503
+    else:
+        status = 404 if isinstance(error, NotFound) else getattr(error, "code", None) or 500
     title, text = ERROR_PAGES.get(status, ERROR_PAGES[500])
-    return render("errors/error.html", status=status, code=status, title=title, text=text)
+    try:
+        response = render("errors/error.html", status=status, code=status, title=title, text=text)
+    except Exception:  # the page reads the signed-in admin: with the database gone, draw one that reads nothing
+        log.exception("console: the error page failed; answering the bare one")
+        _rollback()
+        response = make_response(render_template("errors/bare.html", code=status, title=title, text=text), status)
+    if status == 503:
+        response.headers["Retry-After"] = str(db_errors.RETRY_AFTER_SECONDS)
+    return response
 
 
 class ConsoleSessions(SecureCookieSessionInterface):
@@ -149,6 +220,8 @@ class ConsoleSessions(SecureCookieSessionInterface):
 def init_app(app: Flask) -> None:
     """Install request ids, security headers, console sessions, the request's transaction and the error pages."""
     app.session_interface = ConsoleSessions()
+    # Before any blueprint adds its routes: each <int:...> is built with the converter of its time.
+    app.url_map.converters["int"] = IdConverter
     app.before_request(_request_id)
     app.after_request(_headers)
     app.after_request(_end_transaction)

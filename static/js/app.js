@@ -177,7 +177,9 @@
     if (dialog) return dialog;
     dialog = doc.createElement('dialog');
     dialog.id = 'confirm-dialog';
-    dialog.className = 'modal';
+    // Every data-confirm-message guards a destructive action: the one look of destructive
+    // confirmations (app.css .confirm-danger), as _macros.html confirm_dialog(kind="danger") has.
+    dialog.className = 'modal confirm-danger';
     dialog.setAttribute('aria-labelledby', 'confirm-dialog-title');
     dialog.setAttribute('aria-describedby', 'confirm-dialog-text');
     var form = doc.createElement('form');
@@ -186,7 +188,7 @@
     var head = doc.createElement('div');
     head.className = 'modal-head';
     var icon = doc.createElement('span');
-    icon.className = 'modal-icon modal-icon-warning';
+    icon.className = 'modal-icon modal-icon-danger';
     icon.appendChild(svgIcon('warning'));
     var title = doc.createElement('h2');
     title.className = 'modal-title';
@@ -205,7 +207,7 @@
     cancel.autofocus = true;
     cancel.textContent = 'Cancel';
     var ok = doc.createElement('button');
-    ok.className = 'btn btn-primary';
+    ok.className = 'btn btn-danger';
     ok.value = 'confirm';
     ok.setAttribute('data-confirm-accept', '');
     ok.textContent = 'Confirm';

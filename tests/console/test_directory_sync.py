@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -499,11 +499,13 @@ def test_polling_stops_once_the_source_is_deleted(console: Console) -> None:
 @pytest.mark.parametrize("days, warned", [(10, True), (30, False), (-1, True)])
 def test_token_expiry_is_warned_14_days_ahead(app: Any, console: Console, days: int, warned: bool) -> None:
     source_id, _ = _add_source(console)
+    # Noon of the expiry date: UTC calendar days, as the card prints the date (portal.core.token_expiry).
+    expires = datetime.combine(utcnow().date() + timedelta(days=days), time(12))
     with app.app_context():
-        db.session.get(SyncSource, source_id).token_expires_at = utcnow() + timedelta(days=days, hours=1)
+        db.session.get(SyncSource, source_id).token_expires_at = expires
         db.session.commit()
     page = console.get(f"{BASE}/").get_data(as_text=True)
-    label = "Expired" if days < 0 else f"Expires in {days} days"
+    label = "Token expired" if days < 0 else f"Token expires in {days} days"
     assert (label in page) is warned
 
 
@@ -557,7 +559,8 @@ def test_delete_kills_the_token_and_keeps_members_seed_2(app: Any, console: Cons
     assert _scim(app, source_id, token).status_code == 404
     with app.app_context():
         member = db.session.scalar(select(Member).where(Member.external_id == "ann@acme.test"))
-        assert member.source_id == source_id and member.mobile == "+1 555 0100" and member.status == "active"
+        # Kept with its data, as an Admin Console member now (issue 12).
+        assert member.source_id is None and member.mobile == "+1 555 0100" and member.status == "active"
     page = console.get(f"{BASE}/").get_data(as_text=True)
     assert "was deleted" in page and "No sync source yet" in page
     assert console.get(f"{BASE}/{source_id}").status_code == 404

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from werkzeug.routing.converters import NumberConverter
+
 from tests.conftest import Console
 from tests.factories import make_admin
 
 #: endpoints anyone (or any signed-in admin) may reach
-OPEN_ENDPOINTS = {"static", "auth.login", "auth.logout", "home.index", "health.healthz"}
-#: blueprints that are not console areas: SCIM has its own auth; account pages and notifications
-#: are each admin's own, open to every signed-in admin
-NOT_CONSOLE = {"scim", "account", "password", "notifications"}
+#: (the probes and /metrics, which has an access rule of its own: tests/ops/test_metrics.py)
+OPEN_ENDPOINTS = {
+    "static",
+    "auth.login",
+    "auth.logout",
+    "home.index",
+    "health.livez",
+    "health.readyz",
+    "health.metrics_view",
+}
+#: blueprints that are not console areas: SCIM and the read API (tests/api) have their own auth; account
+#: pages and notifications are each admin's own, open to every signed-in admin
+NOT_CONSOLE = {"scim", "api", "account", "password", "notifications"}
 
 
 def _console_rules(app, method: str):
@@ -22,8 +33,8 @@ def _console_rules(app, method: str):
 def _url(rule) -> str:
     values = {}
     for arg in rule.arguments:
-        converter = rule._converters[arg].__class__.__name__
-        values[arg] = 1 if converter in {"IntegerConverter", "NumberConverter"} else "x"
+        # the console's ids are werkzeug's IntegerConverter bounded to what a row can have (web.IdConverter)
+        values[arg] = 1 if isinstance(rule._converters[arg], NumberConverter) else "x"
     return rule.build(values, append_unknown=False)[1]
 
 

@@ -35,7 +35,8 @@ def test_service_provider_config_rfc7643_5(scim: Scim) -> None:
     assert response.status_code == 200
     body = scim_body(response)
     assert body["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]
-    assert body["patch"] == {"supported": True}
+    # maxOperations: the cap of operations per PATCH (issue 12 item 2), where RFC 7643 §5 has bulk's
+    assert body["patch"] == {"supported": True, "maxOperations": 10000}
     assert body["bulk"]["supported"] is False
     assert body["filter"] == {"supported": True, "maxResults": 1000}
     assert body["changePassword"] == {"supported": False}
