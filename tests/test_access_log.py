@@ -48,3 +48,21 @@ def test_a_real_gunicorn_never_writes_the_token_to_its_logs_issue_12(app, databa
     access = [r for r in records if r.get("logger") == "gunicorn.access"]
     assert [r["path"] for r in access if "set-password" in r["path"]] == ["/set-password/[redacted]"]
     assert TOKEN not in server.logs()
+
+
+def test_an_error_logged_on_a_set_password_path_never_shows_the_token_issue_12() -> None:
+    # Flask logs an unhandled error as "Exception on <path> [<method>]": the path carries the token.
+    import logging
+
+    from portal.infra.logs import SecretPathFilter
+
+    record = logging.LogRecord("flask.app", logging.ERROR, __file__, 1, "Exception on %s [%s]", None, None)
+    record.args = (f"/account/set-password/{TOKEN}", "POST")
+    assert SecretPathFilter().filter(record)
+    assert record.getMessage() == "Exception on /account/set-password/[redacted] [POST]"
+
+    # The one line written to hand the link over when no mail server is set keeps it.
+    handed = logging.LogRecord("portal", logging.WARNING, __file__, 1, "link: %s", (f"/set-password/{TOKEN}",), None)
+    handed.shows_secret = True
+    assert SecretPathFilter().filter(handed)
+    assert TOKEN in handed.getMessage()

@@ -5,6 +5,9 @@
 - ``job_marks``: one row per name, e.g. the worker's last heartbeat, read by every host.
 - ``notifications.email_status`` and ``email_attempts``: what the console shows ("Email queued",
   "Emailed", "Email failed after N tries"). Existing rows that were emailed count as sent.
+- Members, user groups and departments of a sync source deleted before this revision are given
+  the Admin Console as data source, as deleting a source now does (issue 12, item 8): until now
+  they stayed locked by a source that no longer exists.
 
 Revision ID: 0005
 Revises: 0004
@@ -61,6 +64,11 @@ def upgrade():
         batch_op.add_column(sa.Column("email_attempts", sa.Integer(), server_default=sa.text("0"), nullable=False))
     # Before the outbox, emailed_at was set when the mail was handed over: the best there is to go by.
     op.execute("UPDATE notifications SET email_status = 'sent', email_attempts = 1 WHERE emailed_at IS NOT NULL")
+
+    deleted = "SELECT id FROM sync_sources WHERE deleted_at IS NOT NULL"
+    for table, versioned in (("members", True), ("user_groups", True), ("departments", False)):
+        bump = ", version = version + 1" if versioned else ""
+        op.execute(f"UPDATE {table} SET source_id = NULL{bump} WHERE source_id IN ({deleted})")
 
 
 def downgrade():

@@ -46,6 +46,21 @@ class JobFilter(logging.Filter):
         return True
 
 
+class SecretPathFilter(logging.Filter):
+    """Replace a set-password token in any record's message (Flask logs "Exception on <path>").
+
+    A record made to hand a link to the operator (no mail server) says so with ``shows_secret``.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "shows_secret", False):
+            return True
+        message = record.getMessage()
+        if "/set-password/" in message:
+            record.msg, record.args = redact_path(message), None
+        return True
+
+
 def json_formatter() -> logging.Formatter:
     """The JSON formatter shared by the app's and gunicorn's loggers."""
     return JsonFormatter(LOG_FORMAT, rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
@@ -57,13 +72,14 @@ def configure(level: str = "INFO") -> None:
     handler.setFormatter(json_formatter())
     handler.addFilter(RequestIdFilter())
     handler.addFilter(JobFilter())
+    handler.addFilter(SecretPathFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
 
 
 #: a path segment that is itself a secret: the token of a set-password link (``/account/set-password/<token>``)
-_SECRET_SEGMENT = re.compile(r"(/set-password/)[^/]+")
+_SECRET_SEGMENT = re.compile(r"(/set-password/)[^/\s?#]+")
 REDACTED = "[redacted]"
 
 
