@@ -26,7 +26,7 @@ migrate: install
 ## run: venv, install, migrate, demo organization and admin, serve on 127.0.0.1:5000 with the job worker
 ##      beside it (bin/run-all: Ctrl-C stops both)
 run: migrate
-	$(FLASK) demo
+	$(FLASK) demo --credentials-file instance/demo-credentials.txt
 	WEB_CONCURRENCY=$(WORKERS) BIND=127.0.0.1:5000 $(BIN)/python bin/run-all
 
 ## chromium: Debian's Chromium for the browser tests (installed only when missing and root)

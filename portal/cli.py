@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 
 import click
-from flask import Flask
+from flask import Flask, current_app, url_for
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
@@ -67,9 +68,57 @@ def admin_create(org_name: str, email: str, password: str, name: str, permission
     click.echo(admin.id)
 
 
+@admin_cli.command("reset-password")
+@click.option("--org", "org_name", required=True, help="Organization name.")
+@click.option("--email", required=True, help="The administrator's sign-in email.")
+@click.option(
+    "--link",
+    is_flag=True,
+    help="Print a one-time set-password link (48 hours) instead of an initial password.",
+)
+@click.option(
+    "--base-url",
+    callback=lambda ctx, param, value: _check_base_url(ctx, param, value),
+    default=None,
+    help="External address of the portal for the link (default: PUBLIC_BASE_URL).",
+)
+def admin_reset_password(org_name: str, email: str, link: bool, base_url: str | None) -> None:
+    """Give an administrator (the primary too) a new initial password, or a one-time set-password link.
+
+    The way back in when nobody can sign in: whoever runs the server runs this. Either way the
+    administrator's open sessions and earlier links end; an initial password must be changed at the next
+    sign-in. The Admin log records the reset (actor CLI).
+    """
+    root = _public_root(base_url) if link else None
+    try:
+        org = organizations.find_organization(org_name)
+        admin = administrators.find_admin(org.id, email)
+        creds = administrators.reset_password(org.id, admin.id, Actor.cli(), delivery="link" if link else "password")
+    except DomainError as exc:
+        fail(exc.message)
+        raise  # unreachable: fail exits
+    db.session.commit()
+    if creds.token is not None and root is not None:
+        with current_app.test_request_context(base_url=root):
+            url = url_for("account.set_password", token=creds.token, _external=True)
+        hours = int(administrators.SET_PASSWORD_LINK_LIFETIME.total_seconds() // 3600)
+        click.echo(f"Set-password link for {creds.admin.email} (works once, for {hours} hours):")
+        click.echo(f"  {url}")
+    else:
+        click.echo(f"New initial password for {creds.admin.email} (shown only now; it must be changed at sign-in):")
+        click.echo(f"  {creds.password}")
+
+
 @click.command("demo")
+@click.option(
+    "--credentials-file",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the new administrator's credentials to this file (mode 600) instead of printing them: "
+    "bin/run-all prints it once the server answers, then deletes it (make run).",
+)
 @with_appcontext
-def demo() -> None:
+def demo(credentials_file: str | None) -> None:
     """Create the organization "Demo" and its primary admin when there is no organization yet."""
     if db.session.scalar(select(func.count()).select_from(Organization)):
         click.echo("An organization exists already; sign in with its administrator.")
@@ -78,6 +127,14 @@ def demo() -> None:
     password = secrets.token_urlsafe(12)
     organizations.create_organization("Demo", email, password, Actor.cli())
     db.session.commit()
+    lines = ["Demo organization: sign in with", f"  email:    {email}", f"  password: {password}"]
+    if credentials_file:
+        # Created with mode 600 from the start: the password is never readable by other users, even briefly.
+        fd = os.open(credentials_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("\n".join(lines) + "\n")
+        click.echo("Created the organization Demo; its administrator's credentials follow once the server is up.")
+        return
     click.echo("Created the organization Demo. Sign in at http://127.0.0.1:5000/login with")
     click.echo(f"  email:    {email}")
     click.echo(f"  password: {password}")

@@ -212,6 +212,9 @@ class Admin(UserMixin, Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: bumped to end every open session (deactivation, password reset)
     session_version: Mapped[int] = mapped_column(Integer, default=1)
+    #: holds an initial password someone else saw (added or reset with one): every console page sends the
+    #: administrator to the change form until they choose their own
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -294,6 +297,9 @@ class SyncSource(Model):
     notified_admin_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     #: attributes tried after userName when identifying an existing member on create
     match_attributes: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["email"])
+    #: the wizard's entries not yet saved (name, rules, settings), kept here rather than in a session cookie
+    #: so the setup continues in another browser; SCIM never reads them
+    wizard_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_request_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -423,6 +429,8 @@ class Member(Model):
         # The Members page: sorted by name, filtered by status or data source, searched by name prefix.
         Index("ix_members_org_name_norm", "org_id", "name_norm", "id"),
         Index("ix_members_org_status_name_norm", "org_id", "status", "name_norm", "id"),
+        # The Members page sorted by department (``department_sort``).
+        Index("ix_members_org_department_sort", "org_id", "department_sort", "name_norm", "id"),
         Index("ix_members_org_source_name_norm", "org_id", "source_id", "name_norm", "id"),
         _present("ix_members_org_mobile", "org_id", "mobile"),
         Index("ix_members_org_created", "org_id", "created_at", "id"),
@@ -481,6 +489,10 @@ class Member(Model):
     #: ``member_search_text`` of the member: what the Members search finds it by, indexed by SQLite's FTS5
     #: table ``member_search`` and PostgreSQL's trigram index (migration 0008, see ``SEARCH_STRUCTURES``)
     search_text: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    #: the ``name_norm`` of the member's first department by name, "" for none: the Members page's order by
+    #: department, from an index (a member's departments are rows of another table). Written with the
+    #: departments by portal.core.members, and for all its members when a department is renamed.
+    department_sort: Mapped[str] = mapped_column(String(200), default="", server_default=text("''"))
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -510,10 +522,12 @@ _SEARCHED = ("name", "email", "employee_id", "external_id", "job_title_id", "job
 
 @event.listens_for(Member, "before_insert")
 @event.listens_for(Member, "before_update")
-def _keep_search_text(mapper: Any, connection: Any, member: Member) -> None:
-    """Members the ORM writes (tests' and benchmarks' data) get their search text as portal.core.members'
-    SQL Core writes do (``MemberRecord.columns``): one definition, ``member_search_text``."""
+def _keep_search_columns(mapper: Any, connection: Any, member: Member) -> None:
+    """Members the ORM writes (tests' and benchmarks' data) get their search text and department order as
+    portal.core.members' SQL Core writes do (``MemberRecord.columns``): one definition, ``member_search_text``."""
     state = inspect(member)
+    if "departments" in state.dict and (not state.has_identity or state.attrs.departments.history.has_changes()):
+        member.department_sort = min((d.name_norm or norm(d.name) for d in member.departments), default="")
     if state.has_identity and not any(state.attrs[key].history.has_changes() for key in _SEARCHED):
         return
     title = state.dict.get("job_title")

@@ -87,6 +87,12 @@ def test_scim_refuses_another_form_of_a_taken_name_409_and_writes_nothing(
 def test_console_form_refuses_another_form_of_a_taken_name_and_writes_nothing(
     app: Any, console: Any, field: str, forms: tuple[str, str]
 ) -> None:
+    if field == "email" and "\u200b" in forms[0]:
+        # An address holding a zero-width character is no address: the console refuses it before any
+        # uniqueness check (issue 13, email-validator); SCIM keeps it as sent, tested above.
+        refused = console.post("/organization/members/new", _person(1, field, forms[0]), htmx=True)
+        assert refused.status_code == 422 and "Enter a valid email address" in refused.get_data(as_text=True)
+        return
     assert console.post("/organization/members/new", _person(1, field, forms[0])).status_code == 302
     refused = console.post("/organization/members/new", _person(2, field, forms[1]), htmx=True)
     assert refused.status_code == 422
@@ -112,11 +118,12 @@ def test_a_filter_finds_the_member_by_any_form_of_its_user_name_and_email_rfc764
 def test_match_attribute_email_links_a_console_member_whose_email_differs_only_in_form_seed_1_1_step_5(
     app: Any, client: Any, runner: Any, org: Any, console: Any, forms: tuple[str, str]
 ) -> None:
-    by_hand = {"name": "Ada by hand", "external_id": "hand@example.test", "email": f"{forms[0]}@example.test"}
+    # By hand the plain form (the console refuses an address with a zero-width character), from SCIM the other.
+    by_hand = {"name": "Ada by hand", "external_id": "hand@example.test", "email": f"{forms[1]}@example.test"}
     assert console.post("/organization/members/new", by_hand).status_code == 302
     (hand_made,) = _members(app)
     scim = Scim(app.test_client(), add_source(runner, org.name, "--activate", "--match-attribute", "email"))
-    email = f"{forms[1]}@example.test"
+    email = f"{forms[0]}@example.test"
     response = scim.post("/Users", user("ada.scim@example.test", emails=[{"value": email, "type": "work"}]))
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["id"] == hand_made.public_id

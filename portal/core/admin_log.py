@@ -41,6 +41,7 @@ EVENT_TYPES: dict[str, str] = {
     "Edit field": DIRECTORY_CATEGORY,
     "Delete field": DIRECTORY_CATEGORY,
     "Add administrator": ADMINS_CATEGORY,
+    "Edit administrator": ADMINS_CATEGORY,
     "Edit administrator permissions": ADMINS_CATEGORY,
     "Deactivate administrator": ADMINS_CATEGORY,
     "Reactivate administrator": ADMINS_CATEGORY,

@@ -18,13 +18,14 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from sqlalchemy import CursorResult, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.core import admin_log, notifications
 from portal.core.actors import Actor
+from portal.core.contact import email_problem
 from portal.core.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.core.text import clean_text
 from portal.extensions import db
@@ -216,7 +217,6 @@ def _issue_token(admin: Admin) -> str:
     return token
 
 
-INVALID_EMAIL = "Enter a valid email address"
 #: an address of this organization's administrators: the primary sees them listed, so saying so tells nothing new
 EMAIL_TAKEN = "An administrator with this email already exists"
 #: an address an administrator of another organization holds. Sign-in is by email alone, so the address is
@@ -225,17 +225,15 @@ EMAIL_UNAVAILABLE = "This email address cannot be used for an administrator. Use
 
 
 def check_email_address(email: str) -> str:
-    """The address stripped, or Invalid: an address email-validator accepts (syntax only, no DNS lookup).
+    """The address stripped, or Invalid: an address ``contact.email_problem`` accepts (the members' check too).
 
     The address becomes a mail's recipient, so a CR/LF, a NUL or any other character outside an address
-    is refused before a row exists. Addresses under the reserved ``.test`` domain are accepted (the demo
-    and the test data use them); other special-use domains (``.local``, ``localhost``) are not.
+    is refused before a row exists.
     """
     email = (email or "").strip()
-    try:
-        validate_email(email, check_deliverability=False, test_environment=True)
-    except EmailNotValidError as exc:
-        raise Invalid(f"{INVALID_EMAIL}. {exc}", field="email") from None
+    problem = email_problem(email)
+    if problem is not None:
+        raise Invalid(problem, field="email")
     return email
 
 
@@ -253,11 +251,14 @@ def create_admin(
     role: str = "admin",
     permissions: Iterable[str] = (),
     summary: str | None = None,
+    must_change_password: bool = False,
 ) -> Admin:
     """Create an administrator of ``org`` with a hashed password that passes the policy; log "Add administrator".
 
     Every administrator comes to be here: the console's ``add_administrator``, the CLI's ``admin create``
     and the primary of ``create_organization``. So each leaves the same entry, whoever the actor.
+    ``must_change_password``: the password is an initial one someone else saw; the administrator must
+    choose their own at their first sign-in.
     """
     email = check_email_address(email)
     name = clean_text(name, Admin.name, label="Name", field="name") or ""
@@ -272,6 +273,7 @@ def create_admin(
         name=name,
         role=role,
         password_hash=hash_password(password),
+        must_change_password=must_change_password,
         **{f"perm_{permission}": permission in chosen for permission in PERMISSIONS},
     )
     db.session.add(admin)
@@ -298,12 +300,25 @@ def create_admin(
 def add_administrator(
     org_id: int, actor: Actor, *, name: str, email: str, permissions: Iterable[str], delivery: str
 ) -> Credentials:
-    """Add an administrator with ``permissions``; they get an initial password or a set-password link."""
-    name = (name or "").strip()
-    if not name:
-        raise Invalid("Enter a name", field="name")
+    """Add an administrator with ``permissions``; they get an initial password or a set-password link.
+
+    A refusal names every field at fault at once (name, email, permissions, delivery).
+    """
+    errors: dict[str, str] = {}
+    for check in (
+        lambda: _required_name(name),
+        lambda: check_email_address(email),
+        lambda: _clean_permissions(permissions),
+        lambda: _check_delivery(delivery),
+    ):
+        try:
+            check()
+        except Invalid as exc:
+            errors.setdefault(exc.field or "form", exc.message)
+    if errors:
+        raise Invalid.of(errors)
+    name = _required_name(name)
     chosen = _clean_permissions(permissions)
-    _check_delivery(delivery)
     org = db.session.get(Organization, org_id)
     if org is None:
         raise NotFound("No such organization")
@@ -317,10 +332,19 @@ def add_administrator(
         name=name,
         permissions=chosen,
         summary="Initial password shown once" if delivery == "password" else "Set-password link sent",
+        must_change_password=delivery == "password",
     )
     if delivery == "password":
         return Credentials(admin, password=initial)
     return Credentials(admin, token=_issue_token(admin))
+
+
+def _required_name(name: str) -> str:
+    """An administrator's name as stored: required, one line, as long as the column holds."""
+    cleaned = clean_text(name, Admin.name, label="Name", field="name") or ""
+    if not cleaned:
+        raise Invalid("Enter a name", field="name")
+    return cleaned
 
 
 def edit_permissions(org_id: int, admin_id: int, permissions: Iterable[str], actor: Actor) -> Admin:
@@ -370,8 +394,16 @@ def set_active(org_id: int, admin_id: int, active: bool, actor: Actor) -> Admin:
 
 
 def reset_password(org_id: int, admin_id: int, actor: Actor, *, delivery: str) -> Credentials:
-    """Give an administrator a new initial password or a set-password link; either ends their sessions and links."""
-    admin = _editable(org_id, admin_id, actor, "password")
+    """Give an administrator a new initial password or a set-password link; either ends their sessions and links.
+
+    In the console the primary administrator resets the others. The CLI (``flask admin reset-password``, run
+    by whoever runs the server) resets anyone, the primary too: the way back in when the primary forgot.
+    An initial password must be changed at the next sign-in.
+    """
+    if actor.kind == "cli":
+        admin = get_admin(org_id, admin_id, lock=True)
+    else:
+        admin = _editable(org_id, admin_id, actor, "password")
     _check_delivery(delivery)
     if not admin.active:
         raise Invalid("Reactivate the administrator before resetting their password.")
@@ -381,6 +413,7 @@ def reset_password(org_id: int, admin_id: int, actor: Actor, *, delivery: str) -
     if delivery == "password":
         initial = generate_password()
         admin.password_hash = hash_password(initial)
+        admin.must_change_password = True
         _revoke_tokens(admin)
         result = Credentials(admin, password=initial)
     else:
@@ -398,6 +431,110 @@ def reset_password(org_id: int, admin_id: int, actor: Actor, *, delivery: str) -
     return result
 
 
+def find_admin(org_id: int, email: str) -> Admin:
+    """The administrator of the organization with this email (any case), or NotFound."""
+    admin = db.session.scalar(select(Admin).where(Admin.org_id == org_id, Admin.email_norm == norm(email or "")))
+    if admin is None:
+        raise NotFound("No administrator of this organization has this email")
+    return admin
+
+
+def request_password_reset(email: str, ip: str | None = None) -> tuple[Admin, str] | None:
+    """The sign-in page's "Forgot password?": a set-password link for the active administrator with this email.
+
+    None when no active administrator has it: the door answers the same either way, so the page never tells
+    who is an administrator. Earlier unused links of the admin stop working; their sessions go on (asking for
+    a link is no proof the password leaked, and anyone may ask). The Admin log records it.
+    """
+    cleaned = (email or "").strip()
+    if not cleaned or email_problem(cleaned) is not None:
+        return None
+    admin = db.session.scalar(select(Admin).where(Admin.email_norm == norm(cleaned)))
+    if admin is None or not admin.active:
+        return None
+    token = _issue_token(admin)
+    admin_log.record(
+        Actor.for_admin(admin, ip),
+        admin.org_id,
+        "Reset password",
+        target_type="admin",
+        target_id=admin.id,
+        target_name=admin.email,
+        summary="Set-password link requested from the sign-in page",
+    )
+    return admin, token
+
+
+def _take_email(admin: Admin, email: str) -> None:
+    """Give ``admin`` the address ``email`` (checked, free in every organization) before the flush."""
+    holder = db.session.scalar(select(Admin).where(Admin.email_norm == norm(email), Admin.id != admin.id))
+    if holder is not None:
+        raise _email_taken(same_org=holder.org_id == admin.org_id)
+    admin.email = email
+
+
+def edit_admin(org_id: int, admin_id: int, actor: Actor, *, name: str, email: str) -> Admin:
+    """The primary administrator changes an administrator's name and sign-in email (their own too).
+
+    Both fields are checked together (``Invalid.of``); the address stays unique across organizations, as on
+    create. The Admin log's "Edit administrator" entry shows before and after.
+    """
+    admin = get_admin(org_id, admin_id, lock=True)
+    errors: dict[str, str] = {}
+    new_name, new_email = admin.name, admin.email
+    try:
+        new_name = _required_name(name)
+    except Invalid as exc:
+        errors["name"] = exc.message
+    try:
+        new_email = check_email_address(email)
+    except Invalid as exc:
+        errors["email"] = exc.message
+    if errors:
+        raise Invalid.of(errors)
+    before = {"name": admin.name or None, "email": admin.email}
+    if norm(new_email) != admin.email_norm or new_email != admin.email:
+        _take_email(admin, new_email)
+    admin.name = new_name
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # another request took the address between the look and the flush
+        if "email_norm" in str(exc.orig):
+            raise _email_taken(same_org=False) from exc
+        raise
+    _log_edit(actor, admin, before)
+    return admin
+
+
+def edit_own_name(admin: Admin, name: str, actor: Actor) -> Admin:
+    """An administrator changes their own name on the profile page (the email only the primary changes)."""
+    new_name = _required_name(name)
+    before = {"name": admin.name or None, "email": admin.email}
+    admin.name = new_name
+    db.session.flush()
+    _log_edit(actor, admin, before)
+    return admin
+
+
+def _log_edit(actor: Actor, admin: Admin, before: dict[str, Any]) -> None:
+    changes = admin_log.diff(before, {"name": admin.name or None, "email": admin.email})
+    if changes:
+        admin_log.record(
+            actor,
+            admin.org_id,
+            "Edit administrator",
+            target_type="admin",
+            target_id=admin.id,
+            target_name=admin.email,
+            changes=changes,
+        )
+
+
+def links_by_mail() -> bool:
+    """Whether set-password links leave by email (``SMTP_URL`` is set); else someone hands them over."""
+    return bool(current_app.config.get("SMTP_URL"))
+
+
 def send_set_password_link(admin: Admin, url: str) -> bool:
     """Email the set-password link after commit; without SMTP_URL write it to the server log. True when emailed."""
     text = (
@@ -408,7 +545,8 @@ def send_set_password_link(admin: Admin, url: str) -> bool:
     if notifications.queue_mail(admin.email, "Set your Directory Sync Portal password", text):
         return True
     # No mail server: the operator hands the link over. It is a one-time secret, never a password.
-    log.warning("SMTP_URL is not set; set-password link for %s: %s", admin.email, url)
+    # The one log line meant to carry the link: the secret-path filter (portal.infra.logs) lets it through.
+    log.warning("SMTP_URL is not set; set-password link for %s: %s", admin.email, url, extra={"shows_secret": True})
     return False
 
 
@@ -456,6 +594,7 @@ def set_password_with_token(token: str, password: str, confirm: str, ip: str | N
     admin = db.session.get(Admin, row.admin_id)
     assert admin is not None
     admin.password_hash = hash_password(password)
+    admin.must_change_password = False
     admin.session_version += 1
     _revoke_tokens(admin)  # any other link of the admin ends with this one
     db.session.flush()
@@ -485,6 +624,7 @@ def change_own_password(admin: Admin, current: str, new: str, confirm: str, acto
     if new == current:
         raise Invalid("Choose a password different from the current one.", field="new_password")
     admin.password_hash = hash_password(new)
+    admin.must_change_password = False
     admin.session_version += 1
     # A link sent before would otherwise set yet another password and end this session.
     _revoke_tokens(admin)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dataclass_field
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -88,6 +88,22 @@ def synced_name_reason(dept: Department) -> str:
     )
 
 
+def _resort_members(department_id: int) -> None:
+    """After a rename, the Members page's department order (``members.department_sort``) of the department's
+    members, in one statement: a member in several departments sorts by the first by name, maybe another now."""
+    first = (
+        select(func.min(Department.name_norm))
+        .join(member_departments, member_departments.c.department_id == Department.id)
+        .where(member_departments.c.member_id == Member.id)
+        .scalar_subquery()
+    )
+    in_department = select(member_departments.c.member_id).where(member_departments.c.department_id == department_id)
+    db.session.execute(
+        update(Member).where(Member.id.in_(in_department)).values(department_sort=func.coalesce(first, "")),
+        execution_options={"synchronize_session": False},
+    )
+
+
 def update_department(
     org_id: int, department_id: int, actor: Actor, *, name: str | None = None, parent_id: int | None = None
 ) -> Department:
@@ -119,6 +135,8 @@ def update_department(
                 dept.parent = new_parent
     except Conflict as exc:
         raise Conflict(f"A department named {name or before['name']!r} already exists there", field="name") from exc
+    if name is not None and norm(name) != norm(before["name"]):
+        _resort_members(dept.id)
     attributes = events.department_attributes(dept)
     fields = events.updated_fields(attributes_before, attributes)
     if fields:

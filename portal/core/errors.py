@@ -13,7 +13,21 @@ class DomainError(Exception):
 
 
 class Invalid(DomainError):
-    """A value breaks a rule (missing, wrong type, too many rules ...)."""
+    """A value breaks a rule (missing, wrong type, too many rules ...).
+
+    A form refused for several fields at once carries each in ``errors`` (field -> message, in the
+    form's order); ``field`` and ``message`` are the first, for a door that shows one.
+    """
+
+    def __init__(self, message: str, field: str | None = None, errors: dict[str, str] | None = None) -> None:
+        super().__init__(message, field)
+        self.errors: dict[str, str] = dict(errors) if errors else ({field: message} if field else {})
+
+    @classmethod
+    def of(cls, errors: dict[str, str]) -> Invalid:
+        """One refusal naming every field at fault (``errors`` must not be empty)."""
+        field, message = next(iter(errors.items()))
+        return cls(message, field=field, errors=errors)
 
 
 class Conflict(DomainError):

@@ -83,17 +83,26 @@ def get_field(org_id: int, field_id: int) -> Field:
 
 
 def create_field(org_id: int, name: str, field_type: str, actor: Actor, options: list[str] | None = None) -> Field:
-    """Add a custom member field (text, number, date or option)."""
-    name = clean_text(name, Field.name, label="Field name", field="name") or ""
-    if not name:
-        raise Invalid("Enter the field's name", field="name")
+    """Add a custom member field (text, number, date or option); a refusal names every field at fault."""
+    errors: dict[str, str] = {}
+    try:
+        name = clean_text(name, Field.name, label="Field name", field="name") or ""
+        if not name:
+            errors["name"] = "Enter the field's name"
+    except Invalid as exc:
+        errors["name"] = exc.message
     if field_type not in FIELD_TYPES:
-        raise Invalid("Choose a field type: text, number, date or option", field="field_type")
-    choices = [c for c in (clean_text(o, label="An option", field="options") for o in options or []) if c]
-    if field_type == "option" and not choices:
-        raise Invalid("An option field needs at least one option", field="options")
-    if len(set(c.lower() for c in choices)) != len(choices):
-        raise Invalid("Each option may appear once", field="options")
+        errors["field_type"] = "Choose a field type: text, number, date or option"
+    try:
+        choices = [c for c in (clean_text(o, label="An option", field="options") for o in options or []) if c]
+    except Invalid as exc:
+        errors["options"], choices = exc.message, []
+    if "options" not in errors and field_type == "option" and not choices:
+        errors["options"] = "An option field needs at least one option"
+    if "options" not in errors and len(set(c.lower() for c in choices)) != len(choices):
+        errors["options"] = "Each option may appear once"
+    if errors:
+        raise Invalid.of(errors)
     position = (db.session.scalar(select(func.max(Field.position)).where(Field.org_id == org_id)) or 0) + 1
     created = Field(
         org_id=org_id,
@@ -190,7 +199,10 @@ def _rule_text(username_is_email: bool) -> str:
 
 
 def custom_field_values(org_id: int, raw: dict[str, Any]) -> dict[str, Any]:
-    """Check custom field values against their field types; empty values are dropped."""
+    """Check custom field values against their field types; empty values are dropped.
+
+    Refused with every field at fault at once (``Invalid.of``), so a form shows each error beside its field.
+    """
     # A key no field can have (a control character, too long) is not looked up: PostgreSQL refuses a NUL.
     keys = [key for key in raw if text_problem(key, Field.key) is None]
     fields = {
@@ -200,14 +212,19 @@ def custom_field_values(org_id: int, raw: dict[str, Any]) -> dict[str, Any]:
         )
     }
     clean: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     for key, value in raw.items():
         custom = fields.get(key)
-        if custom is None:
-            raise Invalid("No such custom field", field=f"custom.{key}")
-        text = clean_text(value, label=custom.name, field=f"custom.{key}")
-        if text is None:
-            continue
-        clean[key] = _typed_value(custom, text)
+        try:
+            if custom is None:
+                raise Invalid("No such custom field", field=f"custom.{key}")
+            text = clean_text(value, label=custom.name, field=f"custom.{key}")
+            if text is not None:
+                clean[key] = _typed_value(custom, text)
+        except Invalid as exc:
+            errors[exc.field or f"custom.{key}"] = exc.message
+    if errors:
+        raise Invalid.of(errors)
     return clean
 
 

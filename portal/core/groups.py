@@ -196,7 +196,7 @@ def write_group(
     group.created or group.updated, then one group.member_added / member_removed per member.
     """
     before = {} if new else _snapshot(group)
-    attributes_before = {} if new else _attributes_before(group)
+    attributes_before = {} if new else _attributes_before(group, actor)
     version = group.version
     name = (change.display_name or "").strip() if change.set_display_name else group.display_name
     try:
@@ -236,9 +236,9 @@ def write_group(
     return GroupWrite(changes, added, removed)
 
 
-def _attributes_before(group: UserGroup) -> dict[str, Any]:
+def _attributes_before(group: UserGroup, actor: Actor) -> dict[str, Any]:
     """The group as its events showed it before this write; a data source set by the caller (a link) counts."""
-    attributes = events.group_attributes(group)
+    attributes = events.group_attributes(group, actor)
     changed_source = inspect(group).attrs.source_id.history
     if changed_source.deleted:
         attributes["source"] = events.source_ref(changed_source.deleted[0])
@@ -249,7 +249,7 @@ def _record_events(
     group: UserGroup, new: bool, attributes_before: dict[str, Any], delta: _MemberDelta, actor: Actor
 ) -> None:
     """The write's events: the group's own, then a member_added or member_removed per member (one INSERT)."""
-    attributes = events.group_attributes(group)
+    attributes = events.group_attributes(group, actor)
     changes: list[events.Change] = []
     if new:
         changes.append(events.Change("group.created", "group", group.public_id, attributes))
@@ -280,7 +280,9 @@ def _public_ids(member_ids: set[int]) -> dict[int, str]:
 def delete_group_record(group: UserGroup, actor: Actor) -> None:
     """Delete a group and record its group.deleted event; its members stay untouched."""
     events.record(
-        group.org_id, actor, events.Change("group.deleted", "group", group.public_id, events.group_attributes(group))
+        group.org_id,
+        actor,
+        events.Change("group.deleted", "group", group.public_id, events.group_attributes(group, actor)),
     )
     db.session.execute(delete(group_members).where(group_members.c.group_id == group.id))
     db.session.delete(group)

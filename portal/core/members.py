@@ -28,12 +28,12 @@ from sqlalchemy import ColumnElement, Select, bindparam, delete, insert, literal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.core import admin_log, events
+from portal.core import admin_log, contact, events
 from portal.core.actors import Actor
 from portal.core.departments import department_by_name, find_or_create_department, lookup_department
 from portal.core.errors import Conflict, Invalid, NotFound
 from portal.core.fields import FIELD_LABELS, custom_field_values
-from portal.core.text import clean_text
+from portal.core.text import text_problem
 from portal.core.unique import conflict_for
 from portal.core.workforce import lookup_title, make_job_title, title_by_name
 from portal.extensions import db
@@ -47,6 +47,7 @@ from portal.models import (
     WorkforceType,
     group_members,
     member_departments,
+    member_search_text,
     new_public_id,
     norm,
     utcnow,
@@ -185,6 +186,9 @@ class MemberRecord:
             manager_id=self.manager_id,
             manager_ref=self.manager_ref,
             source_id=self.source_id,
+            # The Members search's text and department order: written with the values they are made of.
+            search_text=member_search_text(self.name, self.email, self.employee_id, self.external_id, self.job_title),
+            department_sort=min((norm(name) for _, name in self.departments), default=""),
         )
         return out
 
@@ -331,7 +335,7 @@ def insert_record(record: MemberRecord, actor: Actor) -> int:
     events.record(
         record.org_id,
         actor,
-        events.Change("member.created", "member", record.public_id, events.member_attributes(record)),
+        events.Change("member.created", "member", record.public_id, events.member_attributes(record, actor)),
     )
     return int(member_id)
 
@@ -380,7 +384,7 @@ def update_record(before: MemberRecord, after: MemberRecord, now: datetime, acto
                 insert(member_departments), [{"member_id": before.id, "department_id": d} for d, _ in after.departments]
             )
     after.version, after.updated_at = before.version + 1, now
-    change = events.member_change(before, after)
+    change = events.member_change(before, after, actor)
     if change is not None:
         events.record(before.org_id, actor, change)
     return after
@@ -474,7 +478,7 @@ def delete_record(record: MemberRecord, actor: Actor) -> None:
         record.org_id,
         actor,
         [
-            events.Change("member.deleted", "member", record.public_id, events.member_attributes(record)),
+            events.Change("member.deleted", "member", record.public_id, events.member_attributes(record, actor)),
             *(events.Change("member.updated", "member", public_id, unlinked, ["manager"]) for public_id in managed),
         ],
     )
@@ -750,29 +754,74 @@ def _shown(member_id: int) -> Member:
     return member
 
 
-def _form_text(key: str, value: Any) -> str | None:
-    """A member field typed in the console: refused past its column's length or with a control character."""
-    column = JobTitle.name if key == "job_title" else getattr(Member, key)
-    return clean_text(value, column, label=FIELD_LABELS[key], field=key)
+#: the member values stored in a column of limited length, and that column: one limit per field for both
+#: doors (the console's form and a SCIM write); a job title and a department are rows of their own tables
+VALUE_COLUMNS: dict[str, Any] = {
+    **{key: getattr(Member, key) for key in (*MEMBER_FIELDS, "user_type", "scim_external_id")},
+    "job_title": JobTitle.name,
+    "department": Department.name,
+    "manager": Member.manager_ref,
+}
 
 
-def _form_values(values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {key: _form_text(key, values[key]) for key in (*MEMBER_FIELDS, "job_title") if key in values}
+def value_problems(values: dict[str, Any], labels: dict[str, str], *, any_character: bool = False) -> dict[str, str]:
+    """Each text value that its column cannot hold, by key, with ``labels[key]`` naming it: ``text.text_problem``.
+
+    The one length rule of a member's fields, whichever door writes them: longer than the column (its
+    compared form too) is refused. ``any_character`` (SCIM: what a provider sends is kept as sent) refuses
+    only what no database stores, NUL and lone surrogates; otherwise (the console) a control character too.
+    """
+    problems: dict[str, str] = {}
+    for key, column in VALUE_COLUMNS.items():
+        value = values.get(key)
+        if isinstance(value, str):
+            problem = text_problem(value, column, label=labels.get(key, key), multiline=any_character)
+            if problem is not None:
+                problems[key] = problem
+    return problems
+
+
+def _form_values(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The form's values stripped (empty: None), and what is wrong with them by field (every field at once)."""
+    out: dict[str, Any] = {}
+    for key in (*MEMBER_FIELDS, "job_title"):
+        if key in values:
+            out[key] = (str(values[key]).strip() or None) if values[key] is not None else None
+    errors = value_problems(out, FIELD_LABELS)
     if "department_ids" in values:
         out["department_ids"] = values["department_ids"] or []
     if "employee_type_id" in values:
         out["employee_type_id"] = values["employee_type_id"] or None
-    return out
+    return out, errors
 
 
-def _check_form(record: MemberRecord, *, email_required: bool = True) -> None:
-    """A person added by hand needs an email; a member a source unlinked without one may stay without."""
-    if not record.external_id:
-        raise Invalid("Enter the user ID (ExternalID)", field="external_id")
-    if (record.email or email_required) and (not record.email or "@" not in record.email):
-        raise Invalid("Enter a valid email address", field="email")
-    if not record.name:
-        raise Invalid("Enter the member's name", field="name")
+def _check_form(
+    final: dict[str, Any], changed: set[str], errors: dict[str, str], *, email_required: bool = True
+) -> None:
+    """Refuse the form with every error at once (``Invalid.of``): the text errors found already and the rules.
+
+    ``final`` holds the member's user ID, email, name and mobile as they would be stored; ``changed`` the
+    fields the form sets anew, whose format is checked (a value a sync source once sent stays as sent while
+    the admin edits another field). A person added by hand needs an email; a member a source unlinked
+    without one may stay without.
+    """
+    found = dict(errors)
+    if not final.get("external_id") and "external_id" not in found:
+        found["external_id"] = "Enter the user ID (ExternalID)"
+    email = final.get("email")
+    if "email" not in found:
+        if not email and email_required:
+            found["email"] = contact.INVALID_EMAIL
+        elif email and "email" in changed and (problem := contact.email_problem(email)) is not None:
+            found["email"] = problem
+    if not final.get("name") and "name" not in found:
+        found["name"] = "Enter the member's name"
+    mobile = final.get("mobile")
+    if mobile and "mobile" in changed and "mobile" not in found and (problem := contact.phone_problem(mobile)):
+        found["mobile"] = problem
+    if found:
+        order = [*MEMBER_FIELDS, "job_title"]
+        raise Invalid.of(dict(sorted(found.items(), key=lambda item: order.index(item[0]) if item[0] in order else 99)))
 
 
 def _console_write(write: Callable[[], _T]) -> _T:
@@ -789,12 +838,12 @@ def create_member(org_id: int, values: dict[str, Any], actor: Actor, *, log: boo
     ``log=False``: no Admin log entry of its own, for a caller that writes one for many members
     (``portal.core.bulk``, ``portal.core.member_import``); the same for the writers below.
     """
-    form = _form_values(values)
+    form, errors = _form_values(values)
+    _check_form(form, set(form), errors)
     refs = resolve_refs(org_id, actor.source_id, form)
     record = assign(new_record(org_id, None), form, refs, replace_all=False)
     for key in ("external_id", "email", "name"):
         setattr(record, key, getattr(record, key) or "")
-    _check_form(record)
     record.id = _console_write(lambda: insert_record(record, actor))
     if log:
         _log(actor, "Add member", record, admin_log.diff({}, record.snapshot()))
@@ -825,7 +874,7 @@ _DERIVED_FROM_KEPT = (("email", "emails"), ("mobile", "phone_numbers"), ("work_c
 def update_member(org_id: int, member_id: int, values: dict[str, Any], actor: Actor, *, log: bool = True) -> Member:
     """Edit a member by hand; the fields a sync source writes stay read-only for a synced member."""
     before = _record(org_id, member_id)
-    form = _form_values(values)
+    form, errors = _form_values(values)
     if before.source_id is not None:
         synced = set(MEMBER_FIELDS) | {"department_ids", "job_title", "employee_type_id"}
         locked = sorted(k for k in values if k in synced)
@@ -835,9 +884,13 @@ def update_member(org_id: int, member_id: int, values: dict[str, Any], actor: Ac
                 "change them there",
                 field=locked[0],
             )
+    final = {
+        key: form[key] if key in form else getattr(before, key) for key in ("external_id", "email", "name", "mobile")
+    }
+    changed = {key for key in form if form[key] != getattr(before, key, None)}
+    _check_form(final, changed, errors, email_required=before.email is not None)
     refs = resolve_refs(org_id, actor.source_id, form, member=before)
     after = assign(before, form, refs, replace_all=False)
-    _check_form(after, email_required=before.email is not None)
     # A field edited by hand no longer derives from what a provider once sent: those entries go.
     for derived, kept in _DERIVED_FROM_KEPT:
         if getattr(after, derived) != getattr(before, derived):

@@ -10,12 +10,13 @@ broken mail server never slows or fails the request.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, func, or_, select
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.core import outbox
@@ -71,16 +72,74 @@ def sync_log_path(source: SyncSource | int) -> str:
     return f"/settings/directory-sync/{source_id}/sync-log"
 
 
+#: a folded notification lists at most this many distinct causes; the rest are counted on one more line
+MAX_CAUSES = 10
+#: the longest cause kept: the start of a long error says what it is
+MAX_CAUSE_CHARS = 300
+#: the line that counts the causes past MAX_CAUSES, and the cause of a failure that came without a detail
+OTHER_CAUSES = "Other causes"
+NO_DETAIL = "No detail given"
+_CAUSE_LINE = re.compile(r"(\d+)× (.+)")
+
+
+def causes(body: str | None) -> list[tuple[str, int]] | None:
+    """The causes a folded notification lists, with their counts, most frequent first; None when the body
+    is not such a list (a notification that was never folded keeps its one cause as its body)."""
+    if not body:
+        return None
+    listed = []
+    for line in body.split("\n"):
+        match = _CAUSE_LINE.fullmatch(line)
+        if match is None:
+            return None
+        listed.append((match.group(2), int(match.group(1))))
+    return listed
+
+
+def _cause(text: str | None) -> str:
+    # One line each: a line break inside a cause would end its line in the body.
+    return " ".join((text or "").split())[:MAX_CAUSE_CHARS] or NO_DETAIL
+
+
+def _with_cause(body: str | None, earlier: int, cause: str | None) -> str | None:
+    """The body once one more notification with ``cause`` is folded in: one ``<count>× <cause>`` line per
+    distinct cause, most frequent first. ``earlier`` is how many were folded before this one."""
+    if body is None and cause is None:
+        return None
+    listed = causes(body)
+    # Never folded yet: the body is the cause of the ``earlier`` notifications (one, unless the row is older
+    # than this listing, when the first cause was all that was kept).
+    counts = dict(listed) if listed is not None else {_cause(body): earlier}
+    key = _cause(cause)
+    if key not in counts and len([c for c in counts if c != OTHER_CAUSES]) >= MAX_CAUSES:
+        key = OTHER_CAUSES
+    counts[key] = counts.get(key, 0) + 1
+    ordered = sorted(counts.items(), key=lambda item: (item[0] == OTHER_CAUSES, -item[1]))
+    return "\n".join(f"{count}× {text}" for text, count in ordered)
+
+
 def _fold(org_id: int, admin: Admin, values: dict[str, Any], now: datetime) -> tuple[Notification, bool]:
-    """Add the admin's notification for ``group_key`` or count one more; returns it and whether it is new."""
+    """Add the admin's notification for ``group_key`` or count one more, with its cause; returns it and
+    whether it is new.
 
-    def existing() -> Notification | None:
-        return db.session.scalar(
-            select(Notification).where(Notification.admin_id == admin.id, Notification.group_key == values["group_key"])
-        )
+    A repeat first raises the count in SQL (``UPDATE ... RETURNING``), which locks the row until the
+    transaction ends: the row lock on PostgreSQL, the database's write lock on SQLite. Only then is the
+    body read (from what that UPDATE returned) and its list of causes rewritten, so two repeats folding
+    at once take turns and neither loses the other's cause or count.
+    """
+    table = Notification.__table__
+    mine = (table.c.admin_id == admin.id) & (table.c.group_key == values["group_key"])
 
-    note = existing()
-    if note is None:
+    def bump() -> Any:
+        return db.session.execute(
+            update(table)
+            .where(mine)
+            .values(count=table.c.count + 1, updated_at=now, read_at=None)
+            .returning(table.c.id, table.c.count, table.c.body)
+        ).first()
+
+    row = bump()
+    if row is None:
         try:
             # Two requests failing at once may both find nothing: the unique key decides.
             with db.session.begin_nested():
@@ -89,14 +148,15 @@ def _fold(org_id: int, admin: Admin, values: dict[str, Any], now: datetime) -> t
                 db.session.flush()
             return note, True
         except IntegrityError:
-            note = existing()
-            if note is None:
+            row = bump()
+            if row is None:
                 raise
-    # An SQL increment: concurrent repeats each count.
-    note.count = Notification.count + 1
-    note.updated_at = now
-    note.read_at = None
-    return note, False
+    body = _with_cause(row.body, row.count - 1, values["body"])
+    if body != row.body:
+        db.session.execute(update(table).where(table.c.id == row.id).values(body=body, updated_at=now))
+    folded = db.session.get(Notification, row.id, populate_existing=True)
+    assert folded is not None  # the row is locked by this transaction's UPDATE
+    return folded, False
 
 
 def send(
@@ -177,13 +237,16 @@ def for_admin(admin_id: int, *, limit: int, offset: int = 0) -> tuple[list[Notif
 
 def mark_read(admin_id: int, notification_id: int | None = None) -> int:
     """Mark one of the admin's notifications (or all of them) read; returns how many changed."""
+    table = Notification.__table__
+    # updated_at is named, as itself: a Core UPDATE would otherwise apply the column's onupdate and
+    # move every notification's time (the one the list shows and sorts by) to now.
     stmt = (
-        Notification.__table__.update()
-        .where(Notification.admin_id == admin_id, Notification.read_at.is_(None))
-        .values(read_at=utcnow())
+        table.update()
+        .where(table.c.admin_id == admin_id, table.c.read_at.is_(None))
+        .values(read_at=utcnow(), updated_at=table.c.updated_at)
     )
     if notification_id is not None:
-        stmt = stmt.where(Notification.id == notification_id)
+        stmt = stmt.where(table.c.id == notification_id)
     # Session.execute is typed Result for any statement; an UPDATE's is a CursorResult, which counts rows.
     return cast(CursorResult[Any], db.session.execute(stmt)).rowcount
 

@@ -98,6 +98,7 @@ def _require(source: Source, values: dict[str, Any]) -> dict[str, Any]:
     user_name = values.get("external_id")
     if not user_name or not str(user_name).strip():
         raise Invalid("userName is required", field="userName")
+    _check_lengths(values)
     email = values.get("email")
     if email is not None and "@" not in email:
         raise Invalid(f"The work email {email!r} is not an email address", field="emails")
@@ -121,6 +122,37 @@ def _require(source: Source, values: dict[str, Any]) -> dict[str, Any]:
         return values
     given_family = " ".join(part for part in (values.get("first_name"), values.get("last_name")) if part)
     return {**values, "name": values.get("formatted_name") or given_family or user_name}
+
+
+#: a member value's SCIM attribute (RFC 7643 §4.1, §4.3), as a refusal names it
+_SCIM_NAMES = {
+    "external_id": "userName",
+    "email": 'emails[type eq "work"].value',
+    "name": "displayName",
+    "first_name": "name.givenName",
+    "last_name": "name.familyName",
+    "another_name": "nickName",
+    "employee_id": "employeeNumber",
+    "user_type": "userType",
+    "work_country": 'addresses[type eq "work"].country',
+    "mobile": 'phoneNumbers[type eq "work"].value',
+    "scim_external_id": "externalId",
+    "job_title": "title",
+    "department": "department",
+    "manager": "manager",
+}
+
+
+def _check_lengths(values: dict[str, Any]) -> None:
+    """Refuse (400 invalidValue) a value longer than its column: the console's limit (``members.value_problems``).
+
+    The schema bounds each attribute's length as sent; the stored comparison form may be longer still ("ß" is
+    "ss"), and SQLite would keep what PostgreSQL refuses. Every attribute at fault is named.
+    """
+    problems = members.value_problems(values, _SCIM_NAMES, any_character=True)
+    if problems:
+        errors = {_SCIM_NAMES[key]: message for key, message in problems.items()}
+        raise Invalid("; ".join(errors.values()), field=next(iter(errors)), errors=errors)
 
 
 def _with_workforce_type(source: Source, values: dict[str, Any], notes: list[str]) -> dict[str, Any]:

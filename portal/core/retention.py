@@ -3,7 +3,8 @@
 How long each is kept comes from the configuration (days; 0 keeps for ever):
 ``SYNC_LOG_RETENTION_DAYS`` (180), ``NOTIFICATION_RETENTION_DAYS`` (90, read notifications only:
 an unread one is kept until it is read), ``ADMIN_LOG_RETENTION_DAYS`` (365). A row goes when it
-is older than that: made before ``now - days``; one made exactly then is kept.
+is older than that: made before ``now - days``; one made exactly then is kept. Change events
+and webhook deliveries are kept as long as the Sync log.
 
 Rows go in batches of ``BATCH``, each its own transaction: the ids are read first (a read takes
 no write lock), then one DELETE by primary key and a commit, so a SCIM write waits for one short
@@ -23,6 +24,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, delete, select
 
+from portal.core import events, webhooks
 from portal.extensions import db
 from portal.models import Admin, AdminLog, Notification, Organization, SyncLog, utcnow
 
@@ -115,12 +117,20 @@ def prune(now: datetime | None = None, *, batch: int = BATCH) -> dict[str, int]:
         "notifications": _prune_scoped("notifications", Notification, admins, old_read_notifications, now, batch),
         "admin_log": _prune_scoped("admin_log", AdminLog, orgs, old_admin_log, now, batch),
     }
+    # Change events and webhook deliveries follow the Sync log's retention (issue 16).
+    sync_days = retention_days("sync_log")
+    events_cutoff = now - timedelta(days=sync_days)
+    counts["change_events"] = events.prune(events_cutoff, batch=batch) if sync_days > 0 else 0
+    counts["webhook_deliveries"] = webhooks.prune_deliveries(events_cutoff, batch=batch) if sync_days > 0 else 0
     db.session.commit()
     log.info(
-        "retention: deleted %d sync log rows, %d read notifications, %d admin log entries",
+        "retention: deleted %d sync log rows, %d read notifications, %d admin log entries, %d change events,"
+        " %d webhook deliveries",
         counts["sync_log"],
         counts["notifications"],
         counts["admin_log"],
+        counts["change_events"],
+        counts["webhook_deliveries"],
         extra={"retention": counts},
     )
     return counts

@@ -14,6 +14,7 @@ A body over ``MAX_STORED_BODY`` is stored shortened, with a note (``bounded``).
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -179,8 +180,30 @@ def write(values: dict[str, Any]) -> None:
     db.session.execute(_INSERT, values)
 
 
+#: ``.../Users/<id>`` or ``.../Groups/<id>`` at the end of a SCIM request's path
+_OBJECT_PATH = re.compile(r"/(Users|Groups)/([^/]+)/?$")
+_OBJECT_TYPES = {"Users": "member", "Groups": "group"}
+
+
+def object_in_path(path: str | None) -> tuple[str, str] | None:
+    """The object a request's URL names, as (object type, id): ``/Users/<id>`` is a member, ``/Groups/<id>``
+    a group. None for another path, or an id longer than any object's (the column holds 36 characters)."""
+    match = _OBJECT_PATH.search(path or "")
+    if match is None or len(match.group(2)) > 36:
+        return None
+    return _OBJECT_TYPES[match.group(1)], match.group(2)
+
+
 def record(source_id: int, org_id: int, info: RequestInfo | None, **fields: Any) -> None:
-    """Write one sync log row in the caller's transaction (``entry`` then ``write``)."""
+    """Write one sync log row in the caller's transaction (``entry`` then ``write``).
+
+    A row given no object names the one its URL does (``object_in_path``): a PATCH refused
+    before its view ran (a body too large) still shows which member it was for.
+    """
+    if info is not None and not fields.get("object_id"):
+        named = object_in_path(info.path)
+        if named is not None and fields.get("object_type") in (None, named[0]):
+            fields["object_type"], fields["object_id"] = named
     write(entry(source_id, org_id, info, **fields))
 
 

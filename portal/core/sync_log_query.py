@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, false, or_, select
 
 from portal.core.errors import NotFound
 from portal.core.fields import STANDARD_FIELDS
@@ -20,8 +20,23 @@ from portal.core.sync_log import redact, refusal_reason
 from portal.extensions import db
 from portal.models import SyncLog
 
+#: the operation filter's value for requests refused at the source's URL: ``request`` rows with one of
+#: ``REFUSED_STATUSES`` (a bad or missing token, a source not activated, a rate limit; ``sync_log.refused``)
+REFUSED = "refused"
+REFUSED_STATUSES = (401, 403, 429)
 #: the operations an administrator can filter on (``request`` rows are rejected requests)
-OPERATIONS = ("create", "update", "deactivate", "reactivate", "delete", "link")
+OPERATIONS = ("create", "update", "deactivate", "reactivate", "delete", "link", REFUSED)
+#: how the filter and the table name each operation
+OPERATION_LABELS = {
+    "create": "Create",
+    "update": "Update",
+    "deactivate": "Deactivate",
+    "reactivate": "Reactivate",
+    "delete": "Delete",
+    "link": "Link",
+    "request": "Request",
+    REFUSED: "Refused request",
+}
 RESULTS = ("success", "failure")
 OBJECT_TYPES = ("member", "group")
 
@@ -45,7 +60,9 @@ def query(org_id: int, source_id: int, filters: SyncLogFilters) -> Select[SyncLo
         .where(SyncLog.org_id == org_id, SyncLog.source_id == source_id)
         .order_by(SyncLog.created_at.desc(), SyncLog.id.desc())
     )
-    if filters.operation:
+    if filters.operation == REFUSED:
+        stmt = stmt.where(SyncLog.operation == "request", SyncLog.status_code.in_(REFUSED_STATUSES))
+    elif filters.operation:
         stmt = stmt.where(SyncLog.operation == filters.operation)
     if filters.result:
         stmt = stmt.where(SyncLog.result == filters.result)
@@ -58,8 +75,19 @@ def query(org_id: int, source_id: int, filters: SyncLogFilters) -> Select[SyncLo
     if filters.search and unsearchable(filters.search):
         stmt = stmt.where(false())
     elif filters.search and filters.search.strip():
-        stmt = stmt.where(SyncLog.object_name.ilike(f"%{escape_like(filters.search.strip())}%", escape="\\"))
+        pattern = f"%{escape_like(filters.search.strip())}%"
+        # The object's id too: a failed request may name its object by the id in its URL alone.
+        stmt = stmt.where(
+            or_(SyncLog.object_name.ilike(pattern, escape="\\"), SyncLog.object_id.ilike(pattern, escape="\\"))
+        )
     return stmt
+
+
+def operation_label(entry: SyncLog) -> str:
+    """The operation as the table names it: a refused request is told apart from other failed requests."""
+    if entry.operation == "request" and entry.status_code in REFUSED_STATUSES:
+        return OPERATION_LABELS[REFUSED]
+    return OPERATION_LABELS.get(entry.operation, entry.operation.capitalize())
 
 
 def get_entry(org_id: int, source_id: int, log_id: int) -> SyncLog:

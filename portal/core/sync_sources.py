@@ -166,7 +166,8 @@ def create_source(org_id: int, provider: str, actor: Actor, *, name: str | None 
         status="draft",
         workforce_rules=[],
         deletion_rule="suspend",
-        notified_admin_ids=[],
+        # The administrator who sets a source up hears of its failures unless they untick it (issue 13).
+        notified_admin_ids=[actor.admin.id] if actor.admin is not None else [],
         match_attributes=["email"],
         username_is_email=provider in USERNAME_IS_EMAIL_BY_DEFAULT,
         created_by_id=actor.admin.id if actor.admin is not None else None,
@@ -184,6 +185,41 @@ def create_source(org_id: int, provider: str, actor: Actor, *, name: str | None 
         changes={"provider": [None, source.provider_label], "status": [None, "draft"]},
     )
     return source, token
+
+
+def reusable_draft(org_id: int, provider: str, admin_id: int | None) -> SyncSource | None:
+    """The draft of ``provider`` this administrator began and left, which choosing the provider again goes on
+    with (the newest), rather than a second identical draft; None when there is none."""
+    if admin_id is None:
+        return None
+    return db.session.scalar(
+        select(SyncSource)
+        .where(
+            SyncSource.org_id == org_id,
+            SyncSource.provider == provider,
+            SyncSource.status == "draft",
+            SyncSource.deleted_at.is_(None),
+            SyncSource.created_by_id == admin_id,
+        )
+        .order_by(SyncSource.created_at.desc(), SyncSource.id.desc())
+        .limit(1)
+    )
+
+
+def keep_wizard_state(source: SyncSource, state: dict[str, Any] | None) -> None:
+    """Keep the wizard's entries not yet saved on the source (None: forget them); SCIM never reads them.
+
+    On the source rather than in a session cookie, so the setup continues in another browser. Not an
+    Admin log entry: nothing of the source's configuration changed until Save.
+    """
+    # A Core UPDATE that names updated_at: the ORM's onupdate would move "Last changed" for nothing saved.
+    db.session.execute(
+        update(SyncSource)
+        .where(SyncSource.id == source.id)
+        .values(wizard_state=dict(state) if state is not None else None, updated_at=SyncSource.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(source, ["wizard_state"])
 
 
 def refresh_token(org_id: int, source_id: int, actor: Actor) -> str:
@@ -209,6 +245,8 @@ def set_active(org_id: int, source_id: int, active: bool, actor: Actor) -> SyncS
     source = get_source(org_id, source_id)
     before = source.status
     source.status = "active" if active else "inactive"
+    if active and before != "active":
+        _clear_failure(source)
     db.session.flush()
     if before != source.status:
         admin_log.record(
@@ -221,6 +259,20 @@ def set_active(org_id: int, source_id: int, active: bool, actor: Actor) -> SyncS
             changes={"status": [before, source.status]},
         )
     return source
+
+
+def _clear_failure(source: SyncSource) -> None:
+    """Forget the outcome of the last request, so the card waits for the next one instead of "Failing".
+
+    Before activation every request was refused ("sync source is not activated"): that outcome
+    says nothing of the source as it is now. The Sync log keeps the failure, and the card still
+    shows it as the last failure. This process's memory of the outcome goes too, so the next
+    request is written even when it fails the same way (``_noted_recently``).
+    """
+    if source.last_status is not None and source.last_status >= 400:
+        source.last_status = None
+        source.last_error = None
+    current_app.extensions.get("sync_noted", {}).pop(source.id, None)
 
 
 def _workforce_types_by_id(org_id: int) -> dict[int, WorkforceType]:
@@ -426,7 +478,8 @@ def _release_managed(org_id: int, source_id: int, now: datetime, actor: Actor) -
         values: dict[str, Any] = {"source_id": None, "updated_at": now}
         if "version" in table.c:
             values["version"] = table.c.version + 1
-        public_ids = list(
+        # RETURNING has no order on PostgreSQL: sorted, the events come in one order on every database.
+        public_ids = sorted(
             db.session.execute(
                 update(table)
                 .where(table.c.org_id == org_id, table.c.source_id == source_id)
@@ -467,12 +520,13 @@ def members_synced(org_id: int, source_ids: list[int]) -> dict[int, int]:
 
 
 def connection_state(source: SyncSource) -> str:
-    """``waiting`` before the first request, then ``connected`` or ``failing`` by the last one.
+    """``waiting`` before the first request (and after an activation cleared a failure), then
+    ``connected`` or ``failing`` by the last one.
 
     Only refused credentials, a denied source and server errors count as failing: a
     409 on one user is a problem of that user, the connection itself works.
     """
-    if source.last_request_at is None:
+    if source.last_request_at is None or source.last_status is None:
         return "waiting"
     status = source.last_status or 0
     if status in (401, 403) or status >= 500:

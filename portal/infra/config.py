@@ -132,6 +132,9 @@ def load_config(instance_path: Path) -> dict:
         "REMEMBER_COOKIE_SECURE": _flag(os.environ.get("SESSION_COOKIE_SECURE"), production),
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # CSV member imports wait here between preview and confirm (portal.views.bulk); empty: the instance
+        # folder's member-imports/. Several hosts without sticky sessions share one folder (or re-upload).
+        "MEMBER_IMPORT_FOLDER": os.environ.get("MEMBER_IMPORT_FOLDER", ""),
         # A server can drop idle connections (restart, failover); a SQLite file cannot, so it is not pinged.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not database_url.startswith("sqlite")},
     }

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, make_response, redirect, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.core import administrators
 from portal.core.errors import DomainError
-from portal.views.web import current_actor, refusal, render, wants_fragment
+from portal.views.web import current_actor, is_console, refusal, render, wants_fragment
 
-from ..extensions import limiter
+from ..extensions import htmx, limiter
 
 bp = Blueprint("account", __name__)
 
@@ -52,8 +52,88 @@ def index() -> Any:
         admin=admin,
         permission_labels=administrators.permission_labels(admin),
         errors=errors,
+        name_errors={},
+        name_value=admin.name,
         changed=changed,
     )
+
+
+@bp.route("/account/name", methods=["POST"])
+@login_required
+def edit_name() -> Any:
+    """The profile's Name: an administrator changes their own name (the Admin log records it)."""
+    admin = current_user._get_current_object()
+    try:
+        administrators.edit_own_name(admin, request.form.get("name", ""), current_actor())
+    except DomainError as exc:
+        errors = refusal(exc)
+        return render(
+            "account/index.html",
+            status=422,
+            admin=admin,
+            permission_labels=administrators.permission_labels(admin),
+            errors={},
+            name_errors=errors,
+            name_value=request.form.get("name", ""),
+            changed=False,
+        )
+    flash("Your name was saved.")
+    return redirect(url_for("account.index"))
+
+
+#: what an administrator who must choose a password may still open: the change form, signing out, the
+#: set-password link page and the static files it needs
+_WHILE_CHANGING = {
+    "account.change_password",
+    "auth.logout",
+    "auth.login",
+    "auth.forgot_password",
+    "account.set_password",
+    "static",
+}
+
+
+def _require_own_password() -> Any:
+    """Send an administrator holding an initial password to the change form, from every console page."""
+    if request.endpoint in _WHILE_CHANGING or request.endpoint is None or not is_console(current_app, request.path):
+        return None
+    if not current_user.is_authenticated or not current_user.must_change_password:
+        return None
+    target = url_for("account.change_password")
+    if htmx:
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+bp.before_app_request(_require_own_password)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_password_limit, methods=["POST"])
+def change_password() -> Any:
+    """Choose your own password: required after an initial one (added or reset with it), before anything else."""
+    admin = current_user._get_current_object()
+    if not admin.must_change_password and request.method == "GET":
+        return redirect(url_for("account.index") + "#change-password")
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            administrators.change_own_password(
+                admin,
+                request.form.get("current_password", ""),
+                request.form.get("new_password", ""),
+                request.form.get("confirm_password", ""),
+                current_actor(),
+            )
+        except DomainError as exc:
+            errors = refusal(exc)
+        else:
+            login_user(admin)  # the bumped session version ended every session; keep this one
+            return redirect(url_for("home.index"))
+    return render("account/change_password.html", status=422 if errors else 200, admin=admin, errors=errors)
 
 
 @bp.route("/account/sign-out-everywhere", methods=["POST"])

@@ -37,7 +37,8 @@ def _context(**extra: Any) -> dict[str, Any]:
     }
 
 
-def _link_url(token: str) -> str:
+def link_url(token: str) -> str:
+    """The address of a set-password link, as its recipient opens it (the sign-in page's link uses it too)."""
     # Behind a proxy the configured public address is the one an email recipient can open.
     base = current_app.config.get("PUBLIC_BASE_URL") or ""
     if base:
@@ -48,7 +49,7 @@ def _link_url(token: str) -> str:
 def _credentials(creds: administrators.Credentials, action: str) -> Any:
     """The one page that ever shows an initial password, or says where the set-password link went."""
     # The email is queued and leaves after the request's commit (notifications.queue_mail).
-    emailed = administrators.send_set_password_link(creds.admin, _link_url(creds.token)) if creds.token else False
+    emailed = administrators.send_set_password_link(creds.admin, link_url(creds.token)) if creds.token else False
     return render(
         "administrators/credentials.html",
         "administrators/_credentials.html",
@@ -117,13 +118,36 @@ def detail(admin_id: int) -> Any:
     return _detail(administrators.get_admin(current_user.org_id, admin_id))
 
 
-def _detail(admin: Admin, *, status: int = 200, errors: dict[str, str] | None = None, notice: str | None = None) -> Any:
+def _detail(
+    admin: Admin,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    values: dict[str, str] | None = None,
+) -> Any:
     return render(
         "administrators/detail.html",
         "administrators/_detail.html",
         status=status,
-        **_context(admin=admin, errors=errors or {}, notice=notice),
+        **_context(admin=admin, errors=errors or {}, notice=notice, values=values or {}),
     )
+
+
+@bp.route("/<int:admin_id>/details", methods=["POST"])
+@require(primary=True)
+def edit_details(admin_id: int) -> Any:
+    """Save an administrator's name and sign-in email (every error at once; the Admin log records it)."""
+    values = {"name": request.form.get("name", ""), "email": request.form.get("email", "")}
+    admin = administrators.get_admin(current_user.org_id, admin_id)
+    try:
+        administrators.edit_admin(admin.org_id, admin.id, current_actor(), **values)
+    except DomainError as exc:
+        errors = refusal(exc)
+        return _detail(
+            administrators.get_admin(current_user.org_id, admin_id), status=422, errors=errors, values=values
+        )
+    return _detail(admin, notice="Details saved.")
 
 
 def _change(admin_id: int, change: Callable[[Admin], Any], notice: str) -> Any:

@@ -10,6 +10,7 @@ from flask_login import current_user, login_user, logout_user
 
 from portal.core import administrators
 from portal.core.text import text_problem
+from portal.views.administrators import link_url
 from portal.views.web import render
 
 from ..extensions import limiter
@@ -61,6 +62,28 @@ def login() -> Any:
             # last_login_at, set by check_credentials, is committed with the redirect (a 302).
             return redirect(_safe_next(request.args.get("next")))
     return render("auth/login.html", status=401 if error else 200, error=error, email=email)
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def forgot_password() -> Any:
+    """ "Forgot password?": a set-password link by email when SMTP_URL is set, else who to ask.
+
+    The answer is the same whether the address belongs to an administrator or not, so the page tells no
+    one who administers what; posts are limited as sign-ins are.
+    """
+    by_mail = administrators.links_by_mail()
+    sent = False
+    email = ""
+    if request.method == "POST":
+        email = request.form.get("email", "").strip()
+        if by_mail and text_problem(email) is None:
+            found = administrators.request_password_reset(email, request.remote_addr)
+            if found is not None:
+                admin, token = found
+                administrators.send_set_password_link(admin, link_url(token))
+        sent = True
+    return render("auth/forgot_password.html", by_mail=by_mail, sent=sent, email=email if by_mail else "")
 
 
 @bp.route("/logout", methods=["POST"])

@@ -1,23 +1,27 @@
 """Settings > Directory Sync: the Sync App cards, the Add sync source wizard and the token lifecycle.
 
 The wizard's step lives in the URL (``/<id>/setup?step=2``) so a reload gives the
-full page back; what the administrator entered in earlier steps lives in the
-session until **Save**, so going back keeps it and nothing reaches the sync
-source (and the next SCIM request) before the Preview is confirmed.
+full page back; what the administrator entered in earlier steps is kept on the
+source (``wizard_state``, which SCIM never reads) until **Save**, so going back
+keeps it, "Continue setup" works in another browser, and nothing reaches the
+sync source's settings (and the next SCIM request) before the Preview is confirmed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.core import notifications, sync_sources, token_expiry, workforce
+from portal.core import notifications, sync_sources, sync_stats, token_expiry, workforce
 from portal.core.errors import DomainError
 from portal.core.text import text_problem
 from portal.views.access import require
+from portal.views.charts import Chart, Column, Series, bar_chart
 from portal.views.web import current_actor, form_id, refusal, render, wants_fragment
 
 from ..models import (
@@ -34,7 +38,6 @@ bp = Blueprint("directory_sync", __name__, url_prefix="/settings/directory-sync"
 STEPS = ("Configure access security", "Set attributes", "General settings", "Preview")
 #: which wizard step shows a field a domain error names
 _STEP_OF_FIELD = {"workforce_rules": 2, "name": 3, "deletion_rule": 3, "notified_admin_ids": 3, "match_attributes": 3}
-_WIZARD_KEY = "sync_wizard"
 
 
 # ---------------------------------------------------------------- helpers
@@ -67,10 +70,90 @@ def _take_token(source: SyncSource) -> str | None:
 def _card_context(sources: list[SyncSource]) -> dict[str, Any]:
     return {
         "counts": sync_sources.members_synced(current_user.org_id, [s.id for s in sources]),
+        "health": sync_stats.health(current_user.org_id, [s.id for s in sources]),
+        "provider_logo": _provider_logo,
         "scim_base_url": scim_base_url,
         "connection_state": sync_sources.connection_state,
         "token_warning": token_expiry.warning_for,
     }
+
+
+def _provider_logo(provider: str) -> str:
+    """The URL of the provider's mark (static/img/providers: the provider's initials on its colour)."""
+    return url_for("static", filename=f"img/providers/{provider if provider in PROVIDERS else 'generic'}.svg")
+
+
+# ---------------------------------------------------------------- health charts
+
+REQUEST_SERIES = (Series("success", "Succeeded", "chart-success"), Series("failure", "Failed", "chart-failure"))
+MEMBER_SERIES = (
+    Series("created", "Created", "chart-created"),
+    Series("updated", "Updated", "chart-updated"),
+    Series("suspended", "Suspended", "chart-suspended"),
+)
+
+
+def _requests_summary(period: str) -> Callable[[list[Column]], str]:
+    def describe(columns: list[Column]) -> str:
+        ok = sum(c.values["success"] for c in columns)
+        failed = sum(c.values["failure"] for c in columns)
+        if not ok + failed:
+            return f"No requests in {period}."
+        busiest = max(columns, key=lambda c: c.values["success"] + c.values["failure"])
+        return (
+            f"{ok + failed:,} requests in {period}: {ok:,} succeeded, {failed:,} failed. "
+            f"The busiest was {busiest.name} with {busiest.values['success'] + busiest.values['failure']:,}."
+        )
+
+    return describe
+
+
+def _members_summary(columns: list[Column]) -> str:
+    totals = {s.key: sum(c.values[s.key] for c in columns) for s in MEMBER_SERIES}
+    if not any(totals.values()):
+        return "No members created, updated or suspended in the last 7 days."
+    return (
+        f"In the last 7 days: {totals['created']:,} members created, {totals['updated']:,} updated "
+        f"and {totals['suspended']:,} suspended."
+    )
+
+
+def _charts(source: SyncSource) -> list[Chart]:
+    """The details page's charts, from the Sync log (one grouped query, ``sync_stats.charts``)."""
+    figures = sync_stats.charts(current_user.org_id, source.id)
+    hour = timedelta(hours=1)
+    return [
+        bar_chart(
+            "chart-hourly",
+            "Requests per hour, last 24 hours (UTC)",
+            figures.hourly,
+            REQUEST_SERIES,
+            label=lambda _i, b: b.start.strftime("%H:00") if b.start.hour % 4 == 0 else "",
+            name=lambda b: f"{b.start:%b %d, %H:00}–{b.start + hour:%H:00} UTC",
+            describe=_requests_summary("the last 24 hours"),
+            stacked=True,
+        ),
+        bar_chart(
+            "chart-daily",
+            "Requests per day, last 7 days (UTC)",
+            figures.daily,
+            REQUEST_SERIES,
+            label=lambda _i, b: f"{b.start:%a} {b.start.day}",
+            name=lambda b: b.start.strftime("%a, %b %d"),
+            describe=_requests_summary("the last 7 days"),
+            stacked=True,
+        ),
+        bar_chart(
+            "chart-members",
+            "Members created, updated and suspended per day",
+            figures.members,
+            MEMBER_SERIES,
+            label=lambda _i, b: f"{b.start:%a} {b.start.day}",
+            name=lambda b: b.start.strftime("%a, %b %d"),
+            describe=_members_summary,
+            stacked=False,
+        ),
+    ]
 
 
 # ---------------------------------------------------------------- wizard state
@@ -89,19 +172,16 @@ def _saved_state(source: SyncSource) -> dict[str, Any]:
 
 def _state(source: SyncSource) -> dict[str, Any]:
     # The saved settings fill in what a wizard begun before a setting existed has not kept.
-    return {**_saved_state(source), **(session.get(_WIZARD_KEY, {}).get(str(source.id)) or {})}
+    return {**_saved_state(source), **(source.wizard_state or {})}
 
 
 def _keep_state(source: SyncSource, state: dict[str, Any]) -> None:
-    wizards = dict(session.get(_WIZARD_KEY, {}))
-    wizards[str(source.id)] = state
-    session[_WIZARD_KEY] = wizards
+    sync_sources.keep_wizard_state(source, state)
 
 
 def _drop_state(source: SyncSource) -> None:
-    wizards = dict(session.get(_WIZARD_KEY, {}))
-    if wizards.pop(str(source.id), None) is not None:
-        session[_WIZARD_KEY] = wizards
+    if source.wizard_state is not None:
+        sync_sources.keep_wizard_state(source, None)
 
 
 def _rules_from_form() -> list[dict[str, Any]]:
@@ -229,7 +309,14 @@ def _providers_panel(error: str | None = None) -> Any:
 @bp.route("/new", methods=["POST"])
 @require("org_data_sync")
 def create() -> Any:
-    """Create the draft source (token issued, SCIM still denied) and open step 1 of the wizard."""
+    """Create the draft source (token issued, SCIM still denied) and open step 1 of the wizard.
+
+    Choosing a provider again (after Back, or from another tab) goes on with the draft of that provider this
+    administrator left, its token and entries kept, rather than making a second identical one.
+    """
+    draft = sync_sources.reusable_draft(current_user.org_id, request.form.get("provider", ""), current_user.id)
+    if draft is not None:
+        return _navigate(url_for(".setup", source_id=draft.id, step=1))
     try:
         source, token = sync_sources.create_source(
             current_user.org_id, request.form.get("provider", ""), current_actor()
@@ -343,6 +430,7 @@ def _detail_page(source: SyncSource) -> Response:
         deletion_rules=sync_sources.DELETION_RULE_LABELS,
         match_labels=MATCH_ATTRIBUTE_LABELS,
         username_rule_label=sync_sources.USERNAME_IS_EMAIL_LABEL,
+        charts=_charts(source),
         **_card_context([source]),
     )
 

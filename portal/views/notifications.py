@@ -37,6 +37,7 @@ def index() -> Any:
         "notifications/_list.html",
         title="Notifications",
         notifications=rows,
+        causes=notifications.causes,
         pager=pager("notifications.index", total, PER_PAGE, number),
     )
 

@@ -26,6 +26,7 @@ from portal.views.access import require
 from portal.views.web import UNKNOWN_ID, current_actor, form_id, id_value, refusal, render, wants_fragment
 
 from ..models import MEMBER_STATUSES, Member, SyncSource
+from . import log_tools
 from .paging import page_number, pager
 
 bp = Blueprint("organization", __name__, url_prefix="/organization")
@@ -122,24 +123,39 @@ def _flat_departments() -> list[tuple[int, str]]:
     return rows
 
 
+def _member_sort() -> str:
+    """The ``sort`` query argument: one of ``member_list.SORTS``, by name when absent or unknown."""
+    sort = request.args.get("sort", "")
+    return sort if sort in member_list.SORTS else "name"
+
+
 @bp.route("/members")
 @require("directory")
 def members() -> Any:
-    """The Members tab: search as you type, filters, numbered pages with the total, all in SQL."""
+    """The Members tab: search as you type, filters, sortable columns, numbered pages with the total, all in SQL."""
     flt = _member_filter()
+    sort = _member_sort()
     number = page_number()
-    query_args: dict[str, Any] = {
+    filters: dict[str, Any] = {
         "q": flt.search,
         "department": flt.department_id,
         "status": flt.status,
         "source": flt.source,
     }
-    rows, total = member_list.list_members(_org_id(), flt, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
+    # The order is in the URL, the pages' links and the export's; by name (the default) it is left out.
+    query_args = {**filters, "sort": "" if sort == "name" else sort}
+    kept = {k: v for k, v in query_args.items() if v}
+    rows, total = member_list.list_members(_org_id(), flt, limit=PER_PAGE, offset=(number - 1) * PER_PAGE, sort=sort)
     context: dict[str, Any] = {
         "members": rows,
         "flt": flt,
+        "sort": sort,
+        "sort_url": lambda s: url_for("organization.members", **{k: v for k, v in filters.items() if v}, sort=s),
+        "export_url": url_for("organization.export_members", **kept),
+        # A fragment also swaps the filter form's sort and export link (out of band): they follow the list.
+        "oob": wants_fragment(),
         "pager": pager("organization.members", total, PER_PAGE, number, **query_args),
-        "self_url": url_for("organization.members", **{k: v for k, v in query_args.items() if v}, page=number),
+        "self_url": url_for("organization.members", **kept, page=number),
     }
     if wants_fragment():
         return render("organization/_member_results.html", "organization/_member_results.html", **context)
@@ -153,6 +169,45 @@ def members() -> Any:
         sources=_sources(),
         **context,
     )
+
+
+#: the Members CSV export's columns
+MEMBERS_CSV_HEADER = [
+    "Name",
+    "Email",
+    "User ID (userName)",
+    "Employee ID",
+    "Department",
+    "Job title",
+    "Workforce type",
+    "Status",
+    "Data source",
+    "SCIM id",
+]
+
+
+def _csv_row(row: member_list.ExportRow) -> list[Any]:
+    """A member as a CSV row, with the table's labels (log_tools.csv_response neutralises formulas)."""
+    return [
+        row.name,
+        row.email,
+        row.user_name,
+        row.employee_id,
+        ", ".join(row.departments),
+        row.job_title,
+        row.workforce_type,
+        "Active" if row.status == "active" else "Inactive",
+        "Admin Console" if row.source is None else f"SCIM data source ({row.source})",
+        row.scim_id,
+    ]
+
+
+@bp.route("/members/export.csv")
+@require("directory")
+def export_members() -> Any:
+    """The members the Members tab shows for its search and filters, in its order, as a streamed CSV."""
+    rows = member_list.export_members(_org_id(), _member_filter(), _member_sort())
+    return log_tools.csv_response("members.csv", MEMBERS_CSV_HEADER, (_csv_row(row) for row in rows))
 
 
 def _member_details(member: Member, **context: Any) -> Response:
@@ -233,8 +288,21 @@ def new_member() -> Any:
         if custom:
             core_members.set_custom_fields(_org_id(), created.id, custom, current_actor())
     except DomainError as exc:
-        return _refused(exc, _member_form, values={**values, **{f"custom.{k}": v for k, v in custom.items()}})
+        errors = _member_refusal(exc, custom)
+        values = {**values, **{f"custom.{k}": v for k, v in custom.items()}}
+        return _member_form(values=values, errors=errors, status=422)
     return _member_done(created)
+
+
+def _member_refusal(exc: DomainError, custom: dict[str, str]) -> dict[str, str]:
+    """Every error of the member form at once: the refused fields' and the custom fields' (checked apart)."""
+    errors = refusal(exc)
+    if custom:
+        try:
+            core_fields.custom_field_values(_org_id(), custom)
+        except DomainError as problem:
+            errors = {**errors, **(getattr(problem, "errors", None) or {problem.field or "form": problem.message})}
+    return errors
 
 
 def _member_done(member: Member) -> Response:
@@ -257,7 +325,7 @@ def edit_member(member_id: int) -> Any:
         if custom:
             core_members.set_custom_fields(_org_id(), found.id, custom, current_actor())
     except DomainError as exc:
-        errors = refusal(exc)
+        errors = _member_refusal(exc, custom)
         found = core_members.get_member(_org_id(), member_id)
         values = {
             **(_member_values() if found.source_id is None else {}),

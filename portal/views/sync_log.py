@@ -75,6 +75,8 @@ def index(source_id: int) -> Any:
         entries=entries,
         pager=pager,
         operations=OPERATIONS,
+        labels=sync_log_query.OPERATION_LABELS,
+        operation_label=sync_log_query.operation_label,
         results=RESULTS,
         object_types=OBJECT_TYPES,
         message=sync_log_query.message,

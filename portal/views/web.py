@@ -126,6 +126,10 @@ def refusal(exc: DomainError, *, field: str | None = None, default: str = "form"
     the request's end (``_end_transaction``) decides the transaction, and below 400 it would commit.
     """
     db.session.rollback()
+    # A form refused for several fields shows every message at once, each beside its field.
+    several = getattr(exc, "errors", None)
+    if field is None and isinstance(several, dict) and len(several) > 1:
+        return dict(several)
     return {field or exc.field or default: exc.message}
 
 

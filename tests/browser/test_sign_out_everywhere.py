@@ -13,7 +13,8 @@ def _sign_in(page: Page, base: str, email: str, password: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base}/organization/members")
+    # A new organization lands on the getting-started checklist (issue 13).
+    expect(page).to_have_url(f"{base}/")
 
 
 def test_sign_out_everywhere_asks_then_ends_this_and_the_other_browsers_session_issue_12(

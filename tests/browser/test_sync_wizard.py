@@ -128,6 +128,8 @@ def test_add_jumpcloud_sync_source_save_and_activate_then_deactivate_seed_1_1(
 
     # Deactivate makes the next SCIM request fail; Activate restores it.
     card.get_by_role("button", name="Deactivate").click()
+    # It asks first, as Delete does (issue 13).
+    page.get_by_role("dialog", name=re.compile("^Deactivate ")).get_by_role("button", name="Deactivate").click()
     expect(card.locator(".badge").first).to_have_text("Inactive")
     assert _scim_create(page, url, token, "second@acme.test") == 403
     card.get_by_role("button", name="Activate").click()

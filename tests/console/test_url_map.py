@@ -13,6 +13,7 @@ OPEN_ENDPOINTS = {
     "static",
     "auth.login",
     "auth.logout",
+    "auth.forgot_password",
     "home.index",
     "health.livez",
     "health.readyz",

@@ -12,7 +12,7 @@ from sqlalchemy import event, func, select, text
 from portal.core import retention
 from portal.extensions import db
 from portal.infra.config import ConfigError, load_config
-from portal.models import AdminLog, Notification, OutboxMessage, SyncLog, SyncSource, utcnow
+from portal.models import AdminLog, ChangeEvent, Notification, OutboxMessage, SyncLog, SyncSource, utcnow
 from tests.directory_support import log_sync, make_source
 from tests.factories import make_org
 
@@ -117,7 +117,13 @@ def test_zero_keeps_for_ever(app, org):
     _admin_rows(app, org.id, _ago(5000))
     _notification(app, org, _ago(5000), read=True, key="ancient")
     app.config.update(SYNC_LOG_RETENTION_DAYS=0, ADMIN_LOG_RETENTION_DAYS=0, NOTIFICATION_RETENTION_DAYS=0)
-    assert _prune(app) == {"sync_log": 0, "notifications": 0, "admin_log": 0}
+    assert _prune(app) == {
+        "sync_log": 0,
+        "notifications": 0,
+        "admin_log": 0,
+        "change_events": 0,
+        "webhook_deliveries": 0,
+    }
     assert _ago(5000) in _times(app, SyncLog) and _ago(5000) in _times(app, AdminLog)
     assert _times(app, Notification) == [_ago(5000)]
 
@@ -155,6 +161,30 @@ def test_prune_logs_its_counts(app, org, caplog):
     with caplog.at_level(logging.INFO, logger="portal.core.retention"):
         _prune(app)
     assert "retention: deleted 1 sync log rows, 0 read notifications, 0 admin log entries" in caplog.text
+
+
+@pytest.mark.both_databases
+def test_change_events_follow_the_sync_log_retention_issue_16(app, org):
+    with app.app_context():
+        db.session.add_all(
+            ChangeEvent(
+                org_id=org.id,
+                seq=seq,
+                type="member.updated",
+                object_type="member",
+                object_id=f"m{seq}",
+                actor_type="system",
+                data={},
+                changed_fields=[],
+                created_at=at,
+            )
+            for seq, at in ((1001, _ago(180) - SECOND), (1002, _ago(180)), (1003, _ago(10)))
+        )
+        db.session.commit()
+    assert _prune(app)["change_events"] == 1
+    assert _times(app, ChangeEvent, ChangeEvent.seq > 1000) == [_ago(180), _ago(10)]
+    app.config.update(SYNC_LOG_RETENTION_DAYS=0)
+    assert _prune(app)["change_events"] == 0  # 0 keeps for ever
 
 
 def test_each_batch_is_read_through_an_index_on_sqlite(app, org):
