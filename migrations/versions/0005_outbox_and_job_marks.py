@@ -59,9 +59,12 @@ def upgrade():
         sa.PrimaryKeyConstraint("name", name=op.f("pk_job_marks")),
     )
 
-    with op.batch_alter_table("notifications", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("email_status", sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column("email_attempts", sa.Integer(), server_default=sa.text("0"), nullable=False))
+    # Plain ADD COLUMN, not a batch: on SQLite a batch with an expression default copies the table,
+    # and dropping a table that other rows reference fails with foreign keys on.
+    op.add_column("notifications", sa.Column("email_status", sa.String(length=16), nullable=True))
+    op.add_column(
+        "notifications", sa.Column("email_attempts", sa.Integer(), server_default=sa.text("0"), nullable=False)
+    )
     # Before the outbox, emailed_at was set when the mail was handed over: the best there is to go by.
     op.execute("UPDATE notifications SET email_status = 'sent', email_attempts = 1 WHERE emailed_at IS NOT NULL")
 

@@ -51,8 +51,9 @@ def upgrade():
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_api_keys_org_id"), ["org_id"], unique=False)
 
-    with op.batch_alter_table("admins", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("perm_api_keys", sa.Boolean(), server_default=sa.text("false"), nullable=False))
+    # Plain ADD COLUMN, not a batch: on SQLite a batch with an expression default copies the table,
+    # and dropping a table that other rows reference fails with foreign keys on.
+    op.add_column("admins", sa.Column("perm_api_keys", sa.Boolean(), server_default=sa.text("false"), nullable=False))
 
     with op.batch_alter_table("members", schema=None) as batch_op:
         batch_op.drop_index("ix_members_org_id")

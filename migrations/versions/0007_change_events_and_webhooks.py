@@ -25,8 +25,9 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("organizations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("event_seq", sa.Integer(), server_default=sa.text("0"), nullable=False))
+    # Plain ADD COLUMN, not a batch: on SQLite a batch with an expression default copies the table,
+    # and dropping a table that other rows reference fails with foreign keys on.
+    op.add_column("organizations", sa.Column("event_seq", sa.Integer(), server_default=sa.text("0"), nullable=False))
 
     op.create_table(
         "change_events",

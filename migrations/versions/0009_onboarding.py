@@ -23,12 +23,12 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("admins", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("must_change_password", sa.Boolean(), server_default=sa.text("false"), nullable=False)
-        )
-    with op.batch_alter_table("sync_sources", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("wizard_state", sa.JSON(), nullable=True))
+    # Plain ADD COLUMN, not a batch: on SQLite a batch with an expression default copies the table,
+    # and dropping a table that other rows reference fails with foreign keys on.
+    op.add_column(
+        "admins", sa.Column("must_change_password", sa.Boolean(), server_default=sa.text("false"), nullable=False)
+    )
+    op.add_column("sync_sources", sa.Column("wizard_state", sa.JSON(), nullable=True))
 
 
 def downgrade():

@@ -133,6 +133,13 @@ def test_another_organizations_members_never_appear(app: Any, console: Console, 
     assert _search(console, "will.smith@acme.com") == []
     export = console.get("/organization/members/export.csv?q=smith").get_data(as_text=True)
     assert "Will Smith" not in export
+    # The one search function the other readers (the read API, the group picker) build on.
+    from portal.core.member_list import search_condition
+
+    with app.app_context():
+        found = db.session.scalars(select(Member.name).where(search_condition(other.id, "smith"))).all()
+        assert found == ["Will Smith"]
+        assert len(db.session.scalars(select(Member.id).where(search_condition(other.id, " "))).all()) == 1
 
 
 # ---------------------------------------------------------------- the index follows every change
@@ -326,6 +333,7 @@ def test_a_search_with_many_matches_pages_in_the_same_order(
 
     expected = _names(console.get(f"/organization/members?sort={sort}").get_data(as_text=True))
     monkeypatch.setattr(member_list, "SORT_MATCHES_UP_TO", 1)
+    monkeypatch.setattr(member_list, "SQLITE_SORT_MATCHES_UP_TO", 1)
     assert _names(console.get(f"/organization/members?sort={sort}&q=x.test").get_data(as_text=True)) == expected
     zeta = console_org_department(app, "Zeta")
     in_zeta = [name for name in expected if name in ("Bo", "Dee")]
@@ -388,18 +396,19 @@ def test_sort_headers_are_links_and_the_order_stays_in_the_url_pages_and_export(
     assert re.search(r'<th scope="col" class="th-sort" aria-sort="ascending">\s*<a href="[^"]*sort=-name"', page)
     assert 'href="/organization/members?q=user&amp;sort=department"' in page
     assert 'href="/organization/members?q=user&amp;sort=status"' in page
-    assert 'id="member-sort" name="sort" value="name" disabled' in page
+    assert '<option value="name" selected>Name, A to Z</option>' in page
     desc = console.get("/organization/members?q=user&sort=-name").get_data(as_text=True)
     assert _names(desc)[:2] == ["User 59", "User 58"]
     assert 'aria-sort="descending"' in desc
     assert 'href="/organization/members?page=2&amp;q=user&amp;sort=-name"' in desc
     assert 'href="/organization/members/export.csv?q=user&amp;sort=-name"' in desc
-    assert 'id="member-sort" name="sort" value="-name">' in desc
+    assert '<option value="-name" selected>Name, Z to A</option>' in desc
     assert _names(console.get("/organization/members?q=user&sort=-name&page=2").get_data(as_text=True))[0] == "User 09"
-    # A fragment (search as you type, a header's click) brings the form's sort and the export link along.
+    # A fragment (search as you type, a header's click) brings the form's Sort by and the export link along.
     fragment = console.get("/organization/members?q=user+5&sort=-name", htmx=True).get_data(as_text=True)
     assert fragment.startswith('<section id="member-results"')
-    assert 'id="member-sort" name="sort" value="-name" hx-swap-oob="true">' in fragment
+    assert '<div class="filter" id="member-sort-filter" hx-swap-oob="true">' in fragment
+    assert '<option value="-name" selected>' in fragment
     assert re.search(
         r'href="/organization/members/export.csv\?q=user(\+|%20)5&amp;sort=-name"[^>]*hx-swap-oob="true"', fragment
     )

@@ -145,7 +145,9 @@ def test_a_wrong_password_is_401_and_records_nothing(app, org, client):
 def test_healthz_still_answers(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    # No job worker runs beside the test app: readiness says so, and the web is still ready (issue 14).
+    assert response.get_json()["database"] == "ok"
+    assert response.get_json()["status"] in {"ok", "degraded"}
 
 
 def test_the_console_transaction_leaves_scim_urls_alone(app):

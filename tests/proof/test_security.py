@@ -19,7 +19,7 @@ from sqlalchemy import select
 from portal.core import departments, members
 from portal.core.actors import Actor
 from portal.extensions import db
-from portal.models import Admin, AdminLog, Department, Member, SyncLog, SyncSource, UserGroup
+from portal.models import Admin, AdminLog, Member, SyncLog, SyncSource, UserGroup
 from tests.console.test_url_map import _console_rules, _url
 from tests.factories import make_org
 from tests.proof.support import HttpScim, dump_database, snapshot
@@ -260,13 +260,14 @@ def hostile(app: Any, runner: Any, org: Any) -> dict[str, Any]:
         == 200
     )
     assert scim.post("/Users", user(SCRIPT)).status_code == 400  # a failure row naming it
-    # The console's admin log: a member the source let go is reactivated, a department renamed, by hand.
+    # The console's admin log: a member the source let go is reactivated, a hand-made department renamed.
+    # (A synced department keeps the name its source gave it: issue 13.)
     assert scim.delete(f"/Users/{made[1]['id']}").status_code == 204
     with app.app_context():
         admin = Actor.for_admin(db.session.get(Admin, org.admin_id), "127.0.0.1")
         member_ids = {m.public_id: m.id for m in db.session.scalars(select(Member).where(Member.org_id == org.id))}
         members.set_member_active(org.id, member_ids[made[1]["id"]], True, admin)
-        department = db.session.scalar(select(Department).where(Department.name == SCRIPT))
+        department = departments.create_department(org.id, SCRIPT + " (by hand)", admin)
         departments.update_department(org.id, department.id, admin, name=f"{SCRIPT} {ATTRIBUTE}")
         db.session.commit()
         source_pk = db.session.scalar(select(SyncSource.id).where(SyncSource.public_id == source.id))
