@@ -172,13 +172,18 @@ def _apply_member_steps(group: UserGroup, steps: list[tuple[str, list[str]]]) ->
     return delta
 
 
-def _names(member_ids: set[int]) -> dict[int, str]:
-    """Internal id -> userName of these members."""
+def _member_column(member_ids: set[int], column: Any) -> dict[int, str]:
+    """Internal id -> ``column`` of these members, a chunk of ids per query."""
     found: dict[int, str] = {}
     for chunk in _chunks(sorted(member_ids)):
-        rows = db.session.execute(select(Member.id, Member.external_id).where(Member.id.in_(chunk)))
-        found.update((member_id, name) for member_id, name in rows)
+        rows = db.session.execute(select(Member.id, column).where(Member.id.in_(chunk)))
+        found.update((member_id, value) for member_id, value in rows)
     return found
+
+
+def _names(member_ids: set[int]) -> dict[int, str]:
+    """Internal id -> userName of these members."""
+    return _member_column(member_ids, Member.external_id)
 
 
 def _snapshot(group: UserGroup) -> dict[str, Any]:
@@ -270,11 +275,7 @@ def _record_events(
 
 def _public_ids(member_ids: set[int]) -> dict[int, str]:
     """Internal id -> SCIM id of these members."""
-    found: dict[int, str] = {}
-    for chunk in _chunks(sorted(member_ids)):
-        rows = db.session.execute(select(Member.id, Member.public_id).where(Member.id.in_(chunk)))
-        found.update((member_id, public_id) for member_id, public_id in rows)
-    return found
+    return _member_column(member_ids, Member.public_id)
 
 
 def delete_group_record(group: UserGroup, actor: Actor) -> None:
