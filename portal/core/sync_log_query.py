@@ -75,12 +75,18 @@ def query(org_id: int, source_id: int, filters: SyncLogFilters) -> Select[SyncLo
     if filters.search and unsearchable(filters.search):
         stmt = stmt.where(false())
     elif filters.search and filters.search.strip():
-        pattern = f"%{escape_like(filters.search.strip())}%"
-        # The object's id too: a failed request may name its object by the id in its URL alone.
-        stmt = stmt.where(
-            or_(SyncLog.object_name.ilike(pattern, escape="\\"), SyncLog.object_id.ilike(pattern, escape="\\"))
-        )
+        search = escape_like(filters.search.strip())
+        matches = SyncLog.object_name.ilike(f"%{search}%", escape="\\")
+        # The object's id too (a failed request may name its object by the id in its URL alone), from its
+        # start and for 8 characters or more: a short word would otherwise match inside random hex ids.
+        if len(filters.search.strip()) >= ID_SEARCH_MIN:
+            matches = or_(matches, SyncLog.object_id.ilike(f"{search}%", escape="\\"))
+        stmt = stmt.where(matches)
     return stmt
+
+
+#: the shortest search that is also looked for at the start of object ids
+ID_SEARCH_MIN = 8
 
 
 def operation_label(entry: SyncLog) -> str:

@@ -20,7 +20,7 @@ from portal.core import notifications, sync_log, sync_stats
 from portal.extensions import db
 from portal.models import Admin, Notification, SyncLog, SyncSource, utcnow
 from tests.conftest import Console
-from tests.directory_support import make_source_with_token, sync_member
+from tests.directory_support import log_sync, make_source_with_token, sync_member
 
 pytestmark = pytest.mark.both_databases
 
@@ -377,6 +377,22 @@ def test_a_failed_patch_shows_its_object_from_the_url(app, console, org):
 
     found = console.get(f"{BASE}/{source_id}/sync-log?q=big-0001").get_data(as_text=True)
     assert len(log_rows(found)) == 1
+
+
+@pytest.mark.both_databases
+def test_a_short_search_never_matches_inside_an_object_s_id(app, console, org):
+    # Ids are random hex: "ada" must find Ada, not every id that happens to hold "ada".
+    source_id, _, _ = make_source_with_token(app, org.id)
+    with app.app_context():
+        source = db.session.get(SyncSource, source_id)
+        log_sync(source, "create", object_id="0192ada0-0000-7000-8000-000000000001", object_name="grace@acme.test")
+        log_sync(source, "create", object_id="0192ffff-0000-7000-8000-000000000002", object_name="ada@acme.test")
+        db.session.commit()
+    found = log_rows(console.get(f"{BASE}/{source_id}/sync-log?q=ada").get_data(as_text=True))
+    assert len(found) == 1 and "ada@acme.test" in found[0]
+    # From 8 characters on, the start of an id finds its row.
+    found = log_rows(console.get(f"{BASE}/{source_id}/sync-log?q=0192ada0").get_data(as_text=True))
+    assert len(found) == 1 and "grace@acme.test" in found[0]
 
 
 def test_the_object_a_url_names():
