@@ -184,14 +184,16 @@ def member_conditions(org_id: int, flt: MemberFilter, *, walk: bool = False) -> 
 
 
 #: up to this many matches of a search or department filter, the page sorts the matches; past it, the page
-#: walks the sort's index until it has its rows, about (members / matches) rows read per row shown. Matches
-#: can sit together in that order (a prefix search's all start alike), and a walk then reads every member
-#: before them: PostgreSQL probes the table or another index for each, and sorts 20,000 matches in about
-#: the time of such a walk over 100,000 members (bench/members_page.py).
+#: walks the sort's index until it has its rows. Spread through the alphabet, the matches cost a walk about
+#: (members / matches) rows per row shown; sitting together (a prefix search's all start alike, a
+#: department's members can), every member before them. PostgreSQL probes the table or another index
+#: for each row it walks: it sorts up to 20,000 matches, in about the time of a walk over 100,000 members
+#: (bench/members_page.py), and walks past them.
 SORT_MATCHES_UP_TO = 20_000
-#: the same on SQLite, whose walk stays in a covering index and probes an in-memory list of the matches:
-#: the whole walk costs about a sort of 2,000 matches read from the table
-SQLITE_SORT_MATCHES_UP_TO = 2_000
+#: the same where a walk is cheap: on SQLite, whose walk stays in a covering index and probes an in-memory
+#: list of the matches (a whole walk costs about a sort of 2,000 matches read from the table), and for a
+#: "contains" search on PostgreSQL, whose matches are spread through the alphabet
+WALK_PAST = 2_000
 #: the Members tab's orders (``?sort=``): by name (the default), by name descending, by department, by status
 SORTS = ("name", "-name", "department", "status")
 
@@ -218,9 +220,11 @@ def sort_keys(sort: str, narrow: bool) -> list[Any]:
 
 def _narrow(flt: MemberFilter, total: int) -> bool:
     """Whether the page sorts the matches (see ``sort_keys``)."""
-    if not flt.search.strip() and flt.department_id is None:
+    text = flt.search.strip()
+    if not text and flt.department_id is None:
         return False
-    return total <= (SQLITE_SORT_MATCHES_UP_TO if _sqlite() else SORT_MATCHES_UP_TO)
+    cheap_walk = _sqlite() or (len(fold(text)) >= CONTAINS_FROM and flt.department_id is None)
+    return total <= (WALK_PAST if cheap_walk else SORT_MATCHES_UP_TO)
 
 
 def member_page_ids(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import ColumnElement, Select, false, or_, select
 
 from portal.core.errors import NotFound
 from portal.core.fields import STANDARD_FIELDS
@@ -76,7 +76,7 @@ def query(org_id: int, source_id: int, filters: SyncLogFilters) -> Select[SyncLo
         stmt = stmt.where(false())
     elif filters.search and filters.search.strip():
         search = escape_like(filters.search.strip())
-        matches = SyncLog.object_name.ilike(f"%{search}%", escape="\\")
+        matches: ColumnElement[bool] = SyncLog.object_name.ilike(f"%{search}%", escape="\\")
         # The object's id too (a failed request may name its object by the id in its URL alone), from its
         # start and for 8 characters or more: a short word would otherwise match inside random hex ids.
         if len(filters.search.strip()) >= ID_SEARCH_MIN:

@@ -333,7 +333,7 @@ def test_a_search_with_many_matches_pages_in_the_same_order(
 
     expected = _names(console.get(f"/organization/members?sort={sort}").get_data(as_text=True))
     monkeypatch.setattr(member_list, "SORT_MATCHES_UP_TO", 1)
-    monkeypatch.setattr(member_list, "SQLITE_SORT_MATCHES_UP_TO", 1)
+    monkeypatch.setattr(member_list, "WALK_PAST", 1)
     assert _names(console.get(f"/organization/members?sort={sort}&q=x.test").get_data(as_text=True)) == expected
     zeta = console_org_department(app, "Zeta")
     in_zeta = [name for name in expected if name in ("Bo", "Dee")]
