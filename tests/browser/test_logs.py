@@ -236,8 +236,10 @@ def test_sync_log_from_the_card_filtered_with_details_of_associated_objects_seed
 
     # A refused request's details carry the hint that fixes it.
     drawer.get_by_role("button", name="Close details").click()
+    expect(drawer).to_be_hidden()  # closed before the next one opens, or the click can land on the closing drawer
     page.get_by_label("Search", exact=True).fill("alan")
     expect(table).to_contain_text("alan.turing@acme.test")
     expect(table.locator("tr")).to_have_count(1)
-    table.get_by_role("link", name=re.compile(r"^Details")).click()
+    table.get_by_role("link", name=re.compile(r"^Details of create alan")).click()
+    expect(drawer).to_contain_text("alan.turing@acme.test")
     expect(drawer).to_contain_text("In JumpCloud make the work email equal to the username")
