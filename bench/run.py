@@ -7,7 +7,8 @@ Per database (SQLite in a temp dir; PostgreSQL too when ``--database-url`` or
 afterwards), with the same wrk settings and gunicorn workers for every server:
 
 1. the bare Flask ceiling (echo, one indexed SELECT, one INSERT + COMMIT);
-2. the peer scim2-server in memory (filter, create, PATCH; measured once);
+2. the peer scim2-server in memory, one process with threads (filter, create,
+   PATCH; measured once);
 3. the app under gunicorn with its production ``gunicorn.conf.py``, an
    organization and an active JumpCloud source made through the CLI: filter
    lookup by userName, create (department and title), PATCH active false, PUT,
@@ -49,6 +50,7 @@ from bench.loadgen import (
     find_wrk,  # noqa: E402
 )
 from bench.reference.targets import (
+    PEER_THREADS,  # noqa: E402
     bare_flask_target,  # noqa: E402
     peer_target,  # noqa: E402
 )
@@ -349,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"wrk: {settings.connections} connections, {settings.threads} threads, {settings.duration} s per operation "
-        f"after {args.warmup} s warm-up; gunicorn: {args.workers} sync workers; app gunicorn config: {app_config}",
+        f"after {args.warmup} s warm-up; gunicorn: {args.workers} sync workers; app gunicorn config: {app_config}; "
+        f"peer: one process, {PEER_THREADS} threads (its in-memory store is per process)",
         flush=True,
     )
     peer_rows: list[dict[str, Any]] = []

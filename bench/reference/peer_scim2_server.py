@@ -6,17 +6,16 @@ scim2-server ships a dependency-free WSGI application
 Here the same application is exposed as ``app`` so gunicorn serves it the way
 the real app is served::
 
-    PEER_SEED_USERS=2000 PEER_IDS_FILE=/tmp/ids gunicorn --preload -w 2 \\
-        -b 127.0.0.1:8001 bench.reference.peer_scim2_server:app
+    PEER_SEED_USERS=2000 PEER_IDS_FILE=/tmp/ids gunicorn --preload -w 1 \\
+        --worker-class gthread --threads 8 -b 127.0.0.1:8001 bench.reference.peer_scim2_server:app
 
 URL layout: the SCIM root is ``/v2`` (the prefix is optional: ``/Users``
 works too), so the bench's ``SCIM_BASE`` is ``/v2``.
 
-Storage is per process. With several workers each has its own copy, so a
-user created through one worker is invisible to the other. ``--preload``
-plus seeding at import time (before gunicorn forks) gives every worker the
-same seeded users with the same ids; writes made during the run then
-diverge between workers, which does not matter for throughput.
+Storage is per process: with several forked workers each would keep its own
+copy, and a user created through one would be a 404 through the other. So the
+bench serves it as one process with threads, the only way it stays one
+directory, and seeds it at import time (``--preload``).
 
 Environment:
 

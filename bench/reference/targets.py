@@ -22,6 +22,8 @@ from bench.scim_payloads import LUA_USERNAME_FORMAT
 
 DEFAULT_SEED_ROWS = 10000
 PEER_SCIM_BASE = "/v2"
+# The peer's one process serves as many requests at once as the bench opens connections.
+PEER_THREADS = 8
 # Peer deletes ran at ~3000/s on the 2-core machine; 4000 per second of
 # duration leaves headroom so ids_exhausted stays at 0.
 PEER_USERS_PER_SECOND = 4000
@@ -98,12 +100,20 @@ def _peer_seed(ctx: ServerContext) -> dict[str, str]:
 
 
 def peer_target() -> Target:
-    """scim2-server's WSGI app on in-memory storage, seeded before fork (--preload)."""
+    """scim2-server's WSGI app on in-memory storage: one process with threads, seeded before serving.
+
+    Its storage is a dict in one process. Forked workers would each keep their own
+    copy, so a user created through one would be a 404 through the other: not a
+    server anyone could deploy. One process with ``PEER_THREADS`` threads is the
+    only way it stays one directory, so that is how it is measured.
+    """
     return Target(
         name="scim2-server",
-        # --preload: storage is per process, so seeding must happen in the
-        # master before fork for every worker to hold the same users.
-        command=lambda ctx: gunicorn_command("bench.reference.peer_scim2_server:app", ctx, ["--preload"]),
+        command=lambda ctx: gunicorn_command(
+            "bench.reference.peer_scim2_server:app",
+            ctx,
+            ["--preload", "--workers", "1", "--worker-class", "gthread", "--threads", str(PEER_THREADS)],
+        ),
         ready_path=f"{PEER_SCIM_BASE}/ServiceProviderConfig",
         ready_timeout=lambda ctx: 30 + _peer_users(ctx) * PEER_SEED_SECONDS_PER_USER,
         setup=_peer_setup,
