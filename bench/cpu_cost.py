@@ -51,6 +51,11 @@ PROFILE: set[str] = set()
 PROFILE_TOP = 45
 #: measure only these app operations (``--only``); empty: all
 ONLY: set[str] = set()
+#: --show-sql: print the statements of one request per operation
+SHOW_SQL = [False]
+#: --statement-times: whether to time statements, and the seconds spent in the driver per statement kind
+TIME_STATEMENTS = [False]
+STATEMENT_TIMES: dict[str, float] = {}
 
 
 def cost(
@@ -61,6 +66,10 @@ def cost(
         send(-i - 1)
     if statements is not None:
         statements.clear()
+        if SHOW_SQL[0]:
+            send(-21)
+            print(f"\n## SQL of one {name}", *(" ".join(sql.split()) for sql in statements), sep="\n- ")
+            statements.clear()
     started = time.process_time()
     for i in range(requests):
         send(i)
@@ -71,10 +80,29 @@ def cost(
 
         profiler = cProfile.Profile()
         profiler.runcall(lambda: [send(requests + i) for i in range(requests)])
+        if os.environ.get("BENCH_PROFILE_DIR"):
+            profiler.dump_stats(os.path.join(os.environ["BENCH_PROFILE_DIR"], f"{name}.prof"))
         print(f"\n## cProfile of {name}, {requests} requests")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(PROFILE_TOP)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(PROFILE_TOP)
     return cpu, (len(statements) / requests if statements is not None else float("nan"))
+
+
+def _started_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    conn.info["bench_statement_started"] = time.perf_counter()
+
+
+def _timed_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    # Wall time in the driver and SQLite, keyed by the statement's first words.
+    key = " ".join(statement.split()[:4])[:60]
+    STATEMENT_TIMES[key] = STATEMENT_TIMES.get(key, 0.0) + time.perf_counter() - conn.info["bench_statement_started"]
+
+
+def _print_statement_times(name: str, requests: int) -> None:
+    if STATEMENT_TIMES:
+        print(f"\n## {name}: ms per request in the driver, by statement (all calls, warm-up and profile included)")
+        for key, seconds in sorted(STATEMENT_TIMES.items(), key=lambda item: -item[1]):
+            print(f"{seconds * 1000 / requests:8.3f}  {key}")
 
 
 def checked(response: Any) -> Any:
@@ -101,6 +129,9 @@ def app_costs(workdir: Path, requests: int, members: int) -> dict[str, tuple[flo
     statements: list[str] = []
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        if TIME_STATEMENTS[0]:
+            event.listen(db.engine, "before_cursor_execute", _started_statement)
+            event.listen(db.engine, "after_cursor_execute", _timed_statement)
     client = app.test_client()
     headers = {"Authorization": f"Bearer {source['token']}", "Content-Type": "application/scim+json"}
     base = f"/scim/v2/{source['id']}/Users"
@@ -142,9 +173,12 @@ def app_costs(workdir: Path, requests: int, members: int) -> dict[str, tuple[flo
         "delete": lambda i: checked(client.delete(f"{base}/{ids[3 * share + 20 + i][0]}", headers=headers)),
         "sync": sync_user,
     }
-    out = {
-        name: cost(send, requests, statements, name) for name, send in operations.items() if not ONLY or name in ONLY
-    }
+    out = {}
+    for name, send in operations.items():
+        if not ONLY or name in ONLY:
+            STATEMENT_TIMES.clear()
+            out[name] = cost(send, requests, statements, name)
+            _print_statement_times(name, requests)
     with app.app_context():
         db.engine.dispose()
     return out
@@ -215,9 +249,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300, help="measured requests per operation (300)")
     parser.add_argument("--members", type=int, default=20_000, help="members seeded in the app (20,000)")
     parser.add_argument("--profile", default="", help="comma-separated app operations to profile with cProfile")
+    parser.add_argument(
+        "--statement-times", action="store_true", help="print the time each kind of statement spends in the driver"
+    )
+    parser.add_argument("--show-sql", action="store_true", help="print the SQL statements of one request per operation")
     parser.add_argument("--only", default="", help="comma-separated app operations to measure (app only)")
     args = parser.parse_args(argv)
     PROFILE.update(filter(None, args.profile.split(",")))
+    SHOW_SQL[0] = args.show_sql
+    TIME_STATEMENTS[0] = args.statement_times
     ONLY.update(filter(None, args.only.split(",")))
     workdir = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
     try:
