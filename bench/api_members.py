@@ -152,6 +152,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--database-url", help="a PostgreSQL server (a temporary database is made on it)")
+    parser.add_argument("--profile", action="store_true", help="also print a cProfile of one more walk")
     args = parser.parse_args()
 
     folder = tempfile.mkdtemp(prefix="portal-bench-")
@@ -197,6 +198,13 @@ def main() -> None:
             f"median CPU {statistics.median(cpu):.1f} ms"
         )
         plan(app, args.limit)
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.runcall(walk, client, key, args.limit)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
         with app.app_context():
             db.engine.dispose()
     finally:

@@ -73,6 +73,34 @@ class Ordered(Schema):
         return super().get_attribute(obj, attr, default)
 
 
+class ManyDump:
+    """Dump many shaped dicts through a schema's own field conversions, without marshmallow's dispatch.
+
+    ``Schema.dump`` calls, for every field of every object, a ``serialize`` wrapper that looks the
+    value up through the schema's accessor and checks for a missing value, then the field's own
+    ``_serialize``: half the time of a page of 200 members. Here each field's ``_serialize`` is called
+    directly on the dict's value, so a document comes out as ``dump`` makes it; a dict lacking a key
+    (which ``dump`` would leave out or fill with a default) goes through ``dump`` itself.
+    """
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.plan = [
+            (field.data_key or name, field.attribute or name, field._serialize)
+            for name, field in schema.dump_fields.items()
+        ]
+
+    def dump(self, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``schema.dump(documents, many=True)``, the same documents."""
+        out = []
+        for document in documents:
+            try:
+                out.append({key: convert(document[attr], attr, document) for key, attr, convert in self.plan})
+            except KeyError:
+                out.append(self.schema.dump(document))
+        return out
+
+
 class DepartmentRefSchema(Ordered):
     id = fields.String(metadata={"description": "The department's id"})
     name = fields.String()

@@ -31,6 +31,7 @@ from .schemas import (
     EventsQuery,
     GroupPageSchema,
     GroupSchema,
+    ManyDump,
     MemberPageSchema,
     MemberSchema,
     MembersQuery,
@@ -54,6 +55,15 @@ QUERY: dict[str, Any] = {"location": "query", "as_kwargs": True, "error_status_c
 
 def _page(items: list[Any], next_key: int | None) -> dict[str, Any]:
     return {"data": items, "next_cursor": cursors.encode(next_key) if next_key is not None else None}
+
+
+#: a page of members is dumped here, and the view answers the response: flask-smorest passes a
+#: response through, and documents ``MemberPageSchema`` as what it holds (see ``ManyDump``)
+_MEMBERS = ManyDump(MemberSchema())
+
+
+def _member_page(members: list[dict[str, Any]], next_key: int | None) -> Response:
+    return jsonify(_page(_MEMBERS.dump(members), next_key))
 
 
 def single(document: dict[str, Any]) -> Response:
@@ -88,7 +98,7 @@ def list_members(
     updated_since: datetime | None = None,
     source: str | None = None,
     q: str = "",
-) -> dict[str, Any]:
+) -> Response:
     """List members
 
     Members in id order. Filters: ``department`` (its sub-departments included, as in the console),
@@ -102,7 +112,7 @@ def list_members(
         q=q,
     )
     members, next_key = queries.members_page(g.api_org_id, query, after=cursors.decode(cursor), limit=limit)
-    return _page(members, next_key)
+    return _member_page(members, next_key)
 
 
 @blp.route("/members/<member_id>")
@@ -183,13 +193,13 @@ def get_group(group_id: str) -> Response:
 @scoped("groups:read", "members:read")
 @blp.arguments(PageQuery, **QUERY)
 @blp.response(200, MemberPageSchema)
-def list_group_members(group_id: str, limit: int, cursor: str | None = None) -> dict[str, Any]:
+def list_group_members(group_id: str, limit: int, cursor: str | None = None) -> Response:
     """List a group's members
 
     Member documents in id order. Scopes ``groups:read`` and ``members:read``.
     """
     members, next_key = queries.group_members_page(g.api_org_id, group_id, after=cursors.decode(cursor), limit=limit)
-    return _page(members, next_key)
+    return _member_page(members, next_key)
 
 
 # ---------------------------------------------------------------- workforce types

@@ -162,6 +162,28 @@ def test_the_member_document(app: Any, api: Api, directory: Directory, org: Any)
     assert suspended["status"] == "suspended"
 
 
+def test_a_members_page_holds_the_documents_the_member_schema_dumps(app: Any, api: Api, directory: Directory) -> None:
+    # The page is dumped field by field (schemas.ManyDump), not by Schema.dump: the same documents.
+    from portal.api import queries
+    from portal.api.schemas import MemberPageSchema
+
+    page = api.get("/members", query_string={"limit": 200}).get_json()
+    with app.app_context():
+        docs, _next = queries.members_page(directory.org.id, queries.MemberQuery(), after=0, limit=200)
+        assert page == MemberPageSchema().dump({"data": docs, "next_cursor": None})
+    assert [doc["name"] for doc in page["data"]] == ["Ann Lee", "Bob Stone", "Joanne Ray"]
+    for doc in page["data"]:
+        assert api.get(f"/members/{doc['id']}").get_json() == doc
+
+
+def test_many_dump_falls_back_to_the_schema_for_a_document_lacking_a_key() -> None:
+    from portal.api.schemas import ManyDump, MemberSchema
+
+    lacking = {"public_id": "m1", "external_id": "ann@acme.test", "status": "inactive"}
+    assert ManyDump(MemberSchema()).dump([lacking]) == [MemberSchema().dump(lacking)]
+    assert MemberSchema().dump(lacking)["status"] == "suspended"
+
+
 @pytest.mark.parametrize("member_id", ["0193c6a1-0000-7000-8000-000000000000", "1", "x" * 37, "%00", "..%2f"])
 def test_an_unknown_member_is_404_not_found(api: Api, member_id: str) -> None:
     assert_api_error(api.get(f"/members/{member_id}"), 404, "not_found")
