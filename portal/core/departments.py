@@ -162,10 +162,10 @@ _departments = Department.__table__
 
 
 def department_by_name(name: str) -> Select[Any]:
-    """(id, name) of the department a name means, with the name as bind parameter ``name``: any level but
-    the root, the oldest first (a sync source names a department by name alone)."""
+    """(id, name, public id) of the department a name means, with the name as bind parameter ``name``: any
+    level but the root, the oldest first (a sync source names a department by name alone)."""
     return (
-        select(_departments.c.id, _departments.c.name)
+        select(_departments.c.id, _departments.c.name, _departments.c.public_id)
         .where(
             _departments.c.org_id == bindparam("org_id"),
             _departments.c.name_norm == bindparam(name),

@@ -197,6 +197,13 @@ def _refs(kind: str, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
     return {i: cache[(kind, i)] for i in ids if (kind, i) in cache}
 
 
+def remember_departments(departments: Iterable[tuple[int, str, str]]) -> None:
+    """(id, public id, name) of departments a write has just read: its events need not look them up."""
+    cache = _cache()
+    for row_id, public_id, name in departments:
+        cache[("departments", row_id)] = (public_id, name)
+
+
 def _remember(actor: Actor | EventActor | None) -> None:
     """A sync source acting is the data source of what it writes: its public id and name need no lookup."""
     source = actor.source if isinstance(actor, Actor) else None

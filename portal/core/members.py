@@ -238,7 +238,7 @@ _RELATED = union_all(
         literal(0).label("kind"),
         _departments.c.name.label("label"),
         _departments.c.id.label("department_id"),
-        null().label("public_id"),
+        _departments.c.public_id.label("public_id"),
     )
     .join(_departments, _departments.c.id == member_departments.c.department_id)
     .where(member_departments.c.member_id.in_(bindparam("ids", expanding=True))),
@@ -265,11 +265,15 @@ def fetch(statement: Select[Any], params: dict[str, Any] | None = None) -> list[
     records = [MemberRecord(*row) for row in connection.execute(statement, params)]
     if records:
         by_id = {record.id: record for record in records}
+        seen_departments = []
         for member_id, kind, label, department_id, public_id in connection.execute(_RELATED, {"ids": list(by_id)}):
             if kind == 0:
                 by_id[member_id].departments.append((department_id, label))
+                seen_departments.append((department_id, public_id, label))
             else:
                 by_id[member_id].groups.append((public_id, label))
+        # The events of a change to these members name their departments by public id: no lookup then.
+        events.remember_departments(seen_departments)
     return records
 
 
@@ -410,13 +414,13 @@ def _lookups_statement(shape: tuple[tuple[str, ...], bool, bool]) -> Any:
         .limit(1)
         .subquery()
     )
-    parts = [select(literal(0).label("kind"), probe.c.id, null().label("name"))]
+    parts = [select(literal(0).label("kind"), probe.c.id, null().label("name"), null().label("public_id"))]
     if shape[1]:
         title = title_by_name("_title").subquery()
-        parts.append(select(literal(1), title.c.id, title.c.name))
+        parts.append(select(literal(1), title.c.id, title.c.name, null()))
     if shape[2]:
         department = department_by_name("_department").subquery()
-        parts.append(select(literal(2), department.c.id, department.c.name))
+        parts.append(select(literal(2), department.c.id, department.c.name, department.c.public_id))
     return union_all(*parts)
 
 
@@ -432,13 +436,14 @@ def create_lookups(
         statement = _LOOKUPS[shape] = _lookups_statement(shape)
     params = {"org_id": org_id, **probes, "_title": norm(title), "_department": norm(department)}
     matched, found_title, found_department = False, None, None
-    for kind, row_id, name in db.session.connection().execute(statement, params):
+    for kind, row_id, name, public_id in db.session.connection().execute(statement, params):
         if kind == 0:
             matched = matched or row_id is not None
         elif kind == 1:
             found_title = (row_id, name)
         else:
             found_department = (row_id, name)
+            events.remember_departments([(row_id, public_id, name)])
     return matched, found_title, found_department
 
 
