@@ -29,79 +29,25 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
-from sqlalchemy import insert, select, text  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.directory_seed import seed_organization, settle  # noqa: E402
 from portal import create_app  # noqa: E402
-from portal.core import api_keys, departments, organizations  # noqa: E402
+from portal.core import api_keys  # noqa: E402
 from portal.core.actors import Actor  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.models import JobTitle, Member, WorkforceType, member_departments, utcnow  # noqa: E402
-
-PASSWORD = "bench password that is long enough"
-FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Dennis", "Radia", "Tim"]
-LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Hamilton", "Ritchie"]
-
-
-def seed_org(name: str, members: int) -> int:
-    """An organization with ``members`` members in 20 departments, inserted 10,000 rows a statement."""
-    org = organizations.create_organization(name, f"admin@{name.lower()}.test", PASSWORD, Actor.cli())
-    db.session.flush()
-    depts = [departments.create_department(org.id, f"Department {i:02}", Actor.cli()) for i in range(20)]
-    titles = [JobTitle(org_id=org.id, name=f"Title {i}") for i in range(30)]
-    db.session.add_all(titles)
-    db.session.flush()
-    workforce = db.session.scalars(select(WorkforceType.id).where(WorkforceType.org_id == org.id)).all()
-    now = utcnow()
-    first_id = (db.session.scalar(select(Member.id).order_by(Member.id.desc()).limit(1)) or 0) + 1
-    batch: list[dict[str, Any]] = []
-    links: list[dict[str, Any]] = []
-    for i in range(members):
-        person = f"{FIRST[i % len(FIRST)]} {LAST[(i // len(FIRST)) % len(LAST)]} {i:06}"
-        user = f"user{i:06}@{name.lower()}.test"
-        batch.append(
-            {
-                "id": first_id + i,
-                "public_id": str(uuid.uuid4()),
-                "org_id": org.id,
-                "external_id": user,
-                "external_id_norm": user,
-                "email": user,
-                "email_norm": user,
-                "name": person,
-                "name_norm": person.lower(),
-                "employee_id": f"E{i:06}",
-                "job_title_id": titles[i % len(titles)].id,
-                "employee_type_id": workforce[i % len(workforce)],
-                "status": "inactive" if i % 10 == 0 else "active",
-                "custom_fields": {},
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-            }
-        )
-        links.append({"member_id": first_id + i, "department_id": depts[i % len(depts)].id})
-        if len(batch) == 10_000:
-            db.session.execute(insert(Member.__table__), batch)
-            db.session.execute(insert(member_departments), links)
-            batch, links = [], []
-    if batch:
-        db.session.execute(insert(Member.__table__), batch)
-        db.session.execute(insert(member_departments), links)
-    if db.engine.dialect.name == "postgresql":  # ids were given: move the sequence past them
-        db.session.execute(text("SELECT setval('members_id_seq', (SELECT max(id) FROM members))"))
-    return org.id
+from portal.models import Member  # noqa: E402
 
 
 def seed(app: Any, members: int) -> str:
-    """Both organizations, and an API key of "Bench" that reads members; returns the key."""
+    """ "Bench" with the members and "Noise" with a tenth as many (``directory_seed``), and an API key of
+    "Bench" that reads members; returns the key."""
     with app.app_context():
-        org_id = seed_org("Bench", members)
-        seed_org("Noise", members // 10)
+        org_id, _ = seed_organization("Bench", members, domains=["bench.test"])
+        seed_organization("Noise", members // 10, domains=["noise.test"])
         secret = api_keys.create_key(org_id, "bench", ["members:read"], "never", Actor.cli()).secret
-        db.session.commit()
-        db.session.execute(text("ANALYZE"))
-        db.session.commit()
+        settle()
         return secret
 
 

@@ -25,8 +25,10 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +87,28 @@ def temporary_postgres(server_url: str) -> Iterator[str]:
         with contextlib.suppress(Exception), admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str | None, prefix: str = "bench-") -> Iterator[str]:
+    """A fresh database URL: a temporary database on the PostgreSQL server given, else SQLite in a
+    temporary folder; either is gone afterwards."""
+    if server_url:
+        with temporary_postgres(server_url) as url:
+            yield url
+        return
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield f"sqlite:///{folder / 'app.sqlite3'}"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def in_process_app(url: str) -> Any:
+    """The app on ``url`` for a bench that drives it in process (its test client: no sockets, no gunicorn)."""
+    from portal import create_app
+
+    return create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-" + "x" * 32, "TESTING": True})
 
 
 def bulk_seed_members(

@@ -19,14 +19,11 @@ Not a test: tests/scim/test_patch_cost.py checks the result.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,31 +31,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.app_target import (  # noqa: E402
     app_environment,
     bulk_seed_members,
+    fresh_database,
     prepare_app_database,
-    temporary_postgres,
 )
 
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
-@contextlib.contextmanager
-def _database(server_url: str | None) -> Iterator[str]:
-    """A fresh database URL: on the PostgreSQL server given, else SQLite in a temporary folder."""
-    if server_url:
-        with temporary_postgres(server_url) as url:
-            yield url
-        return
-    folder = Path(tempfile.mkdtemp(prefix="group-patch-"))
-    try:
-        yield f"sqlite:///{folder / 'app.sqlite3'}"
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def run(members: int, operations: int, server_url: str | None) -> dict[str, float | int]:
     """Seed, build the group, send the PATCH; return the timings and what is left."""
-    with _database(server_url) as url, tempfile.TemporaryDirectory() as workdir:
+    with fresh_database(server_url, "group-patch-") as url, tempfile.TemporaryDirectory() as workdir:
         source = prepare_app_database(url, "http://localhost")  # the test client's address
         ids_path = Path(workdir) / "ids.txt"
         bulk_seed_members(url, source["id"], members, ids_path)

@@ -31,108 +31,29 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
-from sqlalchemy import insert, select, text  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.directory_seed import PASSWORD, seed_organization, settle  # noqa: E402
 from portal import create_app  # noqa: E402
-from portal.core import departments, member_list, organizations
-from portal.core.actors import Actor  # noqa: E402
+from portal.core import member_list
 from portal.extensions import db  # noqa: E402
 from portal.models import (  # noqa: E402
     Department,
-    JobTitle,
     Member,
-    WorkforceType,
-    member_departments,
-    member_search_text,
-    utcnow,
 )
 
-PASSWORD = "bench password that is long enough"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"|name="csrf-token" content="([^"]+)"')
-FIRST = [
-    "Ada",
-    "Grace",
-    "Alan",
-    "Edsger",
-    "Barbara",
-    "Donald",
-    "Frances",
-    "Ken",
-    "Margaret",
-    "Dennis",
-    "Jürgen",
-    "Łukasz",
-]
-LAST = ["Lovelace", "Hopper", "Turing", "Kowalski", "Liskov", "Knuth", "Müller", "Smith", "Goldsmith", "Ritchie"]
-DOMAINS = ["acme.com", "globex.test", "initech.test", "umbrella.test", "hooli.test"]
-ROLES = ["Software Engineer", "Account Executive", "Designer", "Data Analyst", "Recruiter", "Support Agent"]
-LEVELS = ["Junior", "", "Senior", "Staff", "Principal"]
 #: the case a target applies to, by the label's start
 TARGETS = {"search": 50.0, "Members page, first page": 30.0}
 
 
 def seed(app: Any, members: int) -> tuple[int, int]:
-    """An organization with ``members`` members in 20 departments and 30 job titles, bulk inserted with their
-    search text (the FTS5 table follows by its triggers, the trigram index by itself); returns (org id, a
-    department id)."""
+    """The organization "Bench" with ``members`` members (``directory_seed``); returns (org id, a department id)."""
     with app.app_context():
-        org = organizations.create_organization("Bench", "admin@bench.test", PASSWORD, Actor.cli())
-        db.session.flush()
-        depts = [departments.create_department(org.id, f"Department {i:02}", Actor.cli()) for i in range(20)]
-        titles = [JobTitle(org_id=org.id, name=f"{level} {role}".strip()) for level in LEVELS for role in ROLES]
-        db.session.add_all(titles)
-        db.session.flush()
-        workforce = db.session.scalars(select(WorkforceType.id).where(WorkforceType.org_id == org.id)).all()
-        now = utcnow()
-        batch: list[dict[str, Any]] = []
-        links: list[dict[str, Any]] = []
-        first_id = (db.session.scalar(select(Member.id).order_by(Member.id.desc()).limit(1)) or 0) + 1
-        for i in range(members):
-            name = f"{FIRST[i % len(FIRST)]} {LAST[(i // len(FIRST)) % len(LAST)]} {i:06}"
-            user = f"user{i:06}@{DOMAINS[i % len(DOMAINS)]}"
-            title = titles[i % len(titles)]
-            batch.append(
-                {
-                    "id": first_id + i,
-                    "public_id": str(uuid.uuid4()),
-                    "org_id": org.id,
-                    "external_id": user,
-                    "external_id_norm": user,
-                    "email": user,
-                    "email_norm": user,
-                    "name": name,
-                    "name_norm": name.lower(),
-                    "employee_id": f"E{i:06}",
-                    "employee_id_norm": f"e{i:06}",
-                    "job_title_id": title.id,
-                    "search_text": member_search_text(name, user, f"E{i:06}", user, title.name),
-                    "department_sort": depts[i % len(depts)].name_norm,
-                    "employee_type_id": workforce[i % len(workforce)],
-                    "status": "inactive" if i % 10 == 0 else "active",
-                    "custom_fields": {},
-                    "created_at": now,
-                    "updated_at": now,
-                    "version": 1,
-                }
-            )
-            links.append({"member_id": first_id + i, "department_id": depts[i % len(depts)].id})
-            if len(batch) == 10_000:
-                db.session.execute(insert(Member.__table__), batch)
-                db.session.execute(insert(member_departments), links)
-                batch, links = [], []
-        if batch:
-            db.session.execute(insert(Member.__table__), batch)
-            db.session.execute(insert(member_departments), links)
-        db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            # What autovacuum does soon after a bulk load: statistics, and the visibility map index-only scans need.
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("VACUUM ANALYZE"))
-        else:
-            db.session.execute(text("ANALYZE"))
-            db.session.commit()
-        return org.id, depts[3].id
+        org_id, depts = seed_organization("Bench", members)
+        settle()
+        return org_id, depts[3].id
 
 
 def sign_in(client: Any) -> None:

@@ -16,45 +16,20 @@ Not a test: tests/ops/test_retention.py checks the behaviour.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import multiprocessing
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.app_target import prepare_app_database, temporary_postgres  # noqa: E402
+from bench.app_target import fresh_database, in_process_app, prepare_app_database  # noqa: E402
 
 SEED_CHUNK = 20_000
-
-
-@contextlib.contextmanager
-def _database(server_url: str | None) -> Iterator[str]:
-    if server_url:
-        with temporary_postgres(server_url) as url:
-            yield url
-        return
-    folder = Path(tempfile.mkdtemp(prefix="retention-bench-"))
-    try:
-        yield f"sqlite:///{folder / 'app.sqlite3'}"
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _app(url: str) -> Any:
-    from portal import create_app
-
-    return create_app(
-        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret-key-0123456789abcdef", "TESTING": True}
-    )
 
 
 def _row(org_id: int, source_id: int, at: Any, n: int) -> dict[str, Any]:
@@ -84,7 +59,7 @@ def _seed(url: str, rows: int) -> tuple[int, int, Any]:
     from portal.extensions import db
     from portal.models import SyncLog, SyncSource, utcnow
 
-    app = _app(url)
+    app = in_process_app(url)
     with app.app_context():
         source = db.session.scalars(select(SyncSource)).one()
         org_id, source_id = source.org_id, source.id
@@ -105,7 +80,7 @@ def _writer(url: str, org_id: int, source_id: int, stop: Any, results: Any) -> N
     from portal.extensions import db
     from portal.models import SyncLog, utcnow
 
-    app = _app(url)
+    app = in_process_app(url)
     waits: list[float] = []
     with app.app_context():
         n = 0
@@ -121,7 +96,7 @@ def _writer(url: str, org_id: int, source_id: int, stop: Any, results: Any) -> N
 
 def run(rows: int, batch: int, server_url: str | None) -> dict[str, Any]:
     """Seed, purge with a writer running beside it; return the figures."""
-    with _database(server_url) as url:
+    with fresh_database(server_url, "retention-bench-") as url:
         prepare_app_database(url, "http://127.0.0.1:5000")
         seed_started = time.perf_counter()
         org_id, source_id, now = _seed(url, rows)
@@ -136,7 +111,7 @@ def run(rows: int, batch: int, server_url: str | None) -> dict[str, Any]:
         from portal.core import retention
         from portal.extensions import db
 
-        app = _app(url)
+        app = in_process_app(url)
         with app.app_context():
             started, cpu = time.perf_counter(), time.process_time()
             counts = retention.prune(now, batch=batch)

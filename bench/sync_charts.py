@@ -23,46 +23,22 @@ tests/console/test_sync_health.py checks the figures.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.app_target import temporary_postgres  # noqa: E402
+from bench.app_target import fresh_database, in_process_app  # noqa: E402
 
 SEED_CHUNK = 20_000
 #: the charted source's share of the rows; the rest go to the source that never failed
 BUSY_SHARE = 0.9
-
-
-@contextlib.contextmanager
-def _database(server_url: str | None) -> Iterator[str]:
-    if server_url:
-        with temporary_postgres(server_url) as url:
-            yield url
-        return
-    folder = Path(tempfile.mkdtemp(prefix="sync-charts-bench-"))
-    try:
-        yield f"sqlite:///{folder / 'app.sqlite3'}"
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _app(url: str) -> Any:
-    from portal import create_app
-
-    return create_app(
-        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret-key-0123456789abcdef", "TESTING": True}
-    )
 
 
 def _row(org_id: int, source_id: int, at: Any, n: int, failing: bool) -> dict[str, Any]:
@@ -100,7 +76,7 @@ def _seed(url: str, rows: int, days: int) -> tuple[int, int, int]:
     from portal.extensions import db
     from portal.models import SyncLog, utcnow
 
-    app = _app(url)
+    app = in_process_app(url)
     with app.app_context():
         org = organizations.create_organization(
             "Bench", "admin@bench.test", "bench password long enough 1", Actor.cli()
@@ -169,8 +145,8 @@ def run(rows: int, days: int, repeat: int, server_url: str | None) -> dict[str, 
     """Seed, then time the chart and card queries; return the figures."""
     from flask_migrate import upgrade
 
-    with _database(server_url) as url:
-        app = _app(url)
+    with fresh_database(server_url, "sync-charts-bench-") as url:
+        app = in_process_app(url)
         with app.app_context():
             upgrade()
         seed_started = time.perf_counter()
@@ -180,7 +156,7 @@ def run(rows: int, days: int, repeat: int, server_url: str | None) -> dict[str, 
         from portal.core import sync_stats
         from portal.extensions import db
 
-        app = _app(url)
+        app = in_process_app(url)
         with app.app_context():
             charts = sync_stats.charts(org_id, busy)
             result = {
