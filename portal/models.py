@@ -941,6 +941,15 @@ class WebhookDelivery(Model):
         CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
         Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
         Index("ix_webhook_deliveries_created_at", "created_at"),
+        # The resends waiting, which every claim of the endpoint looks for first: among the endpoint's
+        # whole delivery log (a try per event), ``ix_webhook_deliveries_endpoint`` walked all of it.
+        Index(
+            "ix_webhook_deliveries_pending",
+            "endpoint_id",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

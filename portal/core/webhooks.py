@@ -34,7 +34,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import CursorResult, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Select, and_, delete, exists, func, insert, or_, select, update
 from standardwebhooks import Webhook
 
 from portal.core import admin_log, events, notifications
@@ -641,15 +641,20 @@ def _notify_disabled(claim_: Claim, url: str, since: datetime, outcome: Outcome)
     log.warning("webhook endpoint %s disabled after failing since %s", claim_.id, since)
 
 
+def next_resend(endpoint_id: int) -> Select[tuple[WebhookDelivery]]:
+    """The endpoint's oldest pending resend (``ix_webhook_deliveries_pending`` holds only those)."""
+    return (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == "pending")
+        .order_by(WebhookDelivery.id)
+        .limit(1)
+    )
+
+
 def _resend_pending(claim_: Claim, sender: Sender, target: _Target, clock: Callable[[], datetime]) -> None:
     """Send the endpoint's pending resends, oldest first, each outcome committed at once."""
     while True:
-        pending = db.session.scalar(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.endpoint_id == claim_.id, WebhookDelivery.status == "pending")
-            .order_by(WebhookDelivery.id)
-            .limit(1)
-        )
+        pending = db.session.scalar(next_resend(claim_.id))
         if pending is None:
             return
         found = events.at(claim_.org_id, pending.seq)
