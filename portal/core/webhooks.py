@@ -641,7 +641,7 @@ def _notify_disabled(claim_: Claim, url: str, since: datetime, outcome: Outcome)
     log.warning("webhook endpoint %s disabled after failing since %s", claim_.id, since)
 
 
-def next_resend(endpoint_id: int) -> Select[tuple[WebhookDelivery]]:
+def next_resend(endpoint_id: int) -> Select[WebhookDelivery]:
     """The endpoint's oldest pending resend (``ix_webhook_deliveries_pending`` holds only those)."""
     return (
         select(WebhookDelivery)
@@ -681,9 +681,11 @@ def deliver_claimed(claim_: Claim, clock: Callable[[], datetime] = utcnow) -> in
     """Send the claimed endpoint's resends and next events in order, until done, a failure, or the budget.
 
     Events go one at a time, in ``seq`` order, over one kept-alive connection; the cursor moves past an
-    event only after its 2xx. Progress is committed every ``SAVE_EVERY_EVENTS`` events or
-    ``SAVE_EVERY_SECONDS``, and at a failure: a worker that dies sends again at most what it delivered
-    since its last commit (at least once, in order). Returns the events delivered.
+    event only after its 2xx. While events keep coming, the claim looks again every
+    ``WEBHOOK_LINGER_SECONDS`` and lets go once a look finds none. Progress is committed every
+    ``SAVE_EVERY_EVENTS`` events or ``SAVE_EVERY_SECONDS``, before such a wait, and at a failure: a worker
+    that dies sends again at most what it delivered since its last commit (at least once, in order).
+    Returns the events delivered.
     """
     started = time.monotonic()
     target = _target(claim_)
@@ -691,8 +693,20 @@ def deliver_claimed(claim_: Claim, clock: Callable[[], datetime] = utcnow) -> in
         db.session.commit()
         return 0
     sender = Sender(target.url, _config("WEBHOOK_TIMEOUT_SECONDS", 10))
-    sent, tries, cursor = 0, [], target.last_seq
+    sent, cursor = 0, target.last_seq
+    tries: list[dict[str, Any]] = []
     saved_at = time.monotonic()
+
+    def save_progress(now: datetime) -> bool:
+        """Commit the tries and the cursor; False when the endpoint is no longer this claim's."""
+        nonlocal saved_at
+        if not _save(claim_, tries, cursor, now, succeeded=True):
+            db.session.rollback()
+            return False
+        db.session.commit()
+        saved_at = time.monotonic()
+        return True
+
     try:
         _resend_pending(claim_, sender, target, clock)
         while sent < EVENTS_PER_CLAIM and time.monotonic() - started < CLAIM_BUDGET_SECONDS:
@@ -715,13 +729,18 @@ def deliver_claimed(claim_: Claim, clock: Callable[[], datetime] = utcnow) -> in
                 cursor, sent = event_row.seq, sent + 1
                 target = replace(target, failures=0, failing_since=None)
                 if len(tries) >= SAVE_EVERY_EVENTS or time.monotonic() - saved_at >= SAVE_EVERY_SECONDS:
-                    if not _save(claim_, tries, cursor, now, succeeded=True):
-                        db.session.rollback()
+                    if not save_progress(now):
                         return sent
-                    db.session.commit()
-                    saved_at = time.monotonic()
             if len(batch) < 200:
-                break
+                # Events keep coming during a sync: wait a moment for the next ones rather than let go and
+                # claim again (a write that queues behind the SCIM writers, and a new connection each time).
+                linger = _config("WEBHOOK_LINGER_SECONDS", 0.2)
+                if not batch or linger <= 0:
+                    break
+                # What was delivered is saved before the wait, as a worker may stop in it.
+                if tries and not save_progress(clock()):
+                    return sent
+                time.sleep(linger)
         if cursor != target.last_seq or tries:
             _save(claim_, tries, cursor, clock(), succeeded=sent > 0 or target.failures == 0)
         release(claim_)

@@ -114,6 +114,8 @@ def load_config(instance_path: Path) -> dict:
         "WEBHOOK_LEASE_SECONDS": float(os.environ.get("WEBHOOK_LEASE_SECONDS", "60") or 60),
         "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10") or 10),
         "WEBHOOK_POLL_SECONDS": int(os.environ.get("WEBHOOK_POLL_SECONDS", "5") or 5),
+        # A claim that sent events looks for more this long after, before it lets the endpoint go.
+        "WEBHOOK_LINGER_SECONDS": float(os.environ.get("WEBHOOK_LINGER_SECONDS", "0.2") or 0),
         "TOKEN_LIFETIME_DAYS": int(os.environ.get("TOKEN_LIFETIME_DAYS", "365")),
         # Retention (portal.core.retention, a daily job): days kept, 0 keeps for ever.
         "SYNC_LOG_RETENTION_DAYS": _days("SYNC_LOG_RETENTION_DAYS", 180),
