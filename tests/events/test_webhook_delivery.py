@@ -304,6 +304,35 @@ def test_resend_sends_the_event_again_with_the_same_id(app: Any, org: Any) -> No
         assert logged is not None and logged.actor == org.email
 
 
+def test_a_claim_keeps_the_endpoint_while_events_keep_coming(app: Any, org: Any, monkeypatch: Any) -> None:
+    """During a sync events arrive while a claim sends: it looks again after WEBHOOK_LINGER_SECONDS instead of
+    letting go and claiming again (each claim a write queued behind the SCIM writers, and a new connection)."""
+    app.config["WEBHOOK_LINGER_SECONDS"] = 0.05
+    scim = _scim(app, org)
+    claims: list[Any] = []
+    real_claim, real_sleep = webhooks.claim, webhooks.time.sleep
+
+    def counted_claim(now: Any = None) -> Any:
+        claims.append(real_claim(now))
+        return claims[-1]
+
+    def sleep_while_a_sync_goes_on(seconds: float) -> None:
+        if len(receiver.requests) < 3:  # the identity provider sends another user during the wait
+            scim.create_user(f"user{len(receiver.requests)}@acme.test")
+        real_sleep(seconds)
+
+    monkeypatch.setattr(webhooks, "claim", counted_claim)
+    monkeypatch.setattr(webhooks.time, "sleep", sleep_while_a_sync_goes_on)
+    with receiving(Receiver()) as receiver:
+        endpoint_id, _ = _endpoint(app, org, receiver.url)
+        scim.create_user("ann@acme.test")
+        assert _deliver(app) == 3
+    seqs = [r.seq for r in receiver.requests]
+    assert len(seqs) == 3 and seqs == sorted(seqs) and len(_tries(app, endpoint_id)) == 3
+    assert [c is not None for c in claims] == [True, False]  # one claim sent all three, then none was due
+    assert _state(app, endpoint_id).lease_owner is None  # let go once a look found nothing more
+
+
 def test_a_claim_finds_the_pending_resends_through_their_own_index(app: Any, org: Any) -> None:
     """Every claim looks for pending resends first: a walk of the endpoint's whole delivery log (a row per
     event delivered) took a quarter of the worker's time in a 100,000-user sync (BENCHMARKS.md)."""
