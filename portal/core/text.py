@@ -17,6 +17,18 @@ from portal.models import norm
 _NOT_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 #: what no multi-line text (a description) may hold: NUL and lone surrogates, which no database stores alike
 _NOT_IN_TEXT = re.compile("[\x00\ud800-\udfff]")
+#: each column's length, by ``id`` of the model attribute, which the entry keeps alive (so no other object
+#: gets its id): reading it through the attribute's comparator cost more than the rest of the check, and
+#: every SCIM write checks ten (a model attribute cannot be a dict key: its ``==`` builds SQL)
+_LIMITS: dict[int, tuple[Any, int | None]] = {}
+
+
+def _limit(column: Any) -> int | None:
+    """The length ``column`` stores (None: no limit, or no column)."""
+    found = _LIMITS.get(id(column))
+    if found is None or found[0] is not column:
+        found = _LIMITS[id(column)] = (column, getattr(getattr(column, "type", None), "length", None))
+    return found[1]
 
 
 def text_problem(text: str, column: Any = None, *, label: str = "The value", multiline: bool = False) -> str | None:
@@ -28,7 +40,7 @@ def text_problem(text: str, column: Any = None, *, label: str = "The value", mul
     """
     if (_NOT_IN_TEXT if multiline else _NOT_IN_LINE).search(text):
         return f"{label} contains a character that is not allowed"
-    limit = getattr(getattr(column, "type", None), "length", None)
+    limit = _limit(column)
     if limit is not None and max(len(text), len(norm(text))) > limit:
         return f"{label} must be at most {limit} characters"
     return None
