@@ -99,6 +99,9 @@ def load_config(instance_path: Path) -> dict:
         "JOBS_URL": os.environ.get("JOBS_URL", ""),
         "JOBS_NAME": os.environ.get("JOBS_NAME", "portal"),
         "JOBS_WORKERS": int(os.environ.get("JOBS_WORKERS", "2") or 2),
+        # The worker yields the CPU to the web processes on a shared host: an identity provider's requests
+        # wait on it, a webhook receiver or a mail a moment later does not.
+        "JOBS_NICE": int(os.environ.get("JOBS_NICE", "10") or 0),
         # An email the mail server did not take is tried again after 30 s, 60 s, ... (at most an hour apart),
         # until MAIL_RETRY_HOURS after it was queued.
         "MAIL_RETRY_BASE_SECONDS": float(os.environ.get("MAIL_RETRY_BASE_SECONDS", "30") or 30),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 from flask import current_app
@@ -16,6 +17,16 @@ log = logging.getLogger(__name__)
 
 #: seconds a graceful stop (SIGINT) waits for running jobs
 SHUTDOWN_SECONDS = 10
+
+
+def lower_priority(steps: int) -> int:
+    """Lower this process's CPU priority by ``steps`` (``JOBS_NICE``; 0 leaves it); returns the niceness now.
+
+    On a host that also runs the web processes, the jobs (webhook deliveries above all, an event per
+    member written) then take the CPU the SCIM and console requests leave, rather than share it
+    equally: an initial sync is not slowed by its own webhooks, which catch up as it ends.
+    """
+    return os.nice(steps) if steps > 0 else os.nice(0)
 
 
 @click.command("worker")
@@ -38,6 +49,7 @@ def worker_command(workers: int | None) -> None:
     logs.configure(app.config["LOG_LEVEL"])
     # Error reports (with SENTRY_DSN) tagged as the worker's, with Huey's task names.
     init_sentry(app.config, component="worker")
+    niceness = lower_priority(int(app.config.get("JOBS_NICE") or 0))
     jobs = queue.jobs_for(app)
     count = workers or int(app.config.get("JOBS_WORKERS") or 2)
     consumer = jobs.huey.create_consumer(
@@ -57,5 +69,5 @@ def worker_command(workers: int | None) -> None:
     jobs.tasks.drain()
     jobs.tasks.heartbeat()
     jobs.tasks.deliver_webhooks(poll=True)
-    log.info("worker started: %d threads, queue %s", count, type(jobs.huey).__name__)
+    log.info("worker started: %d threads, queue %s, niceness %d", count, type(jobs.huey).__name__, niceness)
     consumer.run()

@@ -79,6 +79,21 @@ def test_a_worker_on_each_queue_storage_delivers_a_request_s_mail_and_its_heartb
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("setting", "lowered_by"), [(None, 10), ("3", 3), ("0", 0)])
+def test_the_worker_yields_the_cpu_to_the_web_processes_by_jobs_nice(
+    database_url: str, tmp_path: Path, sqlite_jobs: JobsStorage, setting: str | None, lowered_by: int
+) -> None:
+    """JOBS_NICE (default 10) lowers the worker's CPU priority, so deliveries never slow an identity
+    provider's requests on a shared host; 0 leaves it as the web processes'."""
+    env = {"JOBS_NICE": setting} if setting is not None else {}
+    with worker(database_url, tmp_path, sqlite_jobs, env=env) as running:
+        wait_for(lambda: "worker started" in running.logs(), what="the worker's start line")
+        niceness = os.getpriority(os.PRIO_PROCESS, running.process.pid)
+    assert niceness == min(os.getpriority(os.PRIO_PROCESS, 0) + lowered_by, 19)
+    assert f"niceness {niceness}" in running.logs()
+
+
+@pytest.mark.slow
 def test_the_worker_logs_json_lines_with_the_job_id_like_the_web(
     app: Any, org: Any, database_url: str, tmp_path: Path, sqlite_jobs: JobsStorage
 ) -> None:
