@@ -7,48 +7,21 @@ Run with SCREENSHOTS_DIR=docs/screenshots to also save the pages for the README.
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from portal.core import departments, groups, members
 from portal.core.actors import Actor
 from portal.extensions import db
 from portal.models import AdminLog, Member
+from tests.browser.support import VIEWPORTS, no_sideways_scroll, shot, sign_in
 from tests.directory_support import make_source, sync_member
 
 pytestmark = pytest.mark.browser
-
-SCREENSHOTS_DIR = os.environ.get("SCREENSHOTS_DIR")
-VIEWPORTS = [
-    pytest.param({"width": 1280, "height": 800}, id="desktop"),
-    pytest.param({"width": 390, "height": 844}, id="phone"),
-]
-
-
-def shot(page: Page, name: str) -> None:
-    if SCREENSHOTS_DIR:
-        Path(SCREENSHOTS_DIR).mkdir(parents=True, exist_ok=True)
-        page.evaluate("Promise.all(document.getAnimations().map(a => a.finished))")
-        page.screenshot(path=str(Path(SCREENSHOTS_DIR) / name), full_page=True)
-
-
-def sign_in(page: Page, live_server: Any, org: Any) -> None:
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("Email").fill(org.email)
-    page.get_by_label("Password").fill(org.password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
-
-
-def no_sideways_scroll(page: Page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], f"the page scrolls sideways to {width}px"
 
 
 @pytest.fixture

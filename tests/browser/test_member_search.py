@@ -7,7 +7,6 @@ URL and in the export link. Run with SCREENSHOTS_DIR=docs/screenshots to also sa
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -18,28 +17,9 @@ from playwright.sync_api import Page, expect
 from portal.core import members
 from portal.core.actors import Actor
 from portal.extensions import db
+from tests.browser.support import VIEWPORTS, shot, sign_in
 
 pytestmark = pytest.mark.browser
-
-SCREENSHOTS_DIR = os.environ.get("SCREENSHOTS_DIR")
-VIEWPORTS = [
-    pytest.param({"width": 1280, "height": 800}, id="desktop"),
-    pytest.param({"width": 390, "height": 844}, id="phone"),
-]
-
-
-def shot(page: Page, name: str) -> None:
-    if SCREENSHOTS_DIR:
-        Path(SCREENSHOTS_DIR).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS_DIR) / name), full_page=True)
-
-
-def sign_in(page: Page, live_server: Any, org: Any) -> None:
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("Email").fill(org.email)
-    page.get_by_label("Password").fill(org.password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
 
 
 @pytest.fixture
