@@ -9,8 +9,14 @@ where days must pass.
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
+import re
 import signal
+import socket
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -304,13 +310,28 @@ def test_resend_sends_the_event_again_with_the_same_id(app: Any, org: Any) -> No
         assert logged is not None and logged.actor == org.email
 
 
+def _in_the_claims_wait(monkeypatch: Any, wait: Any) -> Any:
+    """Make the claim's ``time.sleep`` call ``wait`` (other threads, SQLite's checkpoint thread among them,
+    still sleep: the module is shared); returns the real sleep."""
+    real_sleep, here = time.sleep, threading.current_thread()
+
+    def sleep(seconds: float) -> None:
+        if threading.current_thread() is here:
+            wait(seconds)
+        else:
+            real_sleep(seconds)
+
+    monkeypatch.setattr(webhooks.time, "sleep", sleep)
+    return real_sleep
+
+
 def test_a_claim_keeps_the_endpoint_while_events_keep_coming(app: Any, org: Any, monkeypatch: Any) -> None:
     """During a sync events arrive while a claim sends: it looks again after WEBHOOK_LINGER_SECONDS instead of
     letting go and claiming again (each claim a write queued behind the SCIM writers, and a new connection)."""
     app.config["WEBHOOK_LINGER_SECONDS"] = 0.05
     scim = _scim(app, org)
     claims: list[Any] = []
-    real_claim, real_sleep = webhooks.claim, webhooks.time.sleep
+    real_claim = webhooks.claim
 
     def counted_claim(now: Any = None) -> Any:
         claims.append(real_claim(now))
@@ -322,7 +343,7 @@ def test_a_claim_keeps_the_endpoint_while_events_keep_coming(app: Any, org: Any,
         real_sleep(seconds)
 
     monkeypatch.setattr(webhooks, "claim", counted_claim)
-    monkeypatch.setattr(webhooks.time, "sleep", sleep_while_a_sync_goes_on)
+    real_sleep = _in_the_claims_wait(monkeypatch, sleep_while_a_sync_goes_on)
     with receiving(Receiver()) as receiver:
         endpoint_id, _ = _endpoint(app, org, receiver.url)
         scim.create_user("ann@acme.test")
@@ -331,6 +352,116 @@ def test_a_claim_keeps_the_endpoint_while_events_keep_coming(app: Any, org: Any,
     assert len(seqs) == 3 and seqs == sorted(seqs) and len(_tries(app, endpoint_id)) == 3
     assert [c is not None for c in claims] == [True, False]  # one claim sent all three, then none was due
     assert _state(app, endpoint_id).lease_owner is None  # let go once a look found nothing more
+
+
+class _StoppedInTheWait(Exception):
+    pass
+
+
+def test_a_wait_after_events_the_endpoint_does_not_take_saves_the_cursor_and_ends_the_transaction(
+    app: Any, org: Any, monkeypatch: Any
+) -> None:
+    """A batch of only events the endpoint does not take moves its cursor past them: before the claim
+    waits for more, that is saved and its read transaction ended (a worker may stop in the wait; on SQLite
+    an open reader holds back the WAL's checkpoint)."""
+    app.config["WEBHOOK_LINGER_SECONDS"] = 0.05
+    scim = _scim(app, org)
+    in_transaction: list[bool] = []
+
+    def stop_in_the_wait(seconds: float) -> None:
+        in_transaction.append(db.session().in_transaction())
+        raise _StoppedInTheWait
+
+    endpoint_id, _ = _endpoint(app, org, "http://127.0.0.1:9/hook", ["group.created"])
+    scim.create_user("ann@acme.test")
+    scim.create_user("bob@acme.test")
+    _in_the_claims_wait(monkeypatch, stop_in_the_wait)
+    with pytest.raises(_StoppedInTheWait):
+        _deliver(app)
+    assert in_transaction == [False]
+    with app.app_context():
+        assert _state(app, endpoint_id).last_seq == events.last_seq(org.id)
+    assert _tries(app, endpoint_id) == []
+
+
+class _Capture:
+    """A TCP server on 127.0.0.1 that keeps the bytes of each request and answers 204, kept alive."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.requests: list[bytes] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            with connection, connection.makefile("rb") as stream:
+                while head := self._head(stream):
+                    length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)[1])  # type: ignore[index]
+                    self.requests.append(head + stream.read(length))
+                    connection.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+    @staticmethod
+    def _head(stream: Any) -> bytes:
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            line = stream.readline()
+            if not line:
+                return b""
+            head += line
+        return head
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_a_delivery_is_the_request_http_client_writes(app: Any, org: Any) -> None:
+    """Each request goes out in one write, made from a start built once per endpoint: a receiver gets the
+    bytes ``http.client``'s ``request`` wrote for the same POST (the request line, Host, Accept-Encoding,
+    Content-Length, the Standard Webhooks headers, Content-Type, User-Agent), request after request."""
+    scim = _scim(app, org)
+    scim.create_user("ann@acme.test")
+    scim.create_user("bob@acme.test")
+    secret, at = webhooks.new_secret(), datetime(2026, 12, 1, 12, 0)
+    with app.app_context():
+        rows = events.after(org.id, 0, limit=10)
+    bodies = [webhooks.body_of(row) for row in rows]
+    posts = [
+        (body, webhooks.signed_headers(events.webhook_id(row), body, secret, None, at))
+        for row, body in zip(rows, bodies, strict=True)
+    ]
+    assert len(posts) >= 2
+    for row, body in zip(rows, bodies, strict=True):  # the body as json.dumps wrote it
+        document = events.document(row)
+        written = {"type": row.type, "timestamp": document["created_at"], "data": document}
+        assert body == json.dumps(written, separators=(",", ":")).encode("utf-8")
+    capture = _Capture()
+    try:
+        path = "/hook?tenant=a%20b"
+        old = http.client.HTTPConnection("127.0.0.1", capture.port, timeout=5)
+        for body, headers in posts:
+            old.request(
+                "POST",
+                path,
+                body=body,
+                headers={**headers, "Content-Type": "application/json", "User-Agent": webhooks.USER_AGENT},
+            )
+            assert old.getresponse().read() == b""
+        old.close()
+        sender = webhooks.Sender(f"http://127.0.0.1:{capture.port}{path}", 5)
+        assert [sender.post(body, headers).status_code for body, headers in posts] == [204] * len(posts)
+        sender.close()
+    finally:
+        capture.close()
+    assert capture.requests[len(posts) :] == capture.requests[: len(posts)]
+    # HTTPS on its own port: no ":443" in Host, as http.client writes it.
+    head = webhooks._request_head(http.client.HTTPSConnection("example.com"), "/h")
+    assert head == b"POST /h HTTP/1.1\r\nHost: example.com\r\nAccept-Encoding: identity\r\n"
 
 
 def test_a_claim_finds_the_pending_resends_through_their_own_index(app: Any, org: Any) -> None:
