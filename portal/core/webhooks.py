@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from flask import current_app
 from sqlalchemy import CursorResult, Select, and_, delete, exists, func, insert, or_, select, update
@@ -41,7 +41,7 @@ from standardwebhooks import Webhook
 from portal.core import admin_log, events, notifications
 from portal.core.actors import Actor
 from portal.core.errors import Invalid, NotFound
-from portal.core.text import clean_text
+from portal.core.text import clean_text, text_problem
 from portal.extensions import db
 from portal.models import (
     EVENT_TYPES,
@@ -133,7 +133,18 @@ def check_url(raw: str | None) -> str:
         raise Invalid("Leave credentials out of the URL: receivers check the signature instead", field="url")
     if port == 0:
         raise Invalid("Enter a URL with a valid port", field="url")
-    return url
+    # An HTTP request line is ASCII without spaces: a path or query typed with "ö" or a space is kept
+    # percent-encoded (UTF-8), as a browser sends it; the escapes already there stay as they are.
+    path, query = quote(parts.path, safe=_URL_SAFE), quote(parts.query, safe=_URL_SAFE + "?")
+    encoded = urlunsplit((parts.scheme, parts.netloc, path, query, parts.fragment))
+    problem = text_problem(encoded, WebhookEndpoint.url, label="The URL, percent-encoded,")
+    if problem is not None:
+        raise Invalid(problem, field="url")
+    return encoded
+
+
+#: what ``check_url`` leaves as typed in a path or query: RFC 3986's reserved and unreserved characters, and "%"
+_URL_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
 def check_event_types(chosen: list[str]) -> list[str]:

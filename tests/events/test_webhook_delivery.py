@@ -244,6 +244,22 @@ def test_only_the_chosen_event_types_are_sent_and_the_cursor_passes_the_others(a
         assert _state(app, endpoint_id).last_seq == events.last_seq(org.id)
 
 
+def test_a_url_typed_with_accents_or_spaces_is_kept_percent_encoded_and_delivered_to(app: Any, org: Any) -> None:
+    """An HTTP request line is ASCII (RFC 9112 §3.2): "/hööks?to=a b" is stored and requested as a browser
+    would send it. Before, the worker's request raised UnicodeEncodeError on every run, for ever."""
+    scim = _scim(app, org)
+    with receiving(Receiver()) as receiver:
+        endpoint_id, _ = _endpoint(app, org, receiver.url.replace("/hook", "/h\u00f6\u00f6ks/%41?to=\u00e4 b&x=1"))
+        scim.create_user("ann@acme.test")
+        assert _deliver(app) == 1
+    assert _state(app, endpoint_id).url.endswith("/h%C3%B6%C3%B6ks/%41?to=%C3%A4%20b&x=1")
+    [request] = receiver.requests
+    assert request.path == "/h%C3%B6%C3%B6ks/%41?to=%C3%A4%20b&x=1"
+    assert _tries(app, endpoint_id)[0][2:4] == ("succeeded", 200)
+    with app.app_context(), pytest.raises(Exception, match="at most"):
+        webhooks.check_url("https://example.com/" + "\u00f6" * 400)  # 420 characters typed, 2,420 encoded
+
+
 def test_body_and_headers_follow_standard_webhooks(app: Any, org: Any) -> None:
     scim = _scim(app, org)
     with receiving(Receiver()) as receiver:
