@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 from portal.core import members
 from portal.core.actors import Actor
 from portal.extensions import db
+from tests.browser.support import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -23,11 +24,7 @@ VIEWPORTS = pytest.mark.parametrize(
 
 def _sign_in(page: Page, live_server: Any, org: Any, viewport: dict[str, int]) -> None:
     page.set_viewport_size(viewport)
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("Email").fill(org.email)
-    page.get_by_label("Password").fill(org.password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
+    sign_in(page, live_server, org)
 
 
 def _focused(page: Page) -> str:
