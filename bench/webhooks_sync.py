@@ -167,9 +167,18 @@ def _delivery_state(url: str) -> tuple[int, int]:
     return int(last), int(cursor)
 
 
+#: on a PostgreSQL server whose autovacuum is off, ``LockWaits`` runs ANALYZE this often, as autovacuum's
+#: default naptime would: without statistics the planner walked a whole index for each lookup by userName
+AUTOANALYZE_SECONDS = 60.0
+
+
 class LockWaits:
     """On PostgreSQL, samples every 20 ms how many backends wait for a lock: the writers of one organization
-    queue on its counter row (``organizations.event_seq``) from their events' UPDATE to their COMMIT."""
+    queue on its counter row (``organizations.event_seq``) from their events' UPDATE to their COMMIT.
+
+    When the server runs with ``autovacuum = off`` (this machine's test server does), it also runs ANALYZE
+    every ``AUTOANALYZE_SECONDS``, as a production server's autovacuum would during a long sync.
+    """
 
     def __init__(self, url: str) -> None:
         from sqlalchemy import create_engine
@@ -190,7 +199,12 @@ class LockWaits:
             "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted"
         )
         with self.engine.connect() as connection:
+            autovacuum = connection.execute(text("SHOW autovacuum")).scalar_one() == "on"
+            analyzed = time.monotonic()
             while not self.stop.wait(0.02):
+                if not autovacuum and time.monotonic() - analyzed >= AUTOANALYZE_SECONDS:
+                    connection.execute(text("ANALYZE"))
+                    analyzed = time.monotonic()
                 waiting, on_counter = connection.execute(query).one()
                 self.samples += 1
                 self.waiting += int(waiting)
