@@ -26,7 +26,7 @@ def lower_priority(steps: int) -> int:
     member written) then take the CPU the SCIM and console requests leave, rather than share it
     equally: an initial sync is not slowed by its own webhooks, which catch up as it ends.
     """
-    return os.nice(steps) if steps > 0 else os.nice(0)
+    return os.nice(max(steps, 0))  # os.nice(0) only reads it; raising priority is not the worker's to do
 
 
 @click.command("worker")
