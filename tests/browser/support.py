@@ -40,3 +40,12 @@ def no_sideways_scroll(page: Page) -> None:
     """The page fits the viewport's width."""
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= page.viewport_size["width"], f"the page scrolls sideways to {width}px"
+
+
+def htmx_settled(page: Page) -> None:
+    """Wait until htmx has no request in flight and has set up what it swapped in.
+
+    A swap replaces elements; until htmx has processed the new ones, a change on them reaches no listener.
+    A person never acts within those milliseconds, a test does.
+    """
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")).to_have_count(0)

@@ -17,6 +17,7 @@ from portal.core import sync_sources, workforce
 from portal.core.actors import Actor
 from portal.extensions import db
 from portal.models import Admin
+from tests.browser.support import htmx_settled
 from tests.directory_support import scim_call
 from tests.factories import make_admin
 
@@ -196,14 +197,11 @@ def test_admin_log_filtered_by_event_type_and_administrator_with_details_seed_3(
 
 
 def choose(page: Page, label: str, name: str, value: str) -> None:
-    """Pick ``value`` in a filter, then wait until the panel it asks for is in and htmx has set it up.
-
-    Each choice replaces the whole panel, its form too. Until htmx has processed the new form, a change on
-    it reaches no listener: a person never chooses within those milliseconds, a test would.
-    """
+    """Pick ``value`` in a filter, then wait until the panel it asks for is in and htmx has set it up (each
+    choice replaces the whole panel, its form too)."""
     page.get_by_label(label, exact=True).select_option(value)
     expect(page).to_have_url(re.compile(rf"[?&]{name}={value}(&|$)"))
-    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")).to_have_count(0)
+    htmx_settled(page)
 
 
 def test_sync_log_from_the_card_filtered_with_details_of_associated_objects_seed_3(page, live_server, app, org):

@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from portal.core import members
 from portal.core.actors import Actor
 from portal.extensions import db
-from tests.browser.support import VIEWPORTS, shot, sign_in
+from tests.browser.support import VIEWPORTS, htmx_settled, shot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -61,6 +61,7 @@ def test_type_to_search_by_any_part_then_sort_and_the_order_stays(page, live_ser
     search.fill("")
     search.press_sequentially("smith", delay=40)
     expect(names(page)).to_have_text(["Anna Smith", "Paul Goldsmith"])
+    htmx_settled(page)
 
     # Name, Z to A: the column header on a desktop, Sort by on a phone (the header folds away with the table).
     if viewport["width"] > 900:
