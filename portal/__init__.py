@@ -38,9 +38,8 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA mmap_size=268435456")
-    # The writer that starts the log again cuts the file back to the size past which
-    # sqlite_writes' checkpoint thread starts it again.
-    cursor.execute(f"PRAGMA journal_size_limit={sqlite_writes.WAL_RESTART_BYTES}")
+    # The writer that starts the log again cuts the file back only after a burst (sqlite_writes.WAL_KEPT_FACTOR).
+    cursor.execute(f"PRAGMA journal_size_limit={sqlite_writes.WAL_KEPT_FACTOR * sqlite_writes.WAL_RESTART_BYTES}")
     cursor.close()
 
 

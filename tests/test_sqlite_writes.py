@@ -9,6 +9,7 @@ open file description of the lock file, with a non-blocking ``flock``.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 import sqlite3
 import subprocess
@@ -187,12 +188,17 @@ def _checkpoint_once(lock_path: str) -> float:
     queue = sqlite_writes._QUEUES[os.path.abspath(database)]
     checkpointer = sqlite3.connect(database, check_same_thread=False)
     lock = os.open(lock_path, os.O_RDWR)
+    checkpoint_lock = os.open(queue.checkpoint_path, os.O_RDWR | os.O_CREAT)
     started = time.monotonic()
     try:
-        queue._checkpoint(checkpointer, lock)
+        # The process's own checkpoint thread may be taking its turn: then wait for the next one.
+        while not queue._checkpoint(checkpointer, lock, checkpoint_lock):
+            assert time.monotonic() < started + 5, "a checkpoint turn came free"
+            time.sleep(0.05)
     finally:
         checkpointer.close()
         os.close(lock)
+        os.close(checkpoint_lock)
     return time.monotonic() - started
 
 
@@ -240,3 +246,84 @@ def test_a_long_reader_makes_the_restart_give_up_instead_of_holding_the_writers(
         reader.execute("COMMIT")
         reader.close()
     assert waited < sqlite_writes.RESTART_WAIT + 2.0
+
+
+def test_one_thread_of_all_the_processes_checkpoints_at_a_time(app: Any, org: Any, lock_path: str) -> None:
+    """While another process's thread checkpoints, this one's skips its turn and copies nothing.
+
+    SQLite runs one checkpoint at a time: a RESTART that met another process's PASSIVE
+    waited for it while holding the write lock, and every writer of every worker with it.
+    """
+    from portal.infra import sqlite_writes
+
+    database = lock_path.removesuffix(".write-lock")
+    queue = sqlite_writes._QUEUES[os.path.abspath(database)]
+    with app.app_context():
+        _fill_log(org, "Written", 5)
+    other = os.open(queue.checkpoint_path, os.O_RDWR | os.O_CREAT)  # another process's descriptor
+    checkpointer = sqlite3.connect(database, check_same_thread=False)
+    lock = os.open(lock_path, os.O_RDWR)
+    mine = os.open(queue.checkpoint_path, os.O_RDWR)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        before = os.stat(database).st_mtime_ns
+        assert queue._checkpoint(checkpointer, lock, mine) is False
+        time.sleep(0.05)
+        assert os.stat(database).st_mtime_ns == before, "no page was copied while the other one checkpoints"
+        fcntl.flock(other, fcntl.LOCK_UN)
+        assert queue._checkpoint(checkpointer, lock, mine) is True
+        assert os.stat(database).st_mtime_ns != before
+        assert not _held(queue.checkpoint_path), "the turn is given back"
+    finally:
+        checkpointer.close()
+        for descriptor in (other, lock, mine):
+            os.close(descriptor)
+
+
+def test_a_log_started_again_keeps_its_file_unless_a_burst_grew_it_past_the_kept_size(
+    app: Any, org: Any, lock_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer that starts the log again cuts its file back only past WAL_KEPT_FACTOR restart sizes.
+
+    Cut back to the restart size each time, as it was, the file shrank at every restart
+    (the log is past that size when the thread restarts it): the writer that started it
+    again then waited some 20 ms for the file system to free the blocks and sync, and every
+    writer behind the write lock waited with it (BENCHMARKS.md, "Tail latency").
+    """
+    from portal.infra import sqlite_writes
+
+    monkeypatch.setattr(sqlite_writes, "WAL_RESTART_BYTES", 2 * 1024 * 1024)
+    kept = sqlite_writes.WAL_KEPT_FACTOR * sqlite_writes.WAL_RESTART_BYTES
+    database = lock_path.removesuffix(".write-lock")
+    log_file = f"{database}-wal"
+    queue = sqlite_writes._QUEUES[os.path.abspath(database)]
+    with app.app_context():
+        db.engine.dispose()  # connections made from here on get the journal size limit of that restart size
+        _checkpoint_once(lock_path)
+        _fill_log(org, "Started", 1)
+        for round_ in itertools.count():
+            if os.path.getsize(log_file) > sqlite_writes.WAL_RESTART_BYTES:
+                break
+            _fill_log(org, f"Past the restart size {round_}", 20)
+        grown = os.path.getsize(log_file)
+        assert grown < kept
+        _checkpoint_once(lock_path)
+        _fill_log(org, "Started again", 1)
+        assert _log_frames(database) < 10, "the log started again from its beginning"
+        assert os.path.getsize(log_file) == grown, "the file was kept as it was, not cut back"
+
+        # A burst past the kept size: the process's thread must not start the log again meanwhile.
+        others_turn = os.open(queue.checkpoint_path, os.O_RDWR)
+        fcntl.flock(others_turn, fcntl.LOCK_EX)
+        try:
+            for round_ in itertools.count():
+                if os.path.getsize(log_file) > kept:
+                    break
+                _fill_log(org, f"Burst {round_}", 50)
+        finally:
+            fcntl.flock(others_turn, fcntl.LOCK_UN)
+            os.close(others_turn)
+        _checkpoint_once(lock_path)
+        _fill_log(org, "After the burst", 1)
+        assert os.path.getsize(log_file) <= kept, "a burst's file is cut back to the kept size"
+        db.engine.dispose()

@@ -32,6 +32,11 @@ _HELD = "sqlite_write_lock_held"
 CHECKPOINT_INTERVAL = 0.5
 #: a log longer than this is started again from its beginning after the checkpoint (see _checkpoint)
 WAL_RESTART_BYTES = 64 * 1024 * 1024
+#: the writer that starts the log again cuts its file back to this many restart sizes, only when a
+#: burst (a long reader holding the restarts off) grew it past them; cut back to one restart size,
+#: as it was, the file shrank at every restart, and the writer that started the log again waited
+#: some 20 ms for the file system to free the blocks and sync, every queued writer with it
+WAL_KEPT_FACTOR = 4
 #: seconds that restart waits for readers still on the log, holding the write lock, before it tries again later
 RESTART_WAIT = 0.1
 
@@ -41,6 +46,7 @@ class WriteQueue:
 
     def __init__(self, database_path: str) -> None:
         self.path = f"{database_path}.write-lock"
+        self.checkpoint_path = f"{database_path}.checkpoint-lock"
         self.database_path = database_path
         self._fd: int | None = None
         self._pid = 0
@@ -86,49 +92,71 @@ class WriteQueue:
     def _checkpoint_forever(self) -> None:
         pid, seen = os.getpid(), -1
         connection = sqlite3.connect(self.database_path, check_same_thread=False)
-        # A descriptor of its own: the request threads' one would not keep them out.
+        # Descriptors of its own: the request threads' one would not keep them out.
         lock = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        checkpoint_lock = os.open(self.checkpoint_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             while pid == os.getpid():
                 time.sleep(CHECKPOINT_INTERVAL)
                 if not os.path.exists(self.database_path):
                     break  # the database went away (a test's temporary file): nothing left to copy
-                if self._commits != seen:
-                    seen = self._commits
+                commits = self._commits
+                if commits != seen:
                     try:
-                        self._checkpoint(connection, lock)
+                        if self._checkpoint(connection, lock, checkpoint_lock):
+                            seen = commits
                     except sqlite3.Error:
                         log.warning("SQLite checkpoint failed; trying again", exc_info=True)
         finally:
             connection.close()
             os.close(lock)
+            os.close(checkpoint_lock)
 
-    def _checkpoint(self, connection: sqlite3.Connection, lock: int) -> None:
+    def _checkpoint(self, connection: sqlite3.Connection, lock: int, checkpoint_lock: int) -> bool:
         """Copy the log into the database; start a long log again from its beginning.
+
+        Returns False when another process's thread was checkpointing (it copies this
+        process's commits too; this one tries again at the next interval).
 
         A PASSIVE checkpoint waits for nobody (the driver lets the request threads run
         meanwhile), but under a steady load it never catches up with the writers, and
         SQLite starts the log again only once it has: the log grew without end (2 GB
         in a 45 s bench, and every read searched its index). So when the log has grown
         past WAL_RESTART_BYTES, the thread takes the write lock like any writer and
-        runs a RESTART checkpoint, which copies the little the PASSIVE one left and waits
+        runs a RESTART checkpoint, which copies the little the PASSIVE ones left and waits
         for the readers still on the log; the next writer then writes from its start.
         Writers queue meanwhile, so it waits RESTART_WAIT at most: a long read (an
         export) makes it give up and try again at the next interval.
+
+        One thread of all the processes checkpoints at a time (``<database>.checkpoint-lock``):
+        SQLite lets one checkpoint run at a time, and a RESTART that met another
+        process's PASSIVE waited for it (25 ms, a bench found) while it held the write
+        lock and every writer waited with it.
         """
-        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
         try:
-            size = os.path.getsize(f"{self.database_path}-wal")
-        except OSError:
-            return
-        if size <= WAL_RESTART_BYTES:
-            return
-        fcntl.flock(lock, fcntl.LOCK_EX)
+            fcntl.flock(checkpoint_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
         try:
-            connection.execute(f"PRAGMA busy_timeout={int(RESTART_WAIT * 1000)}").close()
-            connection.execute("PRAGMA wal_checkpoint(RESTART)").close()
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+            try:
+                size = os.path.getsize(f"{self.database_path}-wal")
+            except OSError:
+                return True
+            if size <= WAL_RESTART_BYTES:
+                return True
+            # Again, to copy what was written during the first: the less is left, the shorter
+            # the RESTART holds the write lock (its copy and its sync of the database file).
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                connection.execute(f"PRAGMA busy_timeout={int(RESTART_WAIT * 1000)}").close()
+                connection.execute("PRAGMA wal_checkpoint(RESTART)").close()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+            return True
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(checkpoint_lock, fcntl.LOCK_UN)
 
 
 #: one queue (lock descriptor, commit count, checkpoint thread) per database file and process
