@@ -103,10 +103,12 @@ class WriteQueue:
                 commits = self._commits
                 if commits != seen:
                     try:
-                        if self._checkpoint(connection, lock, checkpoint_lock):
-                            seen = commits
+                        taken = self._checkpoint(connection, lock, checkpoint_lock)
                     except sqlite3.Error:
-                        log.warning("SQLite checkpoint failed; trying again", exc_info=True)
+                        log.warning("SQLite checkpoint failed; trying again after the next commit", exc_info=True)
+                        taken = True
+                    if taken:  # else another process's thread had the turn: try again at the next interval
+                        seen = commits
         finally:
             connection.close()
             os.close(lock)
