@@ -252,20 +252,22 @@ def test_one_thread_of_all_the_processes_checkpoints_at_a_time(app: Any, org: An
     """While another process's thread checkpoints, this one's skips its turn and copies nothing.
 
     SQLite runs one checkpoint at a time: a RESTART that met another process's PASSIVE
-    waited for it while holding the write lock, and every writer of every worker with it.
+    would wait for it while holding the write lock, and every writer of every worker with it.
     """
     from portal.infra import sqlite_writes
 
     database = lock_path.removesuffix(".write-lock")
     queue = sqlite_writes._QUEUES[os.path.abspath(database)]
-    with app.app_context():
-        _fill_log(org, "Written", 5)
     other = os.open(queue.checkpoint_path, os.O_RDWR | os.O_CREAT)  # another process's descriptor
     checkpointer = sqlite3.connect(database, check_same_thread=False)
     lock = os.open(lock_path, os.O_RDWR)
     mine = os.open(queue.checkpoint_path, os.O_RDWR)
     try:
+        # Taken first, so that this process's own checkpoint thread copies nothing either.
         fcntl.flock(other, fcntl.LOCK_EX)
+        with app.app_context():
+            _fill_log(org, "Written", 5)
+        time.sleep(0.05)
         before = os.stat(database).st_mtime_ns
         assert queue._checkpoint(checkpointer, lock, mine) is False
         time.sleep(0.05)
@@ -288,7 +290,7 @@ def test_a_log_started_again_keeps_its_file_unless_a_burst_grew_it_past_the_kept
     Cut back to the restart size each time, as it was, the file shrank at every restart
     (the log is past that size when the thread restarts it): the writer that started it
     again then waited some 20 ms for the file system to free the blocks and sync, and every
-    writer behind the write lock waited with it (BENCHMARKS.md, "Tail latency").
+    writer behind the write lock waited with it (BENCHMARKS.md, "The write tail: the log's restart").
     """
     from portal.infra import sqlite_writes
 

@@ -131,9 +131,8 @@ class WriteQueue:
         export) makes it give up and try again at the next interval.
 
         One thread of all the processes checkpoints at a time (``<database>.checkpoint-lock``):
-        SQLite lets one checkpoint run at a time, and a RESTART that met another
-        process's PASSIVE waited for it (25 ms, a bench found) while it held the write
-        lock and every writer waited with it.
+        SQLite runs one checkpoint at a time, so a RESTART that met another process's
+        PASSIVE would wait for it while holding the write lock, every writer with it.
         """
         try:
             fcntl.flock(checkpoint_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
