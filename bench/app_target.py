@@ -246,7 +246,11 @@ def _app_setup(members: int, extra: int):
         bulk_seed_members(database_url, source["id"], total, ids)
         ctx.options["seeded"] = members
         ctx.options["ids_file"] = str(ids)
-        return app_environment(database_url)
+        env = app_environment(database_url)
+        if ctx.options.get("service_times_dir"):
+            # Read by bench/gunicorn_bench_conf.py: bench/service_times.py's hooks, this server only.
+            env["SERVICE_TIMES_DIR"] = ctx.options["service_times_dir"]
+        return env
 
     return setup
 

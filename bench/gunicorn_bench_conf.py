@@ -7,6 +7,8 @@ reference servers too. The command-line flags the runner adds (workers,
 bind, error log, log level) take precedence over these values.
 """
 
+import os
+
 worker_class = "sync"
 # No access log: formatting and writing one line per request would be
 # measured as part of every server's throughput.
@@ -14,3 +16,7 @@ accesslog = None
 errorlog = "-"
 loglevel = "warning"
 timeout = 30
+
+# `bench/run.py --service-times` gives the app's server (only it) the folder for bench/service_times.py's hooks.
+if os.environ.get("SERVICE_TIMES_DIR"):
+    from bench.service_times import post_fork, post_request, pre_request, worker_exit  # noqa: F401

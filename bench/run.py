@@ -40,6 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import service_times  # noqa: E402
 from bench.app_target import (
     app_target,  # noqa: E402
     temporary_postgres,  # noqa: E402
@@ -123,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-references", action="store_true", help="measure the app only")
     parser.add_argument("--ops", default=None, help="app operations to measure (default: all six)")
     parser.add_argument("--keep-workdir", action="store_true", help="keep databases and server logs")
+    parser.add_argument(
+        "--service-times",
+        action="store_true",
+        help="also print the app's service time, write-lock wait and hold, and CPU per operation"
+        " (bench/service_times.py; with the bench gunicorn config)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
     return parser
 
@@ -272,13 +279,19 @@ def run_backend(
         with database_for(backend, args.database_url) as url:
             rows += measure(bare_flask_target(), settings, args, {"database_url": url})
     rows += peer_rows
-    with database_for(backend, args.database_url) as url:
-        rows += measure(
-            app_target("app"), settings, args, {"app_database_url": url, "app_gunicorn_config": args.app_config}, only
-        )
-    result["rows"] = rows
-    print(f"\n## {backend}: JumpCloud-shaped traffic, {settings.connections} connections\n")
-    print(format_rows(rows, CEILING, PEER), flush=True)
+    app_options: dict[str, Any] = {"app_gunicorn_config": args.app_config}
+    with contextlib.ExitStack() as stack:
+        if args.service_times:
+            app_options["service_times_dir"] = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-times-"))
+        with database_for(backend, args.database_url) as url:
+            rows += measure(app_target("app"), settings, args, {**app_options, "app_database_url": url}, only)
+        result["rows"] = rows
+        print(f"\n## {backend}: JumpCloud-shaped traffic, {settings.connections} connections\n")
+        print(format_rows(rows, CEILING, PEER), flush=True)
+        if args.service_times:
+            print(f"## {backend}: the app's side of each request (bench/service_times.py), ms\n")
+            operations = [row["operation"] for row in rows if row["target"] == "app"]
+            print(service_times.summarize(Path(app_options["service_times_dir"]), operations), flush=True)
     if args.skip_scale:
         return result
     scale: dict[str, list[dict[str, Any]]] = {}
