@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench import service_times
 from bench.runner import REPO_ROOT, BenchError, Operation, ServerContext, Target, gunicorn_command
 from bench.scim_payloads import DEFAULT_USERNAME_FORMAT, LUA_USERNAME_FORMAT
 
@@ -249,7 +250,7 @@ def _app_setup(members: int, extra: int):
         env = app_environment(database_url)
         if ctx.options.get("service_times_dir"):
             # Read by bench/gunicorn_bench_conf.py: bench/service_times.py's hooks, this server only.
-            env["SERVICE_TIMES_DIR"] = ctx.options["service_times_dir"]
+            env[service_times.DIRECTORY] = ctx.options["service_times_dir"]
         return env
 
     return setup

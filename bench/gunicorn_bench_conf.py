@@ -17,6 +17,7 @@ errorlog = "-"
 loglevel = "warning"
 timeout = 30
 
-# `bench/run.py --service-times` gives the app's server (only it) the folder for bench/service_times.py's hooks.
+# `bench/run.py --service-times` gives the app's server (only it) the folder for bench/service_times.py's hooks
+# (its DIRECTORY; named here, not imported, so that the other servers' config imports nothing of the bench).
 if os.environ.get("SERVICE_TIMES_DIR"):
     from bench.service_times import post_fork, post_request, pre_request, worker_exit  # noqa: F401

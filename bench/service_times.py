@@ -46,7 +46,6 @@ def post_fork(server: Any, worker: Any) -> None:
     from portal.infra import sqlite_writes
 
     folder = os.environ[DIRECTORY]
-    worker.lock_wait = worker.lock_hold = 0.0
     acquire, release, checkpoint = (
         sqlite_writes.WriteQueue.acquire,
         sqlite_writes.WriteQueue.release,
