@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, text
 from portal.core import departments, organizations
 from portal.core.actors import Actor
 from portal.extensions import db
+from portal.infra import sqlite_writes
 from portal.models import Department, JobTitle, Member, WorkforceType, member_departments, member_search_text, utcnow
 
 PASSWORD = "bench password that is long enough"
@@ -98,12 +99,16 @@ def seed_organization(name: str, members: int, domains: Sequence[str] = DOMAINS)
 
 
 def settle() -> None:
-    """Commit, then what a database does soon after a bulk load: statistics, and on PostgreSQL the
-    visibility map that index-only scans need (autovacuum's VACUUM ANALYZE)."""
+    """Commit, then what a database does soon after a bulk load: statistics, on PostgreSQL the
+    visibility map that index-only scans need (autovacuum's VACUUM ANALYZE), on SQLite the Members
+    search's index (``portal.infra.search_index``)."""
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
     else:
+        # The Members search's index is built now, as a database that grew over time would have it.
+        if db.engine.url.database:
+            sqlite_writes.finish_background(db.engine.url.database)
         db.session.execute(text("ANALYZE"))
         db.session.commit()

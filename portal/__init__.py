@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, NotFound as HTTPNotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.core.errors import NotFound
-from portal.infra import db_errors, sqlite_writes
+from portal.infra import db_errors, search_index, sqlite_writes
 from portal.infra.config import load_config
 from portal.infra.sentry import init_sentry
 
@@ -41,6 +41,20 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     # The writer that starts the log again cuts the file back only after a burst (sqlite_writes.WAL_KEPT_FACTOR).
     cursor.execute(f"PRAGMA journal_size_limit={sqlite_writes.WAL_KEPT_FACTOR * sqlite_writes.WAL_RESTART_BYTES}")
     cursor.close()
+
+
+def _search_attacher(url: Any) -> Any:
+    """The connect listener that attaches the database's search file (``search_index``)."""
+    database = url.database if url.database and url.database != ":memory:" else None
+    uri = str(url.query.get("uri", "")).lower() in ("true", "1")
+    if database and uri:
+        database = database.removeprefix("file:")
+    read_only = uri and url.query.get("mode") == "ro"
+
+    def attach(dbapi_connection: Any, connection_record: Any) -> None:
+        search_index.attach(dbapi_connection, database, read_only)
+
+    return attach
 
 
 def _sqlite_savepoint(conn: Any, name: str) -> None:
@@ -161,8 +175,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         engine: Engine = db.engine
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "connect", _search_attacher(engine.url))
             if engine.url.database and engine.url.database != ":memory:" and app.config["SQLITE_WRITE_QUEUE"]:
-                sqlite_writes.install(engine, engine.url.database)
+                queue = sqlite_writes.install(engine, engine.url.database)
+                if search_index.catch_up not in queue.background:
+                    queue.background.append(search_index.catch_up)
             event.listen(engine, "savepoint", _sqlite_savepoint)
 
     from portal import cli

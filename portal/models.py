@@ -147,10 +147,15 @@ def member_search_text(
     return "\n".join([*own, title] if title else own)
 
 
-#: what migration 0008 builds for the Members search besides the ``search_text`` column, declared there
-#: and not here (neither can be said in a model): SQLite's FTS5 table (FTS5 keeps its index in tables
-#: named after it) and PostgreSQL's trigram index
-SEARCH_STRUCTURES = {"table": "member_search", "index": "ix_members_search_text_trgm"}
+#: what migrations 0008 and 0011 build for the Members search besides the ``search_text`` column, declared
+#: there and not here (none can be said in a model): SQLite's FTS5 table (FTS5 keeps its index in tables
+#: named after it) and its queue of members to index (``portal.infra.search_index``), and PostgreSQL's
+#: trigram index
+SEARCH_STRUCTURES = {
+    "table": "member_search",
+    "pending": "member_search_pending",
+    "index": "ix_members_search_text_trgm",
+}
 
 
 def declared_in_models(name: str | None, type_: str, parent_names: Any) -> bool:

@@ -152,6 +152,31 @@ def test_a_thread_checkpoints_the_log_outside_any_request(app: Any, org: Any, lo
     assert os.stat(database).st_mtime_ns != before, "the database file received the log's pages"
 
 
+def test_the_background_writes_run_in_a_thread_of_lower_priority(app: Any, org: Any, lock_path: str) -> None:
+    """The search index is built by a thread at niceness BACKGROUND_NICE, so that it takes the CPU the
+    requests leave, not theirs (Linux: a thread's niceness is its own, in /proc)."""
+    from portal.infra import sqlite_writes
+
+    with app.app_context():
+        _insert_title(org, "Niceness")
+        db.session.commit()
+    threads = [thread for thread in threading.enumerate() if thread.name == "sqlite-background"]
+    assert threads, "a commit started the process's background thread"
+    deadline = time.monotonic() + 5
+
+    def nice(thread_id: int) -> int:
+        with open(f"/proc/self/task/{thread_id}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[16])  # field 19: after the name, the 17th
+
+    niceness = [nice(thread.native_id) for thread in threads if thread.native_id]
+    while not all(value == sqlite_writes.BACKGROUND_NICE for value in niceness) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        niceness = [nice(thread.native_id) for thread in threads if thread.native_id]
+    assert niceness and all(value == sqlite_writes.BACKGROUND_NICE for value in niceness)
+    main_nice = nice(threading.main_thread().native_id or 0)
+    assert main_nice == os.getpriority(os.PRIO_PROCESS, 0)  # the request threads keep theirs
+
+
 def _log_frames(database: str) -> int:
     """Frames in the write-ahead log (what a PASSIVE checkpoint reports)."""
     connection = sqlite3.connect(database)

@@ -90,9 +90,11 @@ def department_ids_under(org_id: int, department_id: int) -> list[int]:
 
 #: the shortest (folded) search found anywhere in a value: a trigram index needs 3 characters
 CONTAINS_FROM = 3
-#: SQLite's FTS5 table over ``members.search_text`` (migration 0008): its rowid is the member's id, and
-#: the column named after the table takes a MATCH query
-_fts = table(SEARCH_STRUCTURES["table"], column("rowid"), column(SEARCH_STRUCTURES["table"]))
+#: SQLite's FTS5 table of the members' search text, in the search file (``portal.infra.search_index``): its
+#: rowid is the member's id, and the column named after the table takes a MATCH query
+_fts = table(SEARCH_STRUCTURES["table"], column("rowid"), column(SEARCH_STRUCTURES["table"]), schema="search")
+#: SQLite's queue of members whose text that index does not hold yet (``portal.infra.search_index``)
+_pending = table(SEARCH_STRUCTURES["pending"], column("member_id"))
 
 
 def _fts_phrase(folded: str) -> str:
@@ -121,15 +123,23 @@ def _ids_in(org_id: int, member_id: Any, condition: ColumnElement[bool]) -> Colu
 
 def _contains(folded: str, scim_id: str, member_id: Any) -> ColumnElement[bool]:
     """The members whose search text holds ``folded``, or whose SCIM id is ``scim_id``, through indexes."""
+    pattern = "%" + escape_like(folded) + "%"
     if _sqlite():
         # One IN over a UNION: SQLite looks the few ids up by rowid (an OR would scan the organization).
+        # The index (a file of its own, attached as "search") answers for the members it is up to date
+        # for; the text of the few still queued is read as it is now (a batch indexes them within a second).
+        queued = select(_pending.c.member_id)
         found = union_all(
-            select(_fts.c.rowid).where(_fts.c[SEARCH_STRUCTURES["table"]].op("MATCH")(_fts_phrase(folded))),
+            select(_fts.c.rowid).where(
+                _fts.c[SEARCH_STRUCTURES["table"]].op("MATCH")(_fts_phrase(folded)), _fts.c.rowid.not_in(queued)
+            ),
+            # The queue drives: each queued member is looked up by id (a join let SQLite scan the members).
+            select(Member.id).where(Member.id.in_(queued), Member.search_text.like(pattern, escape="\\")),
             select(Member.id).where(Member.public_id == scim_id),
         )
         return member_id.in_(found)  # type: ignore[no-any-return]
     # PostgreSQL: the GIN trigram index answers LIKE '%...%' (backslash is LIKE's default escape there).
-    return or_(Member.search_text.like("%" + escape_like(folded) + "%"), Member.public_id == scim_id)
+    return or_(Member.search_text.like(pattern), Member.public_id == scim_id)
 
 
 def _search(org_id: int, text: str, member_id: Any = Member.id) -> ColumnElement[bool]:

@@ -13,12 +13,14 @@ is merely not queued. Reads never take it.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import logging
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -40,6 +42,17 @@ WAL_KEPT_FACTOR = 4
 #: seconds that restart waits for readers still on the log, holding the write lock, before it tries again later
 RESTART_WAIT = 0.1
 
+#: seconds a process's last run of the background writes may take (``finish_background``)
+FINISH_SECONDS = 60
+#: the niceness of the thread that runs the background writes (os.setpriority), as the job worker's JOBS_NICE
+BACKGROUND_NICE = 10
+#: runs a write transaction (the callable) in the process's turn to write, and returns what it returned
+InTurn = Callable[[Callable[[], int]], int]
+#: work a thread of each process does after commits (``_background_forever``): given the thread's connection and
+#: ``InTurn``, it writes in as many transactions as it likes, each in its turn, and returns how many rows
+#: it handled (``search_index.catch_up``)
+BackgroundWrite = Callable[[sqlite3.Connection, InTurn], int]
+
 
 class WriteQueue:
     """The file lock of one SQLite database, shared by every connection of this process."""
@@ -55,6 +68,8 @@ class WriteQueue:
         self._open_lock = threading.Lock()
         self._commits = 0
         self._checkpointer_pid = 0
+        #: the database's ``BackgroundWrite``s, in the order they run
+        self.background: list[BackgroundWrite] = []
 
     def _descriptor(self) -> int:
         # One descriptor per process: gunicorn forks workers after the app is built,
@@ -88,6 +103,71 @@ class WriteQueue:
         if self._checkpointer_pid != os.getpid():
             self._checkpointer_pid = os.getpid()
             threading.Thread(target=self._checkpoint_forever, name="sqlite-checkpoint", daemon=True).start()
+            if self.background:
+                threading.Thread(target=self._background_forever, name="sqlite-background", daemon=True).start()
+                # A process that exits before that thread's next turn (a CLI command) leaves no work behind.
+                atexit.register(self.finish_background)
+
+    def _background_writes(self, connection: sqlite3.Connection, lock: int) -> int:
+        """Run the ``background`` writes once; returns the rows they handled (a failure is logged, not raised)."""
+
+        def in_turn(write: Callable[[], int]) -> int:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return write()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+        handled = 0
+        for background in self.background:
+            try:
+                handled += background(connection, in_turn)
+            except sqlite3.Error:
+                log.warning("SQLite background write failed; trying again after the next commit", exc_info=True)
+        return handled
+
+    def finish_background(self) -> None:
+        """Run the ``background`` writes until they find nothing left, for FINISH_SECONDS at most (at the
+        process's exit: other processes' writes could keep them busy for ever)."""
+        if not self.background or not os.path.exists(self.database_path):
+            return
+        connection = sqlite3.connect(self.database_path, check_same_thread=False, isolation_level=None)
+        lock = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + FINISH_SECONDS
+        try:
+            while self._background_writes(connection, lock) and time.monotonic() < deadline:
+                pass
+        finally:
+            connection.close()
+            os.close(lock)
+
+    def _background_forever(self) -> None:
+        """Run the ``background`` writes every CHECKPOINT_INTERVAL after commits, at a lower CPU priority.
+
+        Their work (building the search index) is CPU the requests' threads need more: at the
+        same priority, on two cores, a request that met a batch took its share of the core and
+        ran up to 30 ms longer. At BACKGROUND_NICE the batches take the CPU the requests leave.
+        """
+        pid, seen, left = os.getpid(), -1, False
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)  # this thread only (Linux)
+        except OSError:
+            log.info("could not lower the SQLite background thread's priority", exc_info=True)
+        connection = sqlite3.connect(self.database_path, check_same_thread=False, isolation_level=None)
+        lock = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            while pid == os.getpid():
+                time.sleep(CHECKPOINT_INTERVAL)
+                if not os.path.exists(self.database_path):
+                    break
+                commits = self._commits
+                if commits != seen or left:
+                    seen = commits
+                    # Something handled means maybe more is left (a write took only its share).
+                    left = self._background_writes(connection, lock) > 0
+        finally:
+            connection.close()
+            os.close(lock)
 
     def _checkpoint_forever(self) -> None:
         pid, seen = os.getpid(), -1
@@ -211,3 +291,15 @@ def install(engine: Engine, database_path: str) -> WriteQueue:
             queue.release(record.info)
 
     return queue
+
+
+def queue_for(database_path: str) -> WriteQueue | None:
+    """This process's queue of the database, once an engine of it is installed."""
+    return _QUEUES.get(os.path.abspath(database_path))
+
+
+def finish_background(database_path: str) -> None:
+    """Run the database's background writes now, until they find nothing left (a test, a CLI command)."""
+    queue = queue_for(database_path)
+    if queue is not None:
+        queue.finish_background()

@@ -12,7 +12,14 @@ import csv
 import io
 import os
 import re
+import sqlite3
+import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +27,10 @@ import sqlalchemy as sa
 from sqlalchemy import event, select
 
 from portal import create_app
-from portal.core import departments, members
+from portal.core import departments, member_list, members
 from portal.core.actors import Actor
 from portal.extensions import db
+from portal.infra import search_index, sqlite_writes
 from portal.models import Department, Member, Organization, SyncSource
 from tests.conftest import TEST_DATABASE_URL, Console, _config
 from tests.factories import make_admin, make_org
@@ -146,10 +154,24 @@ def test_another_organizations_members_never_appear(app: Any, console: Console, 
 
 
 def _fts_intact(app: Any) -> None:
-    """SQLite: the FTS5 index agrees with members.search_text row for row (FTS5's own integrity check)."""
+    """SQLite: once the queue is indexed, the search file holds every member's text as it is, and its FTS5
+    index agrees with itself (FTS5's own integrity check)."""
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            db.session.execute(sa.text("INSERT INTO member_search(member_search, rank) VALUES ('integrity-check', 1)"))
+            sqlite_writes.finish_background(db.engine.url.database)
+            assert db.session.scalar(sa.text("SELECT count(*) FROM member_search_pending")) == 0
+            stale = sa.text(
+                "SELECT count(*) FROM members m LEFT JOIN search.member_search_indexed i ON i.member_id = m.id"
+                " WHERE i.search_text IS NOT m.search_text"
+            )
+            assert db.session.scalar(stale) == 0
+            gone = sa.text(
+                "SELECT count(*) FROM search.member_search_indexed i WHERE i.member_id NOT IN (SELECT id FROM members)"
+            )
+            assert db.session.scalar(gone) == 0
+            db.session.execute(
+                sa.text("INSERT INTO search.member_search(member_search, rank) VALUES ('integrity-check', 1)")
+            )
 
 
 def test_edits_renames_title_changes_and_deletes_keep_the_search_in_step(
@@ -502,3 +524,219 @@ def test_the_members_page_has_the_export_button(app: Any, console: Console, org:
         r'<a class="btn btn-secondary" href="/organization/members/export.csv\?q=ann&amp;status=active"', html
     )
     assert 'id="member-export" download' in html
+
+
+# ---------------------------------------------------------------- SQLite: the index learns in batches
+
+
+def _queued(app: Any) -> int:
+    with app.app_context():
+        return int(db.session.scalar(sa.text("SELECT count(*) FROM member_search_pending")))
+
+
+@pytest.fixture
+def held_batches(app: Any) -> Iterator[Callable[[], None]]:
+    """SQLite: this process's checkpoint thread indexes nothing until the test calls the fixture's value,
+    which indexes the whole queue then (portal.infra.search_index)."""
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's FTS5 index only: PostgreSQL's trigram index is kept by the database")
+        path = db.engine.url.database
+    queue = sqlite_writes.queue_for(path)
+    assert queue is not None
+    background, queue.background = queue.background, []
+
+    def index_now() -> None:
+        queue.background = background
+        try:
+            sqlite_writes.finish_background(path)
+        finally:
+            queue.background = []
+
+    yield index_now
+    queue.background = background
+
+
+def test_a_queued_member_is_found_by_its_words_now_and_after_its_batch(
+    app: Any, console: Console, people: Any, held_batches: Callable[[], None]
+) -> None:
+    held_batches()
+    assert _queued(app) == 0
+    quinn = _hand(app, console_org(app), "quinn@acme.com", "Queued Quinn")
+    assert _queued(app) == 1
+    assert _search(console, "queued qu") == ["Queued Quinn"]
+    # Renamed before the index ever held it, then after: the old words find nobody either way.
+    with app.app_context():
+        members.update_member(console_org(app), quinn, {"name": "Quentin Blake"}, Actor.cli())
+        db.session.commit()
+    assert _search(console, "queued") == [] and _search(console, "blake") == ["Quentin Blake"]
+    held_batches()
+    assert _queued(app) == 0
+    assert _search(console, "queued") == [] and _search(console, "blake") == ["Quentin Blake"]
+    with app.app_context():
+        members.update_member(console_org(app), quinn, {"name": "Quincy Adams"}, Actor.cli())
+        db.session.commit()
+    # The index still holds "blake" for this member until the batch: the queue's text wins.
+    assert _queued(app) == 1
+    assert _search(console, "blake") == [] and _search(console, "adams") == ["Quincy Adams"]
+    assert _search(console, "smith") == ["Anna Smith", "Paul Goldsmith"]  # the indexed ones, as before
+    with app.app_context():
+        members.delete_member(console_org(app), quinn, Actor.cli())
+        db.session.commit()
+    assert _search(console, "adams") == [] and _search(console, "quinn@") == []
+    held_batches()
+    _fts_intact(app)
+    assert _search(console, "adams") == [] and _search(console, "blake") == []
+
+
+def test_the_checkpoint_thread_indexes_the_queue_on_its_own(app: Any, org: Any) -> None:
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's FTS5 index only")
+    _hand(app, org.id, "tess@acme.com", "Threaded Tess")
+    deadline = time.monotonic() + 10
+    while _queued(app) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _queued(app) == 0
+    with app.app_context():
+        assert db.session.scalar(sa.text("SELECT rowid FROM search.member_search WHERE member_search MATCH 'threaded'"))
+
+
+def test_a_process_that_exits_indexes_what_it_queued(
+    app: Any, database_url: str, org: Any, held_batches: Callable[[], None]
+) -> None:
+    """A CLI command's members are indexed before it exits, not left queued for another process's thread
+    (this process's own thread is held, so only the exiting one can index them)."""
+    held_batches()
+    script = (
+        "from portal import create_app\n"
+        "from portal.core import members\n"
+        "from portal.core.actors import Actor\n"
+        "from portal.extensions import db\n"
+        "from tests.conftest import _config\n"
+        f"app = create_app(_config({database_url!r}))\n"
+        "with app.app_context():\n"
+        f"    members.create_member({org.id}, {{'external_id': 'cli@acme.com', 'email': 'cli@acme.com',"
+        " 'name': 'Exiting Eve'}, Actor.cli())\n"
+        "    db.session.commit()\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60, cwd=Path(__file__).parents[2])
+    assert _queued(app) == 0
+    with app.app_context():
+        found = db.session.scalar(sa.text("SELECT rowid FROM search.member_search WHERE member_search MATCH 'exiting'"))
+        assert found == db.session.scalar(select(Member.id).where(Member.name == "Exiting Eve"))
+    _fts_intact(app)
+
+
+@contextmanager
+def _fresh_sqlite(database_url: str) -> Iterator[tuple[Any, str]]:
+    """SQLite: an app on a new database migrated to the head, and its URL; the files go afterwards."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's search file only")
+    from flask_migrate import upgrade
+
+    url, cleanup = _fresh_database(database_url)
+    try:
+        fresh = create_app(_config(url))
+        with fresh.app_context():
+            upgrade()
+        yield fresh, url
+        with fresh.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        cleanup()
+
+
+def test_the_downgrade_builds_the_index_of_migration_0008_again(app: Any, database_url: str) -> None:
+    """Migration 0011 down: 0008's FTS5 table is built from every member, queued or not, and its triggers
+    keep it in step again."""
+    from flask_migrate import downgrade, upgrade
+
+    with _fresh_sqlite(database_url) as (fresh, _url), fresh.app_context():
+        queue = sqlite_writes.queue_for(db.engine.url.database)
+        assert queue is not None
+        queue.background = []  # the members stay queued
+        org = make_org(fresh, "Queued Org", "owner@queued.test")
+        _hand(fresh, org.id, "ursula@queued.test", "Ursula Down")
+        _hand(fresh, org.id, "victor@queued.test", "Victor Down")
+        assert db.session.scalar(sa.text("SELECT count(*) FROM member_search_pending")) == 2
+        db.session.remove()
+        downgrade(revision="0010")
+        assert sa.inspect(db.engine).has_table("member_search_pending") is False
+        _hand(fresh, org.id, "walt@queued.test", "Walt Down")
+        members.update_member(org.id, _member_by_name(fresh, "Ursula Down"), {"name": "Ursula Up"}, Actor.cli())
+        db.session.commit()
+        matched = db.session.scalars(
+            sa.text("SELECT rowid FROM main.member_search WHERE member_search MATCH 'down' ORDER BY rowid")
+        ).all()
+        assert matched == sorted([_member_by_name(fresh, "Victor Down"), _member_by_name(fresh, "Walt Down")])
+        db.session.execute(sa.text("INSERT INTO main.member_search(member_search, rank) VALUES ('integrity-check', 1)"))
+        db.session.remove()
+        upgrade()
+        # Up again: every member is queued, and the search file learns them all.
+        assert db.session.scalar(sa.text("SELECT count(*) FROM member_search_pending")) == 3
+        db.session.remove()
+
+
+def test_a_lost_search_file_is_built_again_from_the_members(app: Any, database_url: str) -> None:
+    """The search file holds nothing the main file cannot rebuild: made again when missing, it learns every
+    member, though the queue holds only the one changed since."""
+    with _fresh_sqlite(database_url) as (fresh, url):
+        with fresh.app_context():
+            path = db.engine.url.database
+            org = make_org(fresh, "Lost Org", "owner@lost.test")
+            _hand(fresh, org.id, "yara@lost.test", "Yara Found")
+            _hand(fresh, org.id, "zoltan@lost.test", "Zoltan Found")
+            _fts_intact(fresh)
+            db.session.remove()
+            db.engine.dispose()
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(search_index.search_path(path) + suffix):
+                os.remove(search_index.search_path(path) + suffix)
+        again = create_app(_config(url))
+        with again.app_context():
+            assert db.session.scalar(sa.text("SELECT count(*) FROM search.member_search_indexed")) == 0
+            # A member written meanwhile is queued: the others must be learnt all the same.
+            members.update_member(org.id, _member_by_name(again, "Zoltan Found"), {"name": "Zoltan Lost"}, Actor.cli())
+            db.session.commit()
+            sqlite_writes.finish_background(path)
+            assert db.session.scalar(sa.text("SELECT count(*) FROM member_search_pending")) == 0
+            rows, _ = member_list.list_members(org.id, member_list.MemberFilter(search="found"), limit=10, offset=0)
+            assert [m.name for m in rows] == ["Yara Found"]
+            _fts_intact(again)
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_a_member_changed_while_its_batch_was_indexed_stays_queued(
+    app: Any, org: Any, held_batches: Callable[[], None]
+) -> None:
+    """A batch takes off the queue only the members whose count of changes is as it read it: one renamed
+    meanwhile is indexed again by the next batch, with its new text."""
+    held_batches()
+    zed = _hand(app, org.id, "zed@acme.com", "Zed Before")
+    with app.app_context():
+        path = db.engine.url.database
+    connection = sqlite3.connect(path, isolation_level=None)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        search_index.attach(connection, path)
+
+        def rename_then(write: Callable[[], int]) -> int:
+            other.execute("UPDATE members SET search_text = 'zed after' WHERE id = ?", (zed,))
+            return write()
+
+        assert search_index.index_batch(connection, rename_then) == 1
+        assert connection.execute("SELECT seq FROM member_search_pending WHERE member_id = ?", (zed,)).fetchone() == (
+            2,
+        )
+        held = "SELECT search_text FROM search.member_search_indexed WHERE member_id = ?"
+        assert connection.execute(held, (zed,)).fetchone() == ("zed before\nzed@acme.com",)
+        assert search_index.index_batch(connection, lambda write: write()) == 1
+        assert connection.execute(held, (zed,)).fetchone() == ("zed after",)
+        assert connection.execute("SELECT count(*) FROM member_search_pending").fetchone() == (0,)
+    finally:
+        connection.close()
+        other.close()
+    _fts_intact(app)
