@@ -5,7 +5,7 @@ writes a new segment of its index at the end of every such statement and merges 
 as they pile up, all under the database's one write lock: at 100,000 members a create's
 CPU p99 was 26.6 ms against 4.2 ms with the index switched off, and the initial sync fell
 from 405 to 221 users a second as the index grew (BENCHMARKS.md). Indexed in batches in the
-same file, the merges still held the write lock, for 20 to 40 ms at a time, so every
+same file, the merges still held the write lock, for 30 to 45 ms at a time, so every
 writer waited behind them.
 
 So the index lives in ``<database>.search``, a second SQLite file that every connection
@@ -13,7 +13,7 @@ attaches as ``search`` (``attach``), and only the batches write it:
 
 * migration 0011's triggers queue a changed member in the main file's ``member_search_pending``:
   its id and a count of its changes since it was queued (``seq``);
-* ``index_batch`` (each process's checkpoint thread, ``sqlite_writes``) reads a batch of the
+* ``index_batch`` (a thread of each process at a lower CPU priority, ``sqlite_writes``) reads a batch of the
   queue, and, in a transaction of the search file alone, has the index forget the text it holds
   for each member (``member_search_indexed``) and learn the member's text as it is now (none for
   a member deleted since); then it takes off the queue the members whose ``seq`` did not move
@@ -21,8 +21,8 @@ attaches as ``search`` (``attach``), and only the batches write it:
 * until a member leaves the queue, the search reads its current text itself (``member_list``),
   so a search never misses a write and never finds a member by words it no longer has.
 
-The search file holds nothing but what the main file can rebuild: a missing or emptied one is
-filled again from the members (``fill_if_new``), and a backup need not copy it.
+The search file holds nothing but what the main file can rebuild: a missing one is filled
+again from the members (``fill_if_new``), and a backup need not copy it.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ _INDEXED = f"{_FTS}_indexed"
 
 #: members indexed per batch
 BATCH = 500
-#: batches a checkpoint thread indexes per turn, before it checkpoints
+#: batches the background thread indexes per turn (10,000 members every half second at most)
 BATCHES_PER_TURN = 20
 
 #: the search file's own facts: "filled" once every member of the main file was queued for it
