@@ -147,13 +147,16 @@ def member_search_text(
     return "\n".join([*own, title] if title else own)
 
 
-#: what migrations 0008 and 0011 build for the Members search besides the ``search_text`` column, declared
-#: there and not here (none can be said in a model): SQLite's FTS5 table (FTS5 keeps its index in tables
-#: named after it) and its queue of members to index (``portal.infra.search_index``), and PostgreSQL's
-#: trigram index
+#: what migrations 0008, 0011 and 0012 build for the Members search besides the ``search_text`` column,
+#: declared there and not here (none can be said in a model): SQLite's FTS5 table (FTS5 keeps its index in
+#: tables named after it), the numbered changes its batches follow and that numbering's counter and epoch
+#: (``portal.infra.search_index``, which also makes the search file's record of the change it is indexed
+#: through, "progress"), and PostgreSQL's trigram index
 SEARCH_STRUCTURES = {
     "table": "member_search",
-    "pending": "member_search_pending",
+    "changes": "member_search_changes",
+    "numbering": "member_search_numbering",
+    "progress": "member_search_progress",
     "index": "ix_members_search_text_trgm",
 }
 

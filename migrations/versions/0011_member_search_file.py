@@ -28,7 +28,8 @@ branch_labels = None
 depends_on = None
 
 _FTS = SEARCH_STRUCTURES["table"]
-_PENDING = SEARCH_STRUCTURES["pending"]
+# Spelt out: migration 0012 replaced the queue, and models.SEARCH_STRUCTURES names what is there now.
+_PENDING = "member_search_pending"
 _TRIGGERS = ("members_search_insert", "members_search_delete", "members_search_update")
 
 

@@ -93,8 +93,25 @@ CONTAINS_FROM = 3
 #: SQLite's FTS5 table of the members' search text, in the search file (``portal.infra.search_index``): its
 #: rowid is the member's id, and the column named after the table takes a MATCH query
 _fts = table(SEARCH_STRUCTURES["table"], column("rowid"), column(SEARCH_STRUCTURES["table"]), schema="search")
-#: SQLite's queue of members whose text that index does not hold yet (``portal.infra.search_index``)
-_pending = table(SEARCH_STRUCTURES["pending"], column("member_id"))
+
+
+#: SQLite: every member's last change, numbered, and the search file's record of the change it is indexed
+#: through (``portal.infra.search_index``)
+_changes = table(SEARCH_STRUCTURES["changes"], column("member_id"), column("seq"))
+_numbering = table(SEARCH_STRUCTURES["numbering"], column("epoch"))
+_progress = table(SEARCH_STRUCTURES["progress"], column("epoch"), column("seq"), schema="search")
+
+
+def waiting() -> Select[Any]:
+    """SQLite: the ids of the members whose current search text the index does not hold yet, read through
+    the index on ``seq``: their last change is past the one the search file is indexed through (0 for a
+    new search file, or one numbered under another epoch)."""
+    through = (
+        select(func.coalesce(func.max(_progress.c.seq), 0))
+        .where(_progress.c.epoch == select(_numbering.c.epoch).scalar_subquery())
+        .scalar_subquery()
+    )
+    return select(_changes.c.member_id).where(_changes.c.seq > through)
 
 
 def _fts_phrase(folded: str) -> str:
@@ -127,14 +144,14 @@ def _contains(folded: str, scim_id: str, member_id: Any) -> ColumnElement[bool]:
     if _sqlite():
         # One IN over a UNION: SQLite looks the few ids up by rowid (an OR would scan the organization).
         # The index (a file of its own, attached as "search") answers for the members it is up to date
-        # for; the text of the few still queued is read as it is now (a batch indexes them within a second).
-        queued = select(_pending.c.member_id)
+        # for; the text of the few it is not is read as it is now (a batch indexes them within a second).
+        unindexed = waiting()
         found = union_all(
             select(_fts.c.rowid).where(
-                _fts.c[SEARCH_STRUCTURES["table"]].op("MATCH")(_fts_phrase(folded)), _fts.c.rowid.not_in(queued)
+                _fts.c[SEARCH_STRUCTURES["table"]].op("MATCH")(_fts_phrase(folded)), _fts.c.rowid.not_in(unindexed)
             ),
-            # The queue drives: each queued member is looked up by id (a join let SQLite scan the members).
-            select(Member.id).where(Member.id.in_(queued), Member.search_text.like(pattern, escape="\\")),
+            # The waiting ids drive: each is looked up by id (a join let SQLite scan the members).
+            select(Member.id).where(Member.id.in_(unindexed), Member.search_text.like(pattern, escape="\\")),
             select(Member.id).where(Member.public_id == scim_id),
         )
         return member_id.in_(found)  # type: ignore[no-any-return]

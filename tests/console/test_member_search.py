@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from portal import create_app
 from portal.core import departments, member_list, members
@@ -154,12 +154,18 @@ def test_another_organizations_members_never_appear(app: Any, console: Console, 
 
 
 def _fts_intact(app: Any) -> None:
-    """SQLite: once the queue is indexed, the search file holds every member's text as it is, and its FTS5
+    """SQLite: once every change is indexed, the search file holds every member's text as it is, and its FTS5
     index agrees with itself (FTS5's own integrity check)."""
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             sqlite_writes.finish_background(db.engine.url.database)
-            assert db.session.scalar(sa.text("SELECT count(*) FROM member_search_pending")) == 0
+            assert _waiting_now() == 0
+            # One row of changes per member: a deleted member's goes once the index has forgotten it.
+            numbered = sa.text("SELECT count(*) FROM member_search_changes c JOIN members m ON m.id = c.member_id")
+            assert db.session.scalar(numbered) == db.session.scalar(
+                sa.text("SELECT count(*) FROM member_search_changes")
+            )
+            assert db.session.scalar(numbered) == db.session.scalar(sa.text("SELECT count(*) FROM members"))
             stale = sa.text(
                 "SELECT count(*) FROM members m LEFT JOIN search.member_search_indexed i ON i.member_id = m.id"
                 " WHERE i.search_text IS NOT m.search_text"
@@ -529,15 +535,20 @@ def test_the_members_page_has_the_export_button(app: Any, console: Console, org:
 # ---------------------------------------------------------------- SQLite: the index learns in batches
 
 
-def _queued(app: Any) -> int:
+def _waiting_now() -> int:
+    """How many members the search index is not up to date for (in an app context)."""
+    return int(db.session.scalar(select(func.count()).select_from(member_list.waiting().subquery())))
+
+
+def _waiting(app: Any) -> int:
     with app.app_context():
-        return int(db.session.scalar(sa.text("SELECT count(*) FROM member_search_pending")))
+        return _waiting_now()
 
 
 @pytest.fixture
 def held_batches(app: Any) -> Iterator[Callable[[], None]]:
     """SQLite: this process's checkpoint thread indexes nothing until the test calls the fixture's value,
-    which indexes the whole queue then (portal.infra.search_index)."""
+    which indexes every change then (portal.infra.search_index)."""
     with app.app_context():
         if db.engine.dialect.name != "sqlite":
             pytest.skip("SQLite's FTS5 index only: PostgreSQL's trigram index is kept by the database")
@@ -561,9 +572,9 @@ def test_a_queued_member_is_found_by_its_words_now_and_after_its_batch(
     app: Any, console: Console, people: Any, held_batches: Callable[[], None]
 ) -> None:
     held_batches()
-    assert _queued(app) == 0
+    assert _waiting(app) == 0
     quinn = _hand(app, console_org(app), "quinn@acme.com", "Queued Quinn")
-    assert _queued(app) == 1
+    assert _waiting(app) == 1
     assert _search(console, "queued qu") == ["Queued Quinn"]
     # Renamed before the index ever held it, then after: the old words find nobody either way.
     with app.app_context():
@@ -571,13 +582,13 @@ def test_a_queued_member_is_found_by_its_words_now_and_after_its_batch(
         db.session.commit()
     assert _search(console, "queued") == [] and _search(console, "blake") == ["Quentin Blake"]
     held_batches()
-    assert _queued(app) == 0
+    assert _waiting(app) == 0
     assert _search(console, "queued") == [] and _search(console, "blake") == ["Quentin Blake"]
     with app.app_context():
         members.update_member(console_org(app), quinn, {"name": "Quincy Adams"}, Actor.cli())
         db.session.commit()
-    # The index still holds "blake" for this member until the batch: the queue's text wins.
-    assert _queued(app) == 1
+    # The index still holds "blake" for this member until the batch: the member's current text wins.
+    assert _waiting(app) == 1
     assert _search(console, "blake") == [] and _search(console, "adams") == ["Quincy Adams"]
     assert _search(console, "smith") == ["Anna Smith", "Paul Goldsmith"]  # the indexed ones, as before
     with app.app_context():
@@ -589,15 +600,15 @@ def test_a_queued_member_is_found_by_its_words_now_and_after_its_batch(
     assert _search(console, "adams") == [] and _search(console, "blake") == []
 
 
-def test_the_checkpoint_thread_indexes_the_queue_on_its_own(app: Any, org: Any) -> None:
+def test_the_background_thread_indexes_the_changes_on_its_own(app: Any, org: Any) -> None:
     with app.app_context():
         if db.engine.dialect.name != "sqlite":
             pytest.skip("SQLite's FTS5 index only")
     _hand(app, org.id, "tess@acme.com", "Threaded Tess")
     deadline = time.monotonic() + 10
-    while _queued(app) and time.monotonic() < deadline:
+    while _waiting(app) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _queued(app) == 0
+    assert _waiting(app) == 0
     with app.app_context():
         assert db.session.scalar(sa.text("SELECT rowid FROM search.member_search WHERE member_search MATCH 'threaded'"))
 
@@ -621,7 +632,7 @@ def test_a_process_that_exits_indexes_what_it_queued(
         "    db.session.commit()\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60, cwd=Path(__file__).parents[2])
-    assert _queued(app) == 0
+    assert _waiting(app) == 0
     with app.app_context():
         found = db.session.scalar(sa.text("SELECT rowid FROM search.member_search WHERE member_search MATCH 'exiting'"))
         assert found == db.session.scalar(select(Member.id).where(Member.name == "Exiting Eve"))
@@ -648,18 +659,38 @@ def _fresh_sqlite(database_url: str) -> Iterator[tuple[Any, str]]:
         cleanup()
 
 
-def test_the_downgrade_builds_the_index_of_migration_0008_again(app: Any, database_url: str) -> None:
-    """Migration 0011 down: 0008's FTS5 table is built from every member, queued or not, and its triggers
-    keep it in step again."""
+def _index_all(path: str) -> None:
+    """Index every change now, from a connection of the test's own (SQLite)."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        while search_index.catch_up(connection, lambda write: write()):
+            pass
+    finally:
+        connection.close()
+
+
+def test_the_downgrades_queue_every_member_then_build_the_index_of_migration_0008_again(
+    app: Any, database_url: str
+) -> None:
+    """Migration 0012 down: 0011's queue holds every member. 0011 down: 0008's FTS5 table is built from every
+    member, and its triggers keep it in step again. Up again: the search file, numbered before, learns every
+    member again instead of trusting its old number."""
     from flask_migrate import downgrade, upgrade
 
     with _fresh_sqlite(database_url) as (fresh, _url), fresh.app_context():
-        queue = sqlite_writes.queue_for(db.engine.url.database)
+        path = db.engine.url.database
+        queue = sqlite_writes.queue_for(path)
         assert queue is not None
-        queue.background = []  # the members stay queued
+        queue.background = []  # this process's thread stays out: the test indexes
         org = make_org(fresh, "Queued Org", "owner@queued.test")
         _hand(fresh, org.id, "ursula@queued.test", "Ursula Down")
         _hand(fresh, org.id, "victor@queued.test", "Victor Down")
+        assert _waiting_now() == 2
+        _index_all(path)
+        assert _waiting_now() == 0
+        db.session.remove()
+        downgrade(revision="0011")
+        assert sa.inspect(db.engine).has_table("member_search_changes") is False
         assert db.session.scalar(sa.text("SELECT count(*) FROM member_search_pending")) == 2
         db.session.remove()
         downgrade(revision="0010")
@@ -674,14 +705,19 @@ def test_the_downgrade_builds_the_index_of_migration_0008_again(app: Any, databa
         db.session.execute(sa.text("INSERT INTO main.member_search(member_search, rank) VALUES ('integrity-check', 1)"))
         db.session.remove()
         upgrade()
-        # Up again: every member is queued, and the search file learns them all.
-        assert db.session.scalar(sa.text("SELECT count(*) FROM member_search_pending")) == 3
+        # Up again, the changes are numbered from the members' ids, below the number the search file
+        # recorded: under the new epoch, every member waits, Ursula's rename among them.
+        assert _waiting_now() == 3
+        _index_all(path)
+        rows, _ = member_list.list_members(org.id, member_list.MemberFilter(search="down"), limit=10, offset=0)
+        assert [m.name for m in rows] == ["Victor Down", "Walt Down"]
+        _fts_intact(fresh)
         db.session.remove()
 
 
 def test_a_lost_search_file_is_built_again_from_the_members(app: Any, database_url: str) -> None:
-    """The search file holds nothing the main file cannot rebuild: made again when missing, it learns every
-    member, though the queue holds only the one changed since."""
+    """The search file holds nothing the main file cannot rebuild: made again when missing, it is indexed
+    through nothing, so it learns every member, not only the one changed since."""
     with _fresh_sqlite(database_url) as (fresh, url):
         with fresh.app_context():
             path = db.engine.url.database
@@ -700,16 +736,18 @@ def test_a_lost_search_file_is_built_again_from_the_members(app: Any, database_u
         queue.background = []  # this process's thread stays out: the turn below is the first
         with again.app_context():
             assert db.session.scalar(sa.text("SELECT count(*) FROM search.member_search_indexed")) == 0
-            # A member written meanwhile is queued: the others must be learnt all the same.
+            # The new file is indexed through nothing: every member waits, and the search reads their text.
             members.update_member(org.id, _member_by_name(again, "Zoltan Found"), {"name": "Zoltan Lost"}, Actor.cli())
             db.session.commit()
-            assert db.session.scalar(sa.text("SELECT count(*) FROM member_search_pending")) == 1
+            assert _waiting_now() == 2
+            rows, _ = member_list.list_members(org.id, member_list.MemberFilter(search="found"), limit=10, offset=0)
+            assert [m.name for m in rows] == ["Yara Found"]
             connection = sqlite3.connect(path, isolation_level=None)
             try:
                 search_index.catch_up(connection, lambda write: write())
             finally:
                 connection.close()
-            assert db.session.scalar(sa.text("SELECT count(*) FROM member_search_pending")) == 0
+            assert _waiting_now() == 0
             rows, _ = member_list.list_members(org.id, member_list.MemberFilter(search="found"), limit=10, offset=0)
             assert [m.name for m in rows] == ["Yara Found"]
             _fts_intact(again)
@@ -717,33 +755,40 @@ def test_a_lost_search_file_is_built_again_from_the_members(app: Any, database_u
             db.engine.dispose()
 
 
-def test_a_member_changed_while_its_batch_was_indexed_stays_queued(
+def test_a_member_changed_while_its_batch_was_indexed_waits_for_the_next(
     app: Any, org: Any, held_batches: Callable[[], None]
 ) -> None:
-    """A batch takes off the queue only the members whose count of changes is as it read it: one renamed
-    meanwhile is indexed again by the next batch, with its new text."""
+    """A batch reads the changes from one snapshot and moves the search file's number to the last change it
+    read: a member renamed while the batch writes the index has a higher number, so it still waits, and the
+    next batch indexes its new text. The batch writes nothing to the main file."""
     held_batches()
     zed = _hand(app, org.id, "zed@acme.com", "Zed Before")
     with app.app_context():
         path = db.engine.url.database
     connection = sqlite3.connect(path, isolation_level=None)
     other = sqlite3.connect(path, isolation_level=None)
+    renamed: list[str] = []
+
+    def rename_once(statement: str) -> None:
+        if not renamed and statement.startswith("INSERT INTO search.member_search(rowid"):
+            renamed.append(statement)
+            other.execute("UPDATE members SET search_text = 'zed after' WHERE id = ?", (zed,))
+
+    def no_main_write(write: Callable[[], int]) -> int:
+        raise AssertionError("a batch without deleted members wrote the main file")
+
     try:
         search_index.attach(connection, path)
-
-        def rename_then(write: Callable[[], int]) -> int:
-            other.execute("UPDATE members SET search_text = 'zed after' WHERE id = ?", (zed,))
-            return write()
-
-        assert search_index.index_batch(connection, rename_then) == 1
-        assert connection.execute("SELECT seq FROM member_search_pending WHERE member_id = ?", (zed,)).fetchone() == (
-            2,
-        )
+        connection.set_trace_callback(rename_once)
+        assert search_index.index_batch(connection, no_main_write) == 1
+        connection.set_trace_callback(None)
+        assert renamed
+        assert _waiting(app) == 1
         held = "SELECT search_text FROM search.member_search_indexed WHERE member_id = ?"
         assert connection.execute(held, (zed,)).fetchone() == ("zed before\nzed@acme.com",)
-        assert search_index.index_batch(connection, lambda write: write()) == 1
+        assert search_index.index_batch(connection, no_main_write) == 1
         assert connection.execute(held, (zed,)).fetchone() == ("zed after",)
-        assert connection.execute("SELECT count(*) FROM member_search_pending").fetchone() == (0,)
+        assert _waiting(app) == 0
     finally:
         connection.close()
         other.close()
