@@ -273,7 +273,7 @@ def _related(member_is: Callable[[Any], ColumnElement[bool]]) -> CompoundSelect[
 #: a page of members
 _RELATED = _related(lambda member_id: member_id.in_(bindparam("ids", expanding=True)))
 #: one member (every SCIM write, GET and lookup): an expanding IN is rendered again at every execution,
-#: which cost a PUT about 0.1 ms of CPU
+#: which cost a GET 2% of its instructions (BENCHMARKS.md)
 _RELATED_ONE = _related(lambda member_id: member_id == bindparam("id"))
 
 

@@ -173,8 +173,9 @@ def catch_up(connection: sqlite3.Connection, in_turn: InTurn) -> int:
     """Index the changes past the search file's number, up to BATCHES_PER_TURN batches; returns how
     many were read (``sqlite_writes.BackgroundWrite``).
 
-    One process's thread indexes at a time (``<database>.search-lock``): two would read the same
-    batch, and the second's write of the search file would fail on its stale read.
+    One process's thread indexes at a time (``<database>.search-lock``): ``index_batch`` reads its
+    batch before it writes, so two at once would both read the same batch and both write it, and the
+    index would learn those members twice.
     """
     if not _numbered(connection):
         return 0  # before migration 0012

@@ -760,19 +760,24 @@ def test_a_member_changed_while_its_batch_was_indexed_waits_for_the_next(
 ) -> None:
     """A batch reads the changes from one snapshot and moves the search file's number to the last change it
     read: a member renamed while the batch writes the index has a higher number, so it still waits, and the
-    next batch indexes its new text. The batch writes nothing to the main file."""
+    next batch indexes its new text. The batch writes nothing to the main file, and no longer reads it while
+    it writes the index: a RESTART of the main file's log, which waits for every reader holding the write
+    lock, goes through at once."""
     held_batches()
     zed = _hand(app, org.id, "zed@acme.com", "Zed Before")
     with app.app_context():
         path = db.engine.url.database
     connection = sqlite3.connect(path, isolation_level=None)
     other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA busy_timeout=2000")  # past another checkpoint (the app's thread); not past a reader
     renamed: list[str] = []
+    restarts: list[tuple[int, int, int]] = []
 
     def rename_once(statement: str) -> None:
         if not renamed and statement.startswith("INSERT INTO search.member_search(rowid"):
             renamed.append(statement)
             other.execute("UPDATE members SET search_text = 'zed after' WHERE id = ?", (zed,))
+            restarts.append(other.execute("PRAGMA main.wal_checkpoint(RESTART)").fetchone())
 
     def no_main_write(write: Callable[[], int]) -> int:
         raise AssertionError("a batch without deleted members wrote the main file")
@@ -783,6 +788,7 @@ def test_a_member_changed_while_its_batch_was_indexed_waits_for_the_next(
         assert search_index.index_batch(connection, no_main_write) == 1
         connection.set_trace_callback(None)
         assert renamed
+        assert restarts[0][0] == 0  # not busy: no reader left on the log
         assert _waiting(app) == 1
         held = "SELECT search_text FROM search.member_search_indexed WHERE member_id = ?"
         assert connection.execute(held, (zed,)).fetchone() == ("zed before\nzed@acme.com",)
