@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Select, and_, column, false, func, or_, se
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.extensions import db
+from portal.infra import search_index
 from portal.models import (
     MEMBER_STATUSES,
     SEARCH_STRUCTURES,
@@ -95,25 +96,6 @@ CONTAINS_FROM = 3
 _fts = table(SEARCH_STRUCTURES["table"], column("rowid"), column(SEARCH_STRUCTURES["table"]), schema="search")
 
 
-#: SQLite: every member's last change, numbered, and the search file's record of the change it is indexed
-#: through (``portal.infra.search_index``)
-_changes = table(SEARCH_STRUCTURES["changes"], column("member_id"), column("seq"))
-_numbering = table(SEARCH_STRUCTURES["numbering"], column("epoch"))
-_progress = table(SEARCH_STRUCTURES["progress"], column("epoch"), column("seq"), schema="search")
-
-
-def waiting() -> Select[Any]:
-    """SQLite: the ids of the members whose current search text the index does not hold yet, read through
-    the index on ``seq``: their last change is past the one the search file is indexed through (0 for a
-    new search file, or one numbered under another epoch)."""
-    through = (
-        select(func.coalesce(func.max(_progress.c.seq), 0))
-        .where(_progress.c.epoch == select(_numbering.c.epoch).scalar_subquery())
-        .scalar_subquery()
-    )
-    return select(_changes.c.member_id).where(_changes.c.seq > through)
-
-
 def _fts_phrase(folded: str) -> str:
     """An FTS5 query of ``folded`` as one phrase: with the trigram tokenizer, the rows holding it anywhere."""
     return '"' + folded.replace('"', '""') + '"'
@@ -145,7 +127,7 @@ def _contains(folded: str, scim_id: str, member_id: Any) -> ColumnElement[bool]:
         # One IN over a UNION: SQLite looks the few ids up by rowid (an OR would scan the organization).
         # The index (a file of its own, attached as "search") answers for the members it is up to date
         # for; the text of the few it is not is read as it is now (a batch indexes them within a second).
-        unindexed = waiting()
+        unindexed = search_index.waiting()
         found = union_all(
             select(_fts.c.rowid).where(
                 _fts.c[SEARCH_STRUCTURES["table"]].op("MATCH")(_fts_phrase(folded)), _fts.c.rowid.not_in(unindexed)

@@ -24,7 +24,7 @@ attaches as ``search`` (``attach``), and only the batches write it:
   a batch took its members off a queue there, and that write held the main file's write lock for
   8.7 ms at p90 (up to 39 ms) at the thread's low priority, every request's write waiting behind it;
 * until the index is through a member's change, the search reads the member's current text
-  itself (``member_list.waiting``), so a search never misses a write and never finds
+  itself (``waiting``, read by ``member_list``), so a search never misses a write and never finds
   a member by words it no longer has.
 
 The search file holds nothing but what the main file can rebuild: a missing one (or one that
@@ -39,6 +39,8 @@ import json
 import os
 import sqlite3
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, column, select, table, text
 
 from portal.models import SEARCH_STRUCTURES
 
@@ -68,12 +70,14 @@ _CREATE = (
     f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{_PROGRESS}"
     " (id INTEGER PRIMARY KEY CHECK (id = 1), epoch TEXT NOT NULL, seq INTEGER NOT NULL)",
 )
-#: the numbering's epoch, and the number the index is through under it (0 for a new search file, or one
-#: numbered under another epoch)
-_THROUGH = (
-    f"SELECT e.epoch, coalesce((SELECT p.seq FROM {SCHEMA}.{_PROGRESS} p WHERE p.id = 1 AND p.epoch = e.epoch), 0)"
-    f" FROM main.{NUMBERING} e WHERE e.id = 1"
+#: the number the index is through: 0 for a new search file, or one numbered under another epoch (the one
+#: rule of what is indexed, for the batches and for the search's ``waiting``)
+_THROUGH_SEQ = (
+    f"SELECT coalesce((SELECT p.seq FROM {SCHEMA}.{_PROGRESS} p JOIN main.{NUMBERING} e"
+    " ON e.id = 1 AND e.epoch = p.epoch WHERE p.id = 1), 0)"
 )
+#: the numbering's epoch, and the number the index is through under it
+_THROUGH = f"SELECT (SELECT epoch FROM main.{NUMBERING} WHERE id = 1), ({_THROUGH_SEQ})"
 _READ_BATCH = (
     f"SELECT c.member_id, c.seq, m.search_text, i.search_text FROM main.{CHANGES} c"
     f" LEFT JOIN main.members m ON m.id = c.member_id"
@@ -89,6 +93,16 @@ _FORGOTTEN = (
     f"DELETE FROM main.{CHANGES} WHERE member_id IN (SELECT c.member_id FROM json_each(?) j"
     f" JOIN main.{CHANGES} c ON c.member_id = json_extract(j.value, '$[0]') AND c.seq = json_extract(j.value, '$[1]'))"
 )
+
+
+_changes = table(CHANGES, column("member_id"), column("seq"))
+
+
+def waiting() -> Select[Any]:
+    """The ids of the members whose current search text the index does not hold yet (a subquery for the
+    search, ``member_list``), read through the index on ``seq``: their last change is past the number the
+    search file is indexed through."""
+    return select(_changes.c.member_id).where(_changes.c.seq > text(f"({_THROUGH_SEQ})"))
 
 
 def search_path(database_path: str) -> str:

@@ -537,7 +537,7 @@ def test_the_members_page_has_the_export_button(app: Any, console: Console, org:
 
 def _waiting_now() -> int:
     """How many members the search index is not up to date for (in an app context)."""
-    return int(db.session.scalar(select(func.count()).select_from(member_list.waiting().subquery())))
+    return int(db.session.scalar(select(func.count()).select_from(search_index.waiting().subquery())))
 
 
 def _waiting(app: Any) -> int:
