@@ -344,6 +344,13 @@ def first_matching(org_id: int, attribute: str, value: Any) -> MemberRecord | No
     return found[0] if found else None
 
 
+#: built once: a statement made per call would have its cache key and dialect options worked out again at
+#: every execution (1.4% of a create's instructions, by callgrind)
+_INSERT = insert(_members)
+_INSERT_DEPARTMENTS = insert(member_departments)
+_DELETE_DEPARTMENTS = delete(member_departments).where(member_departments.c.member_id == bindparam("_member_id"))
+
+
 def insert_record(record: MemberRecord, actor: Actor) -> int:
     """INSERT a new member (its ``departments`` too) and its member.created event; returns its primary key."""
     values = record.columns()
@@ -357,12 +364,12 @@ def insert_record(record: MemberRecord, actor: Actor) -> int:
         version=record.version,
     )
     connection = db.session.connection()
-    key = connection.execute(insert(_members), values).inserted_primary_key
+    key = connection.execute(_INSERT, values).inserted_primary_key
     assert key is not None  # a single-row INSERT has its primary key
     member_id = key[0]
     if record.departments:
         connection.execute(
-            insert(member_departments), [{"member_id": member_id, "department_id": d} for d, _ in record.departments]
+            _INSERT_DEPARTMENTS, [{"member_id": member_id, "department_id": d} for d, _ in record.departments]
         )
     events.record(
         record.org_id,
@@ -410,10 +417,10 @@ def update_record(before: MemberRecord, after: MemberRecord, now: datetime, acto
     if result.rowcount != 1:
         raise StaleDataError(f"members row {before.id} changed since it was read")
     if departments_changed:
-        connection.execute(delete(member_departments).where(member_departments.c.member_id == before.id))
+        connection.execute(_DELETE_DEPARTMENTS, {"_member_id": before.id})
         if after.departments:
             connection.execute(
-                insert(member_departments), [{"member_id": before.id, "department_id": d} for d, _ in after.departments]
+                _INSERT_DEPARTMENTS, [{"member_id": before.id, "department_id": d} for d, _ in after.departments]
             )
     after.version, after.updated_at = before.version + 1, now
     change = events.member_change(before, after, actor)
