@@ -74,7 +74,7 @@ _types = WorkforceType.__table__
 _departments = Department.__table__
 _groups = UserGroup.__table__
 _managers = _members.alias("manager")
-# Aliased in the records' FROM, so a filter's EXISTS over job_titles still correlates to members only.
+# Aliased in the records' lookups, so a filter's EXISTS over job_titles still correlates to members only.
 _member_title = _titles.alias("member_title")
 _member_type = _types.alias("member_type")
 
@@ -206,6 +206,14 @@ class MemberRecord:
         return out
 
 
+def _looked_up(column: ColumnElement[Any], by_id: ColumnElement[bool]) -> Any:
+    """``column`` of the row ``by_id`` names, as a correlated subquery and not an outer join: SQLite plans a
+    join by statistics, and statistics taken while a table was small (one job title) made it scan that table
+    for every member once it had grown (225 µs a member at 5,000 titles, BENCHMARKS.md); a subquery on the
+    primary key is always looked up by it."""
+    return select(column).where(by_id).scalar_subquery()
+
+
 _RECORD_COLUMNS = (
     _members.c.id,
     _members.c.public_id,
@@ -230,19 +238,14 @@ _RECORD_COLUMNS = (
     _members.c.job_title_id,
     _members.c.employee_type_id,
     _members.c.manager_id,
-    _member_title.c.name,
-    _member_type.c.name,
-    _managers.c.public_id,
-    _managers.c.name,
-    _managers.c.external_id,
+    _looked_up(_member_title.c.name, _member_title.c.id == _members.c.job_title_id),
+    _looked_up(_member_type.c.name, _member_type.c.id == _members.c.employee_type_id),
+    _looked_up(_managers.c.public_id, _managers.c.id == _members.c.manager_id),
+    _looked_up(_managers.c.name, _managers.c.id == _members.c.manager_id),
+    _looked_up(_managers.c.external_id, _managers.c.id == _members.c.manager_id),
     _members.c.emails,
     _members.c.phone_numbers,
     _members.c.addresses,
-)
-_RECORD_FROM = (
-    _members.outerjoin(_member_title, _member_title.c.id == _members.c.job_title_id)
-    .outerjoin(_member_type, _member_type.c.id == _members.c.employee_type_id)
-    .outerjoin(_managers, _managers.c.id == _members.c.manager_id)
 )
 
 
@@ -279,7 +282,7 @@ _RELATED_ONE = _related(lambda member_id: member_id == bindparam("id"))
 
 def select_records(*conditions: ColumnElement[bool]) -> Select[Any]:
     """A SELECT of member records (add ORDER BY, OFFSET and LIMIT, then ``fetch`` it)."""
-    return select(*_RECORD_COLUMNS).select_from(_RECORD_FROM).where(*conditions)
+    return select(*_RECORD_COLUMNS).where(*conditions)
 
 
 def fetch(statement: Select[Any], params: dict[str, Any] | None = None) -> list[MemberRecord]:
