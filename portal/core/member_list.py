@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, Select, and_, column, false, func, or_, select, table, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
+from portal.core.members import looked_up
 from portal.extensions import db
 from portal.infra import search_index
 from portal.models import (
@@ -322,16 +323,12 @@ def export_members(org_id: int, flt: MemberFilter, sort: str = "name") -> Iterat
                     Member.email,
                     Member.external_id,
                     Member.employee_id,
-                    JobTitle.name.label("job_title"),
-                    WorkforceType.name.label("workforce_type"),
+                    looked_up(JobTitle.name, JobTitle.id == Member.job_title_id).label("job_title"),
+                    looked_up(WorkforceType.name, WorkforceType.id == Member.employee_type_id).label("workforce_type"),
                     Member.status,
-                    SyncSource.name.label("source"),
+                    looked_up(SyncSource.name, SyncSource.id == Member.source_id).label("source"),
                     Member.public_id,
-                )
-                .outerjoin(JobTitle, JobTitle.id == Member.job_title_id)
-                .outerjoin(WorkforceType, WorkforceType.id == Member.employee_type_id)
-                .outerjoin(SyncSource, SyncSource.id == Member.source_id)
-                .where(Member.id.in_(batch))
+                ).where(Member.id.in_(batch))
             )
         }
         for member_id in batch:

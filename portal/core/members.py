@@ -39,6 +39,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.core import admin_log, contact, events
@@ -206,7 +207,7 @@ class MemberRecord:
         return out
 
 
-def _looked_up(column: ColumnElement[Any], by_id: ColumnElement[bool]) -> Any:
+def looked_up(column: ColumnElement[Any] | QueryableAttribute[Any], by_id: ColumnElement[bool]) -> Any:
     """``column`` of the row ``by_id`` names, as a correlated subquery and not an outer join: SQLite plans a
     join by statistics, and statistics taken while a table was small (one job title) made it scan that table
     for every member once it had grown (225 µs a member at 5,000 titles, BENCHMARKS.md); a subquery on the
@@ -238,11 +239,11 @@ _RECORD_COLUMNS = (
     _members.c.job_title_id,
     _members.c.employee_type_id,
     _members.c.manager_id,
-    _looked_up(_member_title.c.name, _member_title.c.id == _members.c.job_title_id),
-    _looked_up(_member_type.c.name, _member_type.c.id == _members.c.employee_type_id),
-    _looked_up(_managers.c.public_id, _managers.c.id == _members.c.manager_id),
-    _looked_up(_managers.c.name, _managers.c.id == _members.c.manager_id),
-    _looked_up(_managers.c.external_id, _managers.c.id == _members.c.manager_id),
+    looked_up(_member_title.c.name, _member_title.c.id == _members.c.job_title_id),
+    looked_up(_member_type.c.name, _member_type.c.id == _members.c.employee_type_id),
+    looked_up(_managers.c.public_id, _managers.c.id == _members.c.manager_id),
+    looked_up(_managers.c.name, _managers.c.id == _members.c.manager_id),
+    looked_up(_managers.c.external_id, _managers.c.id == _members.c.manager_id),
     _members.c.emails,
     _members.c.phone_numbers,
     _members.c.addresses,

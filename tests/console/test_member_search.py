@@ -513,6 +513,38 @@ def test_the_export_reads_in_batches_not_a_query_per_member(app: Any, console: C
     assert len(_csv(console.get("/organization/members/export.csv"))) == 41
 
 
+def test_the_export_reaches_job_titles_by_key_whatever_the_statistics(app: Any, console: Console, org: Any) -> None:
+    """With statistics taken while the organization had one job title, SQLite planned the export's outer
+    join to job_titles as a scan of it, for every member exported once titles had grown: the export looks
+    titles (and employee types and sources) up by key instead (as the SCIM member read does)."""
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's planner: PostgreSQL scales its statistics to a table's current size")
+        engine = db.engine
+    _hand(app, org.id, "only@x.test", "Only Title", job_title="The Title")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")  # one job title
+    for i in range(40):
+        _hand(app, org.id, f"t{i}@x.test", f"Titled {i}", job_title=f"Title {i}")
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "job_titles" in statement and statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        export = _csv(console.get("/organization/members/export.csv"))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(export) == 42 and "Title 39" in {cell for row in export for cell in row}
+    assert seen  # the export's batch
+    with engine.connect() as conn:
+        for statement, parameters in seen:
+            plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+            assert not [line for line in plan if re.match(r"SCAN job_titles", line)], (statement, plan)
+
+
 def test_the_export_needs_the_permission_to_view_members(app: Any, client: Any, org: Any) -> None:
     make_admin(app, org, "logs@acme.test", {"admin_log"}, password="another long password 1")
     viewer = Console(client)
