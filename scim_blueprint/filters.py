@@ -33,6 +33,7 @@ from scim2_filter_parser.parser import SCIMParser, SCIMParserError
 from sqlalchemy import ColumnElement, and_, exists, false, func, literal, not_, or_, select, true
 from sqlalchemy.orm import aliased
 
+from portal.core.members import looked_up
 from portal.core.scim_urns import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 from portal.models import Department, JobTitle, Member, UserGroup, group_members, member_departments, norm
 
@@ -151,12 +152,9 @@ def _title_exists(condition: Condition) -> Condition:
 
 _Manager = aliased(Member, name="manager")
 #: the manager value as user_to_scim returns it: the reference as received, else the manager's id
-_manager_value = func.coalesce(
-    Member.manager_ref,
-    select(_Manager.public_id).where(_Manager.id == Member.manager_id).correlate(Member).scalar_subquery(),
-)
-_manager_name = select(_Manager.name).where(_Manager.id == Member.manager_id).correlate(Member).scalar_subquery()
-_title_name = select(JobTitle.name).where(JobTitle.id == Member.job_title_id).correlate(Member).scalar_subquery()
+_manager_value = func.coalesce(Member.manager_ref, looked_up(_Manager.public_id, _Manager.id == Member.manager_id))
+_manager_name = looked_up(_Manager.name, _Manager.id == Member.manager_id)
+_title_name = looked_up(JobTitle.name, JobTitle.id == Member.job_title_id)
 _first_department = (
     select(func.min(Department.name))
     .join(member_departments, member_departments.c.department_id == Department.id)

@@ -208,11 +208,12 @@ class MemberRecord:
 
 
 def looked_up(column: ColumnElement[Any] | QueryableAttribute[Any], by_id: ColumnElement[bool]) -> Any:
-    """``column`` of the row ``by_id`` names, as a correlated subquery and not an outer join: SQLite plans a
-    join by statistics, and statistics taken while a table was small (one job title) made it scan that table
-    for every member once it had grown (225 µs a member at 5,000 titles, BENCHMARKS.md); a subquery on the
-    primary key is always looked up by it."""
-    return select(column).where(by_id).scalar_subquery()
+    """``column`` of the row ``by_id`` names for each member (its job title's name, its manager's id ...), as
+    a subquery correlated to ``members`` and not an outer join: SQLite plans a join by statistics, and
+    statistics taken while a table was small (one job title) made it scan that table for every member once
+    it had grown (225 µs a member at 5,000 titles, BENCHMARKS.md); a subquery on the primary key is always
+    looked up by it."""
+    return select(column).where(by_id).correlate(_members).scalar_subquery()
 
 
 _RECORD_COLUMNS = (
