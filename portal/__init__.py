@@ -38,6 +38,10 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA mmap_size=268435456")
+    # The search triggers make a member's INSERT, DELETE or renaming a statement journal of every index page it
+    # changes (some 90 KiB); past 64 KiB SQLite put it in a new file of /var/tmp, made and unlinked inside the
+    # write lock, at every create (tests/scim/test_sqlite_temp_files.py).
+    cursor.execute("PRAGMA temp_store=MEMORY")
     # The writer that starts the log again cuts the file back only after a burst (sqlite_writes.WAL_KEPT_FACTOR).
     cursor.execute(f"PRAGMA journal_size_limit={sqlite_writes.WAL_KEPT_FACTOR * sqlite_writes.WAL_RESTART_BYTES}")
     cursor.close()
