@@ -176,10 +176,11 @@ def entry(
 def write(values: dict[str, Any]) -> None:
     """INSERT a row built by ``entry`` in the caller's transaction (not committed).
 
-    A Core INSERT, not an ORM object: every SCIM request writes one, and nothing
-    reads the row back in the same request.
+    A Core INSERT on the session's connection, not an ORM object nor ``Session.execute``: every SCIM
+    request writes one, nothing reads the row back in the same request, and the ORM's execution (its
+    autoflush among it) cost a member write 40 µs more while the database's write lock was held.
     """
-    db.session.execute(_INSERT, values)
+    db.session.connection().execute(_INSERT, values)
 
 
 #: ``.../Users/<id>`` or ``.../Groups/<id>`` at the end of a SCIM request's path
