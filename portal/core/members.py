@@ -356,8 +356,19 @@ _INSERT_DEPARTMENTS = insert(member_departments)
 _DELETE_DEPARTMENTS = delete(member_departments).where(member_departments.c.member_id == bindparam("_member_id"))
 
 
-def insert_record(record: MemberRecord, actor: Actor) -> int:
-    """INSERT a new member (its ``departments`` too) and its member.created event; returns its primary key."""
+def _created(record: MemberRecord, actor: Actor) -> events.Change:
+    return events.Change("member.created", "member", record.public_id, events.member_attributes(record, actor))
+
+
+def insert_record(record: MemberRecord, actor: Actor, refs: Refs | None = None) -> int:
+    """INSERT a new member (its ``departments`` too) and its member.created event; returns its primary key.
+
+    ``refs``: as ``resolve_refs`` gave them; a job title it left to make is made first (``defer_new_title``).
+    """
+    # The event is built before the first write: from it to COMMIT, every other writer waits.
+    created = _created(record, actor)
+    if refs is not None and refs.new_title is not None and _make_new_title(refs, record):
+        created = _created(record, actor)
     values = record.columns()
     values.update(
         public_id=record.public_id,
@@ -376,11 +387,7 @@ def insert_record(record: MemberRecord, actor: Actor) -> int:
         connection.execute(
             _INSERT_DEPARTMENTS, [{"member_id": member_id, "department_id": d} for d, _ in record.departments]
         )
-    events.record(
-        record.org_id,
-        actor,
-        events.Change("member.created", "member", record.public_id, events.member_attributes(record, actor)),
-    )
+    events.record(record.org_id, actor, created)
     return int(member_id)
 
 
@@ -400,20 +407,30 @@ def _update_statement(names: tuple[str, ...]) -> Any:
     return statement
 
 
-def update_record(before: MemberRecord, after: MemberRecord, now: datetime, actor: Actor) -> MemberRecord:
+def update_record(
+    before: MemberRecord, after: MemberRecord, now: datetime, actor: Actor, refs: Refs | None = None
+) -> MemberRecord:
     """Write what changed from ``before`` to ``after`` (columns, departments); returns the record as stored.
 
     A change bumps the version and ``updated_at``, as the ORM's version counter and
     ``onupdate`` do, and records its event (updated, suspended or reactivated); no change
     writes nothing. The UPDATE names the version it read: one that lost a race raises
-    StaleDataError, so the door runs it again or answers 412.
+    StaleDataError, so the door runs it again or answers 412. ``refs``: as ``resolve_refs``
+    gave them; a job title it left to make is made first (``defer_new_title``).
     """
-    columns = after.columns()
     old = before.columns()
-    changed = {key: value for key, value in columns.items() if old[key] != value}
+    changed = {key: value for key, value in after.columns().items() if old[key] != value}
     departments_changed = [d for d, _ in before.departments] != [d for d, _ in after.departments]
-    if not changed and not departments_changed:
+    new_title = refs is not None and refs.new_title is not None
+    if not changed and not departments_changed and not new_title:
         return after
+    # The event is built before the first write: from it to COMMIT, every other writer waits.
+    change = events.member_change(before, after, actor)
+    if new_title:
+        assert refs is not None
+        if _make_new_title(refs, after):
+            change = events.member_change(before, after, actor)
+        changed = {key: value for key, value in after.columns().items() if old[key] != value}
     connection = db.session.connection()
     result = connection.execute(
         _update_statement(tuple(changed)),
@@ -428,7 +445,6 @@ def update_record(before: MemberRecord, after: MemberRecord, now: datetime, acto
                 _INSERT_DEPARTMENTS, [{"member_id": before.id, "department_id": d} for d, _ in after.departments]
             )
     after.version, after.updated_at = before.version + 1, now
-    change = events.member_change(before, after, actor)
     if change is not None:
         events.record(before.org_id, actor, change)
     return after
@@ -510,6 +526,8 @@ def delete_record(record: MemberRecord, actor: Actor) -> None:
     Its member.deleted event carries the member as it was; the members it managed get a
     member.updated event each (their manager is now a reference).
     """
+    # The event is built before the first write: from it to COMMIT, every other writer waits.
+    deleted = events.Change("member.deleted", "member", record.public_id, events.member_attributes(record, actor))
     connection = db.session.connection()
     managed = list(
         connection.execute(_UNLINK_MANAGED, {"_id": record.id, "_ref": record.public_id, "_now": utcnow()}).scalars()
@@ -523,7 +541,7 @@ def delete_record(record: MemberRecord, actor: Actor) -> None:
         record.org_id,
         actor,
         [
-            events.Change("member.deleted", "member", record.public_id, events.member_attributes(record, actor)),
+            deleted,
             *(events.Change("member.updated", "member", public_id, unlinked, ["manager"]) for public_id in managed),
         ],
     )
@@ -556,6 +574,9 @@ class Refs:
     #: the title and departments named, and whether this request made them (for the Sync log)
     associated: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: (name, its source) of a job title named but not found, when its making waits for the member's own write
+    #: (``resolve_refs``'s ``defer_new_title``)
+    new_title: tuple[str, int | None] | None = None
 
 
 _MANAGER_COLUMNS = (_members.c.id, _members.c.public_id, _members.c.name, _members.c.external_id)
@@ -619,6 +640,7 @@ def resolve_refs(
     member: MemberRecord | None = None,
     title: tuple[int, str] | None = None,
     department: tuple[int, str] | None = None,
+    defer_new_title: bool = False,
 ) -> Refs:
     """Look up what the values name, making a missing job title or department with ``source_id`` as its source.
 
@@ -627,6 +649,11 @@ def resolve_refs(
     externalId). A key that is absent names nothing. ``member`` is the member being
     changed: a title or department it already has by that name (any case) needs no
     lookup. ``title`` and ``department`` are found already (``create_lookups``).
+
+    ``defer_new_title``: a missing job title is only named (``Refs.new_title``); ``insert_record`` or
+    ``update_record``, given the refs, makes it just before the member's own write. Its INSERT is a write: from
+    it to COMMIT every other writer waits, so a SCIM write that names a new title builds its record, changes,
+    event and Sync log row first.
     """
     out = Refs()
     if values.get("job_title"):
@@ -636,9 +663,12 @@ def resolve_refs(
             out.job_title = (member.job_title_id, member.job_title or "")
         else:
             out.job_title = title or lookup_title(org_id, name)
-            if out.job_title is None:
+            if out.job_title is None and defer_new_title:
+                out.new_title = (name.strip(), source_id)
+            elif out.job_title is None:
                 out.job_title, created = make_job_title(org_id, name, source_id)
-        out.associated.append({"type": "job_title", "name": out.job_title[1], "created": created})
+        named = out.job_title[1] if out.job_title is not None else name.strip()
+        out.associated.append({"type": "job_title", "name": named, "created": created})
     if values.get("department"):
         name = values["department"]
         created = False
@@ -663,6 +693,26 @@ def resolve_refs(
         if out.manager is None:
             out.notes.append(f"Manager {ref!r} is not a member of the organization: kept as a reference")
     return out
+
+
+def _make_new_title(refs: Refs, record: MemberRecord) -> bool:
+    """Make the job title ``resolve_refs`` left to make (``defer_new_title``) and give it to ``record``; returns
+    whether its name as stored differs from the one the record had (a parallel request made it first, in
+    another case).
+
+    The Sync log's entry of the title (``refs.associated``, whose dicts ``newly_given`` passes on as they are)
+    learns its name as stored and whether this request made it.
+    """
+    assert refs.new_title is not None
+    name, source_id = refs.new_title
+    refs.job_title, created = make_job_title(record.org_id, name, source_id)
+    refs.new_title = None
+    spelled = record.job_title
+    record.job_title_id, record.job_title = refs.job_title
+    for entry in refs.associated:
+        if entry["type"] == "job_title":
+            entry.update(name=refs.job_title[1], created=created)
+    return record.job_title != spelled
 
 
 def newly_given(associated: list[dict[str, Any]], changes: dict[str, Any]) -> list[dict[str, Any]]:
@@ -696,7 +746,8 @@ def assign(record: MemberRecord, values: dict[str, Any], refs: Refs, *, replace_
     if given & {"job_title"}:
         changes.update(
             job_title_id=refs.job_title[0] if refs.job_title else None,
-            job_title=refs.job_title[1] if refs.job_title else None,
+            # a title still to make (``Refs.new_title``) is named already
+            job_title=refs.job_title[1] if refs.job_title else refs.new_title[0] if refs.new_title else None,
         )
     if given & {"department", "department_ids"}:
         changes["departments"] = list(refs.departments)

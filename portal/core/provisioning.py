@@ -266,15 +266,17 @@ def provision_member(source: Source, values: dict[str, Any], info: RequestInfo |
         base, operation = members.copy(existing, source_id=source.id), "link"
     else:
         before, base, operation = None, members.new_record(source.org_id, source.id), "create"
-    refs = members.resolve_refs(source.org_id, source.id, values, member=before, title=title, department=department)
+    refs = members.resolve_refs(
+        source.org_id, source.id, values, member=before, title=title, department=department, defer_new_title=True
+    )
     after = members.assign(base, values, refs, replace_all=True)
     changes = admin_log.diff(before.state() if before is not None else {}, after.state())
     # The log row is built first: between the first INSERT and COMMIT, other writers wait.
     log_row = _member_log_row(source, info, operation, 201, after, changes, refs, notes)
     if before is None:
-        after.id = members.unique(lambda: members.insert_record(after, Actor.for_source(source)))
+        after.id = members.unique(lambda: members.insert_record(after, Actor.for_source(source), refs))
     else:
-        after = members.unique(lambda: members.update_record(before, after, utcnow(), Actor.for_source(source)))
+        after = members.unique(lambda: members.update_record(before, after, utcnow(), Actor.for_source(source), refs))
     sync_log.write(log_row)
     return after, operation
 
@@ -298,13 +300,14 @@ def replace_member(
     values = _require(source, values)
     notes = list(notes or [])
     values = _with_workforce_type(source, values, notes)
-    refs = members.resolve_refs(source.org_id, source.id, values, member=member)
+    refs = members.resolve_refs(source.org_id, source.id, values, member=member, defer_new_title=True)
     after = members.assign(member, values, refs, replace_all=True)
     changes = admin_log.diff(member.state(), after.state())
+    # The log row is built first: between the first INSERT and COMMIT, other writers wait.
     log_row = _member_log_row(
         source, info, _status_operation(member.status, after.status), 200, after, changes, refs, notes
     )
-    after = members.unique(lambda: members.update_record(member, after, utcnow(), Actor.for_source(source)))
+    after = members.unique(lambda: members.update_record(member, after, utcnow(), Actor.for_source(source), refs))
     sync_log.write(log_row)
     return after
 
@@ -315,19 +318,16 @@ def deprovision_member(
     """Apply the source's member deletion rule: suspend and unlink, or remove from the organization."""
     check_version(member, if_match)
     if source.deletion_rule == "delete":
-        members.delete_record(member, Actor.for_source(source))
         changes = admin_log.diff(member.snapshot(), {})
         notes = ["Member deletion rule: Delete member (removed from the organization)"]
     else:
-        members.update_record(
-            member, members.copy(member, status="inactive", source_id=None), utcnow(), Actor.for_source(source)
-        )
         changes = admin_log.diff(
             {"status": member.status, "data_source": source.name},
             {"status": "inactive", "data_source": "Admin Console"},
         )
         notes = ["Member deletion rule: Suspend member (kept as Inactive, unlinked from the source)"]
-    sync_log.record(
+    # The log row is built first: between the first write and COMMIT, other writers wait.
+    log_row = sync_log.entry(
         source.id,
         source.org_id,
         info,
@@ -340,6 +340,13 @@ def deprovision_member(
         changes=changes,
         notes=notes,
     )
+    if source.deletion_rule == "delete":
+        members.delete_record(member, Actor.for_source(source))
+    else:
+        members.update_record(
+            member, members.copy(member, status="inactive", source_id=None), utcnow(), Actor.for_source(source)
+        )
+    sync_log.write(log_row)
 
 
 # ---------------------------------------------------------------- groups

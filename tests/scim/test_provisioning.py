@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from portal.core import provisioning, sync_log
 from portal.core.errors import Conflict, Invalid
 from portal.extensions import db
-from portal.models import Member, SyncLog, SyncSource
+from portal.models import JobTitle, Member, SyncLog, SyncSource
 
 pytestmark = pytest.mark.both_databases
 
@@ -131,3 +131,91 @@ def test_a_job_title_made_by_a_parallel_request_is_found_not_made_twice(app: Any
         rows = db.session.execute(sa.select(JobTitle.name, JobTitle.source_id)).all()
         assert rows == [("Staff Engineer", src.id)]
         db.session.rollback()
+
+
+def _statements_of(app: Any, write: Any) -> list[str]:
+    """The SQL statements ``write()`` then COMMIT run, each as its first two words (``INSERT INTO``)."""
+    seen: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(" ".join(statement.split()[:3]).upper())
+
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        write()
+        db.session.commit()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+    return seen
+
+
+def _writes_only_once_writing(statements: list[str]) -> list[str]:
+    """The statements from the first write on: a write holds SQLite's write lock (every other writer waits)
+    from its first write to COMMIT, so only writes belong there, every read before."""
+    first = next(i for i, s in enumerate(statements) if s.startswith(("INSERT", "UPDATE", "DELETE")))
+    return statements[first:]
+
+
+@pytest.mark.parametrize("operation", ["create", "replace"])
+def test_a_write_naming_a_new_title_reads_all_it_needs_before_it_writes_rfc7644_3_3(
+    app: Any, source: Any, monkeypatch: Any, operation: str
+) -> None:
+    """RFC 7644 §3.3 (POST) and §3.5.1 (PUT) naming a job title nobody has yet and a manager: the title's
+    INSERT, the first write, comes just before the member's own, after every lookup (the manager's too)."""
+    from portal.core import events
+
+    # The commit's check for webhook endpoints is a read, cached per process: warmed below, kept here.
+    monkeypatch.setattr(events, "SUBSCRIBED_CACHE_SECONDS", 3600.0)
+    with app.app_context():
+        src = db.session.scalar(sa.select(SyncSource))
+        provisioning.provision_member(src, _values(external_id="boss@acme.test", email="boss@acme.test"), INFO)
+        target, _ = provisioning.provision_member(src, _values(job_title="Engineer"), INFO)
+        db.session.commit()
+        values = _values(job_title="Chief Gardener", manager="boss@acme.test")
+        if operation == "create":
+            values.update(external_id="b@acme.test", email="b@acme.test")
+            statements = _statements_of(app, lambda: provisioning.provision_member(src, values, INFO))
+        else:
+            member = provisioning.managed_member(src, target.public_id)
+            statements = _statements_of(app, lambda: provisioning.replace_member(src, member, values, INFO))
+        written = _writes_only_once_writing(statements)
+        assert written[:2] == [
+            "INSERT INTO JOB_TITLES",
+            "INSERT INTO MEMBERS" if operation == "create" else "UPDATE MEMBERS SET",
+        ]
+        assert all(s.startswith(("INSERT", "UPDATE", "DELETE")) for s in written), statements
+        stored = db.session.execute(
+            sa.select(Member.external_id, JobTitle.name, Member.manager_id.is_not(None))
+            .join(JobTitle, JobTitle.id == Member.job_title_id)
+            .where(Member.external_id == values["external_id"])
+        ).one()
+        assert stored == (values["external_id"], "Chief Gardener", True)
+        log = db.session.scalars(sa.select(SyncLog).order_by(SyncLog.id.desc())).first()
+        assert log is not None and log.associated == [{"type": "job_title", "name": "Chief Gardener", "created": True}]
+
+
+def test_a_title_a_parallel_request_made_first_is_given_in_its_spelling(app: Any, source: Any) -> None:
+    """The title left to make right before the member's write (``defer_new_title``) was made meanwhile by
+    another request, in another case: the member, its event and its Sync log entry name it as stored."""
+    from portal.core import members, workforce
+    from portal.core.actors import Actor
+    from portal.models import ChangeEvent
+
+    with app.app_context():
+        src = db.session.scalar(sa.select(SyncSource))
+        target, _ = provisioning.provision_member(src, _values(job_title="Engineer"), INFO)
+        db.session.commit()
+        before = provisioning.managed_member(src, target.public_id)
+        refs = members.resolve_refs(
+            src.org_id, src.id, {"job_title": "Night Nurse"}, member=before, defer_new_title=True
+        )
+        assert refs.new_title == ("Night Nurse", src.id) and refs.job_title is None
+        after = members.assign(before, {"job_title": "Night Nurse"}, refs, replace_all=False)
+        workforce.make_job_title(src.org_id, "NIGHT nurse", src.id)  # the parallel request
+        stored = members.update_record(before, after, before.updated_at, Actor.for_source(src), refs)
+        db.session.commit()
+        assert (stored.job_title, stored.job_title_id) == ("NIGHT nurse", refs.job_title[0])
+        assert refs.associated == [{"type": "job_title", "name": "NIGHT nurse", "created": False}]
+        assert provisioning.managed_member(src, target.public_id).job_title == "NIGHT nurse"
+        event = db.session.scalars(sa.select(ChangeEvent).order_by(ChangeEvent.seq.desc())).first()
+        assert event is not None and event.type == "member.updated" and event.data["job_title"] == "NIGHT nurse"
