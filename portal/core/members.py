@@ -428,9 +428,11 @@ def update_record(
     change = events.member_change(before, after, actor)
     if new_title:
         assert refs is not None
-        if _make_new_title(refs, after):
+        if _make_new_title(refs, after):  # made first by a parallel request, in another case
             change = events.member_change(before, after, actor)
-        changed = {key: value for key, value in after.columns().items() if old[key] != value}
+            changed = {key: value for key, value in after.columns().items() if old[key] != value}
+        else:
+            changed["job_title_id"] = after.job_title_id
     connection = db.session.connection()
     result = connection.execute(
         _update_statement(tuple(changed)),
