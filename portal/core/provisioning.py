@@ -271,7 +271,7 @@ def provision_member(source: Source, values: dict[str, Any], info: RequestInfo |
     )
     after = members.assign(base, values, refs, replace_all=True)
     changes = admin_log.diff(before.state() if before is not None else {}, after.state())
-    # The log row is built first: between the first INSERT and COMMIT, other writers wait.
+    # The log row is built first: between the first write and COMMIT, other writers wait.
     log_row = _member_log_row(source, info, operation, 201, after, changes, refs, notes)
     if before is None:
         after.id = members.unique(lambda: members.insert_record(after, Actor.for_source(source), refs))
@@ -303,7 +303,7 @@ def replace_member(
     refs = members.resolve_refs(source.org_id, source.id, values, member=member, defer_new_title=True)
     after = members.assign(member, values, refs, replace_all=True)
     changes = admin_log.diff(member.state(), after.state())
-    # The log row is built first: between the first INSERT and COMMIT, other writers wait.
+    # The log row is built first: between the first write and COMMIT, other writers wait.
     log_row = _member_log_row(
         source, info, _status_operation(member.status, after.status), 200, after, changes, refs, notes
     )

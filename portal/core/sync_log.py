@@ -178,7 +178,7 @@ def write(values: dict[str, Any]) -> None:
 
     A Core INSERT on the session's connection, not an ORM object nor ``Session.execute``: every SCIM
     request writes one, nothing reads the row back in the same request, and the ORM's execution (its
-    autoflush among it) cost a member write 40 µs more while the database's write lock was held.
+    autoflush among it) cost a member write some 15 µs more while the database's write lock was held.
     """
     db.session.connection().execute(_INSERT, values)
 
