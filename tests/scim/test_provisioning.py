@@ -133,8 +133,8 @@ def test_a_job_title_made_by_a_parallel_request_is_found_not_made_twice(app: Any
         db.session.rollback()
 
 
-def _statements_of(app: Any, write: Any) -> list[str]:
-    """The SQL statements ``write()`` then COMMIT run, each as its first two words (``INSERT INTO``)."""
+def _statements_of(write: Any) -> list[str]:
+    """The SQL statements ``write()`` then COMMIT run, each as its first three words (``INSERT INTO MEMBERS``)."""
     seen: list[str] = []
 
     def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -174,10 +174,10 @@ def test_a_write_naming_a_new_title_reads_all_it_needs_before_it_writes_rfc7644_
         values = _values(job_title="Chief Gardener", manager="boss@acme.test")
         if operation == "create":
             values.update(external_id="b@acme.test", email="b@acme.test")
-            statements = _statements_of(app, lambda: provisioning.provision_member(src, values, INFO))
+            statements = _statements_of(lambda: provisioning.provision_member(src, values, INFO))
         else:
             member = provisioning.managed_member(src, target.public_id)
-            statements = _statements_of(app, lambda: provisioning.replace_member(src, member, values, INFO))
+            statements = _statements_of(lambda: provisioning.replace_member(src, member, values, INFO))
         written = _writes_only_once_writing(statements)
         assert written[:2] == [
             "INSERT INTO JOB_TITLES",
