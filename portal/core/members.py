@@ -419,7 +419,11 @@ def update_record(
     gave them; a job title it left to make is made first (``defer_new_title``).
     """
     old = before.columns()
-    changed = {key: value for key, value in after.columns().items() if old[key] != value}
+
+    def changed_columns() -> dict[str, Any]:
+        return {key: value for key, value in after.columns().items() if old[key] != value}
+
+    changed = changed_columns()
     departments_changed = [d for d, _ in before.departments] != [d for d, _ in after.departments]
     new_title = refs is not None and refs.new_title is not None
     if not changed and not departments_changed and not new_title:
@@ -430,7 +434,7 @@ def update_record(
         assert refs is not None
         if _make_new_title(refs, after):  # made first by a parallel request, in another case
             change = events.member_change(before, after, actor)
-            changed = {key: value for key, value in after.columns().items() if old[key] != value}
+            changed = changed_columns()
         else:
             changed["job_title_id"] = after.job_title_id
     connection = db.session.connection()

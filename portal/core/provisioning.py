@@ -12,6 +12,8 @@ logging the failure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -317,15 +319,20 @@ def deprovision_member(
 ) -> None:
     """Apply the source's member deletion rule: suspend and unlink, or remove from the organization."""
     check_version(member, if_match)
+    actor = Actor.for_source(source)
+    write: Callable[[], object]
     if source.deletion_rule == "delete":
         changes = admin_log.diff(member.snapshot(), {})
         notes = ["Member deletion rule: Delete member (removed from the organization)"]
+        write = partial(members.delete_record, member, actor)
     else:
         changes = admin_log.diff(
             {"status": member.status, "data_source": source.name},
             {"status": "inactive", "data_source": "Admin Console"},
         )
         notes = ["Member deletion rule: Suspend member (kept as Inactive, unlinked from the source)"]
+        suspended = members.copy(member, status="inactive", source_id=None)
+        write = partial(members.update_record, member, suspended, utcnow(), actor)
     # The log row is built first: between the first write and COMMIT, other writers wait.
     log_row = sync_log.entry(
         source.id,
@@ -340,12 +347,7 @@ def deprovision_member(
         changes=changes,
         notes=notes,
     )
-    if source.deletion_rule == "delete":
-        members.delete_record(member, Actor.for_source(source))
-    else:
-        members.update_record(
-            member, members.copy(member, status="inactive", source_id=None), utcnow(), Actor.for_source(source)
-        )
+    write()
     sync_log.write(log_row)
 
 

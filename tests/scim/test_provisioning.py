@@ -15,6 +15,7 @@ from portal.core import provisioning, sync_log
 from portal.core.errors import Conflict, Invalid
 from portal.extensions import db
 from portal.models import JobTitle, Member, SyncLog, SyncSource
+from tests.scim.rows import statements
 
 pytestmark = pytest.mark.both_databases
 
@@ -133,22 +134,6 @@ def test_a_job_title_made_by_a_parallel_request_is_found_not_made_twice(app: Any
         db.session.rollback()
 
 
-def _statements_of(write: Any) -> list[str]:
-    """The SQL statements ``write()`` then COMMIT run, each as its first three words (``INSERT INTO MEMBERS``)."""
-    seen: list[str] = []
-
-    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(" ".join(statement.split()[:3]).upper())
-
-    sa.event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        write()
-        db.session.commit()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", note)
-    return seen
-
-
 def _writes_only_once_writing(statements: list[str]) -> list[str]:
     """The statements from the first write on: a write holds SQLite's write lock (every other writer waits)
     from its first write to COMMIT, so only writes belong there, every read before."""
@@ -172,18 +157,22 @@ def test_a_write_naming_a_new_title_reads_all_it_needs_before_it_writes_rfc7644_
         target, _ = provisioning.provision_member(src, _values(job_title="Engineer"), INFO)
         db.session.commit()
         values = _values(job_title="Chief Gardener", manager="boss@acme.test")
+        member = provisioning.managed_member(src, target.public_id)
         if operation == "create":
             values.update(external_id="b@acme.test", email="b@acme.test")
-            statements = _statements_of(lambda: provisioning.provision_member(src, values, INFO))
-        else:
-            member = provisioning.managed_member(src, target.public_id)
-            statements = _statements_of(lambda: provisioning.replace_member(src, member, values, INFO))
-        written = _writes_only_once_writing(statements)
+        with statements(app) as seen:
+            if operation == "create":
+                provisioning.provision_member(src, values, INFO)
+            else:
+                provisioning.replace_member(src, member, values, INFO)
+            db.session.commit()
+        seen = [" ".join(statement.split()[:3]).upper() for statement in seen]
+        written = _writes_only_once_writing(seen)
         assert written[:2] == [
             "INSERT INTO JOB_TITLES",
             "INSERT INTO MEMBERS" if operation == "create" else "UPDATE MEMBERS SET",
         ]
-        assert all(s.startswith(("INSERT", "UPDATE", "DELETE")) for s in written), statements
+        assert all(s.startswith(("INSERT", "UPDATE", "DELETE")) for s in written), seen
         stored = db.session.execute(
             sa.select(Member.external_id, JobTitle.name, Member.manager_id.is_not(None))
             .join(JobTitle, JobTitle.id == Member.job_title_id)

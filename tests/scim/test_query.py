@@ -3,42 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from portal.core import members
 from portal.extensions import db
 from portal.models import Member, SyncLog, UserGroup
 from scim_blueprint import filters, resources
 from tests.scim.conftest import Scim, SourceData
-from tests.scim.rows import add_group, add_member, scim_body, source_row
+from tests.scim.rows import add_group, add_member, scim_body, source_row, statements
 
 pytestmark = pytest.mark.both_databases
 
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
-
-
-@contextmanager
-def statements(app: Any) -> Iterator[list[str]]:
-    """Every SQL statement the app sends while the block runs."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 @pytest.fixture
