@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from portal.core.actors import Actor
 from portal.extensions import db
+from portal.infra.prepared import Prepared
 from portal.models import ChangeEvent, Department, Organization, SyncSource, UserGroup, WebhookEndpoint, utcnow
 
 if TYPE_CHECKING:
@@ -302,13 +303,13 @@ def department_attributes(department: Department) -> dict[str, Any]:
 # ---------------------------------------------------------------- writing at commit
 
 
-_RESERVE = (
+_RESERVE = Prepared(
     update(_orgs)
     .where(_orgs.c.id == bindparam("org_id"))
     .values(event_seq=_orgs.c.event_seq + bindparam("count"))
     .returning(_orgs.c.event_seq)
 )
-_INSERT = insert(_events)
+_INSERT = Prepared(insert(_events))
 _endpoints = WebhookEndpoint.__table__
 _SUBSCRIBED = (
     select(_endpoints.c.org_id)
@@ -328,7 +329,7 @@ def forget_subscriptions(org_id: int) -> None:
 
 def _reserve(connection: Any, org_id: int, count: int) -> int:
     """Reserve ``count`` numbers of the organization; returns the first (see the module's docstring)."""
-    last = connection.execute(_RESERVE, {"org_id": org_id, "count": count}).scalar_one()
+    last = _RESERVE.execute(connection, {"org_id": org_id, "count": count}).scalar_one()
     return int(last) - count + 1
 
 
@@ -357,7 +358,7 @@ def _write_pending(session: Session) -> None:
         first = _reserve(connection, org_id, len(by_org[org_id]))
         for offset, row in enumerate(by_org[org_id]):
             row["seq"] = first + offset
-    connection.execute(_INSERT, [row for _savepoint, row in pending.rows])
+    _INSERT.execute_many(connection, [row for _savepoint, row in pending.rows])
     if _any_subscribed(connection, list(by_org)):
         session.info[WEBHOOKS_DUE_KEY] = True
 

@@ -51,6 +51,7 @@ from portal.core.text import text_problem
 from portal.core.unique import conflict_for
 from portal.core.workforce import lookup_title, make_job_title, title_by_name
 from portal.extensions import db
+from portal.infra.prepared import Prepared
 from portal.models import (
     MEMBER_NORMS,
     Department,
@@ -351,9 +352,12 @@ def first_matching(org_id: int, attribute: str, value: Any) -> MemberRecord | No
 
 #: built once: a statement made per call would have its cache key and dialect options worked out again at
 #: every execution (1.4% of a create's instructions, by callgrind)
-_INSERT = insert(_members)
-_INSERT_DEPARTMENTS = insert(member_departments)
-_DELETE_DEPARTMENTS = delete(member_departments).where(member_departments.c.member_id == bindparam("_member_id"))
+_INSERT = Prepared(insert(_members))
+_INSERT_DEPARTMENTS = Prepared(insert(member_departments))
+_DELETE_DEPARTMENTS = Prepared(
+    delete(member_departments).where(member_departments.c.member_id == bindparam("_member_id"))
+)
+_DELETE_GROUP_MEMBERSHIPS = Prepared(delete(group_members).where(group_members.c.member_id == bindparam("_member_id")))
 
 
 def _created(record: MemberRecord, actor: Actor) -> events.Change:
@@ -380,26 +384,23 @@ def insert_record(record: MemberRecord, actor: Actor, refs: Refs | None = None) 
         version=record.version,
     )
     connection = db.session.connection()
-    key = connection.execute(_INSERT, values).inserted_primary_key
-    assert key is not None  # a single-row INSERT has its primary key
-    member_id = key[0]
-    if record.departments:
-        connection.execute(
-            _INSERT_DEPARTMENTS, [{"member_id": member_id, "department_id": d} for d, _ in record.departments]
-        )
+    member_id = _INSERT.insert(connection, values)
+    _INSERT_DEPARTMENTS.execute_many(
+        connection, [{"member_id": member_id, "department_id": d} for d, _ in record.departments]
+    )
     events.record(record.org_id, actor, created)
     return int(member_id)
 
 
 #: prepared UPDATEs by the set of columns they write: SQLite rewrites every index holding a
 #: column named in SET, changed or not, so an UPDATE names only the columns that changed
-_UPDATES: dict[tuple[str, ...], Any] = {}
+_UPDATES: dict[tuple[str, ...], Prepared] = {}
 
 
-def _update_statement(names: tuple[str, ...]) -> Any:
+def _update_statement(names: tuple[str, ...]) -> Prepared:
     statement = _UPDATES.get(names)
     if statement is None:
-        statement = _UPDATES[names] = (
+        statement = _UPDATES[names] = Prepared(
             update(_members)
             .where(_members.c.id == bindparam("_id"), _members.c.version == bindparam("_version"))
             .values({name: bindparam(name) for name in (*names, "version", "updated_at")})
@@ -438,17 +439,17 @@ def update_record(
         else:
             changed["job_title_id"] = after.job_title_id
     connection = db.session.connection()
-    result = connection.execute(
-        _update_statement(tuple(changed)),
+    result = _update_statement(tuple(changed)).execute(
+        connection,
         {**changed, "_id": before.id, "_version": before.version, "version": before.version + 1, "updated_at": now},
     )
     if result.rowcount != 1:
         raise StaleDataError(f"members row {before.id} changed since it was read")
     if departments_changed:
-        connection.execute(_DELETE_DEPARTMENTS, {"_member_id": before.id})
+        _DELETE_DEPARTMENTS.execute(connection, {"_member_id": before.id})
         if after.departments:
-            connection.execute(
-                _INSERT_DEPARTMENTS, [{"member_id": before.id, "department_id": d} for d, _ in after.departments]
+            _INSERT_DEPARTMENTS.execute_many(
+                connection, [{"member_id": before.id, "department_id": d} for d, _ in after.departments]
             )
     after.version, after.updated_at = before.version + 1, now
     if change is not None:
@@ -512,11 +513,13 @@ def create_lookups(
 # ---------------------------------------------------------------- writes that remove
 
 
-_DELETE = delete(_members).where(_members.c.id == bindparam("_id"), _members.c.version == bindparam("_version"))
+_DELETE = Prepared(
+    delete(_members).where(_members.c.id == bindparam("_id"), _members.c.version == bindparam("_version"))
+)
 # Members managed by a removed member lose the link and keep its SCIM id as a reference (an
 # identity provider that still names it gets it back); their version moves on, so an ETag of
 # them is stale, as after any change.
-_UNLINK_MANAGED = (
+_UNLINK_MANAGED = Prepared(
     update(_members)
     .where(_members.c.manager_id == bindparam("_id"))
     .values(
@@ -536,11 +539,11 @@ def delete_record(record: MemberRecord, actor: Actor) -> None:
     deleted = events.Change("member.deleted", "member", record.public_id, events.member_attributes(record, actor))
     connection = db.session.connection()
     managed = list(
-        connection.execute(_UNLINK_MANAGED, {"_id": record.id, "_ref": record.public_id, "_now": utcnow()}).scalars()
+        _UNLINK_MANAGED.execute(connection, {"_id": record.id, "_ref": record.public_id, "_now": utcnow()}).scalars()
     )
-    connection.execute(delete(member_departments).where(member_departments.c.member_id == record.id))
-    connection.execute(delete(group_members).where(group_members.c.member_id == record.id))
-    if connection.execute(_DELETE, {"_id": record.id, "_version": record.version}).rowcount != 1:
+    _DELETE_DEPARTMENTS.execute(connection, {"_member_id": record.id})
+    _DELETE_GROUP_MEMBERSHIPS.execute(connection, {"_member_id": record.id})
+    if _DELETE.execute(connection, {"_id": record.id, "_version": record.version}).rowcount != 1:
         raise StaleDataError(f"members row {record.id} changed since it was read")
     unlinked = {"manager": {"ref": record.public_id}}
     events.record_many(

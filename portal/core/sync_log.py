@@ -25,10 +25,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.core.scim_urns import split_urn
 from portal.extensions import db
+from portal.infra.prepared import Prepared
 from portal.models import SyncLog, utcnow
 
 REDACTED = "[redacted]"
-_INSERT = insert(SyncLog.__table__)
+_INSERT = Prepared(insert(SyncLog.__table__))
 _SECRET_NAMES = ("password",)
 #: the quick test of ``_is_secret``: a secret's name anywhere in a key, any case (one C-level search per key)
 _MAY_BE_SECRET = re.compile("|".join(map(re.escape, _SECRET_NAMES)), re.IGNORECASE)
@@ -180,7 +181,7 @@ def write(values: dict[str, Any]) -> None:
     request writes one, nothing reads the row back in the same request, and the ORM's execution (its
     autoflush among it) cost a member write some 15 µs more while the database's write lock was held.
     """
-    db.session.connection().execute(_INSERT, values)
+    _INSERT.execute(db.session.connection(), values)
 
 
 #: ``.../Users/<id>`` or ``.../Groups/<id>`` at the end of a SCIM request's path

@@ -208,3 +208,39 @@ def test_a_title_a_parallel_request_made_first_is_given_in_its_spelling(app: Any
         assert provisioning.managed_member(src, target.public_id).job_title == "NIGHT nurse"
         event = db.session.scalars(sa.select(ChangeEvent).order_by(ChangeEvent.seq.desc())).first()
         assert event is not None and event.type == "member.updated" and event.data["job_title"] == "NIGHT nurse"
+
+
+def test_a_scim_create_runs_its_writes_as_prepared_sql_rfc7644_3_3(app: Any, scim: Any) -> None:
+    """Every INSERT and UPDATE of a create (RFC 7644 §3.3) reaches the engine as driver SQL, not a Core
+    statement SQLAlchemy would look up and process again: the member, its department, its Sync log row,
+    the organization's event number and the member.created event."""
+    writes: list[str] = []
+
+    def _seen(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+            writes.append(("core " if context.compiled is not None else "driver ") + " ".join(statement.split()[:3]))
+
+    user = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "ada@acme.com",
+        "name": {"givenName": "Ada", "familyName": "Lovelace"},
+        "emails": [{"value": "ada@acme.com", "type": "work", "primary": True}],
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Engineering"},
+    }
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", _seen)
+        try:
+            response = scim.post("/Users", user)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", _seen)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    # The department is new (made by departments' own writer) and the source's last request is noted
+    # after the answer: neither is the member write's.
+    member_write = [w for w in writes if "INTO departments" not in w and "sync_sources" not in w]
+    assert sorted(member_write) == [
+        "driver INSERT INTO change_events",
+        "driver INSERT INTO member_departments",
+        "driver INSERT INTO members",
+        "driver INSERT INTO sync_logs",
+        "driver UPDATE organizations SET",
+    ], writes
