@@ -248,12 +248,8 @@ def finish(response: Response) -> Response:
                 notifications.sync_failure(
                     sync_sources.load_source(g.source), scim_type or f"HTTP {response.status_code}", detail
                 )
-        noted = sync_sources.note_request(ids[0], response.status_code, detail)
-        # A GET's views only read: when it succeeded and its note was not written either, it has nothing
-        # to commit, and the read transaction ends when the request's session is removed (a rollback),
-        # without the ORM's commit (its flush, its listeners) on every lookup of a sync.
-        wrote = noted or response.status_code >= 400 or request.method != "GET"
-        if wrote and db.session().in_transaction():
+        sync_sources.note_request(ids[0], response.status_code, detail)
+        if db.session().in_transaction():
             db.session.commit()
     except Exception:  # the answer stands even when its bookkeeping fails
         db.session.rollback()

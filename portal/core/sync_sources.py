@@ -665,18 +665,17 @@ def _noted_recently(source_id: int, status: int, error: str | None, interval: fl
     return False
 
 
-def note_request(source_id: int, status: int, error: str | None = None, now: datetime | None = None) -> bool:
+def note_request(source_id: int, status: int, error: str | None = None, now: datetime | None = None) -> None:
     """Record a SCIM request's time and outcome on its source (the console's Connected / Failing badge).
 
     A repeat of the outcome this process wrote less than SCIM_NOTE_INTERVAL seconds ago
     is not written again (default 1 s; 0 under TESTING, so statement counts never depend on time).
-    Returns whether it wrote (in the caller's transaction, not committed).
     """
     interval = current_app.config.get("SCIM_NOTE_INTERVAL")
     if interval is None:
         interval = 0.0 if current_app.testing else 1.0
     if now is None and interval > 0 and _noted_recently(source_id, status, error, float(interval)):
-        return False
+        return
     now = now or utcnow()
     values: dict[str, Any] = {
         "last_request_at": now,
@@ -688,7 +687,6 @@ def note_request(source_id: int, status: int, error: str | None = None, now: dat
     # One Core UPDATE without loading the row or bumping updated_at: this runs on every request.
     table = SyncSource.__table__
     db.session.execute(update(table).where(table.c.id == source_id).values(**values))
-    return True
 
 
 #: the refusals that are about the bearer token (401), which the sync administrators hear about

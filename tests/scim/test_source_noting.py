@@ -68,28 +68,3 @@ def test_lookups_and_creates_are_one_success_outcome_within_the_interval(app: An
     _backdate(app)
     scim.create_user()
     assert _last(app) == (LONG_AGO, 200)
-
-
-def test_a_lookup_with_nothing_to_note_ends_without_a_commit_and_a_noted_one_commits(app: Any, scim: Scim) -> None:
-    """A GET's views only read (RFC 7644 §3.4.2): with its note within the interval it has nothing to commit, and
-    an initial sync's lookup before every create no longer pays the ORM's commit; a GET whose note is due commits it."""
-    app.config["SCIM_NOTE_INTERVAL"] = 3600.0
-    scim.create_user()
-    commits: list[str] = []
-
-    def _committed(session: Any) -> None:
-        commits.append("commit")
-
-    sa.event.listen(sa.orm.Session, "after_commit", _committed)
-    try:
-        assert scim.get("/Users", query_string={"filter": 'userName eq "nobody@acme.com"'}).status_code == 200
-        assert commits == []
-        app.extensions["sync_noted"].clear()  # the process forgets its last note: this one is due
-        _backdate(app)
-        commits.clear()
-        assert scim.get("/Users", query_string={"filter": 'userName eq "nobody@acme.com"'}).status_code == 200
-        assert commits == ["commit"]
-    finally:
-        sa.event.remove(sa.orm.Session, "after_commit", _committed)
-    last_request_at, last_status = _last(app)
-    assert last_status == 200 and last_request_at > LONG_AGO
